@@ -1,0 +1,20 @@
+/* The Plexus SDK: everything a module or application includes. */
+#ifndef PLEXUS_PLEXUS_H
+#define PLEXUS_PLEXUS_H
+
+#include "px_export.h"
+#include "px_status.h"
+#include "px_buf.h"
+#include "px_module.h"
+#include "px_endpoint.h"
+#include "px_codec.h"
+#include "px_balancer.h"
+#include "px_failover.h"
+#include "px_timeout.h"
+#include "px_service.h"
+#include "px_config.h"
+#include "px_client.h"
+
+#define PLEXUS_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,37 @@
+/* CODEC modules: turn a protobuf-c message into bytes and back. */
+#ifndef PLEXUS_PX_CODEC_H
+#define PLEXUS_PX_CODEC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include "px_buf.h"
+#include "px_module.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * A codec walks the message's ProtobufCMessageDescriptor (the reflection every
+ * generated message carries). The codec's name on the wire is its module name.
+ * Both hooks may be called concurrently from several threads with the same state.
+ */
+typedef struct px_codec_ops {
+    const char *content_type; /**< e.g. "application/x-protobuf" */
+    /** Appends the encoding of msg to out. PX_OK, or an error status with err filled. */
+    px_status (*encode)(void *state, const ProtobufCMessage *msg, px_buf *out, px_err *err);
+    /**
+     * Decodes len bytes into a new message of type desc. The message must be laid
+     * out as protobuf-c lays it out and allocated with malloc, so that the core
+     * frees it with protobuf_c_message_free_unpacked(msg, NULL). Bad input returns
+     * PX_INVALID_ARGUMENT with a message saying what and at which byte/field; it
+     * never reads outside data[0..len).
+     */
+    px_status (*decode)(void *state, const ProtobufCMessageDescriptor *desc,
+                        const uint8_t *data, size_t len, ProtobufCMessage **out,
+                        px_err *err);
+} px_codec_ops;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,48 @@
+/* An upstream endpoint as strategy modules see it, and the health it reports into. */
+#ifndef PLEXUS_PX_ENDPOINT_H
+#define PLEXUS_PX_ENDPOINT_H
+
+#include <stdint.h>
+#include "px_export.h"
+#include "px_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * One server of an upstream. The core owns it; counters are updated by the core
+ * with atomic operations and are read with the accessors below.
+ */
+typedef struct px_endpoint {
+    const char *address; /**< "127.0.0.1:7101" as configured */
+    uint32_t index;      /**< position in the upstream's endpoint list */
+    uint32_t weight;     /**< configured weight, 1 by default */
+    uint32_t inflight;   /**< calls outstanding on it (read with px_endpoint_inflight) */
+    uint32_t ejected;    /**< nonzero while health has ejected it */
+    void *lb_data;       /**< free for the balancer's per-endpoint state */
+    void *spare[4];
+} px_endpoint;
+
+static inline uint32_t px_endpoint_inflight(const px_endpoint *ep)
+{
+    return __atomic_load_n(&ep->inflight, __ATOMIC_RELAXED);
+}
+
+static inline int px_endpoint_is_ejected(const px_endpoint *ep)
+{
+    return __atomic_load_n(&ep->ejected, __ATOMIC_RELAXED) != 0;
+}
+
+/**
+ * Reports the outcome of one attempt on ep to the core's endpoint health
+ * (the seed's "exclude the broken machine, add it back once it recovers").
+ * Failures that say the endpoint is unreachable (UNAVAILABLE, DEADLINE_EXCEEDED
+ * on connect) count toward ejection; PX_OK resets the count. Thread-safe.
+ */
+PX_API void px_endpoint_report(px_endpoint *ep, px_status st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* FAILOVER modules: decide what happens after an attempt fails. */
+#ifndef PLEXUS_PX_FAILOVER_H
+#define PLEXUS_PX_FAILOVER_H
+
+#include <stdint.h>
+#include "px_endpoint.h"
+#include "px_module.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum px_failover_action {
+    PX_FAILOVER_DONE = 0,  /**< the call ends with this attempt's status */
+    PX_FAILOVER_RETRY = 1, /**< try again on another endpoint */
+} px_failover_action;
+
+/** One finished attempt of a call. */
+typedef struct px_attempt {
+    const char *method;   /**< "calc.Calculator/Add" */
+    px_endpoint *endpoint; /**< where it went; NULL when no endpoint could be picked */
+    px_status status;     /**< PX_OK on success */
+    unsigned attempt;     /**< 0 for the first try */
+    int sent;             /**< nonzero: the request may have reached the server */
+    int idempotent;       /**< nonzero: the caller marked the call safe to repeat */
+    int64_t remaining_us; /**< time left before the call's deadline (<=0: none left) */
+    void *spare[2];
+} px_attempt;
+
+/**
+ * on_result is called for every attempt, successful or not, and must report the
+ * outcome to endpoint health with px_endpoint_report() when endpoint is set.
+ * It may run concurrently on several threads.
+ */
+typedef struct px_failover_ops {
+    px_failover_action (*on_result)(void *state, const px_attempt *a);
+} px_failover_ops;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/* The module ABI: one exported px_module descriptor per shared object. */
+#ifndef PLEXUS_PX_MODULE_H
+#define PLEXUS_PX_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "px_export.h"
+#include "px_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "PXMD": lets the loader tell a Plexus module from any other symbol. */
+#define PX_MODULE_MAGIC 0x50584d44u
+/* The major changes only when an existing field or op changes meaning; the loader
+ * refuses any other major. Minors only append (ops, spare slots), so an older
+ * module keeps loading into a newer core. */
+#define PX_ABI_MAJOR 1
+#define PX_ABI_MINOR 0
+
+#define PX__STR2(x) #x
+#define PX__STR(x) PX__STR2(x)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define PX__ENDIAN "be"
+#else
+#define PX__ENDIAN "le"
+#endif
+/* What must match between the core and a module for the structs in these headers
+ * to have the same layout: pointer, long, size_t and int64 sizes, byte order. Unlike
+ * nginx's signature it does not encode build options: those never change the ABI. */
+#define PX_MODULE_SIGNATURE                                                    \
+    "ptr" PX__STR(__SIZEOF_POINTER__) "-long" PX__STR(__SIZEOF_LONG__)         \
+    "-size" PX__STR(__SIZEOF_SIZE_T__) "-i64_8-" PX__ENDIAN
+
+/** The symbol every module exports. */
+#define PX_MODULE_SYMBOL "plexus_module"
+
+typedef enum px_module_kind {
+    PX_MOD_CODEC = 1,    /**< ops: px_codec_ops */
+    PX_MOD_BALANCER = 2, /**< ops: px_balancer_ops */
+    PX_MOD_FAILOVER = 3, /**< ops: px_failover_ops */
+    PX_MOD_TIMEOUT = 4,  /**< ops: px_timeout_ops */
+    PX_MOD_SERVICE = 5,  /**< ops: px_service_ops */
+} px_module_kind;
+
+/** "codec", "balancer", ...; "unknown" otherwise. */
+PX_API const char *px_module_kind_name(px_module_kind kind);
+/** File-name prefix the loader uses for a kind: "codec_", "lb_", "failover_", "timeout_", "service_". */
+PX_API const char *px_module_kind_prefix(px_module_kind kind);
+
+/** The value type of a config directive and the C type it is stored as. */
+typedef enum px_dir_type {
+    PX_DIR_BOOL = 1, /**< int: true/false, yes/no, on/off */
+    PX_DIR_INT,      /**< int64_t */
+    PX_DIR_DOUBLE,   /**< double */
+    PX_DIR_DURATION, /**< int64_t microseconds: "250ms", "5s", "100us", "2m", "1h" */
+    PX_DIR_SIZE,     /**< uint64_t bytes: "4MiB", "512KiB", "1GiB", "64KB", "1024" */
+    PX_DIR_STRING,   /**< char *, owned by the core and freed with the config */
+    PX_DIR_ENUM,     /**< int: index into enum_values */
+} px_dir_type;
+
+/**
+ * A config key a module accepts, as data (nginx's ngx_command_t made small).
+ * The core parses the YAML value with the setter of `type`, checks it against
+ * min/max, and stores it at `offset` in the module's conf struct of conf_size
+ * bytes. Defaults and bounds are YAML text parsed by the same setter, so a
+ * duration default reads "300ms". A table ends with an entry whose name is NULL.
+ */
+typedef struct px_directive {
+    const char *name;                /**< the YAML key */
+    px_dir_type type;                /**< value type */
+    size_t offset;                   /**< offsetof(conf struct, field) */
+    const char *def;                 /**< default as YAML text; NULL: zero */
+    int required;                    /**< nonzero: missing key is an error */
+    const char *min;                 /**< inclusive lower bound as text, or NULL */
+    const char *max;                 /**< inclusive upper bound as text, or NULL */
+    const char *const *enum_values;  /**< PX_DIR_ENUM: NULL-terminated names */
+    const char *help;                /**< one line for docs and `plexus modules` */
+} px_directive;
+
+/** What the core tells a module instance about where it runs. */
+typedef struct px_module_env {
+    const char *config_file; /**< the YAML file the instance comes from */
+    const char *server_id;   /**< server.id, or "" in a client */
+    const char *scope;       /**< "server", or the upstream name in a client */
+    void *spare[4];
+} px_module_env;
+
+/**
+ * The descriptor each module .so exports as `plexus_module`. Start it with
+ * PX_MODULE_HEADER. create() may be NULL (state is then the conf pointer).
+ */
+typedef struct px_module {
+    uint32_t magic;        /**< PX_MODULE_MAGIC */
+    uint16_t abi_major;    /**< PX_ABI_MAJOR the module was built with */
+    uint16_t abi_minor;    /**< PX_ABI_MINOR the module was built with */
+    const char *signature; /**< PX_MODULE_SIGNATURE the module was built with */
+    px_module_kind kind;
+    const char *name;        /**< the name YAML uses: "random", "protobuf", "calc" */
+    const char *version;     /**< the module's own version, "1.0.0" */
+    const char *description; /**< one line */
+    size_t conf_size;                 /**< bytes of the conf struct directives fill */
+    const px_directive *directives;   /**< NULL or a table ending with {NULL} */
+    /** Makes an instance from its validated conf; returns PX_OK or fills err. */
+    px_status (*create)(const px_module_env *env, const void *conf, void **state, px_err *err);
+    /** Frees what create made. May be NULL. */
+    void (*destroy)(void *state);
+    const void *ops;  /**< the kind's op table */
+    void *spare[8];   /**< zero: room for minor ABI versions */
+} px_module;
+
+#define PX_MODULE_HEADER                                                        \
+    .magic = PX_MODULE_MAGIC, .abi_major = PX_ABI_MAJOR,                        \
+    .abi_minor = PX_ABI_MINOR, .signature = PX_MODULE_SIGNATURE
+
+/** Declares the exported descriptor: `PX_MODULE_DECLARE = { PX_MODULE_HEADER, ... };` */
+#ifdef __cplusplus
+#define PX_MODULE_DECLARE extern "C" PX_API const px_module plexus_module; const px_module plexus_module
+#else
+#define PX_MODULE_DECLARE PX_API const px_module plexus_module
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,507 @@
+/* The asynchronous client (the seed's 17 steps): the caller encodes and posts; an IO
+ * loop registers the context under a request id, arms the deadline, picks an endpoint,
+ * writes the frame on a multiplexed connection and matches the reply by id. */
+#include "px_client_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_ctx.h"
+#include "px_log.h"
+#include "px_net.h"
+#include "px_time.h"
+
+static void px__attempt(px_ccall *call);
+static void px__attempt_done(px_ccall *call, px_status st, const char *msg,
+                             ProtobufCMessage *reply);
+
+static __thread px_status px__stub_st;
+static __thread const char *px__stub_msg;
+
+/* ---- completion ---------------------------------------------------------- */
+
+static void px__unlink(px_ccall *call)
+{
+    px_cconn *cc = call->conn;
+    if (!cc)
+        return;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        cc->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    call->prev = call->next = NULL;
+    call->conn = NULL;
+}
+
+static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
+{
+    px_client *cl = call->cl;
+    px_loop *l = &call->lp->loop;
+    ev_timer_stop(l->ev, &call->timer);
+    px__unlink(call);
+    px_ctx_del(&call->lp->ctx, call->id);
+    const ProtobufCMessage *shown = st == PX_OK ? reply : NULL;
+    if (call->keep) {
+        *call->keep = reply; /* px_call_wait takes the reply over */
+        reply = NULL;
+    }
+    px__stub_st = st;
+    px__stub_msg = msg;
+    call->done(call->user, st, st == PX_OK ? "" : msg, shown);
+    px__stub_st = PX_OK;
+    px__stub_msg = NULL;
+    if (reply)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    px_buf_free(&call->req);
+    free(call);
+    __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
+}
+
+static void px__attempt_done(px_ccall *call, px_status st, const char *msg,
+                             ProtobufCMessage *reply)
+{
+    px_loop *l = &call->lp->loop;
+    px_ep *ep = call->ep;
+    px__unlink(call);
+    if (ep) {
+        px_ep_inflight_add(ep, -1);
+        call->tried[ep->pub.index] = 1;
+    }
+    int64_t now = px_loop_now_us(l);
+    int64_t remaining = call->deadline_us ? call->deadline_us - now : INT64_MAX;
+    px_failover_action act = px_upstream_attempt_done(
+        call->cl->up, ep, call->method, st, call->attempt, call->sent, call->opts.idempotent,
+        now - call->attempt_start_us, remaining);
+    call->ep = NULL;
+    if (act == PX_FAILOVER_RETRY && !call->lp->stopping) {
+        __atomic_add_fetch(&call->cl->stats.retries, 1, __ATOMIC_RELAXED);
+        call->attempt++;
+        px__attempt(call);
+        return;
+    }
+    px__complete(call, st, msg, reply);
+}
+
+static void px__deadline_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    px_ccall *call = w->data;
+    char msg[400];
+    int64_t budget = call->deadline_us - call->attempt_start_us;
+    (void)budget;
+    if (call->ep)
+        snprintf(msg, sizeof msg, "%s: deadline exceeded waiting for %s", call->method,
+                 call->ep->pub.address);
+    else
+        snprintf(msg, sizeof msg, "%s: deadline exceeded", call->method);
+    if (call->conn && !call->conn->conn.closed && !call->conn->conn.connecting) {
+        /* Tell the server we gave up; its late reply will find no context anyway. */
+        px_frame c = {.type = PX_FRAME_CANCEL, .id = call->id};
+        px_frame_append(px_conn_out(&call->conn->conn), &c);
+    }
+    px__attempt_done(call, PX_DEADLINE_EXCEEDED, msg, NULL);
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
+{
+    int reached = !cc->conn.connecting;
+    while (cc->calls) {
+        px_ccall *call = cc->calls;
+        call->sent = call->sent && reached;
+        px__attempt_done(call, st, msg, NULL);
+    }
+}
+
+static void px__cconn_on_frame(px_conn *c, const px_frame *f)
+{
+    px_cconn *cc = (px_cconn *)c;
+    px_cloop *lp = cc->lp;
+    px_client *cl = lp->cl;
+    switch (f->type) {
+    case PX_FRAME_HELLO:
+    case PX_FRAME_PONG:
+        return;
+    case PX_FRAME_GOAWAY:
+        cc->goaway = 1; /* new calls open a fresh connection; these finish here */
+        if (lp->conns[cc->slot] == cc)
+            lp->conns[cc->slot] = NULL;
+        px_conn_unref(c);  /* the table's reference */
+        return;
+    case PX_FRAME_RESPONSE:
+    case PX_FRAME_ERROR:
+        break;
+    default: {
+        px_err e;
+        px_err_set(&e, PX_INTERNAL, "protocol error: unexpected %s frame from %s",
+                   px_frame_type_name(f->type), c->peer);
+        px_conn_close(c, &e);
+        return;
+    }
+    }
+    if (f->type == PX_FRAME_ERROR && f->id == 0) {
+        /* A connection-level error (codec refused, protocol error): every call on it ends. */
+        px_err e;
+        px_status st = f->status > 0 && f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
+        px_err_set(&e, st, "%s: %.*s", c->peer, (int)f->body_len, (const char *)f->body);
+        px_conn_close(c, &e);
+        return;
+    }
+    px_ccall *call = px_ctx_find(&lp->ctx, f->id);
+    if (!call || call->conn != cc) {
+        __atomic_add_fetch(&cl->stats.late_responses, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (f->type == PX_FRAME_ERROR) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%.*s", (int)f->body_len, (const char *)f->body);
+        px_status st = f->status > 0 && f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
+        px__attempt_done(call, st, msg, NULL);
+        return;
+    }
+    ProtobufCMessage *reply = NULL;
+    px_err err = {0};
+    px_upstream *up = cl->up;
+    if (up->codec->decode(up->codec_state, call->reply_desc, f->body, f->body_len, &reply, &err) !=
+        PX_OK) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: cannot decode the reply from %s: %s", call->method, c->peer,
+                 err.msg);
+        px__attempt_done(call, PX_INTERNAL, msg, NULL);
+        return;
+    }
+    px__attempt_done(call, PX_OK, "", reply);
+}
+
+static void px__cconn_on_close(px_conn *c, const px_err *why)
+{
+    px_cconn *cc = (px_cconn *)c;
+    ev_timer_stop(c->loop->ev, &cc->connect_w);
+    if (!cc->goaway && cc->lp->conns[cc->slot] == cc) {
+        cc->lp->conns[cc->slot] = NULL;
+        cc->goaway = 1;
+        px_conn_unref(c); /* the table's reference; the closing reference is still held */
+    }
+    px_status st = why->status == PX_OK ? PX_UNAVAILABLE : why->status;
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", why->status == PX_OK ? "connection closed" : why->msg);
+    px__cconn_fail_calls(cc, st, msg);
+}
+
+static void px__cconn_on_free(px_conn *c) { free(c); }
+
+static void px__cconn_on_connected(px_conn *c)
+{
+    px_cconn *cc = (px_cconn *)c;
+    ev_timer_stop(c->loop->ev, &cc->connect_w);
+}
+
+static const px_conn_ops px__cconn_ops = {
+    .on_frame = px__cconn_on_frame,
+    .on_close = px__cconn_on_close,
+    .on_free = px__cconn_on_free,
+    .on_connected = px__cconn_on_connected,
+};
+
+static void px__connect_timeout_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    px_cconn *cc = w->data;
+    px_err e;
+    px_err_set(&e, PX_UNAVAILABLE, "connect to %s timed out", cc->ep->pub.address);
+    px_conn_close(&cc->conn, &e);
+}
+
+static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px_err *err)
+{
+    px_client *cl = lp->cl;
+    int per = cl->up->conf->connections_per_endpoint;
+    size_t slot = ep->pub.index * (size_t)per + (per > 1 ? lp->rr++ % (uint32_t)per : 0);
+    px_cconn *cc = lp->conns[slot];
+    if (cc)
+        return cc;
+    int fd = px_net_connect(&ep->sa, err);
+    if (fd < 0)
+        return NULL;
+    cc = calloc(1, sizeof *cc);
+    if (!cc) {
+        px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+        return NULL;
+    }
+    const px_upstream_conf *uc = cl->up->conf;
+    px_conn_init(&cc->conn, &lp->loop, fd, &px__cconn_ops, uc->limits.max_meta,
+                 uc->limits.max_frame, 1, ep->pub.address);
+    px_conn_ref(&cc->conn); /* the table's reference */
+    cc->lp = lp;
+    cc->ep = ep;
+    cc->slot = slot;
+    lp->conns[slot] = cc;
+    int64_t ct = px_upstream_connect_timeout(cl->up, call_left_us);
+    ev_timer_init(&cc->connect_w, px__connect_timeout_cb, ct > 0 ? ct / 1e6 : 10.0, 0);
+    cc->connect_w.data = cc;
+    ev_timer_start(lp->loop.ev, &cc->connect_w);
+    /* HELLO goes first; requests follow without waiting for the answer. */
+    const char *codec = uc->codec.mod->name;
+    px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
+                  .body_len = (uint32_t)strlen(codec)};
+    px_frame_append(&cc->conn.out, &h);
+    return cc;
+}
+
+/* ---- attempts ------------------------------------------------------------ */
+
+static void px__attempt(px_ccall *call)
+{
+    px_cloop *lp = call->lp;
+    px_upstream *up = call->cl->up;
+    int64_t now = px_loop_now_us(&lp->loop);
+    call->attempt_start_us = now;
+    call->sent = 0;
+    px_ep *ep = px_upstream_pick(up, call->method, &call->opts, call->tried);
+    if (!ep) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s: no endpoint available in upstream %s", call->method,
+                 up->conf->name);
+        px__complete(call, PX_UNAVAILABLE, msg, NULL);
+        return;
+    }
+    call->ep = ep;
+    px_ep_inflight_add(ep, 1);
+    int64_t left = call->deadline_us ? call->deadline_us - now : 0;
+    px_err err = {0};
+    px_cconn *cc = px__cconn_get(lp, ep, left, &err);
+    if (!cc) {
+        px__attempt_done(call, err.status, err.msg, NULL);
+        return;
+    }
+    uint32_t deadline_ms = 0;
+    if (call->deadline_us)
+        deadline_ms = left <= 1000 ? 1 : (uint32_t)((left + 999) / 1000);
+    px_frame f = {.type = PX_FRAME_REQUEST, .id = call->id, .deadline_ms = deadline_ms,
+                  .method = (const uint8_t *)call->method,
+                  .method_len = (uint16_t)strlen(call->method), .body = call->req.data,
+                  .body_len = (uint32_t)call->req.len};
+    if (px_frame_append(px_conn_out(&cc->conn), &f) != 0) {
+        px__attempt_done(call, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        return;
+    }
+    call->sent = 1;
+    call->conn = cc;
+    call->next = cc->calls;
+    if (cc->calls)
+        cc->calls->prev = call;
+    cc->calls = call;
+}
+
+static void px__call_start(px_loop *l, void *arg)
+{
+    px_ccall *call = arg;
+    px_cloop *lp = call->lp;
+    call->id = px_ctx_put(&lp->ctx, call);
+    if (call->id == 0) {
+        call->done(call->user, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        px_buf_free(&call->req);
+        free(call);
+        return;
+    }
+    if (lp->stopping) {
+        px__complete(call, PX_CANCELLED, "client is shutting down", NULL);
+        return;
+    }
+    int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
+    ev_init(&call->timer, px__deadline_cb);
+    call->timer.data = call;
+    if (budget > 0) {
+        call->deadline_us = px_loop_now_us(l) + budget;
+        ev_timer_set(&call->timer, budget / 1e6, 0);
+        ev_timer_start(l->ev, &call->timer);
+    }
+    px__attempt(call);
+}
+
+px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *reply_desc,
+                              const px_call_opts *opts, px_done_fn done, void *user,
+                              ProtobufCMessage **keep, px_err *err)
+{
+    if (!c || !method || !req || !reply_desc || !done)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "px_call_async: missing argument");
+    size_t mlen = strlen(method);
+    if (mlen == 0 || mlen > PX_FRAME_MAX_METHOD || !strchr(method, '/'))
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "method '%s' is not package.Service/Method (at most %d bytes)", method,
+                          PX_FRAME_MAX_METHOD);
+    if (__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE))
+        return px_err_set(err, PX_CANCELLED, "client is shutting down");
+    px_upstream *up = c->up;
+    px_ccall *call = calloc(1, sizeof *call + mlen + 1 + up->n);
+    if (!call)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    memcpy(call->method, method, mlen + 1);
+    call->tried = (uint8_t *)call->method + mlen + 1;
+    /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */
+    px_err e = {0};
+    if (up->codec->encode(up->codec_state, req, &call->req, &e) != PX_OK) {
+        px_buf_free(&call->req);
+        free(call);
+        return px_err_set(err, PX_INVALID_ARGUMENT, "%s: cannot encode the request: %s", method,
+                          e.msg);
+    }
+    if (call->req.len > up->conf->limits.max_frame) {
+        size_t len = call->req.len;
+        px_buf_free(&call->req);
+        free(call);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED,
+                          "%s: request of %zu bytes exceeds max_frame %llu", method, len,
+                          (unsigned long long)up->conf->limits.max_frame);
+    }
+    call->cl = c;
+    call->reply_desc = reply_desc;
+    call->done = done;
+    call->user = user;
+    call->keep = keep;
+    if (opts)
+        call->opts = *opts;
+    uint32_t k = __atomic_fetch_add(&c->next_loop, 1, __ATOMIC_RELAXED) % (uint32_t)c->n_loops;
+    call->lp = &c->loops[k];
+    __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
+    px_loop_post(&call->lp->loop, &call->task, px__call_start, call);
+    return PX_OK;
+}
+
+px_status px_call_async(px_client *c, const char *method, const ProtobufCMessage *req,
+                        const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
+                        px_done_fn done, void *user, px_err *err)
+{
+    return px__call_async_keep(c, method, req, reply_desc, opts, done, user, NULL, err);
+}
+
+/* ---- lifetime ------------------------------------------------------------- */
+
+static void px__loop_stop_task(px_loop *l, void *arg)
+{
+    px_cloop *lp = arg;
+    lp->stopping = 1;
+    for (uint32_t i = 0; i < lp->ctx.cap; i++) {
+        px_ccall *call = px_ctx_slot(&lp->ctx, i);
+        if (!call)
+            continue;
+        if (call->ep)
+            px_ep_inflight_add(call->ep, -1);
+        px__complete(call, PX_CANCELLED, "client is shutting down", NULL);
+    }
+    size_t n = lp->cl->up->n * (size_t)lp->cl->up->conf->connections_per_endpoint;
+    for (size_t i = 0; i < n; i++) {
+        px_cconn *cc = lp->conns[i];
+        if (cc) {
+            px_err ok = {0};
+            px_conn_close(&cc->conn, &ok);
+        }
+    }
+}
+
+px_status px_client_new(const px_config *cfg, const char *upstream, px_client **out, px_err *err)
+{
+    const px_client_conf *cc = &cfg->client;
+    const px_upstream_conf *uc = NULL;
+    if (!upstream && cc->n_upstreams == 1)
+        uc = &cc->upstreams[0];
+    for (size_t i = 0; upstream && i < cc->n_upstreams; i++)
+        if (strcmp(cc->upstreams[i].name, upstream) == 0)
+            uc = &cc->upstreams[i];
+    if (!uc) {
+        if (!upstream)
+            return px_err_set(err, PX_INVALID_ARGUMENT,
+                              "%s: name an upstream: the config has %zu", cfg->file,
+                              cc->n_upstreams);
+        return px_err_set(err, PX_NOT_FOUND, "%s: no upstream named '%s' under client.upstreams",
+                          cfg->file, upstream);
+    }
+    px_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    c->cfg = cfg;
+    pthread_mutex_init(&c->stub_lock, NULL);
+    if (px_upstream_new(cfg, uc, &c->up, err) != PX_OK) {
+        px_client_free(c);
+        return err->status;
+    }
+    int n = cc->io_threads > 0 ? cc->io_threads : 1;
+    c->loops = calloc((size_t)n, sizeof *c->loops);
+    if (!c->loops) {
+        px_client_free(c);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        px_cloop *lp = &c->loops[i];
+        lp->cl = c;
+        lp->conns = calloc(c->up->n * (size_t)uc->connections_per_endpoint, sizeof *lp->conns);
+        if (!lp->conns || px_loop_init(&lp->loop, (unsigned)i) != 0) {
+            px_client_free(c);
+            return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
+        }
+        c->n_loops++;
+        if (px_loop_start(&lp->loop) != 0) {
+            px_client_free(c);
+            return px_err_set(err, PX_INTERNAL, "cannot start an IO thread");
+        }
+    }
+    if (px__sync_new(c, err) != PX_OK) {
+        px_client_free(c);
+        return err->status;
+    }
+    *out = c;
+    return PX_OK;
+}
+
+void px_client_free(px_client *c)
+{
+    if (!c)
+        return;
+    __atomic_store_n(&c->closing, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < c->n_loops; i++) {
+        px_cloop *lp = &c->loops[i];
+        if (lp->loop.running)
+            px_loop_post(&lp->loop, &lp->stop_task, px__loop_stop_task, lp);
+        px_loop_stop_join(&lp->loop);
+    }
+    for (int i = 0; i < c->n_loops; i++) {
+        px_cloop *lp = &c->loops[i];
+        px_loop_destroy(&lp->loop);
+        px_ctx_free(&lp->ctx);
+        free(lp->conns);
+    }
+    if (c->loops)
+        free(c->loops);
+    px__sync_free(c);
+    for (px_stub *s = c->stubs, *next; s; s = next) {
+        next = s->next;
+        free(s);
+    }
+    pthread_mutex_destroy(&c->stub_lock);
+    px_upstream_free(c->up);
+    free(c);
+}
+
+void px_client_stats_get(px_client *c, px_client_stats *out)
+{
+    out->calls_started = __atomic_load_n(&c->stats.calls_started, __ATOMIC_RELAXED);
+    out->calls_completed = __atomic_load_n(&c->stats.calls_completed, __ATOMIC_RELAXED);
+    out->late_responses = __atomic_load_n(&c->stats.late_responses, __ATOMIC_RELAXED);
+    out->retries = __atomic_load_n(&c->stats.retries, __ATOMIC_RELAXED);
+}
+
+px_status px_stub_status(const char **msg)
+{
+    if (msg)
+        *msg = px__stub_msg ? px__stub_msg : "";
+    return px__stub_st;
+}
+
+void px_msg_free(ProtobufCMessage *msg)
+{
+    if (msg)
+        protobuf_c_message_free_unpacked(msg, NULL);
+}

@@ -1,0 +1,90 @@
+/* Client internals shared by the async client, the blocking pool and the stubs. */
+#ifndef PX_CLIENT_INT_H
+#define PX_CLIENT_INT_H
+
+#include "plexus/px_client.h"
+#include "px_conn.h"
+#include "px_ctx.h"
+#include "px_loop.h"
+#include "px_upstream.h"
+
+struct px_cloop;
+struct px_cconn;
+struct px_sync_pool;
+
+/** One call of the async client (the seed's "context"): lives from px_call_async to done. */
+typedef struct px_ccall {
+    px_task task;
+    struct px_client *cl;
+    struct px_cloop *lp;
+    const ProtobufCMessageDescriptor *reply_desc;
+    px_done_fn done;
+    void *user;
+    ProtobufCMessage **keep; /* px_call_wait: take the reply instead of freeing it */
+    px_buf req;              /* encoded request body, kept for retries */
+    px_call_opts opts;
+    ev_timer timer;
+    int64_t deadline_us;     /* loop time; 0 = none */
+    int64_t attempt_start_us;
+    uint64_t id;
+    unsigned attempt;
+    int sent;
+    px_ep *ep;
+    struct px_cconn *conn;
+    struct px_ccall *prev, *next; /* calls in flight on conn */
+    uint8_t *tried;          /* n endpoints flags, allocated with the call */
+    char method[];           /* "package.Service/Method", allocated with the call */
+} px_ccall;
+
+/** A multiplexed connection to one endpoint, owned by one loop. */
+typedef struct px_cconn {
+    px_conn conn;
+    struct px_cloop *lp;
+    px_ep *ep;
+    ev_timer connect_w;
+    px_ccall *calls;
+    int goaway;
+    size_t slot; /* index in lp->conns */
+} px_cconn;
+
+
+typedef struct px_cloop {
+    px_loop loop;
+    struct px_client *cl;
+    px_cconn **conns; /* [endpoint * connections_per_endpoint + k] */
+    uint32_t rr;
+    px_ctx_table ctx;
+    px_task stop_task;
+    int stopping;
+} px_cloop;
+
+typedef struct px_stub {
+    ProtobufCService base;
+    struct px_client *cl;
+    struct px_stub *next;
+} px_stub;
+
+struct px_client {
+    const px_config *cfg;
+    px_upstream *up;
+    px_cloop *loops;
+    int n_loops;
+    uint32_t next_loop;  /* atomic round-robin */
+    int closing;         /* atomic */
+    px_client_stats stats; /* updated atomically */
+    struct px_sync_pool *sync;
+    pthread_mutex_t stub_lock;
+    px_stub *stubs;
+};
+
+/** px_call_async that hands the reply over in *keep instead of freeing it (px_call_wait). */
+px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *reply_desc,
+                              const px_call_opts *opts, px_done_fn done, void *user,
+                              ProtobufCMessage **keep, px_err *err);
+
+/** The blocking connection pool (px_client_sync.c). */
+px_status px__sync_new(px_client *c, px_err *err);
+void px__sync_free(px_client *c);
+
+#endif

@@ -1,0 +1,717 @@
+/* The config schema: YAML file -> struct px_config, loading and validating every named module. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "px_conf.h"
+#include "px_config_int.h"
+#include "px_yaml.h"
+
+#ifndef PX_DEFAULT_MODULE_DIR
+#define PX_DEFAULT_MODULE_DIR "/usr/local/lib/plexus/modules"
+#endif
+
+typedef struct px__ctx {
+    px_config *cfg;
+    const char *file;
+    px_err *err;
+} px__ctx;
+
+static px_status px__at(px__ctx *c, const px_ynode *n, px_status st, const char *fmt, ...)
+    PX_PRINTF(4, 5);
+
+/* "FILE:LINE:COL: what" at node n. */
+static px_status px__at(px__ctx *c, const px_ynode *n, px_status st, const char *fmt, ...)
+{
+    char what[480];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return px_err_set(c->err, st, "%s:%d:%d: %s", c->file, n->line, n->col, what);
+}
+
+static px_status px__oom(px__ctx *c)
+{
+    return px_err_set(c->err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", c->file);
+}
+
+/* ---- the core's own directive tables: every default of the schema lives here ---- */
+
+typedef struct px__server_raw {
+    char *listen, *id;
+    int64_t io_threads, shutdown_grace_us;
+} px__server_raw;
+
+static const px_directive px__server_dirs[] = {
+    {"listen", PX_DIR_STRING, offsetof(px__server_raw, listen), NULL, 1, NULL, NULL, NULL,
+     "address to listen on, host:port"},
+    {"id", PX_DIR_STRING, offsetof(px__server_raw, id), NULL, 0, NULL, NULL, NULL,
+     "server identity; default: the listen string"},
+    {"io_threads", PX_DIR_INT, offsetof(px__server_raw, io_threads), "1", 0, "1", "64", NULL,
+     "event-loop threads"},
+    {"shutdown_grace", PX_DIR_DURATION, offsetof(px__server_raw, shutdown_grace_us), "10s", 0,
+     "0", "1h", NULL, "max wait for in-flight calls on SIGTERM"},
+    {NULL},
+};
+static const char *const px__server_keys[] = {"codecs", "services", "limits", NULL};
+
+typedef struct px__limits_raw {
+    uint64_t max_frame, max_meta;
+    int64_t max_inflight, idle_timeout_us;
+} px__limits_raw;
+
+#define PX__DIR_MAX_FRAME                                                                  \
+    {"max_frame", PX_DIR_SIZE, offsetof(px__limits_raw, max_frame), "4MiB", 0, "1KiB", "1GiB", \
+     NULL, "max body bytes of one frame"}
+#define PX__DIR_MAX_META                                                                   \
+    {"max_meta", PX_DIR_SIZE, offsetof(px__limits_raw, max_meta), "16KiB", 0, "0", "16MiB",    \
+     NULL, "max metadata bytes of one frame"}
+
+static const px_directive px__server_limit_dirs[] = {
+    PX__DIR_MAX_FRAME,
+    PX__DIR_MAX_META,
+    {"max_inflight_per_conn", PX_DIR_INT, offsetof(px__limits_raw, max_inflight), "1024", 0,
+     "1", "1048576", NULL, "requests in progress per connection"},
+    {"idle_timeout", PX_DIR_DURATION, offsetof(px__limits_raw, idle_timeout_us), "0", 0, "0",
+     NULL, NULL, "close a connection idle this long; 0 = never"},
+    {NULL},
+};
+/* A client sets only the frame bounds; the rest keep the server table's defaults. */
+static const px_directive px__client_limit_dirs[] = {PX__DIR_MAX_FRAME, PX__DIR_MAX_META, {NULL}};
+
+typedef struct px__service_raw {
+    int64_t workers;
+} px__service_raw;
+
+static const px_directive px__workers_dir = {
+    "workers", PX_DIR_INT, offsetof(px__service_raw, workers), "0", 0, "0", "256", NULL,
+    "0: handlers run on the IO thread; N: on a pool of N threads"};
+static const char *const px__service_skip[] = {"module", "workers", NULL};
+static const char *const px__module_skip[] = {"module", NULL};
+
+typedef struct px__client_raw {
+    int64_t io_threads;
+} px__client_raw;
+
+static const px_directive px__client_dirs[] = {
+    {"io_threads", PX_DIR_INT, offsetof(px__client_raw, io_threads), "1", 0, "1", "64", NULL,
+     "async client IO threads"},
+    {NULL},
+};
+static const char *const px__client_keys[] = {"descriptors", "upstreams", NULL};
+
+typedef struct px__upstream_raw {
+    int64_t conns, pool_size;
+} px__upstream_raw;
+
+static const px_directive px__upstream_dirs[] = {
+    {"connections_per_endpoint", PX_DIR_INT, offsetof(px__upstream_raw, conns), "1", 0, "1",
+     "64", NULL, "async client: multiplexed connections per endpoint"},
+    {"pool_size", PX_DIR_INT, offsetof(px__upstream_raw, pool_size), "4", 0, "1", "1024", NULL,
+     "sync client: blocking connections per endpoint"},
+    {NULL},
+};
+static const char *const px__upstream_keys[] = {"endpoints", "codec",  "balancer", "failover",
+                                                "timeout",   "health", "limits",   NULL};
+
+typedef struct px__endpoint_raw {
+    char *address;
+    int64_t weight;
+} px__endpoint_raw;
+
+static const px_directive px__endpoint_dirs[] = {
+    {"address", PX_DIR_STRING, offsetof(px__endpoint_raw, address), NULL, 1, NULL, NULL, NULL,
+     "host:port"},
+    {"weight", PX_DIR_INT, offsetof(px__endpoint_raw, weight), "1", 0, "1", "10000", NULL,
+     "relative share for weighted balancers"},
+    {NULL},
+};
+
+typedef struct px__health_raw {
+    int64_t max_fails, fail_window, ejection, max_ejection, max_ejected_percent;
+} px__health_raw;
+
+static const px_directive px__health_dirs[] = {
+    {"max_fails", PX_DIR_INT, offsetof(px__health_raw, max_fails), "3", 0, "0", "1000000", NULL,
+     "failures within fail_window that eject; 0 = never eject"},
+    {"fail_window", PX_DIR_DURATION, offsetof(px__health_raw, fail_window), "10s", 0, "1ms",
+     "1h", NULL, "window failures are counted in"},
+    {"ejection", PX_DIR_DURATION, offsetof(px__health_raw, ejection), "1s", 0, "1ms", "1h",
+     NULL, "first ejection time, doubled on each re-ejection"},
+    {"max_ejection", PX_DIR_DURATION, offsetof(px__health_raw, max_ejection), "30s", 0, "1ms",
+     "24h", NULL, "cap of the doubling"},
+    {"max_ejected_percent", PX_DIR_INT, offsetof(px__health_raw, max_ejected_percent), "50", 0,
+     "0", "100", NULL, "never eject more than this share of endpoints"},
+    {NULL},
+};
+
+static const char *const px__top_keys[] = {"modules", "server", "client", NULL};
+static const char *const px__modules_keys[] = {"path", NULL};
+
+/* ---- modules -------------------------------------------------------------------- */
+
+static void px__modref_release(px_modref *ref)
+{
+    if (ref->conf != NULL && ref->mod != NULL)
+        px_conf_release(ref->mod->directives, ref->conf);
+    free(ref->conf);
+    ref->conf = NULL;
+}
+
+/*
+ * Loads the module a config node names and validates its block before anything
+ * else runs. node is a name, a {module: name, ...} mapping, or NULL for def_name
+ * at `where`. Extra keys of the block are the module's directives, except skip.
+ */
+static px_status px__modref(px__ctx *c, px_module_kind kind, const px_ynode *node,
+                            const px_ynode *where, const char *def_name, const char *scope,
+                            const char *const *skip, px_modref *ref)
+{
+    const px_ynode *name_node = where, *block = NULL;
+    const char *name = def_name;
+    if (node != NULL) {
+        if (node->kind == PX_YMAP) {
+            block = node;
+            name_node = px_ymap_get(node, "module");
+            if (name_node == NULL)
+                return px__at(c, node, PX_INVALID_ARGUMENT, "%s: missing required key 'module'",
+                              scope);
+        } else if (node->kind == PX_YSCALAR) {
+            name_node = node;
+        } else {
+            return px__at(c, node, PX_INVALID_ARGUMENT,
+                          "%s: expected a module name or {module: NAME, ...}, got a %s", scope,
+                          px_ynode_kind_name(node->kind));
+        }
+        if (name_node->kind != PX_YSCALAR || px_ynode_is_null(name_node) ||
+            strlen(name_node->str) != name_node->len)
+            return px__at(c, name_node, PX_INVALID_ARGUMENT, "%s: expected a module name", scope);
+        name = name_node->str;
+    }
+    px_err lerr;
+    px_err_clear(&lerr);
+    px_status st = px_loader_load(c->cfg->loader, kind, name, &ref->mod, &ref->path, &lerr);
+    if (st != PX_OK) {
+        ref->mod = NULL;
+        return px__at(c, name_node, st, "%s", lerr.msg);
+    }
+    ref->line = name_node->line;
+    ref->col = name_node->col;
+    if (ref->mod->conf_size > 0 && (ref->conf = calloc(1, ref->mod->conf_size)) == NULL)
+        return px__oom(c);
+    /* A bare name still gets its defaults and its required-key check, at the name. */
+    px_ynode none = {.kind = PX_YMAP, .line = name_node->line, .col = name_node->col};
+    return px_conf_apply_scoped(ref->mod->directives, ref->conf, block ? block : &none, skip,
+                                scope, c->file, c->err);
+}
+
+/* A module twice in a list (codecs, descriptors): the loader caches, same name = same mod. */
+static px_status px__unique_mod(px__ctx *c, const px_modref *refs, size_t i, const char *what,
+                                const char *scope)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (refs[j].mod == refs[i].mod)
+            return px_err_set(c->err, PX_INVALID_ARGUMENT,
+                              "%s:%d:%d: %s: %s '%s' is listed twice (first at %d:%d)", c->file,
+                              refs[i].line, refs[i].col, scope, what, refs[i].mod->name,
+                              refs[j].line, refs[j].col);
+    }
+    return PX_OK;
+}
+
+/* ---- modules: path ------------------------------------------------------------------ */
+
+static px_status px__add_path(px__ctx *c, const char *dir)
+{
+    return px_loader_add_path(c->cfg->loader, dir) == 0 ? PX_OK : px__oom(c);
+}
+
+/* Relative entries are relative to the directory of the config file. */
+static px_status px__add_config_path(px__ctx *c, const px_ynode *item, size_t i)
+{
+    if (item->kind != PX_YSCALAR || px_ynode_is_null(item) || strlen(item->str) != item->len)
+        return px__at(c, item, PX_INVALID_ARGUMENT, "modules.path[%zu]: expected a directory",
+                      i);
+    if (item->str[0] == '/')
+        return px__add_path(c, item->str);
+    const char *slash = strrchr(c->file, '/');
+    int dlen = slash ? (int)(slash - c->file) : 1;
+    const char *dir = slash ? c->file : ".";
+    if (slash == c->file)
+        dlen = 1; /* "/x.yaml": the root directory */
+    size_t n = (size_t)dlen + 1 + item->len + 1;
+    char *full = malloc(n);
+    if (full == NULL)
+        return px__oom(c);
+    snprintf(full, n, "%.*s/%s", dlen, dir, item->str);
+    px_status st = px__add_path(c, full);
+    free(full);
+    return st;
+}
+
+/* PLEXUS_MODULE_PATH first, then modules.path, else the installed module directory. */
+static px_status px__module_path(px__ctx *c, const px_ynode *modules)
+{
+    const char *env = getenv("PLEXUS_MODULE_PATH");
+    if (env != NULL) {
+        char *copy = strdup(env);
+        if (copy == NULL)
+            return px__oom(c);
+        char *save = NULL;
+        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+            if (px__add_path(c, d) != PX_OK) {
+                free(copy);
+                return PX_RESOURCE_EXHAUSTED;
+            }
+        }
+        free(copy);
+    }
+    if (modules != NULL) {
+        px_status st = px_conf_apply_scoped(NULL, NULL, modules, px__modules_keys, "modules",
+                                            c->file, c->err);
+        if (st != PX_OK)
+            return st;
+    }
+    const px_ynode *path = px_ymap_get(modules, "path");
+    if (path == NULL || px_ynode_is_null(path))
+        return px__add_path(c, PX_DEFAULT_MODULE_DIR);
+    if (path->kind == PX_YSCALAR)
+        return px__add_config_path(c, path, 0);
+    if (path->kind != PX_YSEQ)
+        return px__at(c, path, PX_INVALID_ARGUMENT,
+                      "modules.path: expected a list of directories, got a %s",
+                      px_ynode_kind_name(path->kind));
+    for (size_t i = 0; i < path->n; i++) {
+        px_status st = px__add_config_path(c, path->items[i], i);
+        if (st != PX_OK)
+            return st;
+    }
+    return PX_OK;
+}
+
+/* ---- server ------------------------------------------------------------------------ */
+
+static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive *dirs,
+                            const char *scope, px_limits *out)
+{
+    px__limits_raw raw;
+    memset(&raw, 0, sizeof raw);
+    /* Keys a table lacks keep the server table's defaults: one place for each default. */
+    for (const px_directive *d = px__server_limit_dirs; d->name; d++)
+        px_conf_set_default(d, &raw, NULL);
+    px_status st = px_conf_apply_scoped(dirs, &raw, node, NULL, scope, c->file, c->err);
+    if (st != PX_OK)
+        return st;
+    out->max_frame = raw.max_frame;
+    out->max_meta = raw.max_meta;
+    out->max_inflight_per_conn = (uint32_t)raw.max_inflight;
+    out->idle_timeout_us = raw.idle_timeout_us;
+    return PX_OK;
+}
+
+/* A list of module names or {module: NAME, ...} blocks (server.codecs, client.descriptors),
+ * each module at most once; `what` names one item in messages. */
+static px_status px__modlist(px__ctx *c, px_module_kind kind, const px_ynode *list,
+                             const char *scope, const char *what, px_modref **out, size_t *n)
+{
+    if (list->kind != PX_YSEQ)
+        return px__at(c, list, PX_INVALID_ARGUMENT, "%s: expected a list of %s names, got a %s",
+                      scope, what, px_ynode_kind_name(list->kind));
+    if (list->n == 0)
+        return PX_OK;
+    if ((*out = calloc(list->n, sizeof **out)) == NULL)
+        return px__oom(c);
+    *n = list->n;
+    for (size_t i = 0; i < list->n; i++) {
+        char item[64];
+        snprintf(item, sizeof item, "%s[%zu]", scope, i);
+        px_status st = px__modref(c, kind, list->items[i], NULL, NULL, item, px__module_skip,
+                                  &(*out)[i]);
+        if (st == PX_OK)
+            st = px__unique_mod(c, *out, i, what, item);
+        if (st != PX_OK)
+            return st;
+    }
+    return PX_OK;
+}
+
+static px_status px__codecs(px__ctx *c, const px_ynode *server, px_server_conf *sc)
+{
+    const px_ynode *list = px_ymap_get(server, "codecs");
+    if (list == NULL || px_ynode_is_null(list)) {
+        if ((sc->codecs = calloc(1, sizeof *sc->codecs)) == NULL)
+            return px__oom(c);
+        sc->n_codecs = 1;
+        return px__modref(c, PX_MOD_CODEC, NULL, server, "protobuf", "server.codecs", NULL,
+                          &sc->codecs[0]);
+    }
+    if (list->kind == PX_YSEQ && list->n == 0)
+        return px__at(c, list, PX_INVALID_ARGUMENT, "server.codecs: needs at least one codec");
+    return px__modlist(c, PX_MOD_CODEC, list, "server.codecs", "codec", &sc->codecs,
+                       &sc->n_codecs);
+}
+
+static px_status px__unique_services(px__ctx *c, const px_server_conf *sc, size_t i,
+                                    const char *scope)
+{
+    const px_modref *r = &sc->services[i].module;
+    for (size_t j = 0; j < i; j++)
+        if (sc->services[j].module.mod == r->mod)
+            return px_err_set(c->err, PX_INVALID_ARGUMENT,
+                              "%s:%d:%d: %s: service '%s' is listed twice (first at %d:%d)",
+                              c->file, r->line, r->col, scope, r->mod->name,
+                              sc->services[j].module.line, sc->services[j].module.col);
+    return PX_OK;
+}
+
+static px_status px__services(px__ctx *c, const px_ynode *server, px_server_conf *sc)
+{
+    const px_ynode *list = px_ymap_get(server, "services");
+    if (list == NULL || px_ynode_is_null(list))
+        return PX_OK;
+    if (list->kind != PX_YSEQ)
+        return px__at(c, list, PX_INVALID_ARGUMENT,
+                      "server.services: expected a list of {module: NAME, ...}, got a %s",
+                      px_ynode_kind_name(list->kind));
+    if (list->n == 0)
+        return PX_OK;
+    if ((sc->services = calloc(list->n, sizeof *sc->services)) == NULL)
+        return px__oom(c);
+    sc->n_services = list->n;
+    for (size_t i = 0; i < list->n; i++) {
+        const px_ynode *item = list->items[i];
+        char scope[48];
+        snprintf(scope, sizeof scope, "server.services[%zu]", i);
+        px_status st = px__modref(c, PX_MOD_SERVICE, item, NULL, NULL, scope, px__service_skip,
+                                  &sc->services[i].module);
+        if (st == PX_OK)
+            st = px__unique_services(c, sc, i, scope);
+        if (st != PX_OK)
+            return st;
+        px__service_raw raw = {0};
+        const px_ynode *w = px_ymap_get(item, "workers");
+        st = w ? px_conf_set(&px__workers_dir, &raw, w, scope, c->file, c->err)
+               : px_conf_set_default(&px__workers_dir, &raw, c->err);
+        if (st != PX_OK)
+            return st;
+        sc->services[i].workers = (int)raw.workers;
+    }
+    return PX_OK;
+}
+
+static px_status px__server(px__ctx *c, const px_ynode *node)
+{
+    px_server_conf *sc = &c->cfg->server;
+    sc->present = 1;
+    px__server_raw raw;
+    memset(&raw, 0, sizeof raw);
+    px_status st = px_conf_apply_scoped(px__server_dirs, &raw, node, px__server_keys, "server",
+                                        c->file, c->err);
+    if (st != PX_OK)
+        return st;
+    sc->listen = raw.listen;
+    sc->id = raw.id;
+    sc->io_threads = (int)raw.io_threads;
+    sc->shutdown_grace_us = raw.shutdown_grace_us;
+    const char *why = px_parse_hostport(sc->listen, NULL);
+    if (why)
+        return px__at(c, px_ymap_get(node, "listen"), PX_INVALID_ARGUMENT,
+                      "server.listen: '%s' %s", sc->listen, why);
+    if (sc->id == NULL && (sc->id = strdup(sc->listen)) == NULL)
+        return px__oom(c);
+    st = px__limits(c, px_ymap_get(node, "limits"), px__server_limit_dirs, "server.limits",
+                    &sc->limits);
+    if (st == PX_OK)
+        st = px__codecs(c, node, sc);
+    if (st == PX_OK)
+        st = px__services(c, node, sc);
+    return st;
+}
+
+/* ---- client ------------------------------------------------------------------------- */
+
+static px_status px__endpoint(px__ctx *c, const px_ynode *item, size_t i, px_upstream_conf *u)
+{
+    char scope[48];
+    snprintf(scope, sizeof scope, "endpoints[%zu]", i);
+    const px_ynode *addr_node = item;
+    px__endpoint_raw raw = {NULL, 1};
+    if (item->kind == PX_YMAP) {
+        px_status st =
+            px_conf_apply_scoped(px__endpoint_dirs, &raw, item, NULL, scope, c->file, c->err);
+        if (st != PX_OK)
+            return st;
+        addr_node = px_ymap_get(item, "address");
+    } else if (item->kind != PX_YSCALAR || px_ynode_is_null(item) ||
+               strlen(item->str) != item->len) {
+        return px__at(c, item, PX_INVALID_ARGUMENT,
+                      "%s: expected host:port or {address: host:port, weight: N}", scope);
+    } else if ((raw.address = strdup(item->str)) == NULL) {
+        return px__oom(c);
+    }
+    u->endpoints[i] = raw.address;
+    u->weights[i] = (uint32_t)raw.weight;
+    const char *why = px_parse_hostport(raw.address, NULL);
+    if (why)
+        return px__at(c, addr_node, PX_INVALID_ARGUMENT, "%s: '%s' %s", scope, raw.address, why);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(u->endpoints[j], raw.address) == 0)
+            return px__at(c, addr_node, PX_INVALID_ARGUMENT, "%s: '%s' is listed twice", scope,
+                          raw.address);
+    return PX_OK;
+}
+
+static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf *u)
+{
+    const px_ynode *list = px_ymap_get(up, "endpoints");
+    if (list == NULL)
+        return px__at(c, up, PX_INVALID_ARGUMENT,
+                      "upstreams.%s: missing required key 'endpoints'", u->name);
+    if (list->kind != PX_YSEQ || list->n == 0)
+        return px__at(c, list, PX_INVALID_ARGUMENT,
+                      "upstreams.%s.endpoints: expected a non-empty list of host:port", u->name);
+    u->endpoints = calloc(list->n, sizeof *u->endpoints);
+    u->weights = calloc(list->n, sizeof *u->weights);
+    if (u->endpoints == NULL || u->weights == NULL)
+        return px__oom(c);
+    u->n_endpoints = list->n;
+    for (size_t i = 0; i < list->n; i++) {
+        px_status st = px__endpoint(c, list->items[i], i, u);
+        if (st != PX_OK)
+            return st;
+    }
+    return PX_OK;
+}
+
+static px_status px__health(px__ctx *c, const px_ynode *node, px_health_conf *h)
+{
+    px__health_raw raw;
+    memset(&raw, 0, sizeof raw);
+    px_status st = px_conf_apply_scoped(px__health_dirs, &raw, node, NULL, "health", c->file,
+                                        c->err);
+    if (st != PX_OK)
+        return st;
+    if (raw.ejection > raw.max_ejection) {
+        const px_ynode *at = px_ymap_get(node, "ejection");
+        if (at == NULL)
+            at = px_ymap_get(node, "max_ejection");
+        return px__at(c, at, PX_INVALID_ARGUMENT,
+                      "health: ejection (%lldus) is longer than max_ejection (%lldus)",
+                      (long long)raw.ejection, (long long)raw.max_ejection);
+    }
+    h->max_fails = (int)raw.max_fails;
+    h->fail_window_us = raw.fail_window;
+    h->ejection_us = raw.ejection;
+    h->max_ejection_us = raw.max_ejection;
+    h->max_ejected_percent = (int)raw.max_ejected_percent;
+    return PX_OK;
+}
+
+static int px__valid_name(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return 0;
+    return 1;
+}
+
+static px_status px__upstream(px__ctx *c, const px_ynode *key, const px_ynode *up,
+                              px_upstream_conf *u)
+{
+    if (!px__valid_name(key->str) || strlen(key->str) != key->len)
+        return px__at(c, key, PX_INVALID_ARGUMENT,
+                      "upstreams: name '%s' may only use letters, digits, '_', '-' and '.'",
+                      key->str);
+    if ((u->name = strdup(key->str)) == NULL)
+        return px__oom(c);
+    if (up->kind != PX_YMAP)
+        return px__at(c, up, PX_INVALID_ARGUMENT,
+                      "upstreams.%s: expected a mapping with endpoints:, got a %s", u->name,
+                      px_ynode_kind_name(up->kind));
+    px__upstream_raw raw;
+    memset(&raw, 0, sizeof raw);
+    char scope[160];
+    snprintf(scope, sizeof scope, "upstreams.%s", u->name);
+    px_status st = px_conf_apply_scoped(px__upstream_dirs, &raw, up, px__upstream_keys, scope,
+                                        c->file, c->err);
+    if (st != PX_OK)
+        return st;
+    u->connections_per_endpoint = (int)raw.conns;
+    u->pool_size = (int)raw.pool_size;
+    st = px__endpoints(c, up, u);
+    if (st == PX_OK)
+        st = px__modref(c, PX_MOD_CODEC, px_ymap_get(up, "codec"), up, "protobuf", "codec",
+                        px__module_skip, &u->codec);
+    if (st == PX_OK)
+        st = px__modref(c, PX_MOD_BALANCER, px_ymap_get(up, "balancer"), up, "random",
+                        "balancer", px__module_skip, &u->balancer);
+    if (st == PX_OK)
+        st = px__modref(c, PX_MOD_FAILOVER, px_ymap_get(up, "failover"), up, "failfast",
+                        "failover", px__module_skip, &u->failover);
+    if (st == PX_OK)
+        st = px__modref(c, PX_MOD_TIMEOUT, px_ymap_get(up, "timeout"), up, "fixed", "timeout",
+                        px__module_skip, &u->timeout);
+    if (st == PX_OK)
+        st = px__health(c, px_ymap_get(up, "health"), &u->health);
+    if (st == PX_OK)
+        st = px__limits(c, px_ymap_get(up, "limits"), px__client_limit_dirs, "limits",
+                        &u->limits);
+    return st;
+}
+
+static px_status px__client(px__ctx *c, const px_ynode *node)
+{
+    px_client_conf *cc = &c->cfg->client;
+    px__client_raw raw;
+    memset(&raw, 0, sizeof raw);
+    px_status st = px_conf_apply_scoped(px__client_dirs, &raw, node, px__client_keys, "client",
+                                        c->file, c->err);
+    if (st != PX_OK)
+        return st;
+    cc->io_threads = (int)raw.io_threads;
+    /* SERVICE modules named only for their .proto descriptors (the CLI's method names). */
+    const px_ynode *desc = px_ymap_get(node, "descriptors");
+    if (desc != NULL && !px_ynode_is_null(desc)) {
+        st = px__modlist(c, PX_MOD_SERVICE, desc, "client.descriptors", "service",
+                         &cc->descriptors, &cc->n_descriptors);
+        if (st != PX_OK)
+            return st;
+    }
+    const px_ynode *ups = px_ymap_get(node, "upstreams");
+    if (ups == NULL)
+        return px__at(c, node, PX_INVALID_ARGUMENT, "client: missing required key 'upstreams'");
+    if (ups->kind != PX_YMAP || ups->n == 0)
+        return px__at(c, ups, PX_INVALID_ARGUMENT,
+                      "client.upstreams: expected a mapping of NAME: {endpoints: [...]}, "
+                      "with at least one upstream");
+    if ((cc->upstreams = calloc(ups->n, sizeof *cc->upstreams)) == NULL)
+        return px__oom(c);
+    cc->n_upstreams = ups->n;
+    for (size_t i = 0; i < ups->n; i++) {
+        st = px__upstream(c, ups->pairs[i].key, ups->pairs[i].value, &cc->upstreams[i]);
+        if (st != PX_OK)
+            return st;
+    }
+    return PX_OK;
+}
+
+/* ---- load / free -------------------------------------------------------------------- */
+
+static px_status px__load(px__ctx *c, const px_ynode *root)
+{
+    if (root->kind == PX_YSCALAR && px_ynode_is_null(root))
+        return px_err_set(c->err, PX_INVALID_ARGUMENT,
+                          "%s: the file is empty (it needs a server: or a client: section)",
+                          c->file);
+    if (root->kind != PX_YMAP)
+        return px__at(c, root, PX_INVALID_ARGUMENT,
+                      "expected a mapping with server: and/or client: at the top, got a %s",
+                      px_ynode_kind_name(root->kind));
+    px_status st = px_conf_apply(NULL, NULL, root, px__top_keys, c->file, c->err);
+    if (st != PX_OK)
+        return st;
+    const px_ynode *server = px_ymap_get(root, "server");
+    const px_ynode *client = px_ymap_get(root, "client");
+    if (server == NULL && client == NULL)
+        return px__at(c, root, PX_INVALID_ARGUMENT,
+                      "needs a server: or a client: section (or both)");
+    st = px__module_path(c, px_ymap_get(root, "modules"));
+    if (st == PX_OK && server != NULL)
+        st = px__server(c, server);
+    if (st == PX_OK && client != NULL)
+        st = px__client(c, client);
+    return st;
+}
+
+px_status px_config_load(const char *path, px_config **out, px_err *err)
+{
+    *out = NULL;
+    px_ynode *root = NULL;
+    px_status st = px_yaml_load_file(path, &root, err);
+    if (st != PX_OK)
+        return st;
+    px_config *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL || (cfg->file = strdup(path)) == NULL ||
+        (cfg->loader = px_loader_new()) == NULL) {
+        px_config_free(cfg);
+        px_yaml_free(root);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", path);
+    }
+    px__ctx c = {cfg, path, err};
+    st = px__load(&c, root);
+    px_yaml_free(root);
+    if (st != PX_OK) {
+        px_config_free(cfg);
+        return st;
+    }
+    *out = cfg;
+    return PX_OK;
+}
+
+void px_config_free(px_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    px_server_conf *sc = &cfg->server;
+    free(sc->listen);
+    free(sc->id);
+    for (size_t i = 0; i < sc->n_codecs; i++)
+        px__modref_release(&sc->codecs[i]);
+    free(sc->codecs);
+    for (size_t i = 0; i < sc->n_services; i++)
+        px__modref_release(&sc->services[i].module);
+    free(sc->services);
+    for (size_t i = 0; i < cfg->client.n_upstreams; i++) {
+        px_upstream_conf *u = &cfg->client.upstreams[i];
+        free(u->name);
+        for (size_t j = 0; u->endpoints && j < u->n_endpoints; j++)
+            free(u->endpoints[j]);
+        free(u->endpoints);
+        free(u->weights);
+        px__modref_release(&u->codec);
+        px__modref_release(&u->balancer);
+        px__modref_release(&u->failover);
+        px__modref_release(&u->timeout);
+    }
+    free(cfg->client.upstreams);
+    for (size_t i = 0; i < cfg->client.n_descriptors; i++)
+        px__modref_release(&cfg->client.descriptors[i]);
+    free(cfg->client.descriptors);
+    /* Module confs are released above: their directive tables live in the .so files. */
+    px_loader_free(cfg->loader);
+    free(cfg->file);
+    free(cfg);
+}
+
+/* ---- instances ---------------------------------------------------------------------- */
+
+px_status px_modref_create(const px_modref *ref, const px_module_env *env, void **state,
+                           px_err *err)
+{
+    *state = NULL;
+    if (ref == NULL || ref->mod == NULL)
+        return px_err_set(err, PX_FAILED_PRECONDITION, "no module configured in this slot");
+    if (ref->mod->create == NULL) {
+        *state = ref->conf;
+        return PX_OK;
+    }
+    px_err merr;
+    px_err_clear(&merr);
+    px_status st = ref->mod->create(env, ref->conf, state, &merr);
+    if (st == PX_OK)
+        return PX_OK;
+    *state = NULL;
+    return px_err_set(err, st, "%s '%s': %s", px_module_kind_name(ref->mod->kind),
+                      ref->mod->name, merr.msg[0] ? merr.msg : px_status_message(st));
+}
+
+void px_modref_destroy(const px_modref *ref, void *state)
+{
+    if (ref != NULL && ref->mod != NULL && ref->mod->destroy != NULL && state != NULL)
+        ref->mod->destroy(state);
+}

@@ -1,0 +1,94 @@
+/* The parsed configuration (internal): what px_config_load produces. */
+#ifndef PX_CONFIG_INT_H
+#define PX_CONFIG_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "plexus/px_config.h"
+#include "plexus/px_module.h"
+#include "px_loader.h"
+
+/** A module named in the config, loaded, with its block validated into conf. */
+typedef struct px_modref {
+    const px_module *mod; /**< loaded and checked; NULL when the slot is unused */
+    const char *path;     /**< file it came from (owned by the loader) */
+    void *conf;           /**< mod->conf_size bytes filled from its directives, or NULL */
+    int line, col;        /**< where the config named it */
+} px_modref;
+
+/** Bounds checked before anything is allocated (server and client side). */
+typedef struct px_limits {
+    uint64_t max_frame;             /**< max body bytes of one frame; default 4MiB */
+    uint64_t max_meta;              /**< max metadata bytes of one frame; default 16KiB */
+    uint32_t max_inflight_per_conn; /**< requests in progress per connection; default 1024 */
+    int64_t idle_timeout_us;        /**< close a connection idle this long; 0 = never; default 0 */
+} px_limits;
+
+typedef struct px_service_conf {
+    px_modref module;
+    int workers; /**< 0: handlers run on the IO thread; N: on a pool of N threads */
+} px_service_conf;
+
+typedef struct px_server_conf {
+    int present;             /**< the file has a server: section */
+    char *listen;            /**< "127.0.0.1:7101" (required) */
+    char *id;                /**< server identity (Whoami); default: listen */
+    int io_threads;          /**< default 1 */
+    px_modref *codecs;       /**< default: [protobuf] */
+    size_t n_codecs;
+    px_service_conf *services;
+    size_t n_services;
+    px_limits limits;
+    int64_t shutdown_grace_us; /**< max wait for in-flight calls on SIGTERM; default 10s */
+} px_server_conf;
+
+typedef struct px_health_conf {
+    int max_fails;            /**< failures within fail_window that eject; default 3; 0 = never eject */
+    int64_t fail_window_us;   /**< default 10s */
+    int64_t ejection_us;      /**< first ejection time, doubled on each re-ejection; default 1s */
+    int64_t max_ejection_us;  /**< cap of the doubling; default 30s */
+    int max_ejected_percent;  /**< never eject more than this share of endpoints; default 50 */
+} px_health_conf;
+
+typedef struct px_upstream_conf {
+    char *name;
+    char **endpoints;   /**< "host:port" */
+    uint32_t *weights;  /**< per endpoint, default 1 */
+    size_t n_endpoints;
+    px_modref codec;    /**< default protobuf */
+    px_modref balancer; /**< default random */
+    px_modref failover; /**< default failfast */
+    px_modref timeout;  /**< default fixed */
+    px_health_conf health;
+    int connections_per_endpoint; /**< async client: multiplexed connections; default 1 */
+    int pool_size;                /**< sync client: blocking connections per endpoint; default 4 */
+    px_limits limits;
+} px_upstream_conf;
+
+typedef struct px_client_conf {
+    int io_threads; /**< async client IO threads; default 1 */
+    /** client.descriptors: SERVICE modules loaded only for their .proto descriptors
+     * (px_service_ops.descriptor), so the CLI can call by method name. No instance. */
+    px_modref *descriptors;
+    size_t n_descriptors;
+    px_upstream_conf *upstreams;
+    size_t n_upstreams;
+} px_client_conf;
+
+struct px_config {
+    char *file;         /**< path as given */
+    px_loader *loader;  /**< owns every module the config loaded */
+    px_server_conf server;
+    px_client_conf client;
+};
+
+/**
+ * Makes an instance of a configured module: runs its create() with the
+ * validated conf (state = conf when create is NULL).
+ */
+px_status px_modref_create(const px_modref *ref, const px_module_env *env,
+                           void **state, px_err *err);
+/** Runs destroy() when the module has one. */
+void px_modref_destroy(const px_modref *ref, void *state);
+
+#endif

@@ -1,0 +1,79 @@
+/* Endpoint health, one mechanism for every failover module (they report, we decide):
+ * max_fails failures within fail_window eject an endpoint for `ejection`; each
+ * re-ejection soon after re-admission doubles it up to max_ejection; never more than
+ * max_ejected_percent of an upstream is out at once. Re-admission is lazy: the first
+ * pick after the ejection runs out lets the endpoint take traffic again. */
+#include "px_health.h"
+
+#include "plexus/px_endpoint.h"
+#include "px_log.h"
+#include "px_time.h"
+#include "px_upstream.h"
+
+static int px__counts_as_failure(px_status st)
+{
+    return st == PX_UNAVAILABLE || st == PX_DEADLINE_EXCEEDED || st == PX_RESOURCE_EXHAUSTED;
+}
+
+void px_endpoint_report(px_endpoint *pub, px_status st)
+{
+    px_ep *ep = (px_ep *)pub;
+    px_upstream *up = ep->up;
+    const px_health_conf *h = &up->conf->health;
+    if (!px__counts_as_failure(st)) {
+        /* Success path: one relaxed load unless there is something to reset. */
+        if (__atomic_load_n(&ep->fails, __ATOMIC_RELAXED) == 0)
+            return;
+        __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
+        return;
+    }
+    if (h->max_fails <= 0)
+        return;
+    int64_t now = px_mono_us();
+    pthread_mutex_lock(&ep->lock);
+    if (ep->pub.ejected) {
+        pthread_mutex_unlock(&ep->lock);
+        return;
+    }
+    int fails = __atomic_load_n(&ep->fails, __ATOMIC_RELAXED);
+    if (fails == 0 || now - ep->window_start_us > h->fail_window_us) {
+        fails = 0;
+        ep->window_start_us = now;
+    }
+    __atomic_store_n(&ep->fails, ++fails, __ATOMIC_RELAXED);
+    if (fails >= h->max_fails) {
+        uint32_t out = __atomic_load_n(&up->n_ejected, __ATOMIC_RELAXED);
+        if ((out + 1) * 100 <= (uint64_t)h->max_ejected_percent * up->n) {
+            /* Ejected again within one window of coming back: back off harder. */
+            if (ep->ejected_until_us && now - ep->ejected_until_us < h->fail_window_us) {
+                ep->ejection_us *= 2;
+                if (ep->ejection_us > h->max_ejection_us)
+                    ep->ejection_us = h->max_ejection_us;
+            } else {
+                ep->ejection_us = h->ejection_us;
+            }
+            ep->ejected_until_us = now + ep->ejection_us;
+            __atomic_store_n(&ep->pub.ejected, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&up->n_ejected, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
+            px_log_info("upstream %s: ejected %s for %lldms after %d failures", up->conf->name,
+                        ep->pub.address, (long long)(ep->ejection_us / 1000), h->max_fails);
+        }
+    }
+    pthread_mutex_unlock(&ep->lock);
+}
+
+int px_health_is_out(px_ep *ep, int64_t now_us)
+{
+    if (!px_endpoint_is_ejected(&ep->pub))
+        return 0;
+    pthread_mutex_lock(&ep->lock);
+    int out = ep->pub.ejected && now_us < ep->ejected_until_us;
+    if (ep->pub.ejected && !out) {
+        __atomic_store_n(&ep->pub.ejected, 0, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&ep->up->n_ejected, 1, __ATOMIC_RELAXED);
+        px_log_info("upstream %s: re-admitted %s", ep->up->conf->name, ep->pub.address);
+    }
+    pthread_mutex_unlock(&ep->lock);
+    return out;
+}

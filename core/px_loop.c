@@ -1,0 +1,133 @@
+/* IO thread loop: libev + task queue + per-iteration output flush. */
+#include "px_loop.h"
+
+#include <stdlib.h>
+
+static void px__loop_wake_cb(struct ev_loop *ev, ev_async *w, int revents)
+{
+    px_loop *l = w->data;
+    pthread_mutex_lock(&l->lock);
+    px_task *t = l->head;
+    l->head = l->tail = NULL;
+    int stop = l->stop;
+    pthread_mutex_unlock(&l->lock);
+    while (t) {
+        px_task *next = t->next; /* the task may free its container */
+        t->fn(l, t->arg);
+        t = next;
+    }
+    if (stop)
+        ev_break(ev, EVBREAK_ALL);
+}
+
+static void px__loop_flush_cb(struct ev_loop *ev, ev_prepare *w, int revents)
+{
+    px_loop *l = w->data;
+    /* A flush may queue more output (it should not, but be safe): loop until empty. */
+    while (l->flush_list) {
+        px_flushable *f = l->flush_list;
+        l->flush_list = NULL;
+        while (f) {
+            px_flushable *next = f->next;
+            f->queued = 0;
+            f->next = NULL;
+            f->flush(f);
+            f = next;
+        }
+    }
+}
+
+int px_loop_init(px_loop *l, unsigned index)
+{
+    *l = (px_loop){0};
+    l->index = index;
+    l->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+    if (!l->ev)
+        return -1;
+    pthread_mutex_init(&l->lock, NULL);
+    ev_async_init(&l->wake, px__loop_wake_cb);
+    l->wake.data = l;
+    ev_async_start(l->ev, &l->wake);
+    ev_prepare_init(&l->flush_w, px__loop_flush_cb);
+    l->flush_w.data = l;
+    ev_prepare_start(l->ev, &l->flush_w);
+    /* Neither internal watcher should keep the loop alive on its own. */
+    ev_unref(l->ev);
+    ev_unref(l->ev);
+    return 0;
+}
+
+static __thread px_loop *px__current;
+
+int px_loop_is_current(const px_loop *l) { return px__current == l; }
+
+static void *px__loop_main(void *arg)
+{
+    px_loop *l = arg;
+    px__current = l;
+    /* ev_run returns when no watcher is active; the wake watcher keeps it alive
+     * through ev_ref until stop is requested. */
+    ev_ref(l->ev);
+    ev_run(l->ev, 0);
+    ev_unref(l->ev);
+    return NULL;
+}
+
+int px_loop_start(px_loop *l)
+{
+    l->running = 1; /* before the thread exists: nobody races on it */
+    if (pthread_create(&l->thread, NULL, px__loop_main, l) != 0) {
+        l->running = 0;
+        return -1;
+    }
+    return 0;
+}
+
+void px_loop_post(px_loop *l, px_task *t, px_task_fn fn, void *arg)
+{
+    t->fn = fn;
+    t->arg = arg;
+    t->next = NULL;
+    pthread_mutex_lock(&l->lock);
+    if (l->tail)
+        l->tail->next = t;
+    else
+        l->head = t;
+    l->tail = t;
+    pthread_mutex_unlock(&l->lock);
+    ev_async_send(l->ev, &l->wake);
+}
+
+void px_loop_stop_join(px_loop *l)
+{
+    if (!l->running)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->stop = 1;
+    pthread_mutex_unlock(&l->lock);
+    ev_async_send(l->ev, &l->wake);
+    pthread_join(l->thread, NULL);
+    l->running = 0;
+}
+
+void px_loop_destroy(px_loop *l)
+{
+    if (!l->ev)
+        return;
+    ev_ref(l->ev);
+    ev_ref(l->ev);
+    ev_async_stop(l->ev, &l->wake);
+    ev_prepare_stop(l->ev, &l->flush_w);
+    ev_loop_destroy(l->ev);
+    l->ev = NULL;
+    pthread_mutex_destroy(&l->lock);
+}
+
+void px_loop_want_flush(px_loop *l, px_flushable *f)
+{
+    if (f->queued)
+        return;
+    f->queued = 1;
+    f->next = l->flush_list;
+    l->flush_list = f;
+}

@@ -1,0 +1,58 @@
+/* An IO thread: one libev loop, a cross-thread task queue woken by ev_async, and
+ * a per-iteration flush of every connection that has output (one write per
+ * connection per iteration, however many frames were queued). */
+#ifndef PX_LOOP_H
+#define PX_LOOP_H
+
+#include <ev.h>
+#include <pthread.h>
+#include <stdint.h>
+
+typedef struct px_loop px_loop;
+typedef void (*px_task_fn)(px_loop *loop, void *arg);
+
+/** A task posted from another thread; embedded in the poster's object (no malloc). */
+typedef struct px_task {
+    px_task_fn fn;
+    void *arg;
+    struct px_task *next;
+} px_task;
+
+/** Something with buffered output, flushed once before the loop blocks. */
+typedef struct px_flushable {
+    void (*flush)(struct px_flushable *f);
+    struct px_flushable *next;
+    int queued;
+} px_flushable;
+
+struct px_loop {
+    struct ev_loop *ev;
+    pthread_t thread;
+    int running;
+    unsigned index;            /* position among its siblings */
+    ev_async wake;             /* tasks posted or stop requested */
+    ev_prepare flush_w;        /* runs flush hooks before blocking */
+    pthread_mutex_t lock;      /* guards the task queue only */
+    px_task *head, *tail;
+    int stop;                  /* set under lock: break after draining tasks */
+    px_flushable *flush_list;  /* loop-thread only */
+    void *data;                /* owner's */
+};
+
+/** Initialises a loop (not started). Returns 0 or -1. */
+int px_loop_init(px_loop *l, unsigned index);
+/** Starts the loop on a new thread. */
+int px_loop_start(px_loop *l);
+/** Posts a task to run on the loop's thread (any thread). */
+void px_loop_post(px_loop *l, px_task *t, px_task_fn fn, void *arg);
+/** Asks the loop to stop once queued tasks have run; joins its thread. */
+void px_loop_stop_join(px_loop *l);
+void px_loop_destroy(px_loop *l);
+/** Loop thread: queue f to be flushed before the loop next blocks. */
+void px_loop_want_flush(px_loop *l, px_flushable *f);
+/** Whether the calling thread is l's IO thread. */
+int px_loop_is_current(const px_loop *l);
+/** Cached time of this iteration, in microseconds (libev's ev_now). */
+static inline int64_t px_loop_now_us(px_loop *l) { return (int64_t)(ev_now(l->ev) * 1e6); }
+
+#endif

@@ -1,0 +1,109 @@
+/* Generated protoc-c stubs over the async client, and px_call_wait. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_client_int.h"
+
+typedef struct px__stub_call {
+    ProtobufCClosure closure;
+    void *closure_data;
+} px__stub_call;
+
+static void px__stub_done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
+{
+    px__stub_call *sc = user;
+    /* px_stub_status() reads the status the client set for this callback. */
+    sc->closure(reply, sc->closure_data);
+    free(sc);
+}
+
+static void px__stub_invoke(ProtobufCService *service, unsigned method_index,
+                            const ProtobufCMessage *input, ProtobufCClosure closure,
+                            void *closure_data)
+{
+    px_stub *stub = (px_stub *)service;
+    const ProtobufCServiceDescriptor *d = service->descriptor;
+    char method[PX_FRAME_MAX_METHOD + 1];
+    int n = snprintf(method, sizeof method, "%s/%s", d->name, d->methods[method_index].name);
+    px__stub_call *sc = malloc(sizeof *sc);
+    px_err err = {0};
+    if (n <= 0 || (size_t)n >= sizeof method || !sc) {
+        free(sc);
+        closure(NULL, closure_data);
+        return;
+    }
+    sc->closure = closure;
+    sc->closure_data = closure_data;
+    if (px_call_async(stub->cl, method, input, d->methods[method_index].output, NULL,
+                      px__stub_done, sc, &err) != PX_OK) {
+        /* The call never started: the closure still runs exactly once, here. */
+        free(sc);
+        closure(NULL, closure_data);
+    }
+}
+
+static void px__stub_destroy(ProtobufCService *service) { (void)service; }
+
+ProtobufCService *px_client_service(px_client *c, const ProtobufCServiceDescriptor *desc)
+{
+    pthread_mutex_lock(&c->stub_lock);
+    px_stub *s;
+    for (s = c->stubs; s; s = s->next)
+        if (s->base.descriptor == desc)
+            break;
+    if (!s && (s = calloc(1, sizeof *s))) {
+        s->base.descriptor = desc;
+        s->base.invoke = px__stub_invoke;
+        s->base.destroy = px__stub_destroy;
+        s->cl = c;
+        s->next = c->stubs;
+        c->stubs = s;
+    }
+    pthread_mutex_unlock(&c->stub_lock);
+    return s ? &s->base : NULL;
+}
+
+typedef struct px__waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    px_status st;
+    char msg[512];
+} px__waiter;
+
+static void px__wait_done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
+{
+    px__waiter *w = user;
+    pthread_mutex_lock(&w->lock);
+    w->st = st;
+    snprintf(w->msg, sizeof w->msg, "%s", msg ? msg : "");
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+px_status px_call_wait(px_client *c, const char *method, const ProtobufCMessage *req,
+                       const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
+                       ProtobufCMessage **reply, px_err *err)
+{
+    px__waiter w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    ProtobufCMessage *got = NULL;
+    *reply = NULL;
+    px_status st = px__call_async_keep(c, method, req, reply_desc, opts, px__wait_done, &w, &got, err);
+    if (st != PX_OK)
+        return st;
+    pthread_mutex_lock(&w.lock);
+    while (!w.done)
+        pthread_cond_wait(&w.cond, &w.lock);
+    pthread_mutex_unlock(&w.lock);
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    if (w.st != PX_OK) {
+        px_msg_free(got);
+        return px_err_set(err, w.st, "%s", w.msg);
+    }
+    *reply = got;
+    return PX_OK;
+}

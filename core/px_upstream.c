@@ -1,0 +1,128 @@
+/* Upstream runtime: module instances, picking with health, attempt bookkeeping. */
+#include "px_upstream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "px_health.h"
+#include "px_net.h"
+#include "px_time.h"
+
+px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_upstream **out,
+                          px_err *err)
+{
+    px_upstream *up = calloc(1, sizeof *up);
+    if (!up)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    *out = up;
+    up->conf = uc;
+    up->config_file = cfg->file;
+    up->eps = calloc(uc->n_endpoints, sizeof *up->eps);
+    up->ep_ptrs = calloc(uc->n_endpoints, sizeof *up->ep_ptrs);
+    if (!up->eps || !up->ep_ptrs)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; i < uc->n_endpoints; i++) {
+        px_ep *ep = &up->eps[i];
+        if (px_net_parse(uc->endpoints[i], &ep->sa, err) != PX_OK)
+            return err->status;
+        ep->pub.address = uc->endpoints[i];
+        ep->pub.index = (uint32_t)i;
+        ep->pub.weight = uc->weights ? uc->weights[i] : 1;
+        ep->up = up;
+        ep->ejection_us = uc->health.ejection_us;
+        pthread_mutex_init(&ep->lock, NULL);
+        up->ep_ptrs[i] = &ep->pub;
+        up->n++;
+    }
+    px_module_env env = {.config_file = cfg->file, .server_id = "", .scope = uc->name};
+    if (px_modref_create(&uc->codec, &env, &up->codec_state, err) != PX_OK ||
+        px_modref_create(&uc->balancer, &env, &up->balancer_state, err) != PX_OK ||
+        px_modref_create(&uc->failover, &env, &up->failover_state, err) != PX_OK ||
+        px_modref_create(&uc->timeout, &env, &up->timeout_state, err) != PX_OK)
+        return err->status;
+    up->codec = uc->codec.mod->ops;
+    up->balancer = uc->balancer.mod->ops;
+    up->failover = uc->failover.mod->ops;
+    up->timeout = uc->timeout.mod->ops;
+    if (up->balancer->update)
+        up->balancer->update(up->balancer_state, up->ep_ptrs, up->n);
+    return PX_OK;
+}
+
+void px_upstream_free(px_upstream *up)
+{
+    if (!up)
+        return;
+    const px_upstream_conf *uc = up->conf;
+    if (up->timeout)
+        px_modref_destroy(&uc->timeout, up->timeout_state);
+    if (up->failover)
+        px_modref_destroy(&uc->failover, up->failover_state);
+    if (up->balancer)
+        px_modref_destroy(&uc->balancer, up->balancer_state);
+    if (up->codec)
+        px_modref_destroy(&uc->codec, up->codec_state);
+    for (size_t i = 0; i < up->n; i++)
+        pthread_mutex_destroy(&up->eps[i].lock);
+    free(up->eps);
+    free(up->ep_ptrs);
+    free(up);
+}
+
+px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
+                        const uint8_t *tried)
+{
+    size_t n = up->n;
+    uint8_t avoid[n];
+    int64_t now = px_mono_us();
+    px_pick_ctx ctx = {.method = method, .avoid = avoid};
+    if (opts && opts->has_hash_key) {
+        ctx.hash_key = opts->hash_key;
+        ctx.has_hash_key = 1;
+    }
+    /* First: untried and healthy. Then: untried even if ejected. Then: anything. */
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < n; i++) {
+            px_ep *ep = &up->eps[i];
+            int ejected = round == 0 && px_health_is_out(ep, now);
+            avoid[i] = (round < 2 && tried[i]) || ejected;
+        }
+        int k = up->balancer->pick(up->balancer_state, up->ep_ptrs, n, &ctx);
+        if (k >= 0 && (size_t)k < n && !avoid[k])
+            return &up->eps[k];
+    }
+    return NULL;
+}
+
+int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_call_opts *opts)
+{
+    if (opts && opts->timeout_us > 0)
+        return opts->timeout_us;
+    return up->timeout->call_timeout_us ? up->timeout->call_timeout_us(up->timeout_state, method) : 0;
+}
+
+int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us)
+{
+    int64_t t = up->timeout->connect_timeout_us ? up->timeout->connect_timeout_us(up->timeout_state) : 0;
+    if (t <= 0 || (call_left_us > 0 && call_left_us < t))
+        t = call_left_us;
+    return t;
+}
+
+px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
+                                            px_status st, unsigned attempt, int sent,
+                                            int idempotent, int64_t latency_us,
+                                            int64_t remaining_us)
+{
+    if (ep && up->balancer->feedback)
+        up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, st);
+    if (up->timeout->observe)
+        up->timeout->observe(up->timeout_state, method, latency_us, st);
+    px_attempt a = {.method = method, .endpoint = ep ? &ep->pub : NULL, .status = st,
+                    .attempt = attempt, .sent = sent, .idempotent = idempotent,
+                    .remaining_us = remaining_us};
+    px_failover_action act = up->failover->on_result(up->failover_state, &a);
+    if (st == PX_OK || act != PX_FAILOVER_RETRY || remaining_us <= 0)
+        return PX_FAILOVER_DONE;
+    return PX_FAILOVER_RETRY;
+}

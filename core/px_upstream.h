@@ -1,0 +1,74 @@
+/* An upstream at run time: its endpoints with health, and the instances of its codec,
+ * balancer, failover and timeout modules. Shared by the async and the sync client. */
+#ifndef PX_UPSTREAM_H
+#define PX_UPSTREAM_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include "plexus/px_balancer.h"
+#include "plexus/px_client.h"
+#include "plexus/px_codec.h"
+#include "plexus/px_failover.h"
+#include "plexus/px_timeout.h"
+#include "px_config_int.h"
+
+struct px_upstream;
+
+typedef struct px_ep {
+    px_endpoint pub;          /* first member: modules get &pub, the core converts back */
+    struct sockaddr_in sa;
+    struct px_upstream *up;
+    pthread_mutex_t lock;     /* health bookkeeping, taken on the failure path only */
+    int fails;                /* failures within the current window */
+    int64_t window_start_us;
+    int64_t ejected_until_us; /* while ejected: when it may take traffic again */
+    int64_t ejection_us;      /* the next ejection's length: doubles, capped */
+} px_ep;
+
+typedef struct px_upstream {
+    const px_upstream_conf *conf;
+    const char *config_file;
+    px_ep *eps;
+    px_endpoint **ep_ptrs;
+    size_t n;
+    uint32_t n_ejected;       /* atomic */
+    const px_codec_ops *codec;
+    void *codec_state;
+    const px_balancer_ops *balancer;
+    void *balancer_state;
+    const px_failover_ops *failover;
+    void *failover_state;
+    const px_timeout_ops *timeout;
+    void *timeout_state;
+} px_upstream;
+
+px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_upstream **out,
+                          px_err *err);
+void px_upstream_free(px_upstream *up);
+
+/**
+ * Picks an endpoint not in tried (n flags) and not ejected; when every untried one
+ * is ejected, an ejected one; when all were tried, any. NULL only if the balancer
+ * finds none at all. Re-admits endpoints whose ejection has run out.
+ */
+px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
+                        const uint8_t *tried);
+/** The budget of a call: opts->timeout_us if set, else the timeout module's. 0 = none. */
+int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_call_opts *opts);
+int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us);
+/**
+ * An attempt ended: feeds the balancer and timeout module, asks failover.
+ * Returns PX_FAILOVER_RETRY only when a retry is allowed and time is left.
+ */
+px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
+                                            px_status st, unsigned attempt, int sent,
+                                            int idempotent, int64_t latency_us,
+                                            int64_t remaining_us);
+
+static inline void px_ep_inflight_add(px_ep *ep, int d)
+{
+    __atomic_add_fetch(&ep->pub.inflight, (uint32_t)d, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,173 @@
+/* codec_json helpers: JSON field names, map detection, value sizes, error paths and descriptions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json_int.h"
+
+/* Appends formatted text; a path too long for the buffer ends in "..." */
+static void px__path_add(px__json_path *p, const char *fmt, const char *s, size_t i)
+{
+    size_t room = sizeof p->buf - p->len;
+    int n = s != NULL ? snprintf(p->buf + p->len, room, fmt, s) : snprintf(p->buf + p->len, room, fmt, i);
+    if (n < 0)
+        return;
+    if ((size_t)n >= room) {
+        memcpy(p->buf + sizeof p->buf - 4, "...", 4);
+        p->len = sizeof p->buf - 1;
+        return;
+    }
+    p->len += (size_t)n;
+}
+
+size_t px__json_path_key(px__json_path *p, const char *name)
+{
+    size_t old = p->len;
+    px__path_add(p, p->len == 0 ? "%s" : ".%s", name, 0);
+    return old;
+}
+
+size_t px__json_path_index(px__json_path *p, size_t i)
+{
+    size_t old = p->len;
+    px__path_add(p, "[%zu]", NULL, i);
+    return old;
+}
+
+size_t px__json_path_mapkey(px__json_path *p, const char *key)
+{
+    size_t old = p->len;
+    px__path_add(p, "[\"%s\"]", key, 0);
+    return old;
+}
+
+void px__json_path_pop(px__json_path *p, size_t len)
+{
+    p->len = len;
+    p->buf[len] = '\0';
+}
+
+/* protoc's ToJsonName: drop each '_' and upper-case the letter after it. */
+char *px__json_name(const char *name, char *buf, size_t cap)
+{
+    size_t n = strlen(name);
+    char *out = n < cap ? buf : malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t j = 0;
+    int upper = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '_') {
+            upper = 1;
+        } else {
+            out[j++] = upper && c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+            upper = 0;
+        }
+    }
+    out[j] = '\0';
+    return out;
+}
+
+/*
+ * protobuf-c keeps no map_entry option, so recognise what protoc generates for
+ * map<K, V> name: a repeated nested message "<Parent>.<CamelName>Entry" whose
+ * fields are exactly key = 1 and value = 2.
+ */
+int px__json_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
+{
+    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
+        return 0;
+    const ProtobufCMessageDescriptor *e = f->descriptor;
+    if (e->n_fields != 2 || e->fields[0].id != 1 || strcmp(e->fields[0].name, "key") != 0 ||
+        e->fields[1].id != 2 || strcmp(e->fields[1].name, "value") != 0)
+        return 0;
+    size_t plen = strlen(d->name);
+    if (strncmp(e->name, d->name, plen) != 0 || e->name[plen] != '.')
+        return 0;
+    /* protoc's MapEntryName: CamelCase of the field name (first letter up) + "Entry". */
+    const char *s = e->name + plen + 1;
+    int upper = 1;
+    for (const char *c = f->name; *c != '\0'; c++) {
+        if (*c == '_') {
+            upper = 1;
+            continue;
+        }
+        char want = upper && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
+        upper = 0;
+        if (*s++ != want)
+            return 0;
+    }
+    return strcmp(s, "Entry") == 0;
+}
+
+size_t px__json_value_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return sizeof(uint32_t);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return sizeof(float);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int); /* generated enums are forced to int size */
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    }
+    return 0;
+}
+
+void px__json_describe(const json_t *v, char *buf, size_t cap)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        /* Quote at most 40 bytes, cut on a UTF-8 character boundary. */
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v), show = n;
+        if (show > 40) {
+            show = 40;
+            while (show > 0 && ((unsigned char)s[show] & 0xC0) == 0x80)
+                show--;
+        }
+        snprintf(buf, cap, "string \"%.*s\"%s", (int)show, s, show < n ? "..." : "");
+        break;
+    }
+    case JSON_INTEGER:
+        snprintf(buf, cap, "number %lld", (long long)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        snprintf(buf, cap, "number %.17g", json_real_value(v));
+        break;
+    case JSON_TRUE:
+        snprintf(buf, cap, "true");
+        break;
+    case JSON_FALSE:
+        snprintf(buf, cap, "false");
+        break;
+    case JSON_NULL:
+        snprintf(buf, cap, "null");
+        break;
+    case JSON_OBJECT:
+        snprintf(buf, cap, "an object");
+        break;
+    case JSON_ARRAY:
+        snprintf(buf, cap, "an array");
+        break;
+    }
+}

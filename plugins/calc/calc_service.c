@@ -1,0 +1,138 @@
+/* SERVICE "calc": the example Calculator implementation (Add, Div, Echo, Sleep, Whoami). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <plexus/plexus.h>
+#include "calc.pb-c.h"
+
+typedef struct calc_conf {
+    int64_t max_sleep_us; /* Sleep requests above this are refused */
+} calc_conf;
+
+typedef struct calc_state {
+    Calc__Calculator_Service svc; /* handed to the server; handlers get back here */
+    char *server_id;
+    int64_t max_sleep_us;
+} calc_state;
+
+static calc_state *calc_of(Calc__Calculator_Service *svc)
+{
+    return (calc_state *)((char *)svc - offsetof(calc_state, svc));
+}
+
+static void calc_add(Calc__Calculator_Service *svc, const Calc__AddRequest *in,
+                     Calc__AddReply_Closure closure, void *data)
+{
+    Calc__AddReply reply = CALC__ADD_REPLY__INIT;
+    reply.sum = (int64_t)in->a + (int64_t)in->b; /* int32 + int32 always fits in int64 */
+    closure(&reply, data);
+}
+
+static void calc_div(Calc__Calculator_Service *svc, const Calc__DivRequest *in,
+                     Calc__DivReply_Closure closure, void *data)
+{
+    if (in->b == 0) {
+        px_handler_fail(data, PX_INVALID_ARGUMENT, "division by zero");
+        closure(NULL, data);
+        return;
+    }
+    if (in->a == INT64_MIN && in->b == -1) { /* the one quotient int64 cannot hold */
+        px_handler_fail(data, PX_INVALID_ARGUMENT, "quotient of %lld / -1 overflows int64",
+                        (long long)in->a);
+        closure(NULL, data);
+        return;
+    }
+    Calc__DivReply reply = CALC__DIV_REPLY__INIT;
+    reply.quotient = in->a / in->b;
+    reply.remainder = in->a % in->b;
+    closure(&reply, data);
+}
+
+static void calc_echo(Calc__Calculator_Service *svc, const Calc__EchoMsg *in,
+                      Calc__EchoMsg_Closure closure, void *data)
+{
+    closure(in, data); /* the input stays valid until closure returns */
+}
+
+static void calc_sleep(Calc__Calculator_Service *svc, const Calc__SleepRequest *in,
+                       Calc__SleepReply_Closure closure, void *data)
+{
+    calc_state *st = calc_of(svc);
+    if ((int64_t)in->ms * 1000 > st->max_sleep_us) {
+        px_handler_fail(data, PX_INVALID_ARGUMENT, "sleep of %u ms exceeds the %lld ms limit",
+                        (unsigned)in->ms, (long long)(st->max_sleep_us / 1000));
+        closure(NULL, data);
+        return;
+    }
+    /* Blocking on purpose: the config runs calc on a worker pool. */
+    struct timespec left = { .tv_sec = in->ms / 1000, .tv_nsec = (long)(in->ms % 1000) * 1000000L };
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+    Calc__SleepReply reply = CALC__SLEEP_REPLY__INIT;
+    reply.slept_ms = in->ms;
+    closure(&reply, data);
+}
+
+static void calc_whoami(Calc__Calculator_Service *svc, const Calc__WhoamiRequest *in,
+                        Calc__WhoamiReply_Closure closure, void *data)
+{
+    Calc__WhoamiReply reply = CALC__WHOAMI_REPLY__INIT;
+    reply.id = calc_of(svc)->server_id;
+    closure(&reply, data);
+}
+
+static px_status calc_create(const px_module_env *env, const void *conf, void **state,
+                             px_err *err)
+{
+    const calc_conf *cf = conf;
+    calc_state *st = calloc(1, sizeof *st);
+    const char *id = env != NULL && env->server_id != NULL ? env->server_id : "";
+    if (st == NULL || (st->server_id = strdup(id)) == NULL) {
+        free(st);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "calc: out of memory");
+    }
+    Calc__Calculator_Service svc = CALC__CALCULATOR__INIT(calc_);
+    st->svc = svc;
+    st->max_sleep_us = cf->max_sleep_us;
+    *state = st;
+    return PX_OK;
+}
+
+static void calc_destroy(void *state)
+{
+    calc_state *st = state;
+    free(st->server_id);
+    free(st);
+}
+
+static ProtobufCService *calc_service(void *state)
+{
+    return &((calc_state *)state)->svc.base;
+}
+
+static const px_service_ops calc_ops = {
+    .descriptor = &calc__calculator__descriptor,
+    .service = calc_service,
+};
+
+static const px_directive calc_directives[] = {
+    { .name = "max_sleep", .type = PX_DIR_DURATION, .offset = offsetof(calc_conf, max_sleep_us),
+      .def = "60s", .min = "0ms", .max = "1h",
+      .help = "longest Sleep the service accepts; longer requests fail with INVALID_ARGUMENT" },
+    { .name = NULL },
+};
+
+PX_MODULE_DECLARE = {
+    PX_MODULE_HEADER,
+    .kind = PX_MOD_SERVICE,
+    .name = "calc",
+    .version = "1.0.0",
+    .description = "example Calculator service: Add, Div, Echo, Sleep, Whoami",
+    .conf_size = sizeof(calc_conf),
+    .directives = calc_directives,
+    .create = calc_create,
+    .destroy = calc_destroy,
+    .ops = &calc_ops,
+};

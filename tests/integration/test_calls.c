@@ -1,0 +1,405 @@
+/* End to end against real plexusd processes on 127.0.0.1: sync, async and stub
+ * calls, 10,000 calls in flight on one connection, every error status, late replies
+ * dropped, and a server that shrugs off garbage on one connection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calc.pb-c.h"
+#include "plexus/plexus.h"
+#include "px_frame.h"
+#include "px_proc.h"
+#include "px_time.h"
+
+typedef struct fixture {
+    px_proc srv;
+    char conf[256];
+    px_config *cfg;
+    px_client *cl;
+} fixture;
+
+static const char *SERVER_YAML =
+    "  codecs: [protobuf, json]\n"
+    "  limits: { max_inflight_per_conn: 20000 }\n"
+    "  services:\n"
+    "    - module: calc\n";
+
+/* A poll with a bound, for conditions another thread makes true. */
+static int wait_until(volatile int *flag, int want, int64_t max_us)
+{
+    int64_t end = px_mono_us() + max_us;
+    while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) < want && px_mono_us() < end) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return __atomic_load_n(flag, __ATOMIC_ACQUIRE) >= want;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    *state = f;
+    if (px_proc_start(&f->srv, "it1", SERVER_YAML) != 0)
+        return -1;
+    snprintf(f->conf, sizeof f->conf, "%s/client.yaml", f->srv.dir);
+    px_write_client_conf(f->conf, &f->srv.port, 1,
+                         "      timeout: { module: fixed, connect: 500ms, call: 2s }\n");
+    px_err err;
+    if (px_config_load(f->conf, &f->cfg, &err) != PX_OK ||
+        px_client_new(f->cfg, "calc", &f->cl, &err) != PX_OK) {
+        fprintf(stderr, "client: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (!f)
+        return -1;
+    px_client_free(f->cl);
+    px_config_free(f->cfg);
+    unlink(f->conf);
+    int rc = px_proc_stop(&f->srv); /* graceful: must exit 0 */
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+static void test_sync_and_wait(void **state)
+{
+    fixture *f = *state;
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    req.a = 2;
+    req.b = 3;
+    ProtobufCMessage *rep = NULL;
+    px_err err;
+    assert_int_equal(px_call(f->cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                             NULL, &rep, &err), PX_OK);
+    assert_int_equal(((Calc__AddReply *)rep)->sum, 5);
+    px_msg_free(rep);
+    req.a = INT32_MAX;
+    req.b = INT32_MAX;
+    assert_int_equal(px_call_wait(f->cl, "calc.Calculator/Add", &req.base,
+                                  &calc__add_reply__descriptor, NULL, &rep, &err), PX_OK);
+    assert_true(((Calc__AddReply *)rep)->sum == 2LL * INT32_MAX);
+    px_msg_free(rep);
+    Calc__WhoamiRequest w = CALC__WHOAMI_REQUEST__INIT;
+    assert_int_equal(px_call(f->cl, "calc.Calculator/Whoami", &w.base,
+                             &calc__whoami_reply__descriptor, NULL, &rep, &err), PX_OK);
+    assert_string_equal(((Calc__WhoamiReply *)rep)->id, "it1");
+    px_msg_free(rep);
+}
+
+typedef struct tally {
+    int done, ok, wrong;
+} tally;
+
+typedef struct expect {
+    tally *t;
+    int64_t want;
+} expect;
+
+static void add_done_check(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
+{
+    expect *e = user;
+    int right = st == PX_OK && reply && ((const Calc__AddReply *)reply)->sum == e->want;
+    __atomic_add_fetch(right ? &e->t->ok : &e->t->wrong, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&e->t->done, 1, __ATOMIC_RELEASE);
+}
+
+static void test_ten_thousand_in_flight_on_one_connection(void **state)
+{
+    fixture *f = *state;
+    enum { N = 10000 };
+    tally t = {0};
+    expect *ex = calloc(N, sizeof *ex);
+    px_client_stats before;
+    px_client_stats_get(f->cl, &before);
+    for (int i = 0; i < N; i++) {
+        Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+        req.a = i;
+        req.b = 7 * i;
+        ex[i] = (expect){&t, 8LL * i};
+        px_err err;
+        assert_int_equal(px_call_async(f->cl, "calc.Calculator/Add", &req.base,
+                                       &calc__add_reply__descriptor, NULL, add_done_check, &ex[i],
+                                       &err), PX_OK);
+    }
+    assert_true(wait_until(&t.done, N, 60 * 1000000));
+    assert_int_equal(t.ok, N);
+    assert_int_equal(t.wrong, 0);
+    px_client_stats after;
+    px_client_stats_get(f->cl, &after);
+    assert_int_equal(after.calls_completed - before.calls_completed, N);
+    free(ex);
+}
+
+static px_status call_err(fixture *f, const char *method, const ProtobufCMessage *req,
+                          const ProtobufCMessageDescriptor *out, px_err *err)
+{
+    ProtobufCMessage *rep = NULL;
+    px_status st = px_call(f->cl, method, req, out, NULL, &rep, err);
+    px_msg_free(rep);
+    return st;
+}
+
+static void test_unimplemented(void **state)
+{
+    fixture *f = *state;
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    px_err err;
+    assert_int_equal(call_err(f, "calc.Calculator/Mul", &req.base, &calc__add_reply__descriptor, &err),
+                     PX_UNIMPLEMENTED);
+    assert_string_equal(err.msg, "unknown method 'Mul' in service 'calc.Calculator'");
+    assert_int_equal(call_err(f, "calc.Abacus/Add", &req.base, &calc__add_reply__descriptor, &err),
+                     PX_UNIMPLEMENTED);
+    assert_string_equal(err.msg, "unknown service 'calc.Abacus'");
+    /* The same through the async client. */
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(px_call_wait(f->cl, "calc.Abacus/Add", &req.base, &calc__add_reply__descriptor,
+                                  NULL, &rep, &err), PX_UNIMPLEMENTED);
+    assert_null(rep);
+}
+
+static void test_invalid_argument(void **state)
+{
+    fixture *f = *state;
+    Calc__DivRequest d = CALC__DIV_REQUEST__INIT;
+    d.a = 7;
+    d.b = 0;
+    px_err err;
+    assert_int_equal(call_err(f, "calc.Calculator/Div", &d.base, &calc__div_reply__descriptor, &err),
+                     PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "division by zero");
+    /* A body that does not decode as the method's input: a SleepRequest's field 1 as a
+     * string where AddRequest has an int32 is caught by protobuf-c's wire-type check. */
+    Calc__WhoamiReply bad = CALC__WHOAMI_REPLY__INIT;
+    bad.id = "not an int";
+    assert_int_equal(call_err(f, "calc.Calculator/Add", &bad.base, &calc__add_reply__descriptor, &err),
+                     PX_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "cannot decode calc.AddRequest with codec protobuf"));
+}
+
+typedef struct once {
+    int calls;
+    px_status st;
+    char msg[256];
+    int64_t at_us;
+} once;
+
+static void once_done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
+{
+    once *o = user;
+    o->st = st;
+    snprintf(o->msg, sizeof o->msg, "%s", msg);
+    o->at_us = px_mono_us();
+    __atomic_add_fetch(&o->calls, 1, __ATOMIC_RELEASE);
+}
+
+static void test_deadline_exceeded_and_late_reply_dropped(void **state)
+{
+    fixture *f = *state;
+    Calc__SleepRequest s = CALC__SLEEP_REQUEST__INIT;
+    s.ms = 300;
+    px_call_opts opts = {.timeout_us = 100 * 1000};
+    px_client_stats before;
+    px_client_stats_get(f->cl, &before);
+    once o = {0};
+    px_err err;
+    int64_t t0 = px_mono_us();
+    assert_int_equal(px_call_async(f->cl, "calc.Calculator/Sleep", &s.base,
+                                   &calc__sleep_reply__descriptor, &opts, once_done, &o, &err), PX_OK);
+    assert_true(wait_until(&o.calls, 1, 10 * 1000000));
+    assert_int_equal(o.st, PX_DEADLINE_EXCEEDED);
+    assert_true(o.at_us - t0 >= 100 * 1000); /* never before the deadline */
+    assert_non_null(strstr(o.msg, "deadline exceeded"));
+    /* The reply arrives ~200 ms later: it must be counted as late and dropped. */
+    int64_t end = px_mono_us() + 10 * 1000000;
+    px_client_stats after;
+    do {
+        px_client_stats_get(f->cl, &after);
+    } while (after.late_responses == before.late_responses && px_mono_us() < end);
+    assert_int_equal(after.late_responses, before.late_responses + 1);
+    assert_int_equal(o.calls, 1); /* the callback ran exactly once */
+
+    /* The blocking client: the same status; its connection stays usable. */
+    ProtobufCMessage *rep = NULL;
+    t0 = px_mono_us();
+    assert_int_equal(px_call(f->cl, "calc.Calculator/Sleep", &s.base,
+                             &calc__sleep_reply__descriptor, &opts, &rep, &err), PX_DEADLINE_EXCEEDED);
+    assert_true(px_mono_us() - t0 >= 100 * 1000);
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    req.a = 1;
+    req.b = 1;
+    assert_int_equal(px_call(f->cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                             NULL, &rep, &err), PX_OK);
+    assert_int_equal(((Calc__AddReply *)rep)->sum, 2);
+    px_msg_free(rep);
+}
+
+static void add_closure(const Calc__AddReply *reply, void *data)
+{
+    tally *t = data;
+    const char *msg = NULL;
+    px_status st = px_stub_status(&msg);
+    int right = reply && st == PX_OK && reply->sum == 42;
+    __atomic_add_fetch(right ? &t->ok : &t->wrong, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&t->done, 1, __ATOMIC_RELEASE);
+}
+
+static void div_closure(const Calc__DivReply *reply, void *data)
+{
+    tally *t = data;
+    const char *msg = NULL;
+    px_status st = px_stub_status(&msg);
+    int right = !reply && st == PX_INVALID_ARGUMENT && strcmp(msg, "division by zero") == 0;
+    __atomic_add_fetch(right ? &t->ok : &t->wrong, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&t->done, 1, __ATOMIC_RELEASE);
+}
+
+static void test_generated_stub(void **state)
+{
+    fixture *f = *state;
+    ProtobufCService *svc = px_client_service(f->cl, &calc__calculator__descriptor);
+    assert_non_null(svc);
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    req.a = 40;
+    req.b = 2;
+    tally t = {0};
+    calc__calculator__add(svc, &req, add_closure, &t);
+    Calc__DivRequest d = CALC__DIV_REQUEST__INIT;
+    d.a = 1;
+    calc__calculator__div(svc, &d, div_closure, &t); /* b = 0: the closure gets NULL + status */
+    assert_true(wait_until(&t.done, 2, 10 * 1000000));
+    assert_int_equal(t.ok, 2);
+    assert_int_equal(t.wrong, 0);
+}
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* Reads until the peer closes; returns the bytes. */
+static size_t read_all(int fd, uint8_t *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+    while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)n;
+    return len;
+}
+
+static void test_garbage_on_one_connection(void **state)
+{
+    fixture *f = *state;
+    int fd = raw_connect(f->srv.port);
+    const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    assert_int_equal(write(fd, junk, sizeof junk - 1), (ssize_t)(sizeof junk - 1));
+    uint8_t buf[1024];
+    size_t n = read_all(fd, buf, sizeof buf); /* an ERROR frame, then the server hangs up */
+    close(fd);
+    px_frame fr;
+    size_t used;
+    px_err err;
+    assert_int_equal(px_frame_parse(buf, n, 0, sizeof buf, &fr, &used, &err), PX_PARSE_OK);
+    assert_int_equal(fr.type, PX_FRAME_ERROR);
+    assert_int_equal(fr.id, 0);
+    assert_int_equal(fr.status, PX_INVALID_ARGUMENT);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%.*s", (int)fr.body_len, (const char *)fr.body);
+    assert_string_equal(msg, "protocol error: bad frame magic 0x4745 (expected 0x5058)");
+    /* Everyone else is still served. */
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    req.a = 20;
+    req.b = 22;
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(px_call(f->cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                             NULL, &rep, &err), PX_OK);
+    assert_int_equal(((Calc__AddReply *)rep)->sum, 42);
+    px_msg_free(rep);
+}
+
+static void test_codec_refused(void **state)
+{
+    fixture *f = *state;
+    int fd = raw_connect(f->srv.port);
+    px_buf b = {0};
+    px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)"xml", .body_len = 3};
+    px_frame_append(&b, &h);
+    assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
+    px_buf_free(&b);
+    uint8_t buf[1024];
+    size_t n = read_all(fd, buf, sizeof buf);
+    close(fd);
+    px_frame fr;
+    size_t used;
+    px_err err;
+    assert_int_equal(px_frame_parse(buf, n, 0, sizeof buf, &fr, &used, &err), PX_PARSE_OK);
+    assert_int_equal(fr.type, PX_FRAME_ERROR);
+    assert_int_equal(fr.status, PX_UNIMPLEMENTED);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%.*s", (int)fr.body_len, (const char *)fr.body);
+    assert_string_equal(msg, "codec 'xml' is not available on server it1 (it has: protobuf, json)");
+}
+
+static void test_unavailable(void **state)
+{
+    char path[] = "/tmp/pxtest-unavail-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    int port = px_free_port(); /* nothing listens there */
+    px_write_client_conf(path, &port, 1, "      timeout: { module: fixed, connect: 200ms, call: 1s }\n");
+    px_config *cfg;
+    px_client *cl;
+    px_err err;
+    assert_int_equal(px_config_load(path, &cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(px_call(cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                             NULL, &rep, &err), PX_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "Connection refused"));
+    once o = {0};
+    assert_int_equal(px_call_async(cl, "calc.Calculator/Add", &req.base,
+                                   &calc__add_reply__descriptor, NULL, once_done, &o, &err), PX_OK);
+    assert_true(wait_until(&o.calls, 1, 10 * 1000000));
+    assert_int_equal(o.st, PX_UNAVAILABLE);
+    assert_non_null(strstr(o.msg, "Connection refused"));
+    px_client_free(cl);
+    px_config_free(cfg);
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sync_and_wait),
+        cmocka_unit_test(test_ten_thousand_in_flight_on_one_connection),
+        cmocka_unit_test(test_unimplemented),
+        cmocka_unit_test(test_invalid_argument),
+        cmocka_unit_test(test_deadline_exceeded_and_late_reply_dropped),
+        cmocka_unit_test(test_generated_stub),
+        cmocka_unit_test(test_garbage_on_one_connection),
+        cmocka_unit_test(test_codec_refused),
+        cmocka_unit_test(test_unavailable),
+    };
+    return cmocka_run_group_tests_name("calls", tests, setup, teardown);
+}

@@ -1,0 +1,518 @@
+/* The command-line tools end to end: `plexus call|modules|check` and `plexusd -t`,
+ * run as processes against a real plexusd on 127.0.0.1; stdout, stderr and exit
+ * status asserted exactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "px_proc.h"
+#include "px_time.h"
+
+#define OUT_CAP 16384
+
+typedef struct fixture {
+    px_proc srv;
+    char client_conf[256]; /* upstream calc -> srv */
+    char dead_conf[256];   /* upstream calc -> a port nobody listens on */
+    int dead_port;
+    char plexus[512];      /* $PX_BINARY_DIR/bin/plexus */
+    char plexusd[512];
+} fixture;
+
+/* One finished process: what it printed and how it exited. */
+typedef struct run {
+    int rc;
+    char out[OUT_CAP];
+    char err[OUT_CAP];
+    int64_t took_us;
+} run;
+
+/* Workers to spare: the deadline tests leave two Sleeps running on the server. */
+static const char *SERVER_YAML = "  codecs: [protobuf, json]\n"
+                                 "  services:\n"
+                                 "    - module: calc\n"
+                                 "      workers: 4\n";
+
+static const char *UPSTREAM_YAML = "      timeout: { module: fixed, connect: 500ms, call: 2s }\n";
+
+static void run_argv(run *r, char *const argv[])
+{
+    int64_t t0 = px_mono_us();
+    r->rc = px_run(argv, r->out, sizeof r->out, r->err, sizeof r->err);
+    r->took_us = px_mono_us() - t0;
+}
+
+/* `plexus call -c conf [extra options] method [json]`; json may be NULL. */
+static void call(fixture *f, run *r, const char *conf, const char *opt1, const char *opt2,
+                 const char *method, const char *json)
+{
+    char *argv[10];
+    int n = 0;
+    argv[n++] = f->plexus;
+    argv[n++] = "call";
+    argv[n++] = "-c";
+    argv[n++] = (char *)conf;
+    if (opt1)
+        argv[n++] = (char *)opt1;
+    if (opt2)
+        argv[n++] = (char *)opt2;
+    argv[n++] = (char *)method;
+    if (json)
+        argv[n++] = (char *)json;
+    argv[n] = NULL;
+    run_argv(r, argv);
+}
+
+#define assert_contains(hay, needle)                                                      \
+    do {                                                                                  \
+        if (strstr((hay), (needle)) == NULL)                                              \
+            fail_msg("expected to find \"%s\" in:\n%s", (needle), (hay));                 \
+    } while (0)
+
+#define assert_starts_with(s, prefix)                                                     \
+    do {                                                                                  \
+        if (strncmp((s), (prefix), strlen(prefix)) != 0)                                  \
+            fail_msg("expected a line starting with \"%s\", got:\n%s", (prefix), (s));    \
+    } while (0)
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL)
+        return -1;
+    fputs(text, fp);
+    return fclose(fp);
+}
+
+static int setup(void **state)
+{
+    const char *bin = getenv("PX_BINARY_DIR");
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || bin == NULL) {
+        fprintf(stderr, "PX_BINARY_DIR is not set: run through ctest\n");
+        free(f);
+        return -1;
+    }
+    snprintf(f->plexus, sizeof f->plexus, "%s/bin/plexus", bin);
+    snprintf(f->plexusd, sizeof f->plexusd, "%s/bin/plexusd", bin);
+    if (access(f->plexus, X_OK) != 0) {
+        fprintf(stderr, "%s is not built\n", f->plexus);
+        free(f);
+        return -1;
+    }
+    if (px_proc_start(&f->srv, "cli1", SERVER_YAML) != 0) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->client_conf, sizeof f->client_conf, "%s/client.yaml", f->srv.dir);
+    snprintf(f->dead_conf, sizeof f->dead_conf, "%s/dead.yaml", f->srv.dir);
+    f->dead_port = px_free_port();
+    if (px_write_client_conf(f->client_conf, &f->srv.port, 1, UPSTREAM_YAML) != 0 ||
+        f->dead_port < 0 ||
+        px_write_client_conf(f->dead_conf, &f->dead_port, 1, UPSTREAM_YAML) != 0) {
+        fprintf(stderr, "cannot write the client configs in %s\n", f->srv.dir);
+        px_proc_kill(&f->srv);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/bad.yaml", f->srv.dir); /* left by a failed test_check_bad */
+    unlink(bad);
+    unlink(f->client_conf);
+    unlink(f->dead_conf);
+    int rc = px_proc_stop(&f->srv); /* SIGTERM: a clean stop exits 0 */
+    if (rc != 0)
+        fprintf(stderr, "plexusd exited with %d after SIGTERM\n", rc);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- plexus call: answers ---------------------------------------------------------- */
+
+static void test_call_add(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Add", "{\"a\":2,\"b\":3}");
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    /* proto3 JSON: int64 is printed as a string. */
+    assert_string_equal(r.out, "{\"sum\":\"5\"}\n");
+}
+
+static void test_call_add_async(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, "--async", NULL, "calc.Calculator/Add",
+         "{\"a\":-40,\"b\":\"-2\"}");
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "{\"sum\":\"-42\"}\n");
+}
+
+static void test_call_whoami_default_request(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Whoami", NULL); /* JSON: {} */
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "{\"id\":\"cli1\"}\n");
+}
+
+static void test_call_upstream_by_name(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, "-u", "calc", "calc.Calculator/Div", "{\"a\":17,\"b\":5}");
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "{\"quotient\":\"3\",\"remainder\":\"2\"}\n");
+
+    call(f, &r, f->client_conf, "-u", "nope", "calc.Calculator/Div", "{}");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.out, "");
+    assert_contains(r.err, "no upstream named 'nope'");
+}
+
+/* ---- plexus call: error statuses ---------------------------------------------------- */
+
+static void test_call_div_by_zero(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Div", "{\"a\":1,\"b\":0}");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "INVALID_ARGUMENT: division by zero\n");
+}
+
+static void check_deadline(fixture *f, const char *mode)
+{
+    run r;
+    call(f, &r, f->client_conf, "--timeout=100ms", mode, "calc.Calculator/Sleep",
+         "{\"ms\":1000}");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_starts_with(r.err, "DEADLINE_EXCEEDED: ");
+    /* The tool gave up at the deadline, not when the server finished sleeping. */
+    if (r.took_us >= 900000)
+        fail_msg("plexus call took %lld ms with --timeout 100ms", (long long)(r.took_us / 1000));
+}
+
+static void test_call_deadline_sync(void **state)
+{
+    check_deadline(*state, NULL);
+}
+
+static void test_call_deadline_async(void **state)
+{
+    check_deadline(*state, "--async");
+}
+
+static void test_call_no_server(void **state)
+{
+    fixture *f = *state;
+    char where[64];
+    snprintf(where, sizeof where, "127.0.0.1:%d", f->dead_port);
+    run r;
+    call(f, &r, f->dead_conf, NULL, NULL, "calc.Calculator/Add", "{\"a\":1}");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_starts_with(r.err, "UNAVAILABLE: ");
+    assert_contains(r.err, where);
+    call(f, &r, f->dead_conf, "--async", NULL, "calc.Calculator/Add", "{\"a\":1}");
+    assert_int_equal(r.rc, 1);
+    assert_starts_with(r.err, "UNAVAILABLE: ");
+}
+
+/* ---- plexus call: bad input ---------------------------------------------------------- */
+
+static void test_call_unknown_method(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Mul", "{}");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.out, "");
+    assert_starts_with(r.err, "plexus: unknown method 'Mul' of service calc.Calculator\n");
+    assert_contains(r.err, "known methods");
+    assert_contains(r.err, "  calc.Calculator/Add\n");
+    assert_contains(r.err, "  calc.Calculator/Whoami\n");
+
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calc/Add", "{}");
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: unknown service 'calc.Calc'\n");
+    assert_contains(r.err, "  calc.Calculator/Sleep\n");
+
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator.Add", "{}");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err,
+                        "plexus: 'calc.Calculator.Add' is not SERVICE/METHOD (e.g. calc.Calculator/Add)\n");
+}
+
+static void test_call_bad_json(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Add", "{\"a\":");
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.out, "");
+    assert_starts_with(r.err, "plexus: bad JSON for calc.AddRequest: json: ");
+
+    /* Well-formed JSON that does not fit the message: the codec names the field. */
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Add", "{\"a\":\"two\"}");
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: bad JSON for calc.AddRequest: ");
+    assert_contains(r.err, "'a'");
+    assert_contains(r.err, "\"two\"");
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Add", "{\"b\":99999999999}");
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: bad JSON for calc.AddRequest: ");
+    assert_contains(r.err, "'b'");
+    assert_contains(r.err, "int32");
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Add", "[1]");
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: bad JSON for calc.AddRequest: ");
+    assert_contains(r.err, "array");
+}
+
+static void test_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    run r;
+    char *no_method[] = {f->plexus, "call", "-c", f->client_conf, NULL};
+    run_argv(&r, no_method);
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: call: missing SERVICE/METHOD");
+    assert_contains(r.err, "usage: plexus COMMAND");
+
+    char *no_conf[] = {f->plexus, "call", "calc.Calculator/Add", NULL};
+    run_argv(&r, no_conf);
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: call: missing -c FILE");
+
+    call(f, &r, f->client_conf, "--timeout", "5 parsecs", "calc.Calculator/Add", "{}");
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: call: --timeout: '5 parsecs' is not a duration");
+
+    call(f, &r, f->client_conf, "--bogus", NULL, "calc.Calculator/Add", "{}");
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: call: unknown option '--bogus'");
+
+    call(f, &r, f->client_conf, "--timeout", NULL, NULL, NULL); /* value missing */
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: call: option '--timeout' needs a value");
+
+    call(f, &r, f->client_conf, NULL, NULL, "calc.Calculator/Add", "{}");
+    assert_int_equal(r.rc, 0); /* the control: the same config works */
+
+    char *extra[] = {f->plexus, "call", "-c", f->client_conf, "calc.Calculator/Add", "{",
+                     "}", NULL};
+    run_argv(&r, extra);
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: call: unexpected argument '}'");
+
+    char *unknown[] = {f->plexus, "frobnicate", NULL};
+    run_argv(&r, unknown);
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: unknown command 'frobnicate'");
+
+    char *help[] = {f->plexus, "help", NULL};
+    run_argv(&r, help);
+    assert_int_equal(r.rc, 0);
+    assert_starts_with(r.out, "usage: plexus COMMAND");
+    assert_contains(r.out, "  call -c FILE");
+    assert_string_equal(r.err, "");
+
+    char *modules_extra[] = {f->plexus, "modules", "-c", f->client_conf, "x", NULL};
+    run_argv(&r, modules_extra);
+    assert_int_equal(r.rc, 2);
+    assert_starts_with(r.err, "plexus: modules: unexpected argument 'x'");
+}
+
+static void test_missing_config_file(void **state)
+{
+    fixture *f = *state;
+    run r;
+    call(f, &r, "/nonexistent/plexus.yaml", NULL, NULL, "calc.Calculator/Add", "{}");
+    assert_int_equal(r.rc, 1);
+    assert_starts_with(r.err, "plexus: /nonexistent/plexus.yaml");
+}
+
+/* ---- plexus modules ---------------------------------------------------------------- */
+
+/* The line of `text` that starts with `prefix` (copied into line), or fails the test. */
+static void find_line(const char *text, const char *prefix, char *line, size_t cap)
+{
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (strncmp(p, prefix, strlen(prefix)) == 0) {
+            snprintf(line, cap, "%.*s", (int)len, p);
+            return;
+        }
+        p += len + (end != NULL);
+    }
+    fail_msg("no line starting with \"%s\" in:\n%s", prefix, text);
+}
+
+/* Fields of a module line: kind, name, version, path (the path column is aligned). */
+static void check_module(const char *out, size_t path_col, const char *kind, const char *name,
+                         const char *file)
+{
+    char line[1024], prefix[64];
+    snprintf(prefix, sizeof prefix, "%s ", kind);
+    for (const char *p = out; (p = strstr(p, prefix)) != NULL; p++) {
+        if (p != out && p[-1] != '\n')
+            continue;
+        const char *end = strchr(p, '\n');
+        snprintf(line, sizeof line, "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
+        char k[32], n[64], v[32], path[900];
+        if (sscanf(line, "%31s %63s %31s %899s", k, n, v, path) != 4 || strcmp(n, name) != 0)
+            continue;
+        assert_string_equal(v, "1.0.0");
+        size_t plen = strlen(path), flen = strlen(file);
+        if (plen < flen + 1 || strcmp(path + plen - flen, file) != 0 || path[plen - flen - 1] != '/')
+            fail_msg("%s %s: path %s does not end in /%s", kind, name, path, file);
+        if (strlen(line) < path_col || strcmp(line + path_col, path) != 0)
+            fail_msg("%s %s: the path is not in the PATH column (%zu):\n%s", kind, name,
+                     path_col, line);
+        return;
+    }
+    fail_msg("no module line \"%s %s ...\" in:\n%s", kind, name, out);
+}
+
+static void test_modules(void **state)
+{
+    fixture *f = *state;
+    run r;
+    char *argv[] = {f->plexus, "modules", "-c", f->client_conf, NULL};
+    run_argv(&r, argv);
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    char header[256];
+    find_line(r.out, "KIND ", header, sizeof header);
+    const char *path_hdr = strstr(header, "PATH");
+    assert_non_null(path_hdr);
+    assert_non_null(strstr(header, " NAME "));
+    assert_non_null(strstr(header, " VERSION "));
+    size_t col = (size_t)(path_hdr - header);
+    check_module(r.out, col, "codec", "protobuf", "codec_protobuf.so");
+    check_module(r.out, col, "balancer", "random", "lb_random.so");
+    check_module(r.out, col, "failover", "failfast", "failover_failfast.so");
+    check_module(r.out, col, "timeout", "fixed", "timeout_fixed.so");
+    check_module(r.out, col, "service", "calc", "service_calc.so");
+
+    /* Directives beneath their module: name, type, default, help. */
+    char line[512], n[64], t[32], d[32];
+    find_line(r.out, "    call ", line, sizeof line);
+    assert_int_equal(sscanf(line, "%63s %31s %31s", n, t, d), 3);
+    assert_string_equal(t, "duration");
+    assert_string_equal(d, "1s");
+    assert_contains(line, "time allowed for a whole call");
+    find_line(r.out, "    max_sleep ", line, sizeof line);
+    assert_int_equal(sscanf(line, "%63s %31s %31s", n, t, d), 3);
+    assert_string_equal(t, "duration");
+    assert_string_equal(d, "60s");
+    /* A module without directives says so, under its own line. */
+    const char *ff = strstr(r.out, "failover_failfast.so\n");
+    assert_non_null(ff);
+    assert_starts_with(ff + strlen("failover_failfast.so\n"), "    (no directives)\n");
+}
+
+/* ---- plexusd -t and plexus check --------------------------------------------------- */
+
+static void test_check_ok(void **state)
+{
+    fixture *f = *state;
+    run r;
+    char *daemon[] = {f->plexusd, "-t", "-c", f->srv.conf, NULL};
+    run_argv(&r, daemon);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "configuration ok\n");
+    assert_string_equal(r.err, "");
+
+    char *cli[] = {f->plexus, "check", "-c", f->client_conf, NULL};
+    run_argv(&r, cli);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "configuration ok\n");
+    assert_string_equal(r.err, "");
+}
+
+static void test_check_bad(void **state)
+{
+    fixture *f = *state;
+    char bad[300], text[1024], want[400];
+    snprintf(bad, sizeof bad, "%s/bad.yaml", f->srv.dir);
+    /* Line 5, column 3: the key plexusd does not know. */
+    snprintf(text, sizeof text,
+             "modules:\n  path: [%s]\nserver:\n  listen: 127.0.0.1:1\n  bogus: 1\n",
+             getenv("PX_MODULE_DIR"));
+    assert_int_equal(write_file(bad, text), 0);
+    run r;
+    char *daemon[] = {f->plexusd, "-t", "-c", bad, NULL};
+    run_argv(&r, daemon);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    snprintf(want, sizeof want, "plexusd: %s:5:3: ", bad);
+    assert_starts_with(r.err, want);
+    assert_contains(r.err, "'bogus'");
+
+    char *cli[] = {f->plexus, "check", "-c", bad, NULL};
+    run_argv(&r, cli);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    snprintf(want, sizeof want, "plexus: %s:5:3: ", bad);
+    assert_starts_with(r.err, want);
+    assert_contains(r.err, "'bogus'");
+
+    /* A module that is not on the path: the position of its name. */
+    snprintf(text, sizeof text,
+             "modules:\n  path: [%s]\nserver:\n  listen: 127.0.0.1:1\n  codecs: [protobuf, yaml]\n",
+             getenv("PX_MODULE_DIR"));
+    assert_int_equal(write_file(bad, text), 0);
+    run_argv(&r, daemon);
+    assert_int_equal(r.rc, 1);
+    snprintf(want, sizeof want, "plexusd: %s:5:22: ", bad);
+    assert_starts_with(r.err, want);
+    assert_contains(r.err, "codec_yaml.so");
+    unlink(bad);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_add),
+        cmocka_unit_test(test_call_add_async),
+        cmocka_unit_test(test_call_whoami_default_request),
+        cmocka_unit_test(test_call_upstream_by_name),
+        cmocka_unit_test(test_call_div_by_zero),
+        cmocka_unit_test(test_call_deadline_sync),
+        cmocka_unit_test(test_call_deadline_async),
+        cmocka_unit_test(test_call_no_server),
+        cmocka_unit_test(test_call_unknown_method),
+        cmocka_unit_test(test_call_bad_json),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_missing_config_file),
+        cmocka_unit_test(test_modules),
+        cmocka_unit_test(test_check_ok),
+        cmocka_unit_test(test_check_bad),
+    };
+    return cmocka_run_group_tests_name("plexus CLI", tests, setup, teardown);
+}

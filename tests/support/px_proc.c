@@ -1,0 +1,186 @@
+/* Test helper: start, wait for and stop real plexusd processes on 127.0.0.1. */
+#define _GNU_SOURCE
+#include "px_proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+int px_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &l) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static int can_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+static void show_log(const px_proc *p)
+{
+    FILE *f = fopen(p->log, "r");
+    char line[512];
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f))
+        fprintf(stderr, "  [%s] %s", p->id, line);
+    fclose(f);
+}
+
+int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->dir, sizeof p->dir, "/tmp/pxtest-XXXXXX");
+    if (!mkdtemp(p->dir))
+        return -1;
+    snprintf(p->conf, sizeof p->conf, "%s/server.yaml", p->dir);
+    snprintf(p->log, sizeof p->log, "%s/plexusd.log", p->dir);
+    p->port = px_free_port();
+    FILE *f = fopen(p->conf, "w");
+    if (!f || p->port < 0)
+        return -1;
+    fprintf(f, "modules:\n  path: [%s]\nserver:\n  listen: 127.0.0.1:%d\n  id: %s\n%s",
+            env_or("PX_MODULE_DIR", "build/modules"), p->port, id, server_yaml ? server_yaml : "");
+    fclose(f);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/bin/plexusd", env_or("PX_BINARY_DIR", "build"));
+    p->pid = fork();
+    if (p->pid == 0) {
+        int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execl(bin, "plexusd", "-c", p->conf, (char *)NULL);
+        _exit(127);
+    }
+    /* Bounded readiness poll: up to 10 s in 5 ms steps. */
+    for (int i = 0; i < 2000; i++) {
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            fprintf(stderr, "plexusd %s exited early (status %d):\n", id, WEXITSTATUS(status));
+            show_log(p);
+            p->pid = 0;
+            return -1;
+        }
+        if (can_connect(p->port))
+            return 0;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "plexusd %s did not accept connections within 10 s\n", id);
+    show_log(p);
+    px_proc_kill(p);
+    return -1;
+}
+
+static void cleanup_dir(px_proc *p)
+{
+    unlink(p->conf);
+    unlink(p->log);
+    rmdir(p->dir);
+}
+
+int px_proc_stop(px_proc *p)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    for (int i = 0; i < 3000; i++) { /* up to 30 s: the server's shutdown grace */
+        int status;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            if (rc != 0)
+                show_log(p);
+            cleanup_dir(p);
+            return rc;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    px_proc_kill(p);
+    return -1;
+}
+
+void px_proc_kill(px_proc *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+    cleanup_dir(p);
+}
+
+int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "modules:\n  path: [%s]\nclient:\n  descriptors: [calc]\n  upstreams:\n    calc:\n"
+               "      endpoints: [",
+            env_or("PX_MODULE_DIR", "build/modules"));
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s127.0.0.1:%d", i ? ", " : "", ports[i]);
+    fprintf(f, "]\n%s", upstream_yaml ? upstream_yaml : "");
+    return fclose(f);
+}
+
+static void slurp(int fd, char *buf, size_t cap)
+{
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, cap - 1);
+    buf[n > 0 ? n : 0] = 0;
+}
+
+int px_run(char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap)
+{
+    char opath[] = "/tmp/pxrun-out-XXXXXX", epath[] = "/tmp/pxrun-err-XXXXXX";
+    int ofd = mkstemp(opath), efd = mkstemp(epath);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(ofd, 1);
+        dup2(efd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    slurp(ofd, out, out_cap);
+    slurp(efd, err, err_cap);
+    close(ofd);
+    close(efd);
+    unlink(opath);
+    unlink(epath);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -1,0 +1,41 @@
+/* Test helper: real plexusd processes on 127.0.0.1, started from generated YAML. */
+#ifndef PX_PROC_H
+#define PX_PROC_H
+
+#include <sys/types.h>
+
+typedef struct px_proc {
+    pid_t pid;
+    int port;
+    char id[32];
+    char dir[128];   /* temp dir holding the config and the log */
+    char conf[192];  /* the generated YAML */
+    char log[192];   /* plexusd's stderr */
+} px_proc;
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+int px_free_port(void);
+
+/**
+ * Starts plexusd with a config: modules.path = $PX_MODULE_DIR, server.listen on a
+ * free port, server.id = id, plus `server_yaml` (lines indented by 2 spaces, placed
+ * under server:, e.g. "  codecs: [protobuf]\n  services:\n    - module: calc\n").
+ * Waits (bounded) until it accepts connections. Returns 0, or -1 with a message
+ * printed (and the log shown).
+ */
+int px_proc_start(px_proc *p, const char *id, const char *server_yaml);
+/** SIGTERM, wait; returns the exit status (or -1 when it did not exit in time). */
+int px_proc_stop(px_proc *p);
+/** SIGKILL and reap. */
+void px_proc_kill(px_proc *p);
+
+/**
+ * Writes a client config to path: one upstream "calc" over the given ports, with
+ * `upstream_yaml` (lines indented by 6 spaces) appended to the upstream block.
+ */
+int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml);
+
+/** Runs argv, capturing stdout and stderr (each up to cap bytes); returns the exit status. */
+int px_run(char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap);
+
+#endif

@@ -1,0 +1,563 @@
+/* Unit tests of px_config_load: the schema, defaults, module loading and every error's position. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "px_config_int.h"
+
+typedef struct fx {
+    char dir[64];
+    char path[128];
+    char moddir[1024]; /* PX_MODULE_DIR, or "" when unset */
+    px_config *cfg;
+    px_err err;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/px_config_XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/plexus.yaml", f->dir);
+    const char *m = getenv("PX_MODULE_DIR");
+    snprintf(f->moddir, sizeof f->moddir, "%s", m ? m : "");
+    /* Tests control the search path themselves. */
+    unsetenv("PLEXUS_MODULE_PATH");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    px_config_free(f->cfg);
+    unlink(f->path);
+    char link[160];
+    snprintf(link, sizeof link, "%s/mods", f->dir);
+    unlink(link);
+    rmdir(f->dir);
+    unsetenv("PLEXUS_MODULE_PATH");
+    free(f);
+    return 0;
+}
+
+/* Writes the fixture, with every "@MODS@" replaced by the module directory. */
+static void write_conf(fx *f, const char *text)
+{
+    FILE *out = fopen(f->path, "w");
+    assert_non_null(out);
+    for (const char *p = text; *p;) {
+        if (strncmp(p, "@MODS@", 6) == 0) {
+            fputs(f->moddir, out);
+            p += 6;
+        } else {
+            fputc(*p++, out);
+        }
+    }
+    fclose(out);
+}
+
+static px_status load(fx *f, const char *text)
+{
+    px_config_free(f->cfg);
+    f->cfg = NULL;
+    px_err_clear(&f->err);
+    write_conf(f, text);
+    return px_config_load(f->path, &f->cfg, &f->err);
+}
+
+/* Expects failure with msg, where "%s" stands for the config file's path. */
+static void expect_fail(fx *f, const char *text, px_status st, const char *msg)
+{
+    assert_int_equal(load(f, text), st);
+    assert_null(f->cfg);
+    assert_int_equal(f->err.status, st);
+    char want[1024];
+    snprintf(want, sizeof want, msg, f->path);
+    assert_string_equal(f->err.msg, want);
+}
+
+/* Skips (only) when a module the test loads has not been built. */
+static void need_modules(fx *f, const char *const *files)
+{
+    if (f->moddir[0] == '\0') {
+        print_message("PX_MODULE_DIR is not set\n");
+        skip();
+    }
+    for (size_t i = 0; files[i]; i++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", f->moddir, files[i]);
+        if (access(p, R_OK) != 0) {
+            print_message("%s is not built yet\n", p);
+            skip();
+        }
+    }
+}
+
+static const char *const std_mods[] = {"codec_protobuf.so", "lb_random.so",
+                                       "failover_failfast.so", "timeout_fixed.so", NULL};
+
+/* The int64 a module's directive stored in a modref's conf. */
+static int64_t conf_i64(const px_modref *ref, const char *name)
+{
+    for (const px_directive *d = ref->mod->directives; d && d->name; d++) {
+        if (strcmp(d->name, name) == 0) {
+            int64_t v;
+            memcpy(&v, (const char *)ref->conf + d->offset, sizeof v);
+            return v;
+        }
+    }
+    fail_msg("module %s has no directive %s", ref->mod->name, name);
+    return 0;
+}
+
+/* ---- file and top level ---- */
+
+static void test_missing_file(void **state)
+{
+    fx *f = *state;
+    px_config *cfg = (px_config *)1;
+    assert_int_equal(px_config_load(f->path, &cfg, &f->err), PX_NOT_FOUND);
+    assert_null(cfg);
+    char want[256];
+    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", f->path);
+    assert_string_equal(f->err.msg, want);
+}
+
+static void test_top_level(void **state)
+{
+    fx *f = *state;
+    expect_fail(f, "server:\n  listen: 1.2.3.4:5\n   id: x\n", PX_INVALID_ARGUMENT,
+                "%s:3:6: mapping values are not allowed in this context");
+    expect_fail(f, "", PX_INVALID_ARGUMENT,
+                "%s: the file is empty (it needs a server: or a client: section)");
+    expect_fail(f, "- server\n", PX_INVALID_ARGUMENT,
+                "%s:1:1: expected a mapping with server: and/or client: at the top, got a "
+                "sequence");
+    expect_fail(f, "modules:\n  path: [x]\nsever:\n  listen: 1.2.3.4:5\n", PX_INVALID_ARGUMENT,
+                "%s:3:1: unknown key 'sever' (accepted: modules, server, client)");
+    expect_fail(f, "modules:\n  path: [x]\n", PX_INVALID_ARGUMENT,
+                "%s:1:1: needs a server: or a client: section (or both)");
+    expect_fail(f, "server:\n  listen: 1.2.3.4:5\nserver:\n  listen: 1.2.3.4:6\n",
+                PX_INVALID_ARGUMENT, "%s:3:1: duplicate key 'server' (first defined at 1:1)");
+    expect_fail(f, "base: &b 1\nserver: *b\n", PX_INVALID_ARGUMENT,
+                "%s:2:9: aliases are not supported (*b): write the value out");
+}
+
+static void test_modules_section(void **state)
+{
+    fx *f = *state;
+    expect_fail(f, "modules:\n  paths: [x]\nserver:\n  listen: 1.2.3.4:5\n", PX_INVALID_ARGUMENT,
+                "%s:2:3: modules: unknown key 'paths' (accepted: path)");
+    expect_fail(f, "modules:\n  path: {a: 1}\nserver:\n  listen: 1.2.3.4:5\n",
+                PX_INVALID_ARGUMENT,
+                "%s:2:9: modules.path: expected a list of directories, got a mapping");
+    expect_fail(f, "modules:\n  path: [a, [b]]\nserver:\n  listen: 1.2.3.4:5\n",
+                PX_INVALID_ARGUMENT, "%s:2:13: modules.path[1]: expected a directory");
+    expect_fail(f, "modules: [a]\nserver:\n  listen: 1.2.3.4:5\n", PX_INVALID_ARGUMENT,
+                "%s:1:10: modules: expected a mapping, got a sequence");
+}
+
+/* ---- server keys checked before any module is loaded ---- */
+
+static void test_server_errors(void **state)
+{
+    fx *f = *state;
+    expect_fail(f, "server:\n  io_threads: 2\n", PX_INVALID_ARGUMENT,
+                "%s:2:3: server: missing required key 'listen'");
+    expect_fail(f, "server:\n", PX_INVALID_ARGUMENT,
+                "%s:1:8: server: missing required key 'listen'");
+    expect_fail(f, "server:\n  listen: 127.0.0.1\n", PX_INVALID_ARGUMENT,
+                "%s:2:11: server.listen: '127.0.0.1' is not host:port (e.g. 127.0.0.1:7101)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:70000\n", PX_INVALID_ARGUMENT,
+                "%s:2:11: server.listen: '127.0.0.1:70000' has a port outside 1..65535");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: 65\n", PX_OUT_OF_RANGE,
+                "%s:3:15: server.io_threads: 65 is out of range (1..64)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: two\n",
+                PX_INVALID_ARGUMENT, "%s:3:15: server.io_threads: 'two' is not an integer");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: {n: 2}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:15: server.io_threads: expected an integer, got a mapping");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  shutdown_grace: 10 s\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:19: server.shutdown_grace: '10 s' is not a duration (use e.g. 250ms, 5s)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  port: 1\n", PX_INVALID_ARGUMENT,
+                "%s:3:3: server: unknown key 'port' (accepted: codecs, services, limits, listen, "
+                "id, io_threads, shutdown_grace)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frame: 4 megs}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:23: server.limits.max_frame: '4 megs' is not a size (use e.g. 1024, 64KB, "
+                "512KiB, 4MiB, 1GiB)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frame: 2GiB}\n",
+                PX_OUT_OF_RANGE,
+                "%s:3:23: server.limits.max_frame: 2GiB is out of range (1KiB..1GiB)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frames: 1MiB}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:12: server.limits: unknown key 'max_frames' (accepted: max_frame, max_meta, "
+                "max_inflight_per_conn, idle_timeout)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: protobuf\n", PX_INVALID_ARGUMENT,
+                "%s:3:11: server.codecs: expected a list of codec names, got a scalar");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: []\n", PX_INVALID_ARGUMENT,
+                "%s:3:11: server.codecs: needs at least one codec");
+}
+
+static void test_client_errors(void **state)
+{
+    fx *f = *state;
+    expect_fail(f, "client:\n  io_threads: 1\n", PX_INVALID_ARGUMENT,
+                "%s:2:3: client: missing required key 'upstreams'");
+    expect_fail(f, "client:\n  upstream: {}\n", PX_INVALID_ARGUMENT,
+                "%s:2:3: client: unknown key 'upstream' (accepted: descriptors, upstreams, "
+                "io_threads)");
+    expect_fail(f, "client:\n  descriptors: calc\n  upstreams: {u: {endpoints: [h:1]}}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:2:16: client.descriptors: expected a list of service names, got a scalar");
+    expect_fail(f, "client:\n  upstreams: {}\n", PX_INVALID_ARGUMENT,
+                "%s:2:14: client.upstreams: expected a mapping of NAME: {endpoints: [...]}, with "
+                "at least one upstream");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      pool_size: 4\n", PX_INVALID_ARGUMENT,
+                "%s:4:7: upstreams.calc: missing required key 'endpoints'");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: []\n", PX_INVALID_ARGUMENT,
+                "%s:4:18: upstreams.calc.endpoints: expected a non-empty list of host:port");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1, b]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:24: endpoints[1]: 'b' is not host:port (e.g. 127.0.0.1:7101)");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1, a:1]\n",
+                PX_INVALID_ARGUMENT, "%s:4:24: endpoints[1]: 'a:1' is listed twice");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [{address: a:1, weight: 0}]\n",
+                PX_OUT_OF_RANGE, "%s:4:42: endpoints[0].weight: 0 is out of range (1..10000)");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [{weight: 2}]\n",
+                PX_INVALID_ARGUMENT, "%s:4:19: endpoints[0]: missing required key 'address'");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [[a:1]]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:19: endpoints[0]: expected host:port or {address: host:port, weight: N}");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1]\n      pool_size: 0\n",
+                PX_OUT_OF_RANGE, "%s:5:18: upstreams.calc.pool_size: 0 is out of range (1..1024)");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1]\n      retries: 2\n",
+                PX_INVALID_ARGUMENT,
+                "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: endpoints, codec, balancer, failover, "
+                "timeout, health, limits, connections_per_endpoint, pool_size)");
+    expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [a:1]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:5: upstreams: name 'my calc' may only use letters, digits, '_', '-' and "
+                "'.'");
+    expect_fail(f, "client:\n  upstreams:\n    calc: [a:1]\n", PX_INVALID_ARGUMENT,
+                "%s:3:11: upstreams.calc: expected a mapping with endpoints:, got a sequence");
+}
+
+/* ---- module loading ---- */
+
+static void test_unknown_module(void **state)
+{
+    fx *f = *state;
+    /* Relative module paths are relative to the config file's directory. */
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "%%s:4:26: module 'nope' (codec): codec_nope.so not found; searched: %s/./mods/"
+             "codec_nope.so",
+             f->dir);
+    expect_fail(f, "modules:\n  path: [./mods]\nserver:\n  {listen: a:1, codecs: [nope]}\n",
+                PX_NOT_FOUND, msg);
+    /* {module: NAME}: the error points at the name. */
+    snprintf(msg, sizeof msg,
+             "%%s:4:35: module 'nope' (codec): codec_nope.so not found; searched: %s/mods/"
+             "codec_nope.so",
+             f->dir);
+    expect_fail(f, "modules:\n  path: mods\nserver:\n  {listen: a:1, codecs: [{module: nope}]}\n",
+                PX_NOT_FOUND, msg);
+    /* PLEXUS_MODULE_PATH comes first, empty entries skipped; absolute paths stay. */
+    setenv("PLEXUS_MODULE_PATH", "/px/a::/px/b", 1);
+    expect_fail(f, "modules:\n  path: [/px/c]\nserver:\n  listen: a:1\n  codecs: [nope]\n",
+                PX_NOT_FOUND,
+                "%s:5:12: module 'nope' (codec): codec_nope.so not found; searched: "
+                "/px/a/codec_nope.so, /px/b/codec_nope.so, /px/c/codec_nope.so");
+    unsetenv("PLEXUS_MODULE_PATH");
+    /* No modules.path: the installed module directory is searched. */
+    assert_int_equal(load(f, "server:\n  listen: a:1\n  codecs: [nope]\n"), PX_NOT_FOUND);
+    assert_non_null(strstr(f->err.msg, "/plexus/modules/codec_nope.so"));
+    expect_fail(f, "server:\n  listen: a:1\n  codecs: [{mod: x}]\n", PX_INVALID_ARGUMENT,
+                "%s:3:12: server.codecs[0]: missing required key 'module'");
+    expect_fail(f, "server:\n  listen: a:1\n  codecs: [[x]]\n", PX_INVALID_ARGUMENT,
+                "%s:3:12: server.codecs[0]: expected a module name or {module: NAME, ...}, got "
+                "a sequence");
+    expect_fail(f, "server:\n  listen: a:1\n  codecs: [{module: ~}]\n", PX_INVALID_ARGUMENT,
+                "%s:3:21: server.codecs[0]: expected a module name");
+}
+
+static void test_full_config(void **state)
+{
+    fx *f = *state;
+    need_modules(f, std_mods);
+    char link[160];
+    snprintf(link, sizeof link, "%s/mods", f->dir);
+    assert_int_equal(symlink(f->moddir, link), 0);
+    assert_int_equal(load(f, "modules:\n"
+                             "  path: [mods]\n"
+                             "server:\n"
+                             "  listen: 127.0.0.1:7101\n"
+                             "  id: s1\n"
+                             "  io_threads: 2\n"
+                             "  codecs: [{module: protobuf}]\n"
+                             "  limits: {max_frame: 1MiB, max_meta: 4KiB, max_inflight_per_conn: 8,"
+                             " idle_timeout: 1m}\n"
+                             "  shutdown_grace: 2.5s\n"
+                             "client:\n"
+                             "  io_threads: 3\n"
+                             "  upstreams:\n"
+                             "    calc:\n"
+                             "      endpoints: [127.0.0.1:7101, {address: '[::1]:7102', weight: 2}]\n"
+                             "      codec: protobuf\n"
+                             "      balancer: {module: random, seed: 7}\n"
+                             "      failover: {module: failfast}\n"
+                             "      timeout: {module: fixed, connect: 100ms, call: 300ms}\n"
+                             "      health: {max_fails: 5, fail_window: 20s, ejection: 2s,"
+                             " max_ejection: 1m, max_ejected_percent: 30}\n"
+                             "      connections_per_endpoint: 2\n"
+                             "      pool_size: 8\n"
+                             "      limits: {max_frame: 64KiB, max_meta: 1KiB}\n"
+                             "    plain:\n"
+                             "      endpoints: [localhost:9000]\n"),
+                     PX_OK);
+    const px_config *c = f->cfg;
+    assert_string_equal(c->file, f->path);
+    assert_int_equal(px_loader_path_count(c->loader), 1);
+    char want[200];
+    snprintf(want, sizeof want, "%s/mods", f->dir);
+    assert_string_equal(px_loader_path_at(c->loader, 0), want);
+
+    const px_server_conf *s = &c->server;
+    assert_true(s->present);
+    assert_string_equal(s->listen, "127.0.0.1:7101");
+    assert_string_equal(s->id, "s1");
+    assert_int_equal(s->io_threads, 2);
+    assert_int_equal(s->n_codecs, 1);
+    assert_string_equal(s->codecs[0].mod->name, "protobuf");
+    assert_int_equal(s->codecs[0].mod->kind, PX_MOD_CODEC);
+    assert_int_equal(s->codecs[0].line, 7);
+    assert_int_equal(s->codecs[0].col, 21);
+    assert_non_null(strstr(s->codecs[0].path, "codec_protobuf.so"));
+    assert_int_equal(s->n_services, 0);
+    assert_int_equal(s->limits.max_frame, 1u << 20);
+    assert_int_equal(s->limits.max_meta, 4096);
+    assert_int_equal(s->limits.max_inflight_per_conn, 8);
+    assert_int_equal(s->limits.idle_timeout_us, 60000000);
+    assert_int_equal(s->shutdown_grace_us, 2500000);
+
+    const px_client_conf *cl = &c->client;
+    assert_int_equal(cl->io_threads, 3);
+    assert_int_equal(cl->n_upstreams, 2);
+    const px_upstream_conf *u = &cl->upstreams[0];
+    assert_string_equal(u->name, "calc");
+    assert_int_equal(u->n_endpoints, 2);
+    assert_string_equal(u->endpoints[0], "127.0.0.1:7101");
+    assert_string_equal(u->endpoints[1], "[::1]:7102");
+    assert_int_equal(u->weights[0], 1);
+    assert_int_equal(u->weights[1], 2);
+    assert_string_equal(u->codec.mod->name, "protobuf");
+    assert_ptr_equal(u->codec.mod, s->codecs[0].mod); /* the loader's cache */
+    assert_string_equal(u->balancer.mod->name, "random");
+    assert_int_equal(conf_i64(&u->balancer, "seed"), 7);
+    assert_string_equal(u->failover.mod->name, "failfast");
+    assert_string_equal(u->timeout.mod->name, "fixed");
+    assert_int_equal(conf_i64(&u->timeout, "connect"), 100000);
+    assert_int_equal(conf_i64(&u->timeout, "call"), 300000);
+    assert_int_equal(u->timeout.line, 18);
+    assert_int_equal(u->timeout.col, 25);
+    assert_int_equal(u->health.max_fails, 5);
+    assert_int_equal(u->health.fail_window_us, 20000000);
+    assert_int_equal(u->health.ejection_us, 2000000);
+    assert_int_equal(u->health.max_ejection_us, 60000000);
+    assert_int_equal(u->health.max_ejected_percent, 30);
+    assert_int_equal(u->connections_per_endpoint, 2);
+    assert_int_equal(u->pool_size, 8);
+    assert_int_equal(u->limits.max_frame, 64u << 10);
+    assert_int_equal(u->limits.max_meta, 1024);
+    assert_int_equal(u->limits.max_inflight_per_conn, 1024);
+    assert_int_equal(u->limits.idle_timeout_us, 0);
+
+    /* Instances: random has create/destroy, fixed's state is its conf. */
+    px_module_env env = {.config_file = c->file, .server_id = "", .scope = "calc"};
+    void *st = NULL;
+    assert_int_equal(px_modref_create(&u->balancer, &env, &st, &f->err), PX_OK);
+    assert_non_null(st);
+    px_modref_destroy(&u->balancer, st);
+    assert_int_equal(px_modref_create(&u->timeout, &env, &st, &f->err), PX_OK);
+    assert_ptr_equal(st, u->timeout.conf);
+    px_modref_destroy(&u->timeout, st);
+    px_modref empty = {0};
+    assert_int_equal(px_modref_create(&empty, &env, &st, &f->err), PX_FAILED_PRECONDITION);
+    assert_string_equal(f->err.msg, "no module configured in this slot");
+    assert_null(st);
+}
+
+static void test_defaults(void **state)
+{
+    fx *f = *state;
+    need_modules(f, std_mods);
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\n"
+                             "server: {listen: 127.0.0.1:7101}\n"
+                             "client:\n"
+                             "  upstreams:\n"
+                             "    u: {endpoints: [h:1]}\n"),
+                     PX_OK);
+    const px_server_conf *s = &f->cfg->server;
+    assert_string_equal(s->id, "127.0.0.1:7101");
+    assert_int_equal(s->io_threads, 1);
+    assert_int_equal(s->n_codecs, 1);
+    assert_string_equal(s->codecs[0].mod->name, "protobuf");
+    assert_int_equal(s->codecs[0].line, 2); /* defaults point at their section */
+    assert_int_equal(s->codecs[0].col, 9);
+    assert_int_equal(s->limits.max_frame, 4u << 20);
+    assert_int_equal(s->limits.max_meta, 16u << 10);
+    assert_int_equal(s->limits.max_inflight_per_conn, 1024);
+    assert_int_equal(s->limits.idle_timeout_us, 0);
+    assert_int_equal(s->shutdown_grace_us, 10000000);
+    const px_client_conf *cl = &f->cfg->client;
+    assert_int_equal(cl->io_threads, 1);
+    const px_upstream_conf *u = &cl->upstreams[0];
+    assert_string_equal(u->codec.mod->name, "protobuf");
+    assert_string_equal(u->balancer.mod->name, "random");
+    assert_int_equal(conf_i64(&u->balancer, "seed"), 0);
+    assert_string_equal(u->failover.mod->name, "failfast");
+    assert_string_equal(u->timeout.mod->name, "fixed");
+    assert_int_equal(conf_i64(&u->timeout, "call"), 1000000);
+    assert_int_equal(u->health.max_fails, 3);
+    assert_int_equal(u->health.fail_window_us, 10000000);
+    assert_int_equal(u->health.ejection_us, 1000000);
+    assert_int_equal(u->health.max_ejection_us, 30000000);
+    assert_int_equal(u->health.max_ejected_percent, 50);
+    assert_int_equal(u->connections_per_endpoint, 1);
+    assert_int_equal(u->pool_size, 4);
+    assert_int_equal(u->weights[0], 1);
+    assert_int_equal(u->limits.max_frame, 4u << 20);
+    assert_int_equal(u->limits.max_meta, 16u << 10);
+    assert_false(f->cfg->server.n_services);
+
+    /* Client only: no server section. */
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nclient: {upstreams: {u: {endpoints: [h:1]}}}\n"),
+                     PX_OK);
+    assert_false(f->cfg->server.present);
+    assert_null(f->cfg->server.listen);
+    assert_int_equal(f->cfg->client.n_upstreams, 1);
+}
+
+static void test_module_block_errors(void **state)
+{
+    fx *f = *state;
+    need_modules(f, std_mods);
+#define UP "modules: {path: [@MODS@]}\nclient:\n  upstreams:\n    calc:\n      endpoints: [h:1]\n"
+    expect_fail(f, UP "      timeout: {module: fixed, call: 5 parsecs}\n", PX_INVALID_ARGUMENT,
+                "%s:6:38: timeout.call: '5 parsecs' is not a duration (use e.g. 250ms, 5s)");
+    expect_fail(f, UP "      timeout:\n        module: fixed\n        call: 2h\n", PX_OUT_OF_RANGE,
+                "%s:8:15: timeout.call: 2h is out of range (1ms..1h)");
+    expect_fail(f, UP "      balancer: {module: random, sed: 1}\n", PX_INVALID_ARGUMENT,
+                "%s:6:34: balancer: unknown key 'sed' (accepted: module, seed)");
+    expect_fail(f, UP "      balancer: {module: random, seed: [1]}\n", PX_INVALID_ARGUMENT,
+                "%s:6:40: balancer.seed: expected an integer, got a sequence");
+    expect_fail(f, UP "      failover: {module: failfast, retries: 2}\n", PX_INVALID_ARGUMENT,
+                "%s:6:36: failover: unknown key 'retries' (accepted: module)");
+    char msg[1200];
+    snprintf(msg, sizeof msg,
+             "%%s:6:17: module 'least' (balancer): lb_least.so not found; searched: "
+             "%s/lb_least.so",
+             f->moddir);
+    expect_fail(f, UP "      balancer: least\n", PX_NOT_FOUND, msg);
+    snprintf(msg, sizeof msg,
+             "%%s:6:25: module 'nope' (timeout): timeout_nope.so not found; searched: "
+             "%s/timeout_nope.so",
+             f->moddir);
+    expect_fail(f, UP "      timeout: {module: nope, call: 1s}\n", PX_NOT_FOUND, msg);
+    expect_fail(f, UP "      codec: [protobuf]\n", PX_INVALID_ARGUMENT,
+                "%s:6:14: codec: expected a module name or {module: NAME, ...}, got a sequence");
+    expect_fail(f, UP "      health: {max_fails: -1}\n", PX_OUT_OF_RANGE,
+                "%s:6:27: health.max_fails: -1 is out of range (0..1000000)");
+    expect_fail(f, UP "      health: {ejection: 1m}\n", PX_INVALID_ARGUMENT,
+                "%s:6:26: health: ejection (60000000us) is longer than max_ejection (30000000us)");
+    expect_fail(f, UP "      health: {probe: 1s}\n", PX_INVALID_ARGUMENT,
+                "%s:6:16: health: unknown key 'probe' (accepted: max_fails, fail_window, "
+                "ejection, max_ejection, max_ejected_percent)");
+    expect_fail(f, UP "      limits: {idle_timeout: 1s}\n", PX_INVALID_ARGUMENT,
+                "%s:6:16: limits: unknown key 'idle_timeout' (accepted: max_frame, max_meta)");
+    expect_fail(f,
+                "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n"
+                "  codecs: [protobuf, {module: protobuf}]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:31: server.codecs[1]: codec 'protobuf' is listed twice (first at 4:12)");
+    snprintf(msg, sizeof msg,
+             "%%s:4:23: module 'nope' (service): service_nope.so not found; searched: "
+             "%s/service_nope.so",
+             f->moddir);
+    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services: [{module: nope}]\n",
+                PX_NOT_FOUND, msg);
+    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services: {calc: 1}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:13: server.services: expected a list of {module: NAME, ...}, got a mapping");
+#undef UP
+}
+
+static void test_services(void **state)
+{
+    fx *f = *state;
+    static const char *const mods[] = {"codec_protobuf.so", "service_calc.so", NULL};
+    need_modules(f, mods);
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\n"
+                             "server:\n"
+                             "  listen: 127.0.0.1:7101\n"
+                             "  services:\n"
+                             "    - module: calc\n"
+                             "      workers: 4\n"
+                             "      max_sleep: 5s\n"),
+                     PX_OK);
+    const px_server_conf *s = &f->cfg->server;
+    assert_int_equal(s->n_services, 1);
+    assert_string_equal(s->services[0].module.mod->name, "calc");
+    assert_int_equal(s->services[0].workers, 4);
+    assert_int_equal(conf_i64(&s->services[0].module, "max_sleep"), 5000000);
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services: [calc]\n"),
+                     PX_OK);
+    assert_int_equal(f->cfg->server.services[0].workers, 0);
+    assert_int_equal(conf_i64(&f->cfg->server.services[0].module, "max_sleep"), 60000000);
+    /* client.descriptors: SERVICE modules loaded for their descriptors only. */
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nclient:\n  descriptors: [calc]\n"
+                             "  upstreams: {u: {endpoints: [h:1]}}\n"),
+                     PX_OK);
+    assert_int_equal(f->cfg->client.n_descriptors, 1);
+    assert_string_equal(f->cfg->client.descriptors[0].mod->name, "calc");
+    assert_int_equal(f->cfg->client.descriptors[0].mod->kind, PX_MOD_SERVICE);
+    assert_int_equal(f->cfg->client.descriptors[0].line, 3);
+    assert_int_equal(f->cfg->client.descriptors[0].col, 17);
+    expect_fail(f, "modules: {path: [@MODS@]}\nclient:\n  descriptors: [calc, calc]\n"
+                   "  upstreams: {u: {endpoints: [h:1]}}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:23: client.descriptors[1]: service 'calc' is listed twice (first at 3:17)");
+#define SV "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services:\n"
+    expect_fail(f, SV "    - {module: calc, workers: 257}\n", PX_OUT_OF_RANGE,
+                "%s:5:31: server.services[0].workers: 257 is out of range (0..256)");
+    expect_fail(f, SV "    - {module: calc, threads: 2}\n", PX_INVALID_ARGUMENT,
+                "%s:5:22: server.services[0]: unknown key 'threads' (accepted: module, workers, "
+                "max_sleep)");
+    expect_fail(f, SV "    - calc\n    - {module: calc}\n", PX_INVALID_ARGUMENT,
+                "%s:6:16: server.services[1]: service 'calc' is listed twice (first at 5:7)");
+#undef SV
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_missing_file),     T(test_top_level),      T(test_modules_section),
+        T(test_server_errors),    T(test_client_errors),  T(test_unknown_module),
+        T(test_full_config),      T(test_defaults),       T(test_module_block_errors),
+        T(test_services),
+    };
+#undef T
+    return cmocka_run_group_tests_name("px_config", tests, NULL, NULL);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Plexus needs to build, test and run.
+# Does nothing (and needs no network) when every package is already present.
+set -euo pipefail
+
+PKGS=(
+  build-essential binutils cmake pkg-config
+  libev-dev libyaml-dev libcmocka-dev
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+  libjansson-dev libxml2-dev libxml2-utils
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,235 @@
+/* plexus call: JSON in, one remote call by method name, the reply as JSON out. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "px_conf.h"
+#include "px_config_int.h"
+
+typedef struct px__call_args {
+    const char *file;
+    const char *upstream; /* NULL: the config's only upstream */
+    const char *method;   /* "package.Service/Method" */
+    const char *json;
+    px_call_opts opts;
+    int async;
+} px__call_args;
+
+/* The JSON codec, instantiated from the config's loader (same module path). */
+typedef struct px__codec {
+    px_modref ref;
+    const px_codec_ops *ops;
+    void *state;
+} px__codec;
+
+static int px__parse_args(int argc, char **argv, px__call_args *a)
+{
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"upstream", required_argument, NULL, 'u'},
+        {"timeout", required_argument, NULL, 't'},
+        {"async", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:u:t:", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'c': a->file = optarg; break;
+        case 'u': a->upstream = optarg; break;
+        case 'a': a->async = 1; break;
+        case 't': {
+            const char *why = px_parse_duration(optarg, &a->opts.timeout_us);
+            if (why != NULL)
+                return px_cli_bad_usage("call: --timeout: '%s' %s", optarg, why);
+            if (a->opts.timeout_us <= 0)
+                return px_cli_bad_usage("call: --timeout: '%s' must be longer than 0", optarg);
+            break;
+        }
+        default: return px_cli_opt_error("call", opt, argv);
+        }
+    }
+    if (a->file == NULL)
+        return px_cli_bad_usage("call: missing -c FILE (the client configuration)");
+    if (optind >= argc)
+        return px_cli_bad_usage("call: missing SERVICE/METHOD, e.g. calc.Calculator/Add");
+    a->method = argv[optind++];
+    a->json = optind < argc ? argv[optind++] : "{}";
+    if (optind < argc)
+        return px_cli_bad_usage("call: unexpected argument '%s' after the JSON request "
+                                "(quote the JSON as one argument)", argv[optind]);
+    return PX_CLI_OK;
+}
+
+/* The .proto service descriptor a client.descriptors module carries, or NULL if it has none. */
+static const ProtobufCServiceDescriptor *px__descriptor(const px_modref *ref)
+{
+    const px_service_ops *ops = ref->mod->ops;
+    const ProtobufCServiceDescriptor *sd = ops ? ops->descriptor : NULL;
+    return sd != NULL && sd->magic == PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC ? sd : NULL;
+}
+
+/* Every "package.Service/Method" the config's descriptors offer, for error messages. */
+static void px__list_methods(const px_config *cfg)
+{
+    fprintf(stderr, "known methods (client.descriptors of %s):\n", cfg->file);
+    for (size_t i = 0; i < cfg->client.n_descriptors; i++) {
+        const px_modref *ref = &cfg->client.descriptors[i];
+        const ProtobufCServiceDescriptor *sd = px__descriptor(ref);
+        if (sd == NULL) {
+            fprintf(stderr, "  (service module '%s' from %s carries no .proto descriptor: "
+                            "its px_service_ops.descriptor is NULL)\n",
+                    ref->mod->name, ref->path);
+            continue;
+        }
+        for (unsigned m = 0; m < sd->n_methods; m++)
+            fprintf(stderr, "  %s/%s\n", sd->name, sd->methods[m].name);
+    }
+}
+
+static const ProtobufCMethodDescriptor *px__find_method(const px_config *cfg, const char *method)
+{
+    const char *slash = strchr(method, '/');
+    if (slash == NULL || slash == method || slash[1] == '\0') {
+        fprintf(stderr, "plexus: '%s' is not SERVICE/METHOD (e.g. calc.Calculator/Add)\n",
+                method);
+        return NULL;
+    }
+    if (cfg->client.n_descriptors == 0) {
+        fprintf(stderr,
+                "plexus: %s: no client.descriptors: name the SERVICE modules whose methods "
+                "you call (e.g. descriptors: [calc])\n",
+                cfg->file);
+        return NULL;
+    }
+    size_t svc_len = (size_t)(slash - method);
+    const ProtobufCServiceDescriptor *svc = NULL;
+    for (size_t i = 0; i < cfg->client.n_descriptors && svc == NULL; i++) {
+        const ProtobufCServiceDescriptor *sd = px__descriptor(&cfg->client.descriptors[i]);
+        if (sd != NULL && strlen(sd->name) == svc_len && strncmp(sd->name, method, svc_len) == 0)
+            svc = sd;
+    }
+    const ProtobufCMethodDescriptor *md =
+        svc ? protobuf_c_service_descriptor_get_method_by_name(svc, slash + 1) : NULL;
+    if (md != NULL)
+        return md;
+    if (svc == NULL)
+        fprintf(stderr, "plexus: unknown service '%.*s'\n", (int)svc_len, method);
+    else
+        fprintf(stderr, "plexus: unknown method '%s' of service %s\n", slash + 1, svc->name);
+    px__list_methods(cfg);
+    return NULL;
+}
+
+static int px__codec_open(px_config *cfg, px__codec *c)
+{
+    px_err err;
+    px_err_clear(&err);
+    memset(c, 0, sizeof *c);
+    if (px_loader_load(cfg->loader, PX_MOD_CODEC, "json", &c->ref.mod, &c->ref.path, &err) !=
+        PX_OK) {
+        fprintf(stderr, "plexus: cannot load the JSON codec: %s\n", err.msg);
+        return -1;
+    }
+    /* No YAML block configures it here: its conf holds the directive defaults. */
+    if (c->ref.mod->conf_size > 0 &&
+        ((c->ref.conf = calloc(1, c->ref.mod->conf_size)) == NULL ||
+         px_conf_apply(c->ref.mod->directives, c->ref.conf, NULL, NULL, cfg->file, &err) !=
+             PX_OK)) {
+        fprintf(stderr, "plexus: json codec: %s\n", c->ref.conf ? err.msg : "out of memory");
+        free(c->ref.conf);
+        c->ref.conf = NULL;
+        return -1;
+    }
+    px_module_env env = {.config_file = cfg->file, .server_id = "", .scope = "plexus call"};
+    if (px_modref_create(&c->ref, &env, &c->state, &err) != PX_OK) {
+        fprintf(stderr, "plexus: %s\n", err.msg);
+        px_conf_release(c->ref.mod->directives, c->ref.conf);
+        free(c->ref.conf);
+        c->ref.conf = NULL;
+        return -1;
+    }
+    c->ops = c->ref.mod->ops;
+    return 0;
+}
+
+static void px__codec_close(px__codec *c)
+{
+    if (c->ops == NULL)
+        return;
+    px_modref_destroy(&c->ref, c->state);
+    if (c->ref.conf != NULL)
+        px_conf_release(c->ref.mod->directives, c->ref.conf);
+    free(c->ref.conf);
+}
+
+/* Makes the call; prints the reply as JSON, or "STATUS: message". */
+static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethodDescriptor *md,
+                   const px__codec *codec, const ProtobufCMessage *req)
+{
+    px_err err;
+    px_err_clear(&err);
+    px_client *client = NULL;
+    if (px_client_new(cfg, a->upstream, &client, &err) != PX_OK) {
+        fprintf(stderr, "plexus: %s\n", err.msg);
+        return PX_CLI_USAGE;
+    }
+    ProtobufCMessage *reply = NULL;
+    px_status st = a->async
+                       ? px_call_wait(client, a->method, req, md->output, &a->opts, &reply, &err)
+                       : px_call(client, a->method, req, md->output, &a->opts, &reply, &err);
+    int rc = PX_CLI_OK;
+    if (st != PX_OK) {
+        fprintf(stderr, "%s: %s\n", px_status_name(st),
+                err.msg[0] ? err.msg : px_status_message(st));
+        rc = PX_CLI_FAIL;
+    } else {
+        px_buf out = {0};
+        if (codec->ops->encode(codec->state, reply, &out, &err) != PX_OK) {
+            fprintf(stderr, "plexus: cannot print the %s reply as JSON: %s\n",
+                    md->output->name, err.msg);
+            rc = PX_CLI_FAIL;
+        } else {
+            printf("%.*s\n", (int)out.len, (const char *)out.data);
+        }
+        px_buf_free(&out);
+    }
+    px_msg_free(reply);
+    px_client_free(client);
+    return rc;
+}
+
+int px_cli_call(int argc, char **argv)
+{
+    px__call_args a;
+    int rc = px__parse_args(argc, argv, &a);
+    if (rc != PX_CLI_OK)
+        return rc;
+    px_config *cfg = px_cli_load_config(a.file);
+    if (cfg == NULL)
+        return PX_CLI_FAIL;
+    const ProtobufCMethodDescriptor *md = px__find_method(cfg, a.method);
+    px__codec codec = {0};
+    if (md == NULL || px__codec_open(cfg, &codec) != 0) {
+        px_config_free(cfg);
+        return md == NULL ? PX_CLI_USAGE : PX_CLI_FAIL;
+    }
+    px_err err;
+    px_err_clear(&err);
+    ProtobufCMessage *req = NULL;
+    if (codec.ops->decode(codec.state, md->input, (const uint8_t *)a.json, strlen(a.json), &req,
+                          &err) != PX_OK) {
+        fprintf(stderr, "plexus: bad JSON for %s: %s\n", md->input->name, err.msg);
+        rc = PX_CLI_USAGE;
+    } else {
+        rc = px__run(cfg, &a, md, &codec, req);
+        protobuf_c_message_free_unpacked(req, NULL);
+    }
+    px__codec_close(&codec);
+    px_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* plexus CLI: what the subcommands share (exit codes, usage errors, config loading). */
+#ifndef PLEXUS_CLI_H
+#define PLEXUS_CLI_H
+
+#include <stdio.h>
+#include "plexus/plexus.h"
+
+/* Exit statuses: done, the operation failed, bad usage or bad input. */
+enum { PX_CLI_OK = 0, PX_CLI_FAIL = 1, PX_CLI_USAGE = 2 };
+
+/* Each subcommand gets argv from its own name on (argv[0] = "call", ...). */
+int px_cli_call(int argc, char **argv);
+int px_cli_modules(int argc, char **argv);
+int px_cli_check(int argc, char **argv);
+
+/** The usage text of every command (main.c). */
+void px_cli_usage(FILE *to);
+
+/** Prints "plexus: <what was wrong>" and the usage on stderr; returns PX_CLI_USAGE. */
+int px_cli_bad_usage(const char *fmt, ...) PX_PRINTF(1, 2);
+
+/**
+ * getopt_long's answer for an option it refused ('?' or ':', with a leading ':' in
+ * optstring): says which option and why, then the usage. Returns PX_CLI_USAGE.
+ */
+int px_cli_opt_error(const char *cmd, int ret, char **argv);
+
+/**
+ * The "-c FILE" of commands that take nothing else (modules, check). Returns the
+ * file, or NULL after reporting the problem (*rc set to the exit status).
+ */
+const char *px_cli_only_config(int argc, char **argv, int *rc);
+
+/** Loads a config; on failure prints "plexus: FILE:LINE:COL: ..." and returns NULL. */
+px_config *px_cli_load_config(const char *file);
+
+#endif
