@@ -5,7 +5,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 
-.PHONY: all deps build run test clean
+.PHONY: all deps build run test test-asan test-tsan clean
 
 all: build
 
@@ -19,8 +19,23 @@ build: deps
 run: build
 	BUILD=$(abspath $(BUILD)) bash tools/run-demo.sh
 
+# The suite three times: a normal build (with valgrind memcheck over the integration
+# client and servers), ASan+UBSan, and TSan.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
+	$(MAKE) --no-print-directory test-asan test-tsan
+
+test-asan: deps
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=address
+	cmake --build $(BUILD)-asan -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD)-asan --output-on-failure
+
+test-tsan: deps
+	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=thread
+	cmake --build $(BUILD)-tsan -j$(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir $(BUILD)-tsan --output-on-failure
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan

@@ -303,6 +303,13 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         return px_err_set(err, PX_INVALID_ARGUMENT, "%s: cannot encode the request: %s", method, e.msg);
     }
     px_frame_end(&frame, off);
+    size_t body_len = frame.len - off - PX_FRAME_HEADER_SIZE - mlen;
+    if (body_len > up->conf->limits.max_frame) {
+        px_buf_free(&frame);
+        __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: request of %zu bytes exceeds max_frame %llu",
+                          method, body_len, (unsigned long long)up->conf->limits.max_frame);
+    }
     int64_t budget = px_upstream_call_timeout(up, method, opts);
     int64_t start = px_mono_us();
     int64_t deadline = budget > 0 ? start + budget : 0;

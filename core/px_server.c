@@ -183,6 +183,13 @@ const char *px_handler_method(void *closure_data)
 static void px__run_on_worker(px_loop *unused, void *arg)
 {
     px_scall *call = arg;
+    /* Queued past its deadline: the caller has given up, so do not run the handler. */
+    if (call->deadline_us != INT64_MAX && px_mono_us() >= call->deadline_us) {
+        px_handler_fail(call, PX_DEADLINE_EXCEEDED,
+                        "%s: the deadline expired while the call waited for a worker", call->m->name);
+        px__closure(NULL, call);
+        return;
+    }
     call->m->service->invoke(call->m->service, call->m->index, call->input, px__closure, call);
 }
 
@@ -202,8 +209,14 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
 {
     px_server *srv = sc->sl->srv;
     if (!sc->codec) {
-        px__send_error(sc, f->id, PX_FAILED_PRECONDITION,
-                       "REQUEST before HELLO: open the connection with a HELLO naming a codec");
+        px__send_error(sc, 0, PX_FAILED_PRECONDITION,
+                       "protocol error: REQUEST before HELLO: open the connection with a HELLO naming a codec");
+        px_conn_close_after_flush(&sc->conn);
+        return;
+    }
+    if (f->id == 0) {
+        /* Id 0 names the connection in ERROR frames: a request may not use it. */
+        px__send_error(sc, 0, PX_INVALID_ARGUMENT, "protocol error: request id 0 is reserved");
         px_conn_close_after_flush(&sc->conn);
         return;
     }

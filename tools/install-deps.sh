@@ -8,6 +8,7 @@ PKGS=(
   libev-dev libyaml-dev libcmocka-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libjansson-dev libxml2-dev libxml2-utils
+  valgrind
 )
 
 missing=()

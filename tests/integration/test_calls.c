@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "calc.pb-c.h"
@@ -29,10 +30,12 @@ typedef struct fixture {
 } fixture;
 
 static const char *SERVER_YAML =
+    "  io_threads: 2\n"
     "  codecs: [protobuf, json]\n"
     "  limits: { max_inflight_per_conn: 20000 }\n"
     "  services:\n"
-    "    - module: calc\n";
+    "    - module: calc\n"
+    "      workers: 4\n";
 
 /* A poll with a bound, for conditions another thread makes true. */
 static int wait_until(volatile int *flag, int want, int64_t max_us)
@@ -388,6 +391,148 @@ static void test_unavailable(void **state)
     unlink(path);
 }
 
+static void test_many_deadlines_each_reported_once(void **state)
+{
+    fixture *f = *state;
+    enum { N = 200 };
+    once *o = calloc(N, sizeof *o);
+    Calc__SleepRequest s = CALC__SLEEP_REQUEST__INIT;
+    s.ms = 200;
+    px_call_opts opts = {.timeout_us = 50 * 1000};
+    px_client_stats before;
+    px_client_stats_get(f->cl, &before);
+    px_err err;
+    int64_t t0 = px_mono_us();
+    for (int i = 0; i < N; i++)
+        assert_int_equal(px_call_async(f->cl, "calc.Calculator/Sleep", &s.base,
+                                       &calc__sleep_reply__descriptor, &opts, once_done, &o[i], &err),
+                         PX_OK);
+    for (int i = 0; i < N; i++) {
+        assert_true(wait_until(&o[i].calls, 1, 10 * 1000000));
+        assert_int_equal(o[i].st, PX_DEADLINE_EXCEEDED);
+        assert_true(o[i].at_us - t0 >= 50 * 1000);
+    }
+    /* Every call's answer still comes back (4 ran, the rest the server refused as
+     * expired in its queue) and each is dropped as late, never delivered. */
+    int64_t end = px_mono_us() + 20 * 1000000;
+    px_client_stats after;
+    do
+        px_client_stats_get(f->cl, &after);
+    while (after.late_responses < before.late_responses + N && px_mono_us() < end);
+    assert_int_equal(after.late_responses, before.late_responses + N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(o[i].calls, 1);
+    free(o);
+}
+
+/* Sends raw frames on a fresh connection; returns the first frame the server answers. */
+static void raw_exchange(fixture *f, const px_frame *frames, int n, px_frame *first, char *msg,
+                         size_t msg_cap, uint8_t *buf, size_t cap)
+{
+    int fd = raw_connect(f->srv.port);
+    px_buf b = {0};
+    for (int i = 0; i < n; i++)
+        px_frame_append(&b, &frames[i]);
+    assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
+    px_buf_free(&b);
+    size_t len = read_all(fd, buf, cap); /* the server hangs up after a protocol error */
+    close(fd);
+    size_t used;
+    px_err err;
+    assert_int_equal(px_frame_parse(buf, len, 0, cap, first, &used, &err), PX_PARSE_OK);
+    snprintf(msg, msg_cap, "%.*s", (int)first->body_len, (const char *)first->body);
+}
+
+static void test_protocol_errors_close_only_that_connection(void **state)
+{
+    fixture *f = *state;
+    uint8_t buf[2048];
+    char msg[256];
+    px_frame got;
+    const px_frame req = {.type = PX_FRAME_REQUEST, .id = 1,
+                          .method = (const uint8_t *)"calc.Calculator/Add", .method_len = 19};
+    px_frame no_hello[] = {req};
+    raw_exchange(f, no_hello, 1, &got, msg, sizeof msg, buf, sizeof buf);
+    assert_int_equal(got.type, PX_FRAME_ERROR);
+    assert_int_equal(got.id, 0);
+    assert_int_equal(got.status, PX_FAILED_PRECONDITION);
+    assert_string_equal(msg, "protocol error: REQUEST before HELLO: open the connection with a "
+                             "HELLO naming a codec");
+
+    px_frame hello = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)"protobuf", .body_len = 8};
+    px_frame id0 = req;
+    id0.id = 0;
+    px_frame zero[] = {hello, id0};
+    raw_exchange(f, zero, 2, &got, msg, sizeof msg, buf, sizeof buf);
+    assert_int_equal(got.type, PX_FRAME_HELLO); /* the codec is accepted first */
+    size_t used;
+    px_err err;
+    size_t first = PX_FRAME_HEADER_SIZE + got.body_len;
+    assert_int_equal(px_frame_parse(buf + first, sizeof buf - first, 0, sizeof buf, &got, &used,
+                                    &err), PX_PARSE_OK);
+    assert_int_equal(got.type, PX_FRAME_ERROR);
+    assert_int_equal(got.status, PX_INVALID_ARGUMENT);
+    snprintf(msg, sizeof msg, "%.*s", (int)got.body_len, (const char *)got.body);
+    assert_string_equal(msg, "protocol error: request id 0 is reserved");
+
+    px_frame resp = {.type = PX_FRAME_RESPONSE, .id = 5};
+    px_frame wrong_way[] = {hello, resp};
+    raw_exchange(f, wrong_way, 2, &got, msg, sizeof msg, buf, sizeof buf);
+    first = PX_FRAME_HEADER_SIZE + got.body_len;
+    assert_int_equal(px_frame_parse(buf + first, sizeof buf - first, 0, sizeof buf, &got, &used,
+                                    &err), PX_PARSE_OK);
+    snprintf(msg, sizeof msg, "%.*s", (int)got.body_len, (const char *)got.body);
+    assert_string_equal(msg, "protocol error: unexpected RESPONSE frame from a client");
+
+    /* The established client never noticed. */
+    Calc__AddRequest a = CALC__ADD_REQUEST__INIT;
+    a.a = 1;
+    a.b = 2;
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(px_call_wait(f->cl, "calc.Calculator/Add", &a.base,
+                                  &calc__add_reply__descriptor, NULL, &rep, &err), PX_OK);
+    assert_int_equal(((Calc__AddReply *)rep)->sum, 3);
+    px_msg_free(rep);
+}
+
+static void test_sigterm_finishes_calls_in_flight(void **state)
+{
+    px_proc srv;
+    assert_int_equal(px_proc_start(&srv, "drain",
+                                   "  services:\n    - module: calc\n      workers: 2\n"), 0);
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/client.yaml", srv.dir);
+    px_write_client_conf(conf, &srv.port, 1, "      timeout: { module: fixed, call: 5s }\n");
+    px_config *cfg;
+    px_client *cl;
+    px_err err;
+    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
+    once slow = {0}, quick = {0};
+    Calc__SleepRequest s = CALC__SLEEP_REQUEST__INIT;
+    s.ms = 300;
+    Calc__AddRequest a = CALC__ADD_REQUEST__INIT;
+    assert_int_equal(px_call_async(cl, "calc.Calculator/Sleep", &s.base,
+                                   &calc__sleep_reply__descriptor, NULL, once_done, &slow, &err), PX_OK);
+    assert_int_equal(px_call_async(cl, "calc.Calculator/Add", &a.base, &calc__add_reply__descriptor,
+                                   NULL, once_done, &quick, &err), PX_OK);
+    /* Same connection, read in order: once Add is answered the Sleep is in the server. */
+    assert_true(wait_until(&quick.calls, 1, 10 * 1000000));
+    assert_int_equal(quick.st, PX_OK);
+    assert_int_equal(slow.calls, 0);
+    kill(srv.pid, SIGTERM);
+    assert_true(wait_until(&slow.calls, 1, 10 * 1000000));
+    assert_int_equal(slow.st, PX_OK); /* finished, not cut off */
+    unlink(conf);
+    assert_int_equal(px_proc_stop(&srv), 0);
+    /* Afterwards nobody listens: the next call is UNAVAILABLE. */
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(px_call(cl, "calc.Calculator/Add", &a.base, &calc__add_reply__descriptor, NULL,
+                             &rep, &err), PX_UNAVAILABLE);
+    px_client_free(cl);
+    px_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +545,9 @@ int main(void)
         cmocka_unit_test(test_garbage_on_one_connection),
         cmocka_unit_test(test_codec_refused),
         cmocka_unit_test(test_unavailable),
+        cmocka_unit_test(test_many_deadlines_each_reported_once),
+        cmocka_unit_test(test_protocol_errors_close_only_that_connection),
+        cmocka_unit_test(test_sigterm_finishes_calls_in_flight),
     };
     return cmocka_run_group_tests_name("calls", tests, setup, teardown);
 }

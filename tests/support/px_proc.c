@@ -80,11 +80,17 @@ int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
         int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
         dup2(fd, 1);
+        /* PX_VALGRIND=1: the server runs under memcheck and exits non-zero on any
+         * error or definite leak, which px_proc_stop reports. */
+        if (getenv("PX_VALGRIND"))
+            execlp("valgrind", "valgrind", "-q", "--leak-check=full",
+                   "--errors-for-leak-kinds=definite", "--error-exitcode=99", bin, "-c", p->conf,
+                   (char *)NULL);
         execl(bin, "plexusd", "-c", p->conf, (char *)NULL);
         _exit(127);
     }
-    /* Bounded readiness poll: up to 10 s in 5 ms steps. */
-    for (int i = 0; i < 2000; i++) {
+    /* Bounded readiness poll: up to 30 s in 5 ms steps (valgrind starts slowly). */
+    for (int i = 0; i < 6000; i++) {
         int status;
         if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
             fprintf(stderr, "plexusd %s exited early (status %d):\n", id, WEXITSTATUS(status));
@@ -97,7 +103,7 @@ int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "plexusd %s did not accept connections within 10 s\n", id);
+    fprintf(stderr, "plexusd %s did not accept connections within 30 s\n", id);
     show_log(p);
     px_proc_kill(p);
     return -1;
