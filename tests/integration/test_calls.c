@@ -519,7 +519,7 @@ static void test_sigterm_finishes_calls_in_flight(void **state)
     /* Same connection, read in order: once Add is answered the Sleep is in the server. */
     assert_true(wait_until(&quick.calls, 1, 10 * 1000000));
     assert_int_equal(quick.st, PX_OK);
-    assert_int_equal(slow.calls, 0);
+    assert_int_equal(__atomic_load_n(&slow.calls, __ATOMIC_ACQUIRE), 0);
     kill(srv.pid, SIGTERM);
     assert_true(wait_until(&slow.calls, 1, 10 * 1000000));
     assert_int_equal(slow.st, PX_OK); /* finished, not cut off */
