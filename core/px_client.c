@@ -362,8 +362,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->done = done;
     call->user = user;
     call->keep = keep;
-    if (opts)
-        call->opts = *opts;
+    call->opts = px_upstream_call_opts(up, call->method, req, opts);
     uint32_t k = __atomic_fetch_add(&c->next_loop, 1, __ATOMIC_RELAXED) % (uint32_t)c->n_loops;
     call->lp = &c->loops[k];
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);

@@ -310,6 +310,8 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: request of %zu bytes exceeds max_frame %llu",
                           method, body_len, (unsigned long long)up->conf->limits.max_frame);
     }
+    px_call_opts o = px_upstream_call_opts(up, method, req, opts);
+    opts = &o;
     int64_t budget = px_upstream_call_timeout(up, method, opts);
     int64_t start = px_mono_us();
     int64_t deadline = budget > 0 ? start + budget : 0;
@@ -348,7 +350,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         px_ep_inflight_add(ep, -1);
         int64_t now = px_mono_us();
         px_failover_action act = px_upstream_attempt_done(
-            up, ep, method, st, attempt, sent, opts && opts->idempotent, now - t0,
+            up, ep, method, st, attempt, sent, opts->idempotent, now - t0,
             deadline ? deadline - now : INT64_MAX);
         if (act != PX_FAILOVER_RETRY)
             break;

@@ -18,6 +18,7 @@
 #include "plexus/px_service.h"
 #include "px_config_int.h"
 #include "px_conn.h"
+#include "px_deadline.h"
 #include "px_log.h"
 #include "px_methods.h"
 #include "px_net.h"
@@ -180,6 +181,14 @@ const char *px_handler_method(void *closure_data)
 
 /* ---- requests ----------------------------------------------------------- */
 
+/* Runs the handler with the caller's deadline inherited by calls it makes. */
+static void px__invoke(px_scall *call)
+{
+    int64_t prev = px_deadline_inherit(call->deadline_us);
+    call->m->service->invoke(call->m->service, call->m->index, call->input, px__closure, call);
+    px_deadline_inherit(prev);
+}
+
 static void px__run_on_worker(px_loop *unused, void *arg)
 {
     px_scall *call = arg;
@@ -190,7 +199,7 @@ static void px__run_on_worker(px_loop *unused, void *arg)
         px__closure(NULL, call);
         return;
     }
-    call->m->service->invoke(call->m->service, call->m->index, call->input, px__closure, call);
+    px__invoke(call);
 }
 
 static void px__send_error(px_sconn *sc, uint64_t id, px_status st, const char *fmt, ...)
@@ -271,7 +280,7 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
     if (m->pool)
         px_pool_submit(m->pool, &call->task, px__run_on_worker, call);
     else
-        m->service->invoke(m->service, m->index, input, px__closure, call);
+        px__invoke(call);
 }
 
 static void px__on_hello(px_sconn *sc, const px_frame *f)

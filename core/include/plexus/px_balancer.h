@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
 #include "px_endpoint.h"
 #include "px_module.h"
 
@@ -32,6 +33,13 @@ typedef struct px_balancer_ops {
     int (*pick)(void *state, px_endpoint *const *eps, size_t n, const px_pick_ctx *ctx);
     /** One attempt on ep ended after latency_us with st. */
     void (*feedback)(void *state, px_endpoint *ep, int64_t latency_us, px_status st);
+    /**
+     * The call's hash key, computed once per call in the caller's thread while the
+     * request message is alive (e.g. a hash of a named request field). Return 0 and
+     * leave *key alone when the request has none. Not called when the caller set
+     * px_call_opts.has_hash_key. May be NULL.
+     */
+    int (*hash_key)(void *state, const char *method, const ProtobufCMessage *req, uint64_t *key);
 } px_balancer_ops;
 
 #ifdef __cplusplus
