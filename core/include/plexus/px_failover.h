@@ -34,6 +34,13 @@ typedef struct px_attempt {
  */
 typedef struct px_failover_ops {
     px_failover_action (*on_result)(void *state, const px_attempt *a);
+    /**
+     * Hedging (backup requests): microseconds after which, with no reply yet, the
+     * async client sends a second copy of the call to another endpoint; the first
+     * reply wins and the other attempt is cancelled (a CANCEL frame). Return 0 for
+     * no hedge. Asked once per call. May be NULL (never hedge).
+     */
+    int64_t (*hedge_after_us)(void *state, const char *method);
 } px_failover_ops;
 
 #ifdef __cplusplus
