@@ -10,30 +10,50 @@
 #include "px_ctx.h"
 #include "px_log.h"
 #include "px_net.h"
+#include "px_probe.h"
 #include "px_time.h"
 
 static void px__attempt(px_ccall *call);
-static void px__attempt_done(px_ccall *call, px_status st, const char *msg,
-                             ProtobufCMessage *reply);
 
 static __thread px_status px__stub_st;
 static __thread const char *px__stub_msg;
 
-/* ---- completion ---------------------------------------------------------- */
+/* ---- attempts and completion --------------------------------------------- */
 
-static void px__unlink(px_ccall *call)
+static void px__att_unlink(px_catt *a)
 {
-    px_cconn *cc = call->conn;
+    px_cconn *cc = a->conn;
     if (!cc)
         return;
-    if (call->prev)
-        call->prev->next = call->next;
+    if (a->prev)
+        a->prev->next = a->next;
     else
-        cc->calls = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    call->prev = call->next = NULL;
-    call->conn = NULL;
+        cc->atts = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    a->prev = a->next = NULL;
+    a->conn = NULL;
+}
+
+static void px__att_cancel_frame(px_catt *a)
+{
+    /* Tell the server we gave up; its late reply will find no context anyway. */
+    if (a->conn && !a->conn->conn.closed && !a->conn->conn.connecting) {
+        px_frame c = {.type = PX_FRAME_CANCEL, .id = a->call->id};
+        px_frame_append(px_conn_out(&a->conn->conn), &c);
+    }
+}
+
+/* Ends an attempt without judging it: the call ended by other means. */
+static void px__att_abandon(px_catt *a)
+{
+    if (!a->live)
+        return;
+    px__att_cancel_frame(a);
+    px__att_unlink(a);
+    px_ep_inflight_add(a->ep, -1);
+    a->live = 0;
+    a->call->n_live--;
 }
 
 static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
@@ -41,7 +61,9 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     px_client *cl = call->cl;
     px_loop *l = &call->lp->loop;
     ev_timer_stop(l->ev, &call->timer);
-    px__unlink(call);
+    ev_timer_stop(l->ev, &call->hedge_w);
+    px__att_abandon(&call->att[0]);
+    px__att_abandon(&call->att[1]);
     px_ctx_del(&call->lp->ctx, call->id);
     const ProtobufCMessage *shown = st == PX_OK ? reply : NULL;
     if (call->keep) {
@@ -60,25 +82,29 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
 }
 
-static void px__attempt_done(px_ccall *call, px_status st, const char *msg,
-                             ProtobufCMessage *reply)
+/* An attempt ended: let the balancer, timeout module and failover (which reports to
+ * endpoint health) judge it; then finish the call, wait for a hedge twin, or retry. */
+static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMessage *reply)
 {
+    px_ccall *call = a->call;
     px_loop *l = &call->lp->loop;
-    px_ep *ep = call->ep;
-    px__unlink(call);
-    if (ep) {
-        px_ep_inflight_add(ep, -1);
-        call->tried[ep->pub.index] = 1;
-    }
+    px__att_unlink(a);
+    px_ep_inflight_add(a->ep, -1);
+    a->live = 0;
+    call->n_live--;
     int64_t now = px_loop_now_us(l);
-    int64_t remaining = call->deadline_us ? call->deadline_us - now : INT64_MAX;
+    int64_t remaining = call->expired ? 0 : call->deadline_us ? call->deadline_us - now : INT64_MAX;
     px_failover_action act = px_upstream_attempt_done(
-        call->cl->up, ep, call->method, st, call->attempt, call->sent, call->opts.idempotent,
-        now - call->attempt_start_us, remaining);
-    call->ep = NULL;
+        call->cl->up, a->ep, call->method, st, a->number, a->sent, call->opts.idempotent,
+        now - a->start_us, remaining);
+    if (st == PX_OK) {
+        px__complete(call, PX_OK, "", reply);
+        return;
+    }
+    if (call->n_live > 0)
+        return; /* the other (hedged) attempt may still answer */
     if (act == PX_FAILOVER_RETRY && !call->lp->stopping) {
         __atomic_add_fetch(&call->cl->stats.retries, 1, __ATOMIC_RELAXED);
-        call->attempt++;
         px__attempt(call);
         return;
     }
@@ -89,19 +115,35 @@ static void px__deadline_cb(struct ev_loop *ev, ev_timer *w, int revents)
 {
     px_ccall *call = w->data;
     char msg[400];
-    int64_t budget = call->deadline_us - call->attempt_start_us;
-    (void)budget;
-    if (call->ep)
+    px_catt *live[2];
+    int n = 0;
+    for (int i = 0; i < 2; i++)
+        if (call->att[i].live)
+            live[n++] = &call->att[i];
+    if (n)
         snprintf(msg, sizeof msg, "%s: deadline exceeded waiting for %s", call->method,
-                 call->ep->pub.address);
+                 live[0]->ep->pub.address);
     else
         snprintf(msg, sizeof msg, "%s: deadline exceeded", call->method);
-    if (call->conn && !call->conn->conn.closed && !call->conn->conn.connecting) {
-        /* Tell the server we gave up; its late reply will find no context anyway. */
-        px_frame c = {.type = PX_FRAME_CANCEL, .id = call->id};
-        px_frame_append(px_conn_out(&call->conn->conn), &c);
+    call->expired = 1;
+    if (n == 0) {
+        px__complete(call, PX_DEADLINE_EXCEEDED, msg, NULL);
+        return;
     }
-    px__attempt_done(call, PX_DEADLINE_EXCEEDED, msg, NULL);
+    /* Each attempt is judged as timed out; the last one completes (and frees) the call. */
+    for (int k = 0; k < n; k++) {
+        px__att_cancel_frame(live[k]);
+        px__att_done(live[k], PX_DEADLINE_EXCEEDED, msg, NULL);
+    }
+}
+
+static void px__hedge_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    px_ccall *call = w->data;
+    if (call->n_live != 1 || call->expired || call->lp->stopping)
+        return;
+    __atomic_add_fetch(&call->cl->stats.hedges, 1, __ATOMIC_RELAXED);
+    px__attempt(call);
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -109,10 +151,10 @@ static void px__deadline_cb(struct ev_loop *ev, ev_timer *w, int revents)
 static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
 {
     int reached = !cc->conn.connecting;
-    while (cc->calls) {
-        px_ccall *call = cc->calls;
-        call->sent = call->sent && reached;
-        px__attempt_done(call, st, msg, NULL);
+    while (cc->atts) {
+        px_catt *a = cc->atts;
+        a->sent = a->sent && reached;
+        px__att_done(a, st, msg, NULL);
     }
 }
 
@@ -151,7 +193,11 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         return;
     }
     px_ccall *call = px_ctx_find(&lp->ctx, f->id);
-    if (!call || call->conn != cc) {
+    px_catt *a = NULL;
+    for (int i = 0; call && i < 2; i++)
+        if (call->att[i].live && call->att[i].conn == cc)
+            a = &call->att[i];
+    if (!a) {
         __atomic_add_fetch(&cl->stats.late_responses, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -159,7 +205,7 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         char msg[600];
         snprintf(msg, sizeof msg, "%.*s", (int)f->body_len, (const char *)f->body);
         px_status st = f->status > 0 && f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
-        px__attempt_done(call, st, msg, NULL);
+        px__att_done(a, st, msg, NULL);
         return;
     }
     ProtobufCMessage *reply = NULL;
@@ -170,10 +216,10 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         char msg[700];
         snprintf(msg, sizeof msg, "%s: cannot decode the reply from %s: %s", call->method, c->peer,
                  err.msg);
-        px__attempt_done(call, PX_INTERNAL, msg, NULL);
+        px__att_done(a, PX_INTERNAL, msg, NULL);
         return;
     }
-    px__attempt_done(call, PX_OK, "", reply);
+    px__att_done(a, PX_OK, "", reply);
 }
 
 static void px__cconn_on_close(px_conn *c, const px_err *why)
@@ -257,23 +303,26 @@ static void px__attempt(px_ccall *call)
     px_cloop *lp = call->lp;
     px_upstream *up = call->cl->up;
     int64_t now = px_loop_now_us(&lp->loop);
-    call->attempt_start_us = now;
-    call->sent = 0;
     px_ep *ep = px_upstream_pick(up, call->method, &call->opts, call->tried);
     if (!ep) {
+        if (call->n_live > 0)
+            return; /* a hedge with nowhere else to go: keep waiting for the first */
         char msg[300];
         snprintf(msg, sizeof msg, "%s: no endpoint available in upstream %s", call->method,
                  up->conf->name);
         px__complete(call, PX_UNAVAILABLE, msg, NULL);
         return;
     }
-    call->ep = ep;
+    px_catt *a = call->att[0].live ? &call->att[1] : &call->att[0];
+    *a = (px_catt){.call = call, .ep = ep, .start_us = now, .number = call->attempts++, .live = 1};
+    call->n_live++;
+    call->tried[ep->pub.index] = 1; /* a retry or hedge goes elsewhere when it can */
     px_ep_inflight_add(ep, 1);
     int64_t left = call->deadline_us ? call->deadline_us - now : 0;
     px_err err = {0};
     px_cconn *cc = px__cconn_get(lp, ep, left, &err);
     if (!cc) {
-        px__attempt_done(call, err.status, err.msg, NULL);
+        px__att_done(a, err.status, err.msg, NULL);
         return;
     }
     uint32_t deadline_ms = 0;
@@ -284,21 +333,25 @@ static void px__attempt(px_ccall *call)
                   .method_len = (uint16_t)strlen(call->method), .body = call->req.data,
                   .body_len = (uint32_t)call->req.len};
     if (px_frame_append(px_conn_out(&cc->conn), &f) != 0) {
-        px__attempt_done(call, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
         return;
     }
-    call->sent = 1;
-    call->conn = cc;
-    call->next = cc->calls;
-    if (cc->calls)
-        cc->calls->prev = call;
-    cc->calls = call;
+    a->sent = 1;
+    a->conn = cc;
+    a->next = cc->atts;
+    if (cc->atts)
+        cc->atts->prev = a;
+    cc->atts = a;
 }
 
 static void px__call_start(px_loop *l, void *arg)
 {
     px_ccall *call = arg;
     px_cloop *lp = call->lp;
+    ev_init(&call->timer, px__deadline_cb);
+    call->timer.data = call;
+    ev_init(&call->hedge_w, px__hedge_cb);
+    call->hedge_w.data = call;
     call->id = px_ctx_put(&lp->ctx, call);
     if (call->id == 0) {
         call->done(call->user, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -311,12 +364,18 @@ static void px__call_start(px_loop *l, void *arg)
         return;
     }
     int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
-    ev_init(&call->timer, px__deadline_cb);
-    call->timer.data = call;
     if (budget > 0) {
         call->deadline_us = px_loop_now_us(l) + budget;
         ev_timer_set(&call->timer, budget / 1e6, 0);
         ev_timer_start(l->ev, &call->timer);
+    }
+    px_upstream *up = call->cl->up;
+    int64_t hedge = up->failover->hedge_after_us
+                        ? up->failover->hedge_after_us(up->failover_state, call->method)
+                        : 0;
+    if (hedge > 0 && up->n > 1 && (budget <= 0 || hedge < budget)) {
+        ev_timer_set(&call->hedge_w, hedge / 1e6, 0);
+        ev_timer_start(l->ev, &call->hedge_w);
     }
     px__attempt(call);
 }
@@ -383,13 +442,11 @@ static void px__loop_stop_task(px_loop *l, void *arg)
 {
     px_cloop *lp = arg;
     lp->stopping = 1;
+    px_probe_stop(lp);
     for (uint32_t i = 0; i < lp->ctx.cap; i++) {
         px_ccall *call = px_ctx_slot(&lp->ctx, i);
-        if (!call)
-            continue;
-        if (call->ep)
-            px_ep_inflight_add(call->ep, -1);
-        px__complete(call, PX_CANCELLED, "client is shutting down", NULL);
+        if (call)
+            px__complete(call, PX_CANCELLED, "client is shutting down", NULL);
     }
     size_t n = lp->cl->up->n * (size_t)lp->cl->up->conf->connections_per_endpoint;
     for (size_t i = 0; i < n; i++) {
@@ -442,6 +499,8 @@ px_status px_client_new(const px_config *cfg, const char *upstream, px_client **
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         }
         c->n_loops++;
+        if (i == 0)
+            px_probe_start(lp); /* armed before the thread runs: no race */
         if (px_loop_start(&lp->loop) != 0) {
             px_client_free(c);
             return px_err_set(err, PX_INTERNAL, "cannot start an IO thread");
@@ -490,6 +549,7 @@ void px_client_stats_get(px_client *c, px_client_stats *out)
     out->calls_completed = __atomic_load_n(&c->stats.calls_completed, __ATOMIC_RELAXED);
     out->late_responses = __atomic_load_n(&c->stats.late_responses, __ATOMIC_RELAXED);
     out->retries = __atomic_load_n(&c->stats.retries, __ATOMIC_RELAXED);
+    out->hedges = __atomic_load_n(&c->stats.hedges, __ATOMIC_RELAXED);
 }
 
 px_status px_stub_status(const char **msg)

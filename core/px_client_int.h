@@ -12,6 +12,18 @@ struct px_cloop;
 struct px_cconn;
 struct px_sync_pool;
 
+/** One attempt of a call in flight on a connection (a hedged call has two). */
+typedef struct px_catt {
+    struct px_ccall *call;
+    px_ep *ep;
+    struct px_cconn *conn;
+    struct px_catt *prev, *next; /* attempts in flight on conn */
+    int64_t start_us;
+    unsigned number;             /* 0 for the call's first attempt */
+    int sent;                    /* the request may have reached the server */
+    int live;
+} px_catt;
+
 /** One call of the async client (the seed's "context"): lives from px_call_async to done. */
 typedef struct px_ccall {
     px_task task;
@@ -21,17 +33,16 @@ typedef struct px_ccall {
     px_done_fn done;
     void *user;
     ProtobufCMessage **keep; /* px_call_wait: take the reply instead of freeing it */
-    px_buf req;              /* encoded request body, kept for retries */
+    px_buf req;              /* encoded request body, kept for retries and hedges */
     px_call_opts opts;
-    ev_timer timer;
+    ev_timer timer;          /* the deadline */
+    ev_timer hedge_w;        /* the backup request, when failover asks for one */
     int64_t deadline_us;     /* loop time; 0 = none */
-    int64_t attempt_start_us;
     uint64_t id;
-    unsigned attempt;
-    int sent;
-    px_ep *ep;
-    struct px_cconn *conn;
-    struct px_ccall *prev, *next; /* calls in flight on conn */
+    unsigned attempts;       /* attempts started */
+    int n_live;              /* attempts in flight: 0..2 */
+    int expired;             /* the deadline fired: no more attempts */
+    px_catt att[2];
     uint8_t *tried;          /* n endpoints flags, allocated with the call */
     char method[];           /* "package.Service/Method", allocated with the call */
 } px_ccall;
@@ -42,7 +53,7 @@ typedef struct px_cconn {
     struct px_cloop *lp;
     px_ep *ep;
     ev_timer connect_w;
-    px_ccall *calls;
+    px_catt *atts;       /* attempts in flight here */
     int goaway;
     size_t slot; /* index in lp->conns */
 } px_cconn;
@@ -56,6 +67,8 @@ typedef struct px_cloop {
     px_ctx_table ctx;
     px_task stop_task;
     int stopping;
+    ev_timer probe_w;          /* health probes (first loop only) */
+    struct px_probe *probes;   /* probes in flight */
 } px_cloop;
 
 typedef struct px_stub {

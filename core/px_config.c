@@ -132,6 +132,7 @@ static const px_directive px__endpoint_dirs[] = {
 
 typedef struct px__health_raw {
     int64_t max_fails, fail_window, ejection, max_ejection, max_ejected_percent;
+    int64_t probe_interval, probe_timeout;
 } px__health_raw;
 
 static const px_directive px__health_dirs[] = {
@@ -145,6 +146,11 @@ static const px_directive px__health_dirs[] = {
      "24h", NULL, "cap of the doubling"},
     {"max_ejected_percent", PX_DIR_INT, offsetof(px__health_raw, max_ejected_percent), "50", 0,
      "0", "100", NULL, "never eject more than this share of endpoints"},
+    {"probe_interval", PX_DIR_DURATION, offsetof(px__health_raw, probe_interval), "500ms", 0,
+     "0", "1h", NULL,
+     "how often ejected endpoints whose ejection ran out are probed; 0 = re-admit without a probe"},
+    {"probe_timeout", PX_DIR_DURATION, offsetof(px__health_raw, probe_timeout), "500ms", 0,
+     "1ms", "1m", NULL, "a probe (connect, HELLO, PING) must get its PONG within this"},
     {NULL},
 };
 
@@ -507,6 +513,8 @@ static px_status px__health(px__ctx *c, const px_ynode *node, px_health_conf *h)
     h->ejection_us = raw.ejection;
     h->max_ejection_us = raw.max_ejection;
     h->max_ejected_percent = (int)raw.max_ejected_percent;
+    h->probe_interval_us = raw.probe_interval;
+    h->probe_timeout_us = raw.probe_timeout;
     return PX_OK;
 }
 

@@ -48,6 +48,8 @@ typedef struct px_health_conf {
     int64_t ejection_us;      /**< first ejection time, doubled on each re-ejection; default 1s */
     int64_t max_ejection_us;  /**< cap of the doubling; default 30s */
     int max_ejected_percent;  /**< never eject more than this share of endpoints; default 50 */
+    int64_t probe_interval_us;/**< probe ejected endpoints this often; 0 = lazy re-admission; default 500ms */
+    int64_t probe_timeout_us; /**< a probe's connect+HELLO+PING budget; default 500ms */
 } px_health_conf;
 
 typedef struct px_upstream_conf {

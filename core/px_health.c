@@ -63,17 +63,55 @@ void px_endpoint_report(px_endpoint *pub, px_status st)
     pthread_mutex_unlock(&ep->lock);
 }
 
+static void px__readmit(px_ep *ep, const char *how)
+{
+    __atomic_store_n(&ep->pub.ejected, 0, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&ep->up->n_ejected, 1, __ATOMIC_RELAXED);
+    px_log_info("upstream %s: re-admitted %s %s", ep->up->conf->name, ep->pub.address, how);
+}
+
 int px_health_is_out(px_ep *ep, int64_t now_us)
 {
     if (!px_endpoint_is_ejected(&ep->pub))
         return 0;
+    if (ep->up->conf->health.probe_interval_us > 0)
+        return 1;
     pthread_mutex_lock(&ep->lock);
     int out = ep->pub.ejected && now_us < ep->ejected_until_us;
-    if (ep->pub.ejected && !out) {
-        __atomic_store_n(&ep->pub.ejected, 0, __ATOMIC_RELAXED);
-        __atomic_sub_fetch(&ep->up->n_ejected, 1, __ATOMIC_RELAXED);
-        px_log_info("upstream %s: re-admitted %s", ep->up->conf->name, ep->pub.address);
-    }
+    if (ep->pub.ejected && !out)
+        px__readmit(ep, "after its ejection ran out");
     pthread_mutex_unlock(&ep->lock);
     return out;
+}
+
+int px_health_probe_due(px_ep *ep, int64_t now_us)
+{
+    if (!px_endpoint_is_ejected(&ep->pub))
+        return 0;
+    pthread_mutex_lock(&ep->lock);
+    int due = ep->pub.ejected && !ep->probing && now_us >= ep->ejected_until_us;
+    if (due)
+        ep->probing = 1;
+    pthread_mutex_unlock(&ep->lock);
+    return due;
+}
+
+void px_health_probe_done(px_ep *ep, int ok, const char *why)
+{
+    const px_health_conf *h = &ep->up->conf->health;
+    pthread_mutex_lock(&ep->lock);
+    ep->probing = 0;
+    if (ok) {
+        px__readmit(ep, "after a successful probe");
+    } else {
+        int64_t now = px_mono_us();
+        ep->ejection_us *= 2;
+        if (ep->ejection_us > h->max_ejection_us)
+            ep->ejection_us = h->max_ejection_us;
+        ep->ejected_until_us = now + ep->ejection_us;
+        px_log_info("upstream %s: probe of %s failed (%s): ejected for %lldms more",
+                    ep->up->conf->name, ep->pub.address, why,
+                    (long long)(ep->ejection_us / 1000));
+    }
+    pthread_mutex_unlock(&ep->lock);
 }

@@ -24,6 +24,7 @@ typedef struct px_ep {
     int64_t window_start_us;
     int64_t ejected_until_us; /* while ejected: when it may take traffic again */
     int64_t ejection_us;      /* the next ejection's length: doubles, capped */
+    int probing;              /* a probe is in flight (under lock) */
 } px_ep;
 
 typedef struct px_upstream {

@@ -483,7 +483,7 @@ static void test_module_block_errors(void **state)
                 "%s:6:26: health: ejection (60000000us) is longer than max_ejection (30000000us)");
     expect_fail(f, UP "      health: {probe: 1s}\n", PX_INVALID_ARGUMENT,
                 "%s:6:16: health: unknown key 'probe' (accepted: max_fails, fail_window, "
-                "ejection, max_ejection, max_ejected_percent)");
+                "ejection, max_ejection, max_ejected_percent, probe_interval, probe_timeout)");
     expect_fail(f, UP "      limits: {idle_timeout: 1s}\n", PX_INVALID_ARGUMENT,
                 "%s:6:16: limits: unknown key 'idle_timeout' (accepted: max_frame, max_meta)");
     expect_fail(f,

@@ -42,6 +42,7 @@ typedef struct px_client_stats {
     uint64_t calls_completed; /**< calls whose completion has run */
     uint64_t late_responses;  /**< replies that arrived after their call had ended: dropped */
     uint64_t retries;         /**< extra attempts made by failover */
+    uint64_t hedges;          /**< backup requests sent because a reply was slow */
 } px_client_stats;
 
 /** Creates a client for upstream (NULL: the config's only upstream). */
