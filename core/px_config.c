@@ -61,6 +61,7 @@ static const char *const px__server_keys[] = {"codecs", "services", "limits", NU
 typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
     int64_t max_inflight, idle_timeout_us;
+    int64_t max_connections, handshake_timeout_us, read_timeout_us;
 } px__limits_raw;
 
 #define PX__DIR_MAX_FRAME                                                                  \
@@ -77,6 +78,12 @@ static const px_directive px__server_limit_dirs[] = {
      "1", "1048576", NULL, "requests in progress per connection"},
     {"idle_timeout", PX_DIR_DURATION, offsetof(px__limits_raw, idle_timeout_us), "0", 0, "0",
      NULL, NULL, "close a connection idle this long; 0 = never"},
+    {"max_connections", PX_DIR_INT, offsetof(px__limits_raw, max_connections), "10000", 0, "1",
+     "1000000", NULL, "connections per server; beyond: GOAWAY and close the new one"},
+    {"handshake_timeout", PX_DIR_DURATION, offsetof(px__limits_raw, handshake_timeout_us), "10s",
+     0, "1ms", "1h", NULL, "a new connection must send its HELLO within this"},
+    {"read_timeout", PX_DIR_DURATION, offsetof(px__limits_raw, read_timeout_us), "30s", 0, "1ms",
+     "1h", NULL, "a frame that has started arriving must be complete within this (slowloris)"},
     {NULL},
 };
 /* A client sets only the frame bounds; the rest keep the server table's defaults. */
@@ -315,6 +322,9 @@ static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive
     out->max_meta = raw.max_meta;
     out->max_inflight_per_conn = (uint32_t)raw.max_inflight;
     out->idle_timeout_us = raw.idle_timeout_us;
+    out->max_connections = (uint32_t)raw.max_connections;
+    out->handshake_timeout_us = raw.handshake_timeout_us;
+    out->read_timeout_us = raw.read_timeout_us;
     return PX_OK;
 }
 

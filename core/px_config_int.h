@@ -22,6 +22,9 @@ typedef struct px_limits {
     uint64_t max_meta;              /**< max metadata bytes of one frame; default 16KiB */
     uint32_t max_inflight_per_conn; /**< requests in progress per connection; default 1024 */
     int64_t idle_timeout_us;        /**< close a connection idle this long; 0 = never; default 0 */
+    uint32_t max_connections;       /**< per server; beyond it new ones get GOAWAY; default 10000 */
+    int64_t handshake_timeout_us;   /**< HELLO must arrive within this; default 10s */
+    int64_t read_timeout_us;        /**< a started frame must complete within this; default 30s */
 } px_limits;
 
 typedef struct px_service_conf {

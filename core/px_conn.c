@@ -47,15 +47,16 @@ static void px__conn_fail_errno(px_conn *c, const char *what, int e)
     px_conn_close(c, &err);
 }
 
-static void px__conn_dispatch(px_conn *c)
+/* Dispatches every complete frame in buf[0..len); returns the bytes consumed. */
+static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
     while (!c->closed && !c->close_after_flush) {
         px_frame f;
         size_t used = 0;
         px_err err;
-        px_parse_result r = px_frame_parse(c->in.data + off, c->in.len - off, c->max_meta,
-                                           c->max_body, &f, &used, &err);
+        px_parse_result r = px_frame_parse(buf + off, len - off, c->max_meta, c->max_body, &f,
+                                           &used, &err);
         if (r == PX_PARSE_NEED_MORE)
             break;
         if (r == PX_PARSE_ERROR) {
@@ -65,38 +66,55 @@ static void px__conn_dispatch(px_conn *c)
             px_frame_append_error(px_conn_out(c), 0, err.status, msg);
             px_err_set(&c->why, err.status, "%s", msg);
             px_conn_close_after_flush(c);
-            c->in.len = 0;
-            return;
+            return len;
         }
         c->ops->on_frame(c, &f);
         off += used;
     }
-    if (c->closed)
-        return;
-    if (off == c->in.len) {
-        c->in.len = 0;
-    } else if (off > 0) {
-        memmove(c->in.data, c->in.data + off, c->in.len - off);
-        c->in.len -= off;
-    }
+    return c->closed || c->close_after_flush ? len : off;
 }
 
+/*
+ * Reads go into the loop's shared scratch buffer and frames are dispatched from
+ * there; only the tail of an incomplete frame is copied into the connection's own
+ * buffer, so an idle connection holds no input memory.
+ */
 static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
     px_conn *c = w->data;
+    px_buf *scratch = &c->loop->scratch;
     px_conn_ref(c); /* callbacks below may close the connection */
     for (;;) {
-        if (px_buf_reserve(&c->in, PX_READ_CHUNK) != 0) {
+        px_buf *dst = c->in.len ? &c->in : scratch;
+        if (px_buf_reserve(dst, PX_READ_CHUNK) != 0) {
             px_err err;
             px_err_set(&err, PX_RESOURCE_EXHAUSTED, "out of memory reading from %s", c->peer);
             px_conn_close(c, &err);
             break;
         }
-        size_t room = c->in.cap - c->in.len;
-        ssize_t n = read(c->fd, c->in.data + c->in.len, room);
+        size_t room = dst->cap - dst->len;
+        ssize_t n = read(c->fd, dst->data + dst->len, room);
         if (n > 0) {
-            c->in.len += (size_t)n;
-            px__conn_dispatch(c);
+            dst->len += (size_t)n;
+            size_t used = px__conn_dispatch(c, dst->data, dst->len);
+            size_t rest = dst->len - used;
+            if (dst == scratch) {
+                if (rest && !c->closed && px_buf_append(&c->in, dst->data + used, rest) != 0) {
+                    px_err err;
+                    px_err_set(&err, PX_RESOURCE_EXHAUSTED, "out of memory reading from %s", c->peer);
+                    px_conn_close(c, &err);
+                }
+                scratch->len = 0;
+            } else if (rest == 0) {
+                px_buf_free(&c->in);
+            } else if (used) {
+                memmove(c->in.data, c->in.data + used, rest);
+                c->in.len = rest;
+            }
+            if (c->in.len == 0)
+                c->partial_since = 0;
+            else if (c->partial_since == 0)
+                c->partial_since = ev_now(ev);
             if (c->closed || c->close_after_flush || (size_t)n < room)
                 break;
             continue;

@@ -27,7 +27,8 @@ struct px_conn {
     px_loop *loop;
     int fd;
     ev_io rio, wio;
-    px_buf in;             /* unparsed input */
+    px_buf in;             /* an incomplete frame's bytes; empty (unallocated) otherwise */
+    ev_tstamp partial_since; /* loop time an incomplete frame started waiting; 0 = none */
     px_buf out;            /* frames waiting to be written, from out_off */
     size_t out_off;
     px_flushable flush;

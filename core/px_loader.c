@@ -240,6 +240,26 @@ static px_status px__open(px_loader *l, const px__want *w, const char *file,
                           errno == ENOENT ? "not found" : strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return px_err_set(err, PX_INVALID_ARGUMENT, "%s%s: not a regular file", pre, file);
+    /* Loading runs the file's code in this process: whoever may write the file, or
+     * swap it in its folder, could run code here. */
+    if (sb.st_mode & (S_IWGRP | S_IWOTH))
+        return px_err_set(err, PX_PERMISSION_DENIED,
+                          "%s%s: writable by group or others (mode %04o); refusing to load it "
+                          "(fix: chmod go-w %s)",
+                          pre, file, (unsigned)(sb.st_mode & 07777), file);
+    char dir[4096];
+    const char *slash = strrchr(file, '/');
+    size_t dl = slash ? (size_t)(slash - file) : 0;
+    if (dl == 0 || dl >= sizeof dir)
+        snprintf(dir, sizeof dir, "%s", dl == 0 && slash ? "/" : ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)dl, file);
+    struct stat db;
+    if (stat(dir, &db) == 0 && (db.st_mode & (S_IWGRP | S_IWOTH)) && !(db.st_mode & S_ISVTX))
+        return px_err_set(err, PX_PERMISSION_DENIED,
+                          "%s%s: its directory %s is writable by group or others (mode %04o); "
+                          "refusing to load it (fix: chmod go-w %s)",
+                          pre, file, dir, (unsigned)(db.st_mode & 07777), dir);
 
     dlerror();
     void *h = dlopen(file, RTLD_NOW | RTLD_LOCAL);

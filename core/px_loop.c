@@ -120,6 +120,7 @@ void px_loop_destroy(px_loop *l)
     ev_prepare_stop(l->ev, &l->flush_w);
     ev_loop_destroy(l->ev);
     l->ev = NULL;
+    px_buf_free(&l->scratch);
     pthread_mutex_destroy(&l->lock);
 }
 

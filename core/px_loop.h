@@ -7,6 +7,7 @@
 #include <ev.h>
 #include <pthread.h>
 #include <stdint.h>
+#include "plexus/px_buf.h"
 
 typedef struct px_loop px_loop;
 typedef void (*px_task_fn)(px_loop *loop, void *arg);
@@ -36,6 +37,7 @@ struct px_loop {
     px_task *head, *tail;
     int stop;                  /* set under lock: break after draining tasks */
     px_flushable *flush_list;  /* loop-thread only */
+    px_buf scratch;            /* shared read buffer of the loop's connections */
     void *data;                /* owner's */
 };
 

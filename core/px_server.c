@@ -57,8 +57,8 @@ typedef struct px_sconn {
     const px_codec_inst *codec;
     uint32_t inflight;
     struct px_sconn *prev, *next;
-    ev_timer idle_w;
-    ev_tstamp last_active;
+    ev_timer watchdog_w;  /* handshake, read (slowloris) and idle timeouts */
+    ev_tstamp accepted_at, last_active;
 } px_sconn;
 
 typedef struct px_scall {
@@ -83,6 +83,7 @@ struct px_server {
     px_methods methods;
     px_sloop *loops;
     int n_loops;
+    uint32_t n_conns;     /* atomic: open connections over all loops */
     pthread_mutex_t lock; /* shutdown bookkeeping only */
     pthread_cond_t cond;
     int drained_loops;
@@ -372,7 +373,8 @@ static void px__sconn_on_close(px_conn *c, const px_err *why)
 {
     px_sconn *sc = (px_sconn *)c;
     px_sloop *sl = sc->sl;
-    ev_timer_stop(c->loop->ev, &sc->idle_w);
+    ev_timer_stop(c->loop->ev, &sc->watchdog_w);
+    __atomic_sub_fetch(&sl->srv->n_conns, 1, __ATOMIC_RELAXED);
     if (why->status != PX_OK)
         px_log_debug("connection from %s closed: %s", c->peer, why->msg);
     if (sc->prev)
@@ -393,18 +395,69 @@ static const px_conn_ops px__sconn_ops = {
     .on_free = px__sconn_on_free,
 };
 
-/* Idle timeout, nginx-style lazily: activity only stamps last_active. */
-static void px__idle_cb(struct ev_loop *ev, ev_timer *w, int revents)
+/*
+ * One lazy timer per connection enforces three limits (nginx-style: activity only
+ * stamps times, the timer re-arms itself for the nearest deadline): the HELLO must
+ * come within handshake_timeout, a frame that has started must be complete within
+ * read_timeout (a client trickling bytes cannot hold the connection), and with no
+ * call in flight the connection may stay idle for idle_timeout.
+ */
+static void px__watchdog_cb(struct ev_loop *ev, ev_timer *w, int revents)
 {
     px_sconn *sc = w->data;
-    ev_tstamp idle = sc->sl->srv->sc->limits.idle_timeout_us / 1e6;
-    ev_tstamp left = sc->last_active + idle - ev_now(ev);
-    if (left > 0 || sc->inflight) {
-        w->repeat = left > 0 ? left : idle;
-        ev_timer_again(ev, w);
-        return;
+    const px_limits *lim = &sc->sl->srv->sc->limits;
+    ev_tstamp now = ev_now(ev), next = now + 3600;
+    if (!sc->codec) {
+        ev_tstamp due = sc->accepted_at + lim->handshake_timeout_us / 1e6;
+        if (now >= due) {
+            px__send_error(sc, 0, PX_DEADLINE_EXCEEDED, "no HELLO within handshake_timeout (%lldms)",
+                           (long long)(lim->handshake_timeout_us / 1000));
+            px_conn_close_after_flush(&sc->conn);
+            return;
+        }
+        next = due;
     }
-    px__sconn_goaway_close(sc, "idle timeout");
+    if (sc->conn.partial_since > 0) {
+        ev_tstamp due = sc->conn.partial_since + lim->read_timeout_us / 1e6;
+        if (now >= due) {
+            px__send_error(sc, 0, PX_DEADLINE_EXCEEDED,
+                           "frame not completed within read_timeout (%lldms)",
+                           (long long)(lim->read_timeout_us / 1000));
+            px_conn_close_after_flush(&sc->conn);
+            return;
+        }
+        if (due < next)
+            next = due;
+    } else if (sc->codec) {
+        /* Nothing partial: check again within read_timeout, when one may have started. */
+        ev_tstamp due = now + lim->read_timeout_us / 1e6;
+        if (due < next)
+            next = due;
+    }
+    if (lim->idle_timeout_us > 0 && sc->inflight == 0) {
+        ev_tstamp due = sc->last_active + lim->idle_timeout_us / 1e6;
+        if (now >= due) {
+            px__sconn_goaway_close(sc, "idle timeout");
+            return;
+        }
+        if (due < next)
+            next = due;
+    }
+    w->repeat = next - now > 0.001 ? next - now : 0.001;
+    ev_timer_again(ev, w);
+}
+
+static void px__refuse(int fd, const char *why)
+{
+    /* Best effort on a fresh socket: the kernel buffer takes a small frame at once. */
+    px_buf b = {0};
+    px_frame g = {.type = PX_FRAME_GOAWAY, .status = PX_RESOURCE_EXHAUSTED,
+                  .body = (const uint8_t *)why, .body_len = (uint32_t)strlen(why)};
+    if (px_frame_append(&b, &g) == 0 && write(fd, b.data, b.len) < 0) {
+        /* the peer is gone already: nothing to tell */
+    }
+    px_buf_free(&b);
+    close(fd);
 }
 
 static void px__accept_cb(struct ev_loop *ev, ev_io *w, int revents)
@@ -423,8 +476,18 @@ static void px__accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             return;
         }
         px_net_tune(fd);
+        uint32_t open = __atomic_add_fetch(&srv->n_conns, 1, __ATOMIC_RELAXED);
+        if (open > srv->sc->limits.max_connections) {
+            __atomic_sub_fetch(&srv->n_conns, 1, __ATOMIC_RELAXED);
+            char why[128];
+            snprintf(why, sizeof why, "too many connections (max_connections %u)",
+                     srv->sc->limits.max_connections);
+            px__refuse(fd, why);
+            continue;
+        }
         px_sconn *sc = calloc(1, sizeof *sc);
         if (!sc) {
+            __atomic_sub_fetch(&srv->n_conns, 1, __ATOMIC_RELAXED);
             close(fd);
             continue;
         }
@@ -439,13 +502,11 @@ static void px__accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             sl->conns->prev = sc;
         sl->conns = sc;
         sl->n_conns++;
-        sc->last_active = ev_now(ev);
-        if (srv->sc->limits.idle_timeout_us > 0) {
-            ev_init(&sc->idle_w, px__idle_cb);
-            sc->idle_w.data = sc;
-            sc->idle_w.repeat = srv->sc->limits.idle_timeout_us / 1e6;
-            ev_timer_again(ev, &sc->idle_w);
-        }
+        sc->accepted_at = sc->last_active = ev_now(ev);
+        ev_init(&sc->watchdog_w, px__watchdog_cb);
+        sc->watchdog_w.data = sc;
+        sc->watchdog_w.repeat = srv->sc->limits.handshake_timeout_us / 1e6;
+        ev_timer_again(ev, &sc->watchdog_w);
     }
 }
 

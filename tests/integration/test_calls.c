@@ -20,6 +20,7 @@
 #include "plexus/plexus.h"
 #include "px_frame.h"
 #include "px_proc.h"
+#include "px_raw.h"
 #include "px_time.h"
 
 typedef struct fixture {
@@ -291,12 +292,8 @@ static void test_generated_stub(void **state)
 
 static int raw_connect(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = px_raw_connect(port);
+    assert_true(fd >= 0);
     return fd;
 }
 

@@ -398,6 +398,32 @@ static void test_refuse_duplicate(void **state)
     assert_int_equal(px_loader_count(f->l), 2);
 }
 
+static void test_refuse_writable_by_others(void **state)
+{
+    fx *f = *state;
+    char copy[256], want[1024];
+    const px_module *m;
+    snprintf(copy, sizeof copy, "%s/lb_good.so", f->tmp_a);
+    copy_file(fixture(f, "lb_good.so"), copy);
+    assert_int_equal(chmod(copy, 0666), 0);
+    assert_int_equal(px_loader_load_file(f->l, copy, 0, &m, &f->err), PX_PERMISSION_DENIED);
+    snprintf(want, sizeof want,
+             "%s: writable by group or others (mode 0666); refusing to load it "
+             "(fix: chmod go-w %s)", copy, copy);
+    assert_contains(f->err.msg, want);
+    assert_int_equal(chmod(copy, 0755), 0);
+    assert_int_equal(chmod(f->tmp_a, 0777), 0);
+    assert_int_equal(px_loader_load_file(f->l, copy, 0, &m, &f->err), PX_PERMISSION_DENIED);
+    snprintf(want, sizeof want,
+             "%s: its directory %s is writable by group or others (mode 0777); refusing to "
+             "load it (fix: chmod go-w %s)", copy, f->tmp_a, f->tmp_a);
+    assert_contains(f->err.msg, want);
+    /* A sticky shared directory (like /tmp) is fine: others cannot replace our file. */
+    assert_int_equal(chmod(f->tmp_a, 01777), 0);
+    assert_int_equal(px_loader_load_file(f->l, copy, 0, &m, &f->err), PX_OK);
+    assert_int_equal(chmod(f->tmp_a, 0700), 0);
+}
+
 static void test_refuse_no_ops(void **state)
 {
     fx *f = *state;
@@ -483,6 +509,7 @@ int main(void)
         T(test_refuse_wrong_kind),
         T(test_refuse_name_mismatch),
         T(test_refuse_duplicate),
+        T(test_refuse_writable_by_others),
         T(test_refuse_no_ops),
         T(test_refuse_bad_directives),
         T(test_refuse_directive_offset),
