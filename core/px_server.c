@@ -19,6 +19,7 @@
 #include "px_config_int.h"
 #include "px_conn.h"
 #include "px_deadline.h"
+#include "px_idset.h"
 #include "px_log.h"
 #include "px_methods.h"
 #include "px_net.h"
@@ -56,6 +57,7 @@ typedef struct px_sconn {
     px_sloop *sl;
     const px_codec_inst *codec;
     uint32_t inflight;
+    px_idset ids;         /* request ids in flight: a reused one is refused */
     struct px_sconn *prev, *next;
     ev_timer watchdog_w;  /* handshake, read (slowloris) and idle timeouts */
     ev_tstamp accepted_at, last_active;
@@ -125,6 +127,7 @@ static void px__call_finish(px_scall *call)
     px_sconn *sc = call->sc;
     protobuf_c_message_free_unpacked(call->input, NULL);
     px_buf_free(&call->reply);
+    px_idset_del(&sc->ids, call->id);
     free(call);
     sc->inflight--;
     px__sconn_maybe_close(sc);
@@ -251,6 +254,14 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
                            (int)(slash - f->method), (const char *)f->method);
         return;
     }
+    if (px_idset_has(&sc->ids, f->id)) {
+        /* Answering would give the client two replies with one id: refuse this one;
+         * the call already in flight under the id is unaffected. */
+        px__send_error(sc, f->id, PX_INVALID_ARGUMENT,
+                       "request id %llu is already in flight on this connection",
+                       (unsigned long long)f->id);
+        return;
+    }
     if (sc->inflight >= srv->sc->limits.max_inflight_per_conn) {
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED,
                        "too many calls in flight on this connection (max_inflight_per_conn %u)",
@@ -268,6 +279,12 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
     px_scall *call = calloc(1, sizeof *call);
     if (!call) {
         protobuf_c_message_free_unpacked(input, NULL);
+        px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
+        return;
+    }
+    if (px_idset_add(&sc->ids, f->id) < 0) {
+        protobuf_c_message_free_unpacked(input, NULL);
+        free(call);
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
         return;
     }
@@ -387,7 +404,11 @@ static void px__sconn_on_close(px_conn *c, const px_err *why)
     px__sloop_check_drained(sl);
 }
 
-static void px__sconn_on_free(px_conn *c) { free(c); }
+static void px__sconn_on_free(px_conn *c)
+{
+    px_idset_free(&((px_sconn *)c)->ids);
+    free(c);
+}
 
 static const px_conn_ops px__sconn_ops = {
     .on_frame = px__sconn_on_frame,

@@ -404,19 +404,27 @@ static void test_many_deadlines_each_reported_once(void **state)
         assert_int_equal(px_call_async(f->cl, "calc.Calculator/Sleep", &s.base,
                                        &calc__sleep_reply__descriptor, &opts, once_done, &o[i], &err),
                          PX_OK);
+    int by_client = 0;
     for (int i = 0; i < N; i++) {
         assert_true(wait_until(&o[i].calls, 1, 10 * 1000000));
         assert_int_equal(o[i].st, PX_DEADLINE_EXCEEDED);
         assert_true(o[i].at_us - t0 >= 50 * 1000);
+        /* Normally the client's timer ends the call; on a starved machine the server's
+         * own refusal of a call that expired in its queue may arrive first. */
+        if (strstr(o[i].msg, "deadline exceeded waiting for"))
+            by_client++;
+        else
+            assert_non_null(strstr(o[i].msg, "the deadline expired while the call waited"));
     }
-    /* Every call's answer still comes back (4 ran, the rest the server refused as
-     * expired in its queue) and each is dropped as late, never delivered. */
+    assert_true(by_client > 0);
+    /* The server's answer to each call the client gave up on still comes back (4 ran,
+     * the rest it refused as expired in its queue) and is dropped as late. */
     int64_t end = px_mono_us() + 20 * 1000000;
     px_client_stats after;
     do
         px_client_stats_get(f->cl, &after);
-    while (after.late_responses < before.late_responses + N && px_mono_us() < end);
-    assert_int_equal(after.late_responses, before.late_responses + N);
+    while (after.late_responses < before.late_responses + by_client && px_mono_us() < end);
+    assert_int_equal(after.late_responses, before.late_responses + by_client);
     for (int i = 0; i < N; i++)
         assert_int_equal(o[i].calls, 1);
     free(o);

@@ -206,6 +206,38 @@ static void test_max_inflight_per_conn(void **state)
     px_buf_free(&b3);
 }
 
+static void test_request_id_reuse_in_flight(void **state)
+{
+    px_raw_reader r;
+    px_frame f;
+    for (int tries = 0;; tries++) { /* earlier tests' connections may still be closing */
+        r = (px_raw_reader){.fd = px_raw_connect(srv.port)};
+        px_raw_hello(r.fd, "protobuf");
+        if (px_raw_next(&r, &f) == 0 && f.type == PX_FRAME_HELLO)
+            break;
+        close(r.fd);
+        assert_true(tries < 200);
+    }
+    px_buf b1 = {0}, b2 = {0};
+    px_frame q[2] = {sleep_req(9, 100, &b1), add_req(9, &b2)};
+    assert_int_equal(px_raw_send(r.fd, q, 2), 0);
+    assert_int_equal(px_raw_next(&r, &f), 0); /* the duplicate is refused at once */
+    assert_int_equal(f.type, PX_FRAME_ERROR);
+    assert_int_equal(f.id, 9);
+    assert_int_equal(f.status, PX_INVALID_ARGUMENT);
+    assert_string_equal(r.text, "request id 9 is already in flight on this connection");
+    assert_int_equal(px_raw_next(&r, &f), 0); /* the first call is unaffected */
+    assert_int_equal(f.type, PX_FRAME_RESPONSE);
+    assert_int_equal(f.id, 9);
+    /* Once answered, the id may be used again. */
+    assert_int_equal(px_raw_send(r.fd, &q[1], 1), 0);
+    assert_int_equal(px_raw_next(&r, &f), 0);
+    assert_int_equal(f.type, PX_FRAME_RESPONSE);
+    close(r.fd);
+    px_buf_free(&b1);
+    px_buf_free(&b2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_idle_timeout_goaway),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_max_inflight_per_conn),
+        cmocka_unit_test(test_request_id_reuse_in_flight),
     };
     return cmocka_run_group_tests_name("limits", tests, setup, teardown);
 }

@@ -202,7 +202,8 @@ static void test_server_errors(void **state)
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frames: 1MiB}\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:12: server.limits: unknown key 'max_frames' (accepted: max_frame, max_meta, "
-                "max_inflight_per_conn, idle_timeout)");
+                "max_inflight_per_conn, idle_timeout, "
+                "max_connections, handshake_timeout, read_timeout)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: protobuf\n", PX_INVALID_ARGUMENT,
                 "%s:3:11: server.codecs: expected a list of codec names, got a scalar");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: []\n", PX_INVALID_ARGUMENT,
@@ -543,7 +544,7 @@ static void test_services(void **state)
                 "%s:5:31: server.services[0].workers: 257 is out of range (0..256)");
     expect_fail(f, SV "    - {module: calc, threads: 2}\n", PX_INVALID_ARGUMENT,
                 "%s:5:22: server.services[0]: unknown key 'threads' (accepted: module, workers, "
-                "max_sleep)");
+                "max_sleep, delay)");
     expect_fail(f, SV "    - calc\n    - {module: calc}\n", PX_INVALID_ARGUMENT,
                 "%s:6:16: server.services[1]: service 'calc' is listed twice (first at 5:7)");
 #undef SV
