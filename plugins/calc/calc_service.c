@@ -9,12 +9,14 @@
 
 typedef struct calc_conf {
     int64_t max_sleep_us; /* Sleep requests above this are refused */
+    int64_t delay_us;     /* added to every call: makes one server slow in balancing tests */
 } calc_conf;
 
 typedef struct calc_state {
     Calc__Calculator_Service svc; /* handed to the server; handlers get back here */
     char *server_id;
     int64_t max_sleep_us;
+    int64_t delay_us;
 } calc_state;
 
 static calc_state *calc_of(Calc__Calculator_Service *svc)
@@ -22,9 +24,26 @@ static calc_state *calc_of(Calc__Calculator_Service *svc)
     return (calc_state *)((char *)svc - offsetof(calc_state, svc));
 }
 
+static void calc_sleep_us(int64_t us)
+{
+    struct timespec left = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000L };
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}
+
+/* The `delay` directive: every handler first waits this long (blocking, so a server
+ * configured with it should run calc on workers). */
+static void calc_delay(Calc__Calculator_Service *svc)
+{
+    int64_t us = calc_of(svc)->delay_us;
+    if (us > 0)
+        calc_sleep_us(us);
+}
+
 static void calc_add(Calc__Calculator_Service *svc, const Calc__AddRequest *in,
                      Calc__AddReply_Closure closure, void *data)
 {
+    calc_delay(svc);
     Calc__AddReply reply = CALC__ADD_REPLY__INIT;
     reply.sum = (int64_t)in->a + (int64_t)in->b; /* int32 + int32 always fits in int64 */
     closure(&reply, data);
@@ -33,6 +52,7 @@ static void calc_add(Calc__Calculator_Service *svc, const Calc__AddRequest *in,
 static void calc_div(Calc__Calculator_Service *svc, const Calc__DivRequest *in,
                      Calc__DivReply_Closure closure, void *data)
 {
+    calc_delay(svc);
     if (in->b == 0) {
         px_handler_fail(data, PX_INVALID_ARGUMENT, "division by zero");
         closure(NULL, data);
@@ -53,12 +73,14 @@ static void calc_div(Calc__Calculator_Service *svc, const Calc__DivRequest *in,
 static void calc_echo(Calc__Calculator_Service *svc, const Calc__EchoMsg *in,
                       Calc__EchoMsg_Closure closure, void *data)
 {
+    calc_delay(svc);
     closure(in, data); /* the input stays valid until closure returns */
 }
 
 static void calc_sleep(Calc__Calculator_Service *svc, const Calc__SleepRequest *in,
                        Calc__SleepReply_Closure closure, void *data)
 {
+    calc_delay(svc);
     calc_state *st = calc_of(svc);
     if ((int64_t)in->ms * 1000 > st->max_sleep_us) {
         px_handler_fail(data, PX_INVALID_ARGUMENT, "sleep of %u ms exceeds the %lld ms limit",
@@ -67,9 +89,7 @@ static void calc_sleep(Calc__Calculator_Service *svc, const Calc__SleepRequest *
         return;
     }
     /* Blocking on purpose: the config runs calc on a worker pool. */
-    struct timespec left = { .tv_sec = in->ms / 1000, .tv_nsec = (long)(in->ms % 1000) * 1000000L };
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
+    calc_sleep_us((int64_t)in->ms * 1000);
     Calc__SleepReply reply = CALC__SLEEP_REPLY__INIT;
     reply.slept_ms = in->ms;
     closure(&reply, data);
@@ -78,6 +98,7 @@ static void calc_sleep(Calc__Calculator_Service *svc, const Calc__SleepRequest *
 static void calc_whoami(Calc__Calculator_Service *svc, const Calc__WhoamiRequest *in,
                         Calc__WhoamiReply_Closure closure, void *data)
 {
+    calc_delay(svc);
     Calc__WhoamiReply reply = CALC__WHOAMI_REPLY__INIT;
     reply.id = calc_of(svc)->server_id;
     closure(&reply, data);
@@ -96,6 +117,7 @@ static px_status calc_create(const px_module_env *env, const void *conf, void **
     Calc__Calculator_Service svc = CALC__CALCULATOR__INIT(calc_);
     st->svc = svc;
     st->max_sleep_us = cf->max_sleep_us;
+    st->delay_us = cf->delay_us;
     *state = st;
     return PX_OK;
 }
@@ -121,6 +143,9 @@ static const px_directive calc_directives[] = {
     { .name = "max_sleep", .type = PX_DIR_DURATION, .offset = offsetof(calc_conf, max_sleep_us),
       .def = "60s", .min = "0ms", .max = "1h",
       .help = "longest Sleep the service accepts; longer requests fail with INVALID_ARGUMENT" },
+    { .name = "delay", .type = PX_DIR_DURATION, .offset = offsetof(calc_conf, delay_us),
+      .def = "0ms", .min = "0ms", .max = "10s",
+      .help = "extra time every call takes (blocking: give calc workers); simulates a slow server" },
     { .name = NULL },
 };
 
