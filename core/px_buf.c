@@ -15,9 +15,12 @@ int px_buf_reserve(px_buf *b, size_t n)
     /* Doubling keeps appends amortised O(1). */
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    uint8_t *p = realloc(b->data, cap);
+    uint8_t *p = b->borrowed ? malloc(cap) : realloc(b->data, cap);
     if (p == NULL)
         return -1;
+    if (b->borrowed && b->len)
+        memcpy(p, b->data, b->len);
+    b->borrowed = 0;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -36,7 +39,9 @@ int px_buf_append(px_buf *b, const void *p, size_t n)
 
 void px_buf_free(px_buf *b)
 {
-    free(b->data);
+    if (!b->borrowed)
+        free(b->data);
+    b->borrowed = 0;
     b->data = NULL;
     b->len = 0;
     b->cap = 0;

@@ -13,6 +13,9 @@
 #include "px_probe.h"
 #include "px_time.h"
 
+/* Requests up to this size are encoded inside the call's own allocation. */
+#define PX_CALL_INLINE_REQ 192
+
 static void px__attempt(px_ccall *call);
 
 static __thread px_status px__stub_st;
@@ -395,11 +398,16 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     if (__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE))
         return px_err_set(err, PX_CANCELLED, "client is shutting down");
     px_upstream *up = c->up;
-    px_ccall *call = calloc(1, sizeof *call + mlen + 1 + up->n);
+    /* One allocation per call: the call, its method name, its tried flags and room
+     * for a small encoded request (larger ones move to the heap as they grow). */
+    size_t extra = mlen + 1 + up->n;
+    px_ccall *call = malloc(sizeof *call + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    memset(call, 0, sizeof *call + extra);
     memcpy(call->method, method, mlen + 1);
     call->tried = (uint8_t *)call->method + mlen + 1;
+    px_buf_borrow(&call->req, call->tried + up->n, PX_CALL_INLINE_REQ);
     /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */
     px_err e = {0};
     if (up->codec->encode(up->codec_state, req, &call->req, &e) != PX_OK) {

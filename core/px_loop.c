@@ -3,20 +3,51 @@
 
 #include <stdlib.h>
 
+/*
+ * The task queue is Vyukov's intrusive MPSC queue: a post is one atomic exchange and
+ * one store, no lock, and the loop drains it without blocking posters. A pop can see
+ * a producer between its two steps; it then stops, and that producer's
+ * ev_async_send (after its second step) wakes the loop again.
+ */
+static void px__q_push(px_loop *l, px_task *t)
+{
+    __atomic_store_n(&t->next, NULL, __ATOMIC_RELAXED);
+    px_task *prev = __atomic_exchange_n(&l->q_head, t, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&prev->next, t, __ATOMIC_RELEASE);
+}
+
+static px_task *px__q_pop(px_loop *l)
+{
+    px_task *tail = l->q_tail;
+    px_task *next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
+    if (tail == &l->q_stub) {
+        if (!next)
+            return NULL;
+        l->q_tail = tail = next;
+        next = __atomic_load_n(&next->next, __ATOMIC_ACQUIRE);
+    }
+    if (next) {
+        l->q_tail = next;
+        return tail;
+    }
+    if (tail != __atomic_load_n(&l->q_head, __ATOMIC_ACQUIRE))
+        return NULL; /* a producer is between its two steps */
+    px__q_push(l, &l->q_stub);
+    next = __atomic_load_n(&tail->next, __ATOMIC_ACQUIRE);
+    if (next) {
+        l->q_tail = next;
+        return tail;
+    }
+    return NULL;
+}
+
 static void px__loop_wake_cb(struct ev_loop *ev, ev_async *w, int revents)
 {
     px_loop *l = w->data;
-    pthread_mutex_lock(&l->lock);
-    px_task *t = l->head;
-    l->head = l->tail = NULL;
-    int stop = l->stop;
-    pthread_mutex_unlock(&l->lock);
-    while (t) {
-        px_task *next = t->next; /* the task may free its container */
-        t->fn(l, t->arg);
-        t = next;
-    }
-    if (stop)
+    px_task *t;
+    while ((t = px__q_pop(l)) != NULL)
+        t->fn(l, t->arg); /* the task may free its container: t is not touched again */
+    if (__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE))
         ev_break(ev, EVBREAK_ALL);
 }
 
@@ -44,7 +75,7 @@ int px_loop_init(px_loop *l, unsigned index)
     l->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (!l->ev)
         return -1;
-    pthread_mutex_init(&l->lock, NULL);
+    l->q_head = l->q_tail = &l->q_stub;
     ev_async_init(&l->wake, px__loop_wake_cb);
     l->wake.data = l;
     ev_async_start(l->ev, &l->wake);
@@ -87,14 +118,7 @@ void px_loop_post(px_loop *l, px_task *t, px_task_fn fn, void *arg)
 {
     t->fn = fn;
     t->arg = arg;
-    t->next = NULL;
-    pthread_mutex_lock(&l->lock);
-    if (l->tail)
-        l->tail->next = t;
-    else
-        l->head = t;
-    l->tail = t;
-    pthread_mutex_unlock(&l->lock);
+    px__q_push(l, t);
     ev_async_send(l->ev, &l->wake);
 }
 
@@ -102,9 +126,7 @@ void px_loop_stop_join(px_loop *l)
 {
     if (!l->running)
         return;
-    pthread_mutex_lock(&l->lock);
-    l->stop = 1;
-    pthread_mutex_unlock(&l->lock);
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
     ev_async_send(l->ev, &l->wake);
     pthread_join(l->thread, NULL);
     l->running = 0;
@@ -121,7 +143,6 @@ void px_loop_destroy(px_loop *l)
     ev_loop_destroy(l->ev);
     l->ev = NULL;
     px_buf_free(&l->scratch);
-    pthread_mutex_destroy(&l->lock);
 }
 
 void px_loop_want_flush(px_loop *l, px_flushable *f)

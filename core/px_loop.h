@@ -33,9 +33,10 @@ struct px_loop {
     unsigned index;            /* position among its siblings */
     ev_async wake;             /* tasks posted or stop requested */
     ev_prepare flush_w;        /* runs flush hooks before blocking */
-    pthread_mutex_t lock;      /* guards the task queue only */
-    px_task *head, *tail;
-    int stop;                  /* set under lock: break after draining tasks */
+    px_task *q_head;           /* task queue: producers exchange it (lock-free MPSC) */
+    px_task *q_tail;           /* loop thread only */
+    px_task q_stub;
+    int stop;                  /* atomic: break after draining tasks */
     px_flushable *flush_list;  /* loop-thread only */
     px_buf scratch;            /* shared read buffer of the loop's connections */
     void *data;                /* owner's */

@@ -55,14 +55,11 @@ void px_upstream_free(px_upstream *up)
     if (!up)
         return;
     const px_upstream_conf *uc = up->conf;
-    if (up->timeout)
-        px_modref_destroy(&uc->timeout, up->timeout_state);
-    if (up->failover)
-        px_modref_destroy(&uc->failover, up->failover_state);
-    if (up->balancer)
-        px_modref_destroy(&uc->balancer, up->balancer_state);
-    if (up->codec)
-        px_modref_destroy(&uc->codec, up->codec_state);
+    /* Whatever was created, even when a later create failed (destroy skips NULL). */
+    px_modref_destroy(&uc->timeout, up->timeout_state);
+    px_modref_destroy(&uc->failover, up->failover_state);
+    px_modref_destroy(&uc->balancer, up->balancer_state);
+    px_modref_destroy(&uc->codec, up->codec_state);
     for (size_t i = 0; i < up->n; i++)
         pthread_mutex_destroy(&up->eps[i].lock);
     free(up->eps);

@@ -11,10 +11,20 @@ extern "C" {
 #endif
 
 typedef struct px_buf {
-    uint8_t *data; /**< malloc'd storage, or NULL when cap == 0 */
+    uint8_t *data; /**< storage (malloc'd unless borrowed), or NULL when cap == 0 */
     size_t len;    /**< bytes in use */
-    size_t cap;    /**< bytes allocated */
+    size_t cap;    /**< bytes available at data */
+    int borrowed;  /**< data is the owner's storage (px_buf_borrow): growth moves to the heap */
 } px_buf;
+
+/** Starts b on the caller's storage of cap bytes: small contents need no malloc. */
+static inline void px_buf_borrow(px_buf *b, void *storage, size_t cap)
+{
+    b->data = (uint8_t *)storage;
+    b->len = 0;
+    b->cap = cap;
+    b->borrowed = 1;
+}
 
 /** Ensures room for n more bytes; returns 0, or -1 when out of memory. */
 PX_API int px_buf_reserve(px_buf *b, size_t n);
