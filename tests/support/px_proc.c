@@ -57,16 +57,15 @@ static void show_log(const px_proc *p)
     fclose(f);
 }
 
-int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
+/* Writes a config for p->id on p->port into a new temp dir, runs plexusd, waits. */
+static int launch(px_proc *p, const char *server_yaml)
 {
-    memset(p, 0, sizeof *p);
-    snprintf(p->id, sizeof p->id, "%s", id);
+    const char *id = p->id;
     snprintf(p->dir, sizeof p->dir, "/tmp/pxtest-XXXXXX");
     if (!mkdtemp(p->dir))
         return -1;
     snprintf(p->conf, sizeof p->conf, "%s/server.yaml", p->dir);
     snprintf(p->log, sizeof p->log, "%s/plexusd.log", p->dir);
-    p->port = px_free_port();
     FILE *f = fopen(p->conf, "w");
     if (!f || p->port < 0)
         return -1;
@@ -107,6 +106,24 @@ int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
     show_log(p);
     px_proc_kill(p);
     return -1;
+}
+
+int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->port = px_free_port();
+    return launch(p, server_yaml);
+}
+
+int px_proc_restart(px_proc *p, const char *server_yaml)
+{
+    if (p->pid > 0) {
+        fprintf(stderr, "px_proc_restart: plexusd %s is still running (pid %d)\n", p->id,
+                (int)p->pid);
+        return -1;
+    }
+    return launch(p, server_yaml);
 }
 
 static void cleanup_dir(px_proc *p)

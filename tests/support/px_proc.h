@@ -24,6 +24,12 @@ int px_free_port(void);
  * printed (and the log shown).
  */
 int px_proc_start(px_proc *p, const char *id, const char *server_yaml);
+/**
+ * Starts plexusd again as p->id on the same p->port, after px_proc_kill or
+ * px_proc_stop, from a fresh config built as px_proc_start builds one. Waits
+ * (bounded) until it accepts connections. Returns 0, or -1 with a message printed.
+ */
+int px_proc_restart(px_proc *p, const char *server_yaml);
 /** SIGTERM, wait; returns the exit status (or -1 when it did not exit in time). */
 int px_proc_stop(px_proc *p);
 /** SIGKILL and reap. */
