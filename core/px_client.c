@@ -62,9 +62,8 @@ static void px__att_abandon(px_catt *a)
 static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
 {
     px_client *cl = call->cl;
-    px_loop *l = &call->lp->loop;
-    ev_timer_stop(l->ev, &call->timer);
-    ev_timer_stop(l->ev, &call->hedge_w);
+    px_tq_cancel(&call->deadline_t);
+    px_tq_cancel(&call->hedge_t);
     px__att_abandon(&call->att[0]);
     px__att_abandon(&call->att[1]);
     px_ctx_del(&call->lp->ctx, call->id);
@@ -114,9 +113,9 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
     px__complete(call, st, msg, reply);
 }
 
-static void px__deadline_cb(struct ev_loop *ev, ev_timer *w, int revents)
+static void px__deadline_cb(px_tnode *t)
 {
-    px_ccall *call = w->data;
+    px_ccall *call = (px_ccall *)((char *)t - offsetof(px_ccall, deadline_t));
     char msg[400];
     px_catt *live[2];
     int n = 0;
@@ -140,9 +139,9 @@ static void px__deadline_cb(struct ev_loop *ev, ev_timer *w, int revents)
     }
 }
 
-static void px__hedge_cb(struct ev_loop *ev, ev_timer *w, int revents)
+static void px__hedge_cb(px_tnode *t)
 {
-    px_ccall *call = w->data;
+    px_ccall *call = (px_ccall *)((char *)t - offsetof(px_ccall, hedge_t));
     if (call->n_live != 1 || call->expired || call->lp->stopping)
         return;
     __atomic_add_fetch(&call->cl->stats.hedges, 1, __ATOMIC_RELAXED);
@@ -351,10 +350,6 @@ static void px__call_start(px_loop *l, void *arg)
 {
     px_ccall *call = arg;
     px_cloop *lp = call->lp;
-    ev_init(&call->timer, px__deadline_cb);
-    call->timer.data = call;
-    ev_init(&call->hedge_w, px__hedge_cb);
-    call->hedge_w.data = call;
     call->id = px_ctx_put(&lp->ctx, call);
     if (call->id == 0) {
         call->done(call->user, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -369,16 +364,14 @@ static void px__call_start(px_loop *l, void *arg)
     int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
     if (budget > 0) {
         call->deadline_us = px_loop_now_us(l) + budget;
-        ev_timer_set(&call->timer, budget / 1e6, 0);
-        ev_timer_start(l->ev, &call->timer);
+        px_tq_arm(&lp->tq, &call->deadline_t, budget / 1e6, px__deadline_cb);
     }
     px_upstream *up = call->cl->up;
     int64_t hedge = up->failover->hedge_after_us
                         ? up->failover->hedge_after_us(up->failover_state, call->method)
                         : 0;
     if (hedge > 0 && up->n > 1 && (budget <= 0 || hedge < budget)) {
-        ev_timer_set(&call->hedge_w, hedge / 1e6, 0);
-        ev_timer_start(l->ev, &call->hedge_w);
+        px_tq_arm(&lp->tq, &call->hedge_t, hedge / 1e6, px__hedge_cb);
     }
     px__attempt(call);
 }
@@ -507,6 +500,7 @@ px_status px_client_new(const px_config *cfg, const char *upstream, px_client **
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         }
         c->n_loops++;
+        px_tq_init(&lp->tq, lp->loop.ev);
         if (i == 0)
             px_probe_start(lp); /* armed before the thread runs: no race */
         if (px_loop_start(&lp->loop) != 0) {
@@ -535,6 +529,8 @@ void px_client_free(px_client *c)
     }
     for (int i = 0; i < c->n_loops; i++) {
         px_cloop *lp = &c->loops[i];
+        if (lp->loop.ev)
+            px_tq_destroy(&lp->tq);
         px_loop_destroy(&lp->loop);
         px_ctx_free(&lp->ctx);
         free(lp->conns);

@@ -5,6 +5,7 @@
 #include "plexus/px_client.h"
 #include "px_conn.h"
 #include "px_ctx.h"
+#include "px_timerq.h"
 #include "px_loop.h"
 #include "px_upstream.h"
 
@@ -35,8 +36,8 @@ typedef struct px_ccall {
     ProtobufCMessage **keep; /* px_call_wait: take the reply instead of freeing it */
     px_buf req;              /* encoded request body, kept for retries and hedges */
     px_call_opts opts;
-    ev_timer timer;          /* the deadline */
-    ev_timer hedge_w;        /* the backup request, when failover asks for one */
+    px_tnode deadline_t;     /* the deadline (O(1) timer lists) */
+    px_tnode hedge_t;        /* the backup request, when failover asks for one */
     int64_t deadline_us;     /* loop time; 0 = none */
     uint64_t id;
     unsigned attempts;       /* attempts started */
@@ -65,6 +66,7 @@ typedef struct px_cloop {
     px_cconn **conns; /* [endpoint * connections_per_endpoint + k] */
     uint32_t rr;
     px_ctx_table ctx;
+    px_timerq tq;              /* call deadlines and hedges */
     px_task stop_task;
     int stopping;
     ev_timer probe_w;          /* health probes (first loop only) */
