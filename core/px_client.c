@@ -72,6 +72,8 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
         *call->keep = reply; /* px_call_wait takes the reply over */
         reply = NULL;
     }
+    /* Counted before the callback: a caller that saw its last callback sees the count. */
+    __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
     px__stub_st = st;
     px__stub_msg = msg;
     call->done(call->user, st, st == PX_OK ? "" : msg, shown);
@@ -81,7 +83,6 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
         protobuf_c_message_free_unpacked(reply, NULL);
     px_buf_free(&call->req);
     free(call);
-    __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
 }
 
 /* An attempt ended: let the balancer, timeout module and failover (which reports to
@@ -362,6 +363,11 @@ static void px__call_start(px_loop *l, void *arg)
         return;
     }
     int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
+    /* ev_now is cached per iteration, and this call may have been posted after this
+     * iteration began: a deadline armed on the cached time could fire before the
+     * caller's budget ran out. One clock read (vDSO) per call keeps it never early. */
+    if (budget > 0)
+        ev_now_update(l->ev);
     if (budget > 0) {
         call->deadline_us = px_loop_now_us(l) + budget;
         px_tq_arm(&lp->tq, &call->deadline_t, budget / 1e6, px__deadline_cb);

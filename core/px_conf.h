@@ -2,6 +2,7 @@
 #ifndef PX_CONF_H
 #define PX_CONF_H
 
+#include "plexus/px_units.h"
 #include <stdint.h>
 #include "plexus/px_module.h"
 #include "plexus/px_status.h"
@@ -13,12 +14,7 @@
  * "'5 parsecs' is not a duration (use e.g. 250ms, 5s)". Nothing is stored on failure.
  */
 
-/** Durations: a number (fraction allowed) and a unit us, ms, s, m, h or d; parts may be
- *  chained ("1m30s"); "0" alone needs no unit. Stores microseconds. */
-const char *px_parse_duration(const char *text, int64_t *us);
-/** Sizes: a number (fraction allowed) and an optional unit B, KB, MB, GB, TB (powers of
- *  1000) or KiB, MiB, GiB, TiB (powers of 1024); no unit means bytes. */
-const char *px_parse_size(const char *text, uint64_t *bytes);
+/* Durations and sizes: px_parse_duration / px_parse_size, in the SDK (plexus/px_units.h). */
 /** true/false, yes/no, on/off in any letter case; stores 1 or 0. */
 const char *px_parse_bool(const char *text, int *out);
 /** A base-10 integer with optional sign. */

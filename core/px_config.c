@@ -646,6 +646,41 @@ static px_status px__load(px__ctx *c, const px_ynode *root)
     return st;
 }
 
+/* A module's create() may refuse what its directive table cannot express (an empty
+ * key_field, a malformed per-method map, floor > ceiling). Making and dropping one
+ * instance of every strategy module now puts those errors where the others are —
+ * at the module's line in the file, at load time, so `plexusd -t` and `plexus check`
+ * see them. Services are left out: their instances may be heavy (threads, clients). */
+static px_status px__check_one(const px_config *cfg, const px_modref *ref, const char *scope,
+                               px_err *err)
+{
+    if (ref->mod == NULL || ref->mod->create == NULL)
+        return PX_OK;
+    px_module_env env = {.config_file = cfg->file, .server_id = cfg->server.id ? cfg->server.id : "",
+                         .scope = scope};
+    void *state = NULL;
+    px_err e = {0};
+    if (px_modref_create(ref, &env, &state, &e) != PX_OK)
+        return px_err_set(err, e.status, "%s:%d:%d: %s", cfg->file, ref->line, ref->col, e.msg);
+    px_modref_destroy(ref, state);
+    return PX_OK;
+}
+
+static px_status px__check_strategies(const px_config *cfg, px_err *err)
+{
+    for (size_t i = 0; i < cfg->server.n_codecs; i++)
+        if (px__check_one(cfg, &cfg->server.codecs[i], "server", err) != PX_OK)
+            return err->status;
+    for (size_t i = 0; i < cfg->client.n_upstreams; i++) {
+        const px_upstream_conf *u = &cfg->client.upstreams[i];
+        const px_modref *refs[] = {&u->codec, &u->balancer, &u->failover, &u->timeout};
+        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++)
+            if (px__check_one(cfg, refs[k], u->name, err) != PX_OK)
+                return err->status;
+    }
+    return PX_OK;
+}
+
 px_status px_config_load(const char *path, px_config **out, px_err *err)
 {
     *out = NULL;
@@ -663,6 +698,8 @@ px_status px_config_load(const char *path, px_config **out, px_err *err)
     px__ctx c = {cfg, path, err};
     st = px__load(&c, root);
     px_yaml_free(root);
+    if (st == PX_OK)
+        st = px__check_strategies(cfg, err);
     if (st != PX_OK) {
         px_config_free(cfg);
         return st;

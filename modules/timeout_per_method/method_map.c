@@ -1,12 +1,13 @@
 /* method_map: split, validate, sort once; bsearch per call (no allocation, no lock). */
 #include "method_map.h"
 
+#include <plexus/px_units.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pm_duration.h"
 
 #define PM_MIN_US 1000LL
 #define PM_MAX_US 3600000000LL
@@ -68,7 +69,7 @@ static px_status parse_entry(const char *text, int k, method_entry *e, px_err *e
         st = px_err_set(err, PX_INVALID_ARGUMENT,
                         "entry %d: method '%s' is not package.Service/Method or package.Service/*",
                         k, method);
-    else if ((why = pm_parse_duration(dur, &us)) != NULL)
+    else if ((why = px_parse_duration(dur, &us)) != NULL)
         st = px_err_set(err, PX_INVALID_ARGUMENT, "entry %d (%s): '%s' %s", k, method, dur, why);
     else if (us < PM_MIN_US || us > PM_MAX_US)
         st = px_err_set(err, PX_INVALID_ARGUMENT, "entry %d (%s): '%s' is out of range (1ms..1h)",

@@ -5,6 +5,7 @@
 #include "px_export.h"
 #include "px_status.h"
 #include "px_buf.h"
+#include "px_units.h"
 #include "px_module.h"
 #include "px_endpoint.h"
 #include "px_codec.h"
