@@ -50,6 +50,8 @@ typedef struct px_sloop {
     size_t n_conns;
     int draining;
     px_task drain_task, force_task;
+    struct px_scall *free_calls; /* recycled call records: no malloc per call */
+    unsigned n_free_calls;
 } px_sloop;
 
 typedef struct px_sconn {
@@ -73,7 +75,10 @@ typedef struct px_scall {
     px_status status;
     char msg[256];
     px_buf reply;        /* the answer frame when built off the IO thread */
+    struct px_scall *next_free;
 } px_scall;
+
+#define PX_SLOOP_MAX_FREE_CALLS 1024
 
 struct px_server {
     const px_config *cfg;
@@ -128,7 +133,14 @@ static void px__call_finish(px_scall *call)
     protobuf_c_message_free_unpacked(call->input, NULL);
     px_buf_free(&call->reply);
     px_idset_del(&sc->ids, call->id);
-    free(call);
+    px_sloop *sl = sc->sl;
+    if (sl->n_free_calls < PX_SLOOP_MAX_FREE_CALLS) {
+        call->next_free = sl->free_calls;
+        sl->free_calls = call;
+        sl->n_free_calls++;
+    } else {
+        free(call);
+    }
     sc->inflight--;
     px__sconn_maybe_close(sc);
     px_conn_unref(&sc->conn);
@@ -276,7 +288,18 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
                        m->name, m->input->name, sc->codec->name, err.msg);
         return;
     }
-    px_scall *call = calloc(1, sizeof *call);
+    /* Allocated and recycled on this loop's thread only (completions come back here). */
+    px_scall *call = sc->sl->free_calls;
+    if (call) {
+        sc->sl->free_calls = call->next_free;
+        sc->sl->n_free_calls--;
+        memset(call, 0, offsetof(px_scall, msg));
+        call->msg[0] = 0;
+        call->reply = (px_buf){0};
+        call->next_free = NULL;
+    } else {
+        call = calloc(1, sizeof *call);
+    }
     if (!call) {
         protobuf_c_message_free_unpacked(input, NULL);
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
@@ -687,6 +710,11 @@ void px_server_free(px_server *s)
             close(sl->lfd);
         }
         px_loop_destroy(&sl->loop);
+        while (sl->free_calls) {
+            px_scall *next = sl->free_calls->next_free;
+            free(sl->free_calls);
+            sl->free_calls = next;
+        }
     }
     for (size_t i = 0; i < s->n_services; i++) {
         if (s->services[i].has_pool)
