@@ -171,7 +171,7 @@ static px_status px__dec_bytes(px__dec *c, const json_t *v, ProtobufCBinaryData 
     if (!json_is_string(v))
         return px__expected(c, "a base64 string", v);
     size_t bad;
-    int rc = px__b64_decode(json_string_value(v), json_string_length(v), &out->data, &out->len, &bad);
+    int rc = px__cu_b64_decode(json_string_value(v), json_string_length(v), &out->data, &out->len, &bad);
     if (rc == -1)
         return px__dec_oom(c);
     if (rc == -2)
@@ -281,10 +281,9 @@ static px_status px__dec_map(px__dec *c, const ProtobufCFieldDescriptor *f, cons
         size_t mark = px__json_path_mapkey(&c->path, key);
         if (json_is_null(val))
             return px__dec_fail(c, "map value must not be null");
-        ProtobufCMessage *e = malloc(ed->sizeof_message);
+        ProtobufCMessage *e = px__cu_msg_new(ed);
         if (e == NULL)
             return px__dec_oom(c);
-        ed->message_init(e);
         px_status st = px__dec_map_key(c, &ed->fields[0], key, (char *)e + ed->fields[0].offset);
         if (st == PX_OK)
             st = px__dec_value(c, &ed->fields[1], val, depth, (char *)e + ed->fields[1].offset);
@@ -305,7 +304,7 @@ static px_status px__dec_repeated(px__dec *c, const ProtobufCFieldDescriptor *f,
         return px__expected(c, "an array", v);
     size_t *n = (size_t *)(m + f->quantifier_offset);
     char **arr = (char **)(m + f->offset);
-    size_t count = json_array_size(v), size = px__json_value_size(f->type);
+    size_t count = json_array_size(v), size = px__cu_value_size(f->type);
     if (count == 0)
         return PX_OK;
     if ((*arr = calloc(count, size)) == NULL)
@@ -365,7 +364,7 @@ static px_status px__dec_fields(px__dec *c, const ProtobufCMessageDescriptor *d,
 {
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const json_t *v;
+        const json_t *v = NULL;
         size_t mark = 0;
         px_status st = px__find(c, obj, f, &v, &mark);
         if (st != PX_OK)
@@ -412,10 +411,9 @@ static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d
         return px__expected(c, what, v);
     }
     /* malloc + message_init: the layout and allocator protobuf_c_message_free_unpacked expects. */
-    ProtobufCMessage *m = malloc(d->sizeof_message);
+    ProtobufCMessage *m = px__cu_msg_new(d);
     if (m == NULL)
         return px__dec_oom(c);
-    d->message_init(m);
     px_status st = px__dec_fields(c, d, v, depth, (char *)m);
     if (st != PX_OK) {
         protobuf_c_message_free_unpacked(m, NULL);

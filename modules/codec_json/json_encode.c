@@ -87,7 +87,7 @@ static json_t *px__enc_float(px__enc *c, float f)
 
 static json_t *px__enc_bytes(px__enc *c, const ProtobufCBinaryData *b)
 {
-    char *s = px__b64_encode(b->data, b->len);
+    char *s = px__cu_b64_encode(b->data, b->len, NULL);
     if (s == NULL)
         return px__enc_fail(c, PX_RESOURCE_EXHAUSTED, "out of memory encoding bytes");
     json_t *j = json_string(s);
@@ -229,7 +229,7 @@ static json_t *px__enc_repeated(px__enc *c, const ProtobufCFieldDescriptor *f, c
                                 size_t n, int depth)
 {
     const char *arr = *(const char *const *)member;
-    size_t size = px__json_value_size(f->type);
+    size_t size = px__cu_value_size(f->type);
     json_t *a = json_array();
     if (a == NULL)
         return px__enc_fail(c, PX_RESOURCE_EXHAUSTED, "out of memory");
@@ -245,35 +245,6 @@ static json_t *px__enc_repeated(px__enc *c, const ProtobufCFieldDescriptor *f, c
         px__json_path_pop(&c->path, mark);
     }
     return a;
-}
-
-/* Whether a singular field is present: proto3 omits default values, proto2 uses has_ / NULL. */
-static int px__present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    const char *base = (const char *)m;
-    const void *p = base + f->offset;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_REQUIRED)
-        return 1;
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-        return *(void *const *)p != NULL;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-        if (f->type == PROTOBUF_C_TYPE_STRING) /* unset proto2 strings point at their default */
-            return *(void *const *)p != NULL && *(void *const *)p != f->default_value;
-        return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
-    }
-    switch (f->type) { /* LABEL_NONE: proto3 implicit presence */
-    case PROTOBUF_C_TYPE_STRING:
-        return *(char *const *)p != NULL && **(char *const *)p != '\0';
-    case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len > 0;
-    default: {
-        /* Compare the bits, so -0.0 is kept as the value it is. */
-        static const uint8_t zero[sizeof(ProtobufCBinaryData)];
-        return memcmp(p, zero, px__json_value_size(f->type)) != 0;
-    }
-    }
 }
 
 static json_t *px__enc_message(px__enc *c, const ProtobufCMessage *m, int depth)
@@ -297,7 +268,7 @@ static json_t *px__enc_message(px__enc *c, const ProtobufCMessage *m, int depth)
             n = *(const size_t *)((const char *)m + f->quantifier_offset);
             if (n == 0)
                 continue;
-        } else if (!px__present(m, f)) {
+        } else if (!px__cu_present(m, f)) {
             continue;
         }
         char nbuf[64];

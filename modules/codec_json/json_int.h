@@ -6,9 +6,10 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <plexus/plexus.h>
+#include "px_codec_util.h"
 
 /* Messages nested deeper than this are refused, both ways: bounds the recursion. */
-#define PX__JSON_MAX_DEPTH 64
+#define PX__JSON_MAX_DEPTH PX_CU_MAX_DEPTH
 
 /* A field path for error messages ("inner.children[2].name"), built as we descend. */
 typedef struct px__json_path {
@@ -34,24 +35,8 @@ char *px__json_name(const char *name, char *buf, size_t cap);
 /** Nonzero when field f of message d is a map field (a repeated generated XxxEntry). */
 int px__json_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f);
 
-/** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
-size_t px__json_value_size(ProtobufCType type);
-
 /** "string \"abc\"", "number 1.5", "an object"...: what a JSON value is, for errors. */
 void px__json_describe(const json_t *v, char *buf, size_t cap);
-
-/**
- * Standard base64 with padding. Returns a malloc'd NUL-terminated string, or NULL
- * when out of memory. (jansson has no base64, and the algorithm is a few lines.)
- */
-char *px__b64_encode(const uint8_t *data, size_t len);
-
-/**
- * Decodes standard or URL-safe base64, padding optional. Returns 0 and a malloc'd
- * *out (NULL when empty), -1 when out of memory, or -2 with *bad_at set to the
- * offending offset when the text is not base64.
- */
-int px__b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len, size_t *bad_at);
 
 /** Builds the JSON object of msg; *precision receives the digits doubles need. NULL + err on failure. */
 json_t *px__json_encode_message(const ProtobufCMessage *msg, int *precision, px_err *err);

@@ -1,14 +1,14 @@
-/* codec_json helpers: JSON field names, map detection, value sizes, error paths and descriptions. */
+/* codec_json helpers: JSON field names, map detection, error paths and descriptions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "json_int.h"
 
-/* Appends formatted text; a path too long for the buffer ends in "..." */
-static void px__path_add(px__json_path *p, const char *fmt, const char *s, size_t i)
+/* Appends pre, text and post; a path too long for the buffer ends in "..." */
+static void px__path_add(px__json_path *p, const char *pre, const char *text, const char *post)
 {
     size_t room = sizeof p->buf - p->len;
-    int n = s != NULL ? snprintf(p->buf + p->len, room, fmt, s) : snprintf(p->buf + p->len, room, fmt, i);
+    int n = snprintf(p->buf + p->len, room, "%s%s%s", pre, text, post);
     if (n < 0)
         return;
     if ((size_t)n >= room) {
@@ -22,21 +22,23 @@ static void px__path_add(px__json_path *p, const char *fmt, const char *s, size_
 size_t px__json_path_key(px__json_path *p, const char *name)
 {
     size_t old = p->len;
-    px__path_add(p, p->len == 0 ? "%s" : ".%s", name, 0);
+    px__path_add(p, p->len == 0 ? "" : ".", name, "");
     return old;
 }
 
 size_t px__json_path_index(px__json_path *p, size_t i)
 {
     size_t old = p->len;
-    px__path_add(p, "[%zu]", NULL, i);
+    char num[24];
+    snprintf(num, sizeof num, "%zu", i);
+    px__path_add(p, "[", num, "]");
     return old;
 }
 
 size_t px__json_path_mapkey(px__json_path *p, const char *key)
 {
     size_t old = p->len;
-    px__path_add(p, "[\"%s\"]", key, 0);
+    px__path_add(p, "[\"", key, "\"]");
     return old;
 }
 
@@ -98,39 +100,6 @@ int px__json_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDes
             return 0;
     }
     return strcmp(s, "Entry") == 0;
-}
-
-size_t px__json_value_size(ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return sizeof(uint32_t);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return sizeof(uint64_t);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int); /* generated enums are forced to int size */
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    return 0;
 }
 
 void px__json_describe(const json_t *v, char *buf, size_t cap)

@@ -1,11 +1,12 @@
-/* codec_json: base64 for bytes fields (RFC 4648). Hand-written: jansson has none, and it is a few lines. */
+/* Codec helpers: base64 for bytes fields (RFC 4648). Hand-written: neither jansson nor libxml2 offers
+ * one, and it is a few lines. */
 #include <stdlib.h>
-#include "json_int.h"
+#include "px_codec_util.h"
 
-static const char px__b64_alphabet[] =
+static const char px__cu_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *px__b64_encode(const uint8_t *data, size_t len)
+char *px__cu_b64_encode(const uint8_t *data, size_t len, size_t *out_len)
 {
     if (len > (SIZE_MAX - 1) / 4 * 3 - 2)
         return NULL;
@@ -16,24 +17,26 @@ char *px__b64_encode(const uint8_t *data, size_t len)
     size_t i = 0;
     for (; i + 3 <= len; i += 3) {
         uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        *o++ = px__b64_alphabet[v >> 18];
-        *o++ = px__b64_alphabet[(v >> 12) & 63];
-        *o++ = px__b64_alphabet[(v >> 6) & 63];
-        *o++ = px__b64_alphabet[v & 63];
+        *o++ = px__cu_b64_alphabet[v >> 18];
+        *o++ = px__cu_b64_alphabet[(v >> 12) & 63];
+        *o++ = px__cu_b64_alphabet[(v >> 6) & 63];
+        *o++ = px__cu_b64_alphabet[v & 63];
     }
     if (i < len) {
         uint32_t v = (uint32_t)data[i] << 16 | (i + 1 < len ? (uint32_t)data[i + 1] << 8 : 0);
-        *o++ = px__b64_alphabet[v >> 18];
-        *o++ = px__b64_alphabet[(v >> 12) & 63];
-        *o++ = i + 1 < len ? px__b64_alphabet[(v >> 6) & 63] : '=';
+        *o++ = px__cu_b64_alphabet[v >> 18];
+        *o++ = px__cu_b64_alphabet[(v >> 12) & 63];
+        *o++ = i + 1 < len ? px__cu_b64_alphabet[(v >> 6) & 63] : '=';
         *o++ = '=';
     }
     *o = '\0';
+    if (out_len != NULL)
+        *out_len = (size_t)(o - out);
     return out;
 }
 
 /* Value of one digit in either alphabet (standard "+/" or URL-safe "-_"), -1 if none. */
-static int px__b64_digit(char c)
+static int px__cu_b64_digit(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -48,7 +51,7 @@ static int px__b64_digit(char c)
     return -1;
 }
 
-int px__b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len, size_t *bad_at)
+int px__cu_b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len, size_t *bad_at)
 {
     *out = NULL;
     *out_len = 0;
@@ -74,7 +77,7 @@ int px__b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len,
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < digits; i++) {
-        int d = px__b64_digit(text[i]);
+        int d = px__cu_b64_digit(text[i]);
         if (d < 0) {
             free(buf);
             *bad_at = i;

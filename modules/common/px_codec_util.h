@@ -1,0 +1,147 @@
+/* Helpers the codec modules share: walking protobuf-c descriptors, building messages, base64. */
+#ifndef PX_CODEC_UTIL_H
+#define PX_CODEC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* Messages nested deeper than this are refused by every codec, both ways (the root
+ * message is depth 1): bounds the recursion of encoders and decoders alike. */
+#define PX_CU_MAX_DEPTH 64
+
+/** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
+static inline size_t px__cu_value_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int); /* generated enums are forced to int size */
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    default:
+        return sizeof(uint32_t); /* 32-bit integers, float */
+    }
+}
+
+/**
+ * Whether singular field f of m is present and so written: the set member of a
+ * oneof, a required field, a non-NULL message, a proto2/proto3-optional field whose
+ * has_ flag is set, or a proto3 implicit-presence field whose value is not the
+ * default (compared bit for bit, so -0.0 counts as set).
+ */
+int px__cu_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+
+/*
+ * Building a decoded message in protobuf-c layout, malloc'd, so that
+ * protobuf_c_message_free_unpacked(msg, NULL) frees it at any point: a decoder that
+ * fails half-way frees what it built and nothing leaks or is freed twice.
+ */
+
+/** malloc + the descriptor's initialiser; NULL when out of memory. */
+ProtobufCMessage *px__cu_msg_new(const ProtobufCMessageDescriptor *d);
+
+/* The slow paths of px__cu_singular_begin and px__cu_repeated_room below (values that own
+ * memory, oneofs, arrays that must grow). */
+void *px__cu_singular_begin_slow(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
+void *px__cu_repeated_grow(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, size_t add);
+
+/**
+ * Readies singular field f of m for a new value: frees the value it held (the last
+ * occurrence of a field wins, as in protobuf) or, in a oneof, the value of whichever
+ * member was set, and unsets the oneof. Returns the field's storage; the caller
+ * stores the value there and then calls px__cu_singular_done.
+ */
+static inline void *px__cu_singular_begin(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->type == PROTOBUF_C_TYPE_STRING ||
+        f->type == PROTOBUF_C_TYPE_BYTES || f->type == PROTOBUF_C_TYPE_MESSAGE)
+        return px__cu_singular_begin_slow(m, f);
+    return (char *)m + f->offset; /* a number owns nothing: just overwrite it */
+}
+
+/** Marks singular field f present: sets its oneof case or its has_ flag. */
+static inline void px__cu_singular_done(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    char *base = (char *)m;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        *(uint32_t *)(base + f->quantifier_offset) = f->id;
+    else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+             f->type != PROTOBUF_C_TYPE_STRING)
+        *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+}
+
+/* The capacity an array of n elements has: none, then 4, then powers of two. The
+ * protobuf-c layout keeps only the count, so the capacity is a function of it. */
+static inline size_t px__cu_capacity(size_t n)
+{
+    if (n <= 4)
+        return n == 0 ? 0 : 4;
+    if (n > SIZE_MAX / 2)
+        return n;
+    return (size_t)1 << (sizeof(unsigned long long) * 8 - (size_t)__builtin_clzll((unsigned long long)n - 1));
+}
+
+/**
+ * Makes room for `add` (> 0) more elements of repeated field f and returns the first
+ * new slot (index n_f), or NULL when out of memory. The caller fills the slots and
+ * then counts them with px__cu_repeated_added, so a failure in between leaves only
+ * counted, complete elements for free_unpacked. Arrays grow by doubling.
+ */
+static inline void *px__cu_repeated_room(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, size_t add)
+{
+    char *base = (char *)m;
+    size_t n = *(size_t *)(base + f->quantifier_offset);
+    char *arr = *(char **)(base + f->offset);
+    if (arr != NULL && add <= px__cu_capacity(n) - n)
+        return arr + n * px__cu_value_size(f->type);
+    return px__cu_repeated_grow(m, f, add);
+}
+
+/** Counts `add` filled elements of repeated field f. */
+static inline void px__cu_repeated_added(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
+                                         size_t add)
+{
+    *(size_t *)((char *)m + f->quantifier_offset) += add;
+}
+
+/*
+ * A field path for error messages ("inner.children[2].name"), built while a failed
+ * encode or decode unwinds: each level puts its field in front, so a call that
+ * succeeds pays nothing for it.
+ */
+typedef struct px_cu_path {
+    char buf[192];
+    size_t len;
+} px_cu_path;
+
+/** Puts "name" (or "name[index]" when index != SIZE_MAX) in front of the path. */
+void px__cu_path_prepend(px_cu_path *p, const char *name, size_t index);
+
+/**
+ * Standard base64 with padding (RFC 4648). Returns a malloc'd NUL-terminated string
+ * and its length in *out_len (may be NULL), or NULL when out of memory.
+ */
+char *px__cu_b64_encode(const uint8_t *data, size_t len, size_t *out_len);
+
+/**
+ * Decodes standard or URL-safe base64, padding optional. Returns 0 and a malloc'd
+ * *out (NULL when empty), -1 when out of memory, or -2 with *bad_at set to the
+ * offending offset when the text is not base64.
+ */
+int px__cu_b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len, size_t *bad_at);
+
+#endif
