@@ -1,6 +1,8 @@
 /* CODEC "protobuf": libprotobuf-c pack/unpack, byte-identical to any protobuf implementation. */
 #include <plexus/plexus.h>
 
+#include "pb_depth.h"
+
 static int px__is_message_desc(const ProtobufCMessageDescriptor *desc)
 {
     return desc != NULL && desc->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC;
@@ -37,6 +39,9 @@ static px_status px__pb_decode(void *state, const ProtobufCMessageDescriptor *de
     if (!px__is_message_desc(desc))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: cannot decode: not a protobuf-c message descriptor (bad magic)");
+    if (!px_pb_depth_ok(desc, data, len))
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "protobuf: %s nests deeper than %d levels", desc->name, PX_PB_MAX_DEPTH);
     /* NULL allocator: libprotobuf-c's malloc/free, as the core's free_unpacked expects. */
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, len, data);
     if (msg == NULL)
