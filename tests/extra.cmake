@@ -6,3 +6,28 @@ add_test(NAME integration.out_of_tree_calc
           ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_calc PROPERTIES
   ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+
+# The example codec plugins/codec_msgpack, built out of tree against a staged install
+# with CMake and with its plain Makefile, then run through the conformance driver.
+add_test(NAME integration.out_of_tree_msgpack
+  COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_msgpack.sh
+          ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} "${PX_SANITIZE}")
+set_tests_properties(integration.out_of_tree_msgpack PROPERTIES
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 600 LABELS integration)
+
+# `plexus bench codec` reaches plexus-codec-bench, which loads every codec of this
+# build and measures each on the whole corpus: a short run, checked for a row per
+# standard codec, the reference rows, the targets table and no failed cell.
+if(TARGET plexus_cli AND TARGET plexus_codec_bench)
+  add_test(NAME integration.bench_codec
+    COMMAND ${PX_BASH} -c [[
+      out=$("$0" bench codec -n 5 -r 1) || { echo "plexus bench codec exited $?"; exit 1; }
+      echo "$out"
+      for row in '| protobuf ' '| json ' '| protobuf-c (raw) ' 'codec_protobuf decode / raw protobuf-c unpack'; do
+        grep -qF -- "$row" <<< "$out" || { echo "missing in the output: $row"; exit 1; }
+      done
+      if grep -q 'failed' <<< "$out"; then echo "a codec failed on the corpus"; exit 1; fi]]
+      $<TARGET_FILE:plexus_cli>)
+  set_tests_properties(integration.bench_codec PROPERTIES
+    ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+endif()

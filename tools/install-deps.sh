@@ -8,7 +8,9 @@ PKGS=(
   libev-dev libyaml-dev libcmocka-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libjansson-dev libxml2-dev libxml2-utils
+  libmsgpack-dev
   valgrind
+  clang libclang-rt-dev   # tools/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
 )
 
 missing=()

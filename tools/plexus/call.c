@@ -17,13 +17,6 @@ typedef struct px__call_args {
     int async;
 } px__call_args;
 
-/* The JSON codec, instantiated from the config's loader (same module path). */
-typedef struct px__codec {
-    px_modref ref;
-    const px_codec_ops *ops;
-    void *state;
-} px__codec;
-
 static int px__parse_args(int argc, char **argv, px__call_args *a)
 {
     static const struct option longs[] = {
@@ -91,7 +84,7 @@ static void px__list_methods(const px_config *cfg)
     }
 }
 
-static const ProtobufCMethodDescriptor *px__find_method(const px_config *cfg, const char *method)
+const ProtobufCMethodDescriptor *px_cli_find_method(const px_config *cfg, const char *method)
 {
     const char *slash = strchr(method, '/');
     if (slash == NULL || slash == method || slash[1] == '\0') {
@@ -125,7 +118,7 @@ static const ProtobufCMethodDescriptor *px__find_method(const px_config *cfg, co
     return NULL;
 }
 
-static int px__codec_open(px_config *cfg, px__codec *c)
+int px_cli_json_codec_open(px_config *cfg, px_cli_codec *c)
 {
     px_err err;
     px_err_clear(&err);
@@ -157,7 +150,7 @@ static int px__codec_open(px_config *cfg, px__codec *c)
     return 0;
 }
 
-static void px__codec_close(px__codec *c)
+void px_cli_json_codec_close(px_cli_codec *c)
 {
     if (c->ops == NULL)
         return;
@@ -169,7 +162,7 @@ static void px__codec_close(px__codec *c)
 
 /* Makes the call; prints the reply as JSON, or "STATUS: message". */
 static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethodDescriptor *md,
-                   const px__codec *codec, const ProtobufCMessage *req)
+                   const px_cli_codec *codec, const ProtobufCMessage *req)
 {
     px_err err;
     px_err_clear(&err);
@@ -212,9 +205,9 @@ int px_cli_call(int argc, char **argv)
     px_config *cfg = px_cli_load_config(a.file);
     if (cfg == NULL)
         return PX_CLI_FAIL;
-    const ProtobufCMethodDescriptor *md = px__find_method(cfg, a.method);
-    px__codec codec = {0};
-    if (md == NULL || px__codec_open(cfg, &codec) != 0) {
+    const ProtobufCMethodDescriptor *md = px_cli_find_method(cfg, a.method);
+    px_cli_codec codec = {0};
+    if (md == NULL || px_cli_json_codec_open(cfg, &codec) != 0) {
         px_config_free(cfg);
         return md == NULL ? PX_CLI_USAGE : PX_CLI_FAIL;
     }
@@ -229,7 +222,7 @@ int px_cli_call(int argc, char **argv)
         rc = px__run(cfg, &a, md, &codec, req);
         protobuf_c_message_free_unpacked(req, NULL);
     }
-    px__codec_close(&codec);
+    px_cli_json_codec_close(&codec);
     px_config_free(cfg);
     return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include "plexus/plexus.h"
+#include "px_config_int.h"
 
 /* Exit statuses: done, the operation failed, bad usage or bad input. */
 enum { PX_CLI_OK = 0, PX_CLI_FAIL = 1, PX_CLI_USAGE = 2 };
@@ -12,6 +13,7 @@ enum { PX_CLI_OK = 0, PX_CLI_FAIL = 1, PX_CLI_USAGE = 2 };
 int px_cli_call(int argc, char **argv);
 int px_cli_modules(int argc, char **argv);
 int px_cli_check(int argc, char **argv);
+int px_cli_bench(int argc, char **argv);
 
 /** The usage text of every command (main.c). */
 void px_cli_usage(FILE *to);
@@ -33,5 +35,25 @@ const char *px_cli_only_config(int argc, char **argv, int *rc);
 
 /** Loads a config; on failure prints "plexus: FILE:LINE:COL: ..." and returns NULL. */
 px_config *px_cli_load_config(const char *file);
+
+/** The JSON codec, instantiated from the config's loader (same module path). */
+typedef struct px_cli_codec {
+    px_modref ref;
+    const px_codec_ops *ops;
+    void *state;
+} px_cli_codec;
+
+/** Opens the JSON codec with its defaults (call.c); 0, or -1 after printing why. */
+int px_cli_json_codec_open(px_config *cfg, px_cli_codec *c);
+void px_cli_json_codec_close(px_cli_codec *c);
+
+/**
+ * The descriptor of "package.Service/Method" among the config's client.descriptors
+ * (call.c); NULL after printing why on stderr, with the known methods.
+ */
+const ProtobufCMethodDescriptor *px_cli_find_method(const px_config *cfg, const char *method);
+
+/** plexus bench -c FILE ... SERVICE/METHOD JSON: the RPC load generator (bench_rpc.c). */
+int px_cli_bench_rpc(int argc, char **argv);
 
 #endif

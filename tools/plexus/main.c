@@ -22,6 +22,20 @@ void px_cli_usage(FILE *to)
             "      list the modules the config loads and the directives each accepts\n"
             "  check -c FILE\n"
             "      check the config: prints 'configuration ok', or FILE:LINE:COL: the error\n"
+            "  bench -c FILE [-u UPSTREAM] SERVICE/METHOD JSON [--connections C] [--inflight D]\n"
+            "        [--duration S] [--warmup S] [--rate R] [--calls N] [--timeout D] [--json]\n"
+            "      RPC load: C TCP connections per endpoint (one client, default 1) with D calls in\n"
+            "      flight each (default 1) for S seconds (default 10, after 1 s of warm-up);\n"
+            "      prints calls/s, latency p50/p90/p99/p99.9/max and errors by status.\n"
+            "      --rate R      open loop: R calls/s, latency from each call's intended send\n"
+            "                    time (no coordinated omission); C x D caps calls in flight\n"
+            "      --calls N     stop after N calls (fixed-work runs for callgrind, malloc counts)\n"
+            "      --json        one JSON object on stdout; a progress line shows on a terminal\n"
+            "      e.g. plexus bench -c conf/client.yaml calc.Calculator/Add '{\"a\":1,\"b\":2}' \\\n"
+            "             --connections 8 --inflight 16 --duration 5\n"
+            "  bench codec [-n ITERS] [-r RUNS] [-d DIR] [CODEC.so ...]\n"
+            "      encode / decode ns per op and bytes of every codec module on the calc\n"
+            "      corpus, beside raw libprotobuf-c and libxml2 (runs plexus-codec-bench)\n"
             "  help\n"
             "      this text\n"
             "\n"
@@ -45,5 +59,7 @@ int main(int argc, char **argv)
         return px_cli_modules(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return px_cli_check(argc - 1, argv + 1);
-    return px_cli_bad_usage("unknown command '%s' (commands: call, modules, check, help)", cmd);
+    if (strcmp(cmd, "bench") == 0)
+        return px_cli_bench(argc - 1, argv + 1);
+    return px_cli_bad_usage("unknown command '%s' (commands: call, modules, check, bench, help)", cmd);
 }

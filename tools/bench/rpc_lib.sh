@@ -1,0 +1,114 @@
+# Helpers of tools/bench/run.sh (sourced): ports, servers, clients, /proc CPU, JSON fields.
+# Expects BIN, MODS, OUT, SERVER_CPU, CLIENT_CPU, REQ_JSON, HAVE_BINARY and CLIENT_ENV set.
+
+# A TCP port on 127.0.0.1 that nobody listens on (the first from a pid-derived start).
+free_port() {
+  local p=$((20000 + ($$ * 7 + RANDOM) % 30000))
+  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+  echo "$p"
+}
+
+# wait_port PORT SECONDS [PID]: until something accepts on 127.0.0.1:PORT; 1 on time-out
+# or as soon as PID (the server meant to listen there) has exited.
+wait_port() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# The YAML of the Plexus server and of its clients (one per codec).
+write_plexus_confs() {
+  local port=$1 codecs="protobuf"
+  [ "$HAVE_BINARY" = 1 ] && codecs="protobuf, binary"
+  cat > "$OUT/server-$port.yaml" <<EOF
+# plexusd for the RPC comparison: one IO thread, calc's handlers on it (workers: 0).
+modules:
+  path: [$MODS]
+server:
+  listen: 127.0.0.1:$port
+  io_threads: 1
+  codecs: [$codecs]
+  services:
+    - module: calc
+EOF
+  local codec
+  for codec in protobuf binary; do
+    cat > "$OUT/client-$codec-$port.yaml" <<EOF
+# plexus bench against the comparison's plexusd: the default strategy modules are on the
+# path (balancer random, failover failfast, timeout fixed: one deadline timer per call).
+modules:
+  path: [$MODS]
+client:
+  io_threads: 1
+  descriptors: [calc]
+  upstreams:
+    calc:
+      endpoints: [127.0.0.1:$port]
+      codec: $codec
+      timeout: { module: fixed, connect: 1s, call: 30s }
+EOF
+  done
+}
+
+# start_server TARGET PORT [WRAPPER...]: starts TARGET's server on CPU SERVER_CPU and
+# sets SPID. Plexus targets share one plexusd (both codecs).
+start_server() {
+  local target=$1 port=$2
+  shift 2
+  local cmd
+  case $target in
+    raw) cmd=("$BIN/plexus-rpc-raw-server" "$port") ;;
+    grpc) cmd=("$BIN/plexus-rpc-grpc-server" "$port") ;;
+    plexus-*) write_plexus_confs "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-$port.yaml") ;;
+    hold) cmd=("$BIN/plexus-rpc-hold" "$port") ;;
+  esac
+  local log=$OUT/server-$target-$port.log
+  taskset -c "$SERVER_CPU" "$@" "${cmd[@]}" > "$log" 2>&1 &
+  SPID=$!
+  if ! wait_port "$port" 120 "$SPID"; then
+    echo "run.sh: the $target server did not start on port $port:" >&2
+    tail -5 "$log" >&2
+    return 1
+  fi
+}
+
+# stop_server PID: SIGTERM, then SIGKILL after 60 s (valgrind needs time to write).
+stop_server() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 600; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# client TARGET PORT CONNS INFLIGHT ARGS...: the target's load client on CPU CLIENT_CPU,
+# printing one JSON line. ARGS: --duration/--warmup or --calls (the same for every client).
+# CLIENT_ENV (an array, e.g. LD_PRELOAD=...) is put in the client's environment.
+client() {
+  local target=$1 port=$2 c=$3 d=$4
+  shift 4
+  local run=(env "${CLIENT_ENV[@]}" taskset -c "$CLIENT_CPU")
+  case $target in
+    raw) "${run[@]}" "$BIN/plexus-rpc-raw-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
+    grpc) "${run[@]}" "$BIN/plexus-rpc-grpc-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
+    plexus-*) "${run[@]}" "$BIN/plexus" bench -c "$OUT/client-${target#plexus-}-$port.yaml" \
+                calc.Calculator/Add "$REQ_JSON" --connections "$c" --inflight "$d" "$@" --json ;;
+  esac
+}
+
+# A number from our one-line JSON reports: jnum JSON KEY (first occurrence of "KEY":).
+jnum() {
+  sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" <<<"$1"
+}
+
+# User + system CPU of PID so far, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() {
+  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
