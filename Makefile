@@ -5,7 +5,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan test-tsan clean
+.PHONY: all deps build run test test-asan test-tsan bench fuzz test-fuzz clean
 
 all: build
 
@@ -20,10 +20,10 @@ run: build
 	BUILD=$(abspath $(BUILD)) bash tools/run-demo.sh
 
 # The suite three times: a normal build (with valgrind memcheck over the integration
-# client and servers), ASan+UBSan, and TSan.
+# client and servers), ASan+UBSan, and TSan; then a short pass of every fuzz target.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
-	$(MAKE) --no-print-directory test-asan test-tsan
+	$(MAKE) --no-print-directory test-asan test-tsan test-fuzz
 
 test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=address
@@ -37,5 +37,24 @@ test-tsan: deps
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --test-dir $(BUILD)-tsan --output-on-failure
 
+# The RPC comparison (tools/bench/run.sh) on a Release build of its own; PEERS=1 first
+# installs the optional gRPC peer and perf. Timings are noisy: see docs/PERFORMANCE.md.
+bench: deps
+	$(if $(filter 1,$(PEERS)),bash tools/bench/install-peers.sh)
+	cmake -S . -B $(BUILD)-bench -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD)-bench -j$(JOBS) --target plexus_rpc_bench
+	bash tools/bench/run.sh $(BUILD)-bench
+
+# libFuzzer targets (tests/fuzz, built with clang into $(BUILD)-fuzz): `make fuzz` runs
+# each for FUZZ_SECONDS, `make test-fuzz` is the short smoke pass `make test` ends with.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+
+fuzz: deps
+	BUILD=$(abspath $(BUILD))-fuzz JOBS=$(JOBS) bash tools/fuzz.sh $(FUZZ_SECONDS)
+
+test-fuzz: deps
+	BUILD=$(abspath $(BUILD))-fuzz JOBS=$(JOBS) bash tools/fuzz.sh $(FUZZ_SMOKE_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz $(BUILD)-bench

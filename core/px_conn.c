@@ -9,7 +9,8 @@
 
 #define PX_READ_CHUNK (64 * 1024)
 
-static void px__conn_flush(px_flushable *f);
+static void px__conn_flush_hook(px_flushable *f);
+static void px__conn_flush(px_conn *c);
 
 void px_conn_ref(px_conn *c) { c->refs++; }
 
@@ -85,6 +86,13 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
     px_buf *scratch = &c->loop->scratch;
     px_conn_ref(c); /* callbacks below may close the connection */
     for (;;) {
+        if (c->out_high_water && c->out.len - c->out_off > c->out_high_water) {
+            /* A peer that sends but does not read would have us buffer its answers
+             * without bound: stop reading it until the output drains. */
+            c->read_paused = 1;
+            ev_io_stop(c->loop->ev, &c->rio);
+            break;
+        }
         px_buf *dst = c->in.len ? &c->in : scratch;
         if (px_buf_reserve(dst, PX_READ_CHUNK) != 0) {
             px_err err;
@@ -150,12 +158,20 @@ static void px__conn_write_cb(struct ev_loop *ev, ev_io *w, int revents)
         if (c->closed)
             return;
     }
-    px__conn_flush(&c->flush);
+    px__conn_flush(c);
 }
 
-static void px__conn_flush(px_flushable *f)
+/* The loop's per-iteration hook: the queued connection held a reference (it may have
+ * been closed since, by a read that met EOF in the same iteration). */
+static void px__conn_flush_hook(px_flushable *f)
 {
     px_conn *c = (px_conn *)((char *)f - offsetof(px_conn, flush));
+    px__conn_flush(c);
+    px_conn_unref(c);
+}
+
+static void px__conn_flush(px_conn *c)
+{
     if (c->closed || c->connecting)
         return;
     while (c->out_off < c->out.len) {
@@ -175,8 +191,15 @@ static void px__conn_flush(px_flushable *f)
     }
     c->out.len = c->out_off = 0;
     ev_io_stop(c->loop->ev, &c->wio);
-    if (c->close_after_flush)
+    if (c->close_after_flush) {
         px_conn_close(c, &c->why);
+        return;
+    }
+    if (c->read_paused) {
+        /* The peer took what we owed it: listen to it again. */
+        c->read_paused = 0;
+        ev_io_start(c->loop->ev, &c->rio);
+    }
 }
 
 void px_conn_init(px_conn *c, px_loop *loop, int fd, const px_conn_ops *ops,
@@ -190,7 +213,7 @@ void px_conn_init(px_conn *c, px_loop *loop, int fd, const px_conn_ops *ops,
     c->max_body = max_body;
     c->refs = 1;
     c->connecting = connecting ? 1 : 0;
-    c->flush.flush = px__conn_flush;
+    c->flush.flush = px__conn_flush_hook;
     snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "peer");
     ev_io_init(&c->rio, px__conn_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, px__conn_write_cb, fd, EV_WRITE);
@@ -203,8 +226,8 @@ void px_conn_init(px_conn *c, px_loop *loop, int fd, const px_conn_ops *ops,
 
 px_buf *px_conn_out(px_conn *c)
 {
-    if (!c->closed && !c->connecting)
-        px_loop_want_flush(c->loop, &c->flush);
+    if (!c->closed && !c->connecting && px_loop_want_flush(c->loop, &c->flush))
+        px_conn_ref(c);
     return &c->out;
 }
 
@@ -214,6 +237,6 @@ void px_conn_close_after_flush(px_conn *c)
         return;
     c->close_after_flush = 1;
     ev_io_stop(c->loop->ev, &c->rio);
-    if (!c->connecting)
-        px_loop_want_flush(c->loop, &c->flush);
+    if (!c->connecting && px_loop_want_flush(c->loop, &c->flush))
+        px_conn_ref(c);
 }

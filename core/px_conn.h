@@ -35,7 +35,8 @@ struct px_conn {
     const px_conn_ops *ops;
     uint64_t max_meta, max_body;
     unsigned refs;
-    unsigned connecting : 1, closed : 1, close_after_flush : 1, reading : 1;
+    unsigned connecting : 1, closed : 1, close_after_flush : 1, reading : 1, read_paused : 1;
+    size_t out_high_water; /* unsent bytes beyond which reading pauses; 0 = never */
     px_err why;            /* reason given to on_close after a deferred close */
     char peer[64];         /* "127.0.0.1:7101", for messages */
 };

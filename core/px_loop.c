@@ -136,6 +136,8 @@ void px_loop_destroy(px_loop *l)
 {
     if (!l->ev)
         return;
+    /* Flush hooks still queued hold references on their owners: let them run. */
+    px__loop_flush_cb(l->ev, &l->flush_w, 0);
     ev_ref(l->ev);
     ev_ref(l->ev);
     ev_async_stop(l->ev, &l->wake);
@@ -145,11 +147,12 @@ void px_loop_destroy(px_loop *l)
     px_buf_free(&l->scratch);
 }
 
-void px_loop_want_flush(px_loop *l, px_flushable *f)
+int px_loop_want_flush(px_loop *l, px_flushable *f)
 {
     if (f->queued)
-        return;
+        return 0;
     f->queued = 1;
     f->next = l->flush_list;
     l->flush_list = f;
+    return 1;
 }

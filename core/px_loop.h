@@ -51,8 +51,9 @@ void px_loop_post(px_loop *l, px_task *t, px_task_fn fn, void *arg);
 /** Asks the loop to stop once queued tasks have run; joins its thread. */
 void px_loop_stop_join(px_loop *l);
 void px_loop_destroy(px_loop *l);
-/** Loop thread: queue f to be flushed before the loop next blocks. */
-void px_loop_want_flush(px_loop *l, px_flushable *f);
+/** Loop thread: queue f to be flushed before the loop next blocks. 1 if it was not
+ *  queued yet (the owner may take a reference until its flush hook runs). */
+int px_loop_want_flush(px_loop *l, px_flushable *f);
 /** Whether the calling thread is l's IO thread. */
 int px_loop_is_current(const px_loop *l);
 /** Cached time of this iteration, in microseconds (libev's ev_now). */

@@ -540,6 +540,9 @@ static void px__accept_cb(struct ev_loop *ev, ev_io *w, int revents)
         snprintf(name, sizeof name, "%s:%u", ip, ntohs(peer.sin_port));
         px_conn_init(&sc->conn, &sl->loop, fd, &px__sconn_ops, srv->sc->limits.max_meta,
                      srv->sc->limits.max_frame, 0, name);
+        /* Unsent answers beyond this pause reading the client (it sends but does not read). */
+        uint64_t high = 2 * srv->sc->limits.max_frame;
+        sc->conn.out_high_water = high > (1u << 20) ? (size_t)high : (1u << 20);
         sc->sl = sl;
         sc->next = sl->conns;
         if (sl->conns)

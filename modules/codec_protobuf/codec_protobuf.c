@@ -2,6 +2,7 @@
 #include <plexus/plexus.h>
 
 #include "pb_depth.h"
+#include "pb_field0.h"
 
 static int px__is_message_desc(const ProtobufCMessageDescriptor *desc)
 {
@@ -47,6 +48,12 @@ static px_status px__pb_decode(void *state, const ProtobufCMessageDescriptor *de
     if (msg == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "protobuf: cannot decode %s from %zu bytes",
                           desc->name, len);
+    if (px_pb_has_field0(msg)) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "protobuf: cannot decode %s: a field with number 0 (numbers start at 1)",
+                          desc->name);
+    }
     *out = msg;
     return PX_OK;
 }

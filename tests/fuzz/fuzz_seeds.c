@@ -1,0 +1,106 @@
+/* Writes the generated seed corpora: every calc.EchoMsg test sample in one codec, or
+ * a set of frame streams. `fuzz_seeds codec NAME DIR` / `fuzz_seeds frame DIR`. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calc.pb-c.h"
+#include "fuzz_load.h"
+#include "px_frame.h"
+#include "px_test_calc.h"
+
+static void put(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static int codec_seeds(const char *codec, const char *dir)
+{
+    void *state;
+    const px_codec_ops *ops = px_fuzz_load_codec(codec, &state);
+    size_t n = px_test_echo_sample_count();
+    for (size_t i = 0; i <= n; i++) {
+        Calc__EchoMsg m;
+        if (i < n)
+            px_test_echo_sample(i, &m);
+        else
+            px_test_echo_deep(12, &m); /* nesting, below every codec's depth limit */
+        px_buf b = {0};
+        px_err err;
+        if (ops->encode(state, &m.base, &b, &err) != PX_OK) {
+            fprintf(stderr, "fuzz_seeds: %s cannot encode sample %zu: %s\n", codec, i, err.msg);
+            return 1;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "sample-%02zu", i);
+        put(dir, name, b.data, b.len);
+        px_buf_free(&b);
+    }
+    return 0;
+}
+
+/* fuzz_frame input: max_meta selector, max_frame selector, 8 split-seed bytes, stream. */
+static void frame_seed(const char *dir, const char *name, uint8_t meta_sel, uint8_t body_sel,
+                       const px_buf *stream)
+{
+    px_buf b = {0};
+    uint8_t prefix[10] = {meta_sel, body_sel, 0x5a, 0x11, 0x93, 0x27, 0xc4, 0x08, 0x71, 0xee};
+    px_buf_append(&b, prefix, sizeof prefix);
+    px_buf_append(&b, stream->data, stream->len);
+    put(dir, name, b.data, b.len);
+    px_buf_free(&b);
+}
+
+static int frame_seeds(const char *dir)
+{
+    static const uint8_t add[] = {0x08, 0x14, 0x10, 0x16}; /* AddRequest {a: 20, b: 22} */
+    static const uint8_t meta[] = "trace=abc";
+    const px_frame hello = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)"protobuf", .body_len = 8};
+    const px_frame req = {.type = PX_FRAME_REQUEST, .id = 7, .deadline_ms = 250,
+                          .method = (const uint8_t *)"calc.Calculator/Add", .method_len = 19,
+                          .meta = meta, .meta_len = sizeof meta - 1, .body = add, .body_len = 4};
+    const px_frame ping = {.type = PX_FRAME_PING, .id = 3};
+    const px_frame cancel = {.type = PX_FRAME_CANCEL, .id = 7};
+    const px_frame err = {.type = PX_FRAME_ERROR, .status = PX_INTERNAL, .id = 9,
+                          .body = (const uint8_t *)"boom", .body_len = 4};
+    px_buf s = {0};
+    px_frame_append(&s, &hello);
+    px_frame_append(&s, &req);
+    px_frame_append(&s, &ping);
+    px_frame_append(&s, &cancel);
+    frame_seed(dir, "session", 3, 2, &s);
+    frame_seed(dir, "session-tight-limits", 1, 1, &s); /* metadata over max_meta 8 */
+    size_t whole = s.len;
+    s.len = whole - 7; /* cut inside the last frame */
+    frame_seed(dir, "truncated", 3, 3, &s);
+    s.len = 0;
+    px_frame_append(&s, &err);
+    s.data[2] = 2; /* a version this side does not speak */
+    frame_seed(dir, "bad-version", 3, 3, &s);
+    s.data[2] = PX_FRAME_VERSION;
+    s.data[3] = 42; /* unknown type */
+    frame_seed(dir, "bad-type", 3, 3, &s);
+    s.len = 0;
+    px_frame_append(&s, &req);
+    s.data[28] = 0x7f; /* body length far past the data */
+    frame_seed(dir, "body-past-data", 3, 3, &s);
+    px_buf_free(&s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "codec") == 0)
+        return codec_seeds(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "frame") == 0)
+        return frame_seeds(argv[2]);
+    fprintf(stderr, "usage: fuzz_seeds codec NAME DIR | fuzz_seeds frame DIR\n");
+    return 2;
+}
