@@ -280,7 +280,8 @@ static void test_unread_replies_are_bounded(void **state)
      * bound: the 1 MiB high-water mark, one 64 KiB read buffer and one partial frame,
      * one reply being encoded past the mark, and malloc's slack: 4 MiB. */
     assert_true(off < wire.len); /* the server did stop taking requests */
-    assert_true(grew < 4 * 1024);
+    if (PX_RSS_CHECKED) /* a sanitizer's quarantine keeps freed memory resident */
+        assert_true(grew < 4 * 1024);
     /* Reading again drains the answers and the server resumes. */
     px_frame f;
     assert_int_equal(px_raw_next(&rs[0], &f), 0);
