@@ -68,10 +68,17 @@ else()
                  "and a C++ compiler (make bench PEERS=1 installs them)")
 endif()
 
+# Built only by `make bench` (target plexus_rpc_bench), never by the default build that
+# `make test` runs: the gRPC peer is optional and slow to compile.
 foreach(t ${PX_RPC_TARGETS})
   string(REPLACE "_" "-" out ${t})
-  set_target_properties(${t} PROPERTIES OUTPUT_NAME ${out} RUNTIME_OUTPUT_DIRECTORY ${PX_RPC_BIN})
+  set_target_properties(${t} PROPERTIES OUTPUT_NAME ${out} RUNTIME_OUTPUT_DIRECTORY ${PX_RPC_BIN}
+    EXCLUDE_FROM_ALL ON)
 endforeach()
+set_target_properties(px_malloc_count PROPERTIES EXCLUDE_FROM_ALL ON)
+if(TARGET px_grpc_calc)
+  set_target_properties(px_grpc_calc PROPERTIES EXCLUDE_FROM_ALL ON)
+endif()
 
 # One target that builds everything `make bench` runs.
 add_custom_target(plexus_rpc_bench DEPENDS ${PX_RPC_TARGETS} px_malloc_count plexusd plexus_cli

@@ -1,5 +1,6 @@
 # Helpers of tools/bench/run.sh (sourced): ports, servers, clients, /proc CPU, JSON fields.
-# Expects BIN, MODS, OUT, SERVER_CPU, CLIENT_CPU, REQ_JSON, HAVE_BINARY and CLIENT_ENV set.
+# Expects BIN, MODS, OUT, SERVER_CPU, CLIENT_CPU, REQ_JSON, HAVE_BINARY, CLIENT_ENV and
+# CLIENT_WRAP set.
 
 # A TCP port on 127.0.0.1 that nobody listens on (the first from a pid-derived start).
 free_port() {
@@ -90,11 +91,12 @@ stop_server() {
 
 # client TARGET PORT CONNS INFLIGHT ARGS...: the target's load client on CPU CLIENT_CPU,
 # printing one JSON line. ARGS: --duration/--warmup or --calls (the same for every client).
-# CLIENT_ENV (an array, e.g. LD_PRELOAD=...) is put in the client's environment.
+# CLIENT_ENV (an array, e.g. LD_PRELOAD=...) is put in the client's environment and
+# CLIENT_WRAP (an array, e.g. valgrind ...) runs it.
 client() {
   local target=$1 port=$2 c=$3 d=$4
   shift 4
-  local run=(env "${CLIENT_ENV[@]}" taskset -c "$CLIENT_CPU")
+  local run=(env "${CLIENT_ENV[@]}" taskset -c "$CLIENT_CPU" "${CLIENT_WRAP[@]}")
   case $target in
     raw) "${run[@]}" "$BIN/plexus-rpc-raw-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
     grpc) "${run[@]}" "$BIN/plexus-rpc-grpc-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
@@ -103,12 +105,19 @@ client() {
   esac
 }
 
+# Voluntary context switches of every thread of PID so far: how often it went to sleep
+# (and so had to be woken by the peer's next packet).
+sleeps() {
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+
 # A number from our one-line JSON reports: jnum JSON KEY (first occurrence of "KEY":).
 jnum() {
   sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" <<<"$1"
 }
 
-# User + system CPU of PID so far, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+# User and system CPU of PID so far, in clock ticks: "UTIME STIME" (fields 14 and 15 of
+# /proc/PID/stat; the text after the command's closing parenthesis starts at field 3).
 cpu_ticks() {
-  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12, $13 }'
 }

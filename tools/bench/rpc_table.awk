@@ -1,6 +1,7 @@
 # The comparison table of tools/bench/run.sh: medians (min-max) of the repetitions and
 # ratios against raw and gRPC, from runs.tsv lines:
-#   target scenario rep calls_per_s p50_us p99_us server_us_per_call client_us_per_call errors
+#   target scenario rep calls_per_s p50_us p99_us client_us_per_call errors server_user_us
+#   server_sys_us   (CPU per call) server_sleeps_per_1000_calls
 # Prints a markdown table, then "key value" lines (medians) for the verdicts, after a
 # line "--".
 
@@ -44,9 +45,12 @@ function label(t) {
     rate[key] = rate[key] " " $4
     p50[key] = p50[key] " " $5
     p99[key] = p99[key] " " $6
-    srv[key] = srv[key] " " $7
-    cli[key] = cli[key] " " $8
-    err[key] += $9
+    cli[key] = cli[key] " " $7
+    err[key] += $8
+    su[key] = su[key] " " $9
+    ss[key] = ss[key] " " $10
+    srv[key] = srv[key] " " ($9 + $10)
+    slp[key] = slp[key] " " $11
 }
 
 END {
@@ -55,8 +59,8 @@ END {
     k = 0
     for (i = 1; i <= n; i++) if (ord[i] in seen_t) shown[++k] = ord[i]
     for (i = 1; i <= nt; i++) if (index(" " order " ", " " targ[i] " ") == 0) shown[++k] = targ[i]
-    print "| scenario (conns × in flight) | implementation | calls/s, median (min–max) | p50 | p99 | server CPU / call | client CPU / call | calls/s ÷ raw | calls/s ÷ gRPC | p50 ÷ raw | errors |"
-    print "|---|---|---|---|---|---|---|---|---|---|---|"
+    print "| scenario (conns × in flight) | implementation | calls/s, median (min–max) | p50 | p99 | server CPU / call (user + sys) | server sleeps / 1000 calls | client CPU / call | calls/s ÷ raw | calls/s ÷ gRPC | p50 ÷ raw | errors |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for (s = 1; s <= ns; s++) {
         sc = scen[s]
         rr = ("raw" SUBSEP sc) in rate ? median(rate["raw" SUBSEP sc]) : 0
@@ -67,10 +71,11 @@ END {
             if (!(key in rate)) continue
             m = median(rate[key]); mlo = lo; mhi = hi
             q50 = median(p50[key]); q99 = median(p99[key])
-            sv = median(srv[key]); cv = median(cli[key])
-            printf "| %s | %s | %s (%s–%s) | %s | %s | %.2f µs | %.2f µs | %s | %s | %s | %d |\n", \
+            sv = median(srv[key]); cv = median(cli[key]); svu = median(su[key]); svs = median(ss[key])
+            sl = median(slp[key])
+            printf "| %s | %s | %s (%s–%s) | %s | %s | %.2f µs (%.2f + %.2f) | %.1f | %.2f µs | %s | %s | %s | %d |\n", \
                 sc, label(shown[t]), fmt_rate(m), fmt_rate(mlo), fmt_rate(mhi), fmt_us(q50), \
-                fmt_us(q99), sv, cv, (rr > 0 ? sprintf("%.2f×", m / rr) : "–"), \
+                fmt_us(q99), sv, svu, svs, sl, cv, (rr > 0 ? sprintf("%.2f×", m / rr) : "–"), \
                 (gr > 0 ? sprintf("%.1f×", m / gr) : "–"), \
                 (rp > 0 ? sprintf("%.2f×", q50 / rp) : "–"), err[key]
             verdict[shown[t] " " sc " rate"] = m

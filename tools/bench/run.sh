@@ -38,6 +38,7 @@ REQ_JSON='{"a":1,"b":2,"tag":"0123456789abcdef"}'
 SHIM=$BIN/libpx_malloc_count.so
 TCK=$(getconf CLK_TCK)
 CLIENT_ENV=()
+CLIENT_WRAP=()
 mkdir -p "$OUT"
 # shellcheck source=tools/bench/rpc_lib.sh
 . "$HERE/rpc_lib.sh"
@@ -78,8 +79,10 @@ say "- build: $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt")
     "$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo unknown) plus the working tree"
 say "- method: server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU (taskset), loopback TCP," \
     "closed loop; ${WARMUP} s warm-up + ${DURATION} s measured; $REPS repetitions interleaved" \
-    "across implementations; medians (min–max); server CPU = /proc/PID/stat utime+stime over" \
-    "the client's whole run ÷ the calls it made (warm-up included)"
+    "across implementations; medians (min–max); server CPU = /proc/PID/stat utime (user) and" \
+    "stime (system) over the client's whole run ÷ the calls it made (warm-up included);" \
+    "client CPU = the client's getrusage over the measured window ÷ its calls; server sleeps =" \
+    "voluntary context switches of its threads (/proc/PID/task/*/status) per 1000 calls"
 say "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say ""
 
@@ -106,17 +109,22 @@ for rep in $(seq 1 "$REPS"); do
     for t in "${TARGETS[@]}"; do
       pid=${SPIDS[$t]}
       c0=$(cpu_ticks "$pid")
+      w0=$(sleeps "$pid")
       if ! json=$(client "$t" "${PORT[$t]}" "$c" "$d" --duration "$DURATION" --warmup "$WARMUP"); then
         note "run.sh: $t at $sc failed: $json"
         continue
       fi
       c1=$(cpu_ticks "$pid")
+      w1=$(sleeps "$pid")
       echo "$t $sc $rep $json" >> "$OUT/runs.jsonl"
       total=$(jnum "$json" calls_total)
-      srv_us=$(awk -v d=$((c1 - c0)) -v t="$TCK" -v n="$total" 'BEGIN { printf "%.3f", (n > 0 ? d / t * 1e6 / n : 0) }')
-      printf '%s %s %s %s %s %s %s %s %s\n' "$t" "$sc" "$rep" "$(jnum "$json" calls_per_s)" \
-        "$(jnum "$json" p50)" "$(jnum "$json" p99)" "$srv_us" \
-        "$(jnum "$json" client_cpu_us_per_call)" "$(jnum "$json" total)" >> "$RUNS"
+      srv_us=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="$total" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        if (n <= 0) n = 1e300; printf "%.3f %.3f", (y[1] - x[1]) / t * 1e6 / n, (y[2] - x[2]) / t * 1e6 / n }')
+      printf '%s %s %s %s %s %s %s %s %s %s\n' "$t" "$sc" "$rep" "$(jnum "$json" calls_per_s)" \
+        "$(jnum "$json" p50)" "$(jnum "$json" p99)" "$(jnum "$json" client_cpu_us_per_call)" \
+        "$(jnum "$json" total)" "$srv_us" \
+        "$(awk -v w=$((w1 - w0)) -v n="$total" 'BEGIN { printf "%.2f", (n > 0 ? w * 1000 / n : 0) }')" \
+        >> "$RUNS"
       note "  rep $rep/$REPS $sc $t: $(jnum "$json" calls_per_s) calls/s, p50 $(jnum "$json" p50) us"
     done
   done
@@ -211,7 +219,8 @@ counts_run() {
   start_server "$t" "$port" "$@"
   local pid=$SPID
   SERVERS+=("$pid")
-  json=$(client "$t" "$port" 1 64 --calls "$n" --warmup 0 --duration 600) || true
+  json=$(client "$t" "$port" 1 64 --calls "$n" --warmup 0 --duration 600 2>>"$OUT/clients.log") ||
+    true
   if [ "$(jnum "$json" calls)" != "$n" ]; then
     note "run.sh: counting run of $t ($n calls) failed: $json"
     rc=1
@@ -227,8 +236,8 @@ shim_field() { # shim_field FILE KEY: KEY=value of the last line the shim wrote
 if [ "$COUNTS" = 1 ]; then
   say "### Deterministic counts at 1 × 64 (per call: run of $N2 calls minus run of $N1, ÷ $((N2 - N1)))"
   say ""
-  say "| implementation | server instructions / call (callgrind) | server heap allocations / call (codec's share) | client heap allocations / call (codec's share) | server syscalls / call |"
-  say "|---|---|---|---|---|"
+  say "| implementation | server instructions / call | client instructions / call | server heap allocations / call (codec's share) | client heap allocations / call (codec's share) | server syscalls / call |"
+  say "|---|---|---|---|---|---|"
   : > "$OUT/counts.txt"
   for t in "${TARGETS[@]}"; do
     ir="–"
@@ -238,6 +247,19 @@ if [ "$COUNTS" = 1 ]; then
       i1=$(sed -n 's/^totals: //p' "$OUT/cg-$t-$N1.out")
       i2=$(sed -n 's/^totals: //p' "$OUT/cg-$t-$N2.out")
       ir=$(( (i2 - i1) / (N2 - N1) ))
+    fi
+    cir="–"
+    if command -v valgrind >/dev/null; then
+      CLIENT_WRAP=(valgrind --tool=callgrind --callgrind-out-file="$OUT/cgc-$t-$N1.out")
+      if counts_run "$t" "$N1"; then
+        CLIENT_WRAP=(valgrind --tool=callgrind --callgrind-out-file="$OUT/cgc-$t-$N2.out")
+        if counts_run "$t" "$N2"; then
+          i1=$(sed -n 's/^totals: //p' "$OUT/cgc-$t-$N1.out")
+          i2=$(sed -n 's/^totals: //p' "$OUT/cgc-$t-$N2.out")
+          cir=$(( (i2 - i1) / (N2 - N1) ))
+        fi
+      fi
+      CLIENT_WRAP=()
     fi
     ok=1
     for n in "$N1" "$N2"; do
@@ -274,16 +296,18 @@ if [ "$COUNTS" = 1 ]; then
         sys=$(awk -F, -v n="$N2" '/raw_syscalls/ { printf "%.3f", $1 / n }' "$OUT/syscalls-$t.txt")
       fi
     fi
-    echo "$t ir $ir srv_allocs $sa srv_codec $sc cli_allocs $ca cli_codec $cc syscalls $sys" >> "$OUT/counts.txt"
-    say "| $t | $ir | $sa ($sc) | $ca ($cc) | $sys |"
+    echo "$t ir $ir cir $cir srv_allocs $sa srv_codec $sc cli_allocs $ca cli_codec $cc syscalls $sys" >> "$OUT/counts.txt"
+    say "| $t | $ir | $cir | $sa ($sc) | $ca ($cc) | $sys |"
   done
   say ""
-  # Where the Plexus server's instructions go: per-call self cost of each function.
-  if command -v callgrind_annotate >/dev/null && [ -e "$OUT/cg-plexus-protobuf-$N2.out" ]; then
+  # Where Plexus's instructions go: per-call self cost of each function, server and client.
+  top_functions() { # top_functions PREFIX TITLE
+    local n
+    [ -e "$OUT/$1-plexus-protobuf-$N2.out" ] || return 0
     for n in "$N1" "$N2"; do
-      callgrind_annotate --threshold=100 "$OUT/cg-plexus-protobuf-$n.out" > "$OUT/cg-plexus-protobuf-$n.txt" 2>/dev/null
+      callgrind_annotate --threshold=100 "$OUT/$1-plexus-protobuf-$n.out" > "$OUT/$1-plexus-protobuf-$n.txt" 2>/dev/null
     done
-    say "Top functions of the Plexus server (codec_protobuf), instructions per call (self):"
+    say "$2, instructions per call (self cost, run of $N2 calls minus run of $N1):"
     say ""
     say '```'
     awk -v d=$((N2 - N1)) '
@@ -292,9 +316,13 @@ if [ "$COUNTS" = 1 ]; then
         if (line ~ /^\?\?\?:0x/) sub(/ \[.*\/|\[/, " [", line); else sub(/ \[.*\]$/, "", line)
         if (FILENAME == ARGV[1]) a[line] += n; else b[line] += n }
       END { for (f in b) { v = (b[f] - a[f]) / d; if (v >= 5) printf "%10.0f  %s\n", v, f } }' \
-      "$OUT/cg-plexus-protobuf-$N1.txt" "$OUT/cg-plexus-protobuf-$N2.txt" | sort -rn | head -25 | tee -a "$REPORT"
+      "$OUT/$1-plexus-protobuf-$N1.txt" "$OUT/$1-plexus-protobuf-$N2.txt" | sort -rn | head -25 | tee -a "$REPORT"
     say '```'
     say ""
+  }
+  if command -v callgrind_annotate >/dev/null; then
+    top_functions cg "Top functions of the Plexus server (plexusd, codec_protobuf) at 1 × 64"
+    top_functions cgc "Top functions of the Plexus client (plexus bench, codec_protobuf) at 1 × 64"
   fi
 fi
 

@@ -252,8 +252,8 @@ static void px__drive(px__bench *b, int64_t t0)
             wake = now + 20000; /* waiting for a free slot: look again in 20 us */
         else if (more && intended < wake)
             wake = intended;
-        else if (a->calls && now + 1000000 < wake)
-            wake = now + 1000000; /* a counting run ends when its calls are done: look often */
+        else if (a->calls && now + 10000000 < wake)
+            wake = now + 10000000; /* a counting run ends when its calls are done: look often */
         px__sleep_until(wake);
         now = px__now_ns();
     }
