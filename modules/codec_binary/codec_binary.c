@@ -1,20 +1,14 @@
 /* CODEC "binary": the seed article's self-describing binary format (serial number, key, value), versioned. */
 #include "bin_int.h"
 
-static int px__is_message_desc(const ProtobufCMessageDescriptor *desc)
-{
-    return desc != NULL && desc->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC;
-}
-
 static px_status px__bin_encode(void *state, const ProtobufCMessage *msg, px_buf *out, px_err *err)
 {
     (void)state;
     px_err local;
     if (err == NULL)
         err = &local;
-    if (msg == NULL || !px__is_message_desc(msg->descriptor))
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "binary: cannot encode: not a protobuf-c message (bad descriptor magic)");
+    if (px__cu_check_encode("binary", msg, err) != PX_OK)
+        return err->status;
     return px__bin_encode_message(msg, out, err);
 }
 
@@ -26,9 +20,8 @@ static px_status px__bin_decode(void *state, const ProtobufCMessageDescriptor *d
     if (err == NULL)
         err = &local;
     *out = NULL;
-    if (!px__is_message_desc(desc))
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "binary: cannot decode: not a protobuf-c message descriptor (bad magic)");
+    if (px__cu_check_decode("binary", desc, err) != PX_OK)
+        return err->status;
     if (data == NULL && len > 0)
         return px_err_set(err, PX_INVALID_ARGUMENT, "binary: cannot decode %s: no data", desc->name);
     if (data == NULL)

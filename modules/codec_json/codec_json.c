@@ -13,10 +13,8 @@ static px_status px__json_encode(void *state, const ProtobufCMessage *msg, px_bu
     px_err local;
     if (err == NULL)
         err = &local;
-    if (msg == NULL || msg->descriptor == NULL ||
-        msg->descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "json: cannot encode: not a protobuf-c message (bad descriptor magic)");
+    if (px__cu_check_encode("json", msg, err) != PX_OK)
+        return err->status;
     int precision;
     json_t *root = px__json_encode_message(msg, &precision, err);
     if (root == NULL)
@@ -43,9 +41,8 @@ static px_status px__json_decode(void *state, const ProtobufCMessageDescriptor *
     if (err == NULL)
         err = &local;
     *out = NULL;
-    if (desc == NULL || desc->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC)
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "json: cannot decode: not a protobuf-c message descriptor (bad magic)");
+    if (px__cu_check_decode("json", desc, err) != PX_OK)
+        return err->status;
     json_error_t jerr;
     /* Duplicate keys are refused, as protobuf's own JSON parser does. */
     json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -89,20 +89,14 @@ void px__xml_reader_close(xmlTextReaderPtr r, int ok, size_t len)
     }
 }
 
-static int px__is_message_desc(const ProtobufCMessageDescriptor *desc)
-{
-    return desc != NULL && desc->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC;
-}
-
 static px_status px__xml_encode(void *state, const ProtobufCMessage *msg, px_buf *out, px_err *err)
 {
     (void)state;
     px_err local;
     if (err == NULL)
         err = &local;
-    if (msg == NULL || !px__is_message_desc(msg->descriptor))
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "xml: cannot encode: not a protobuf-c message (bad descriptor magic)");
+    if (px__cu_check_encode("xml", msg, err) != PX_OK)
+        return err->status;
     return px__xml_encode_message(msg, out, err);
 }
 
@@ -114,9 +108,8 @@ static px_status px__xml_decode(void *state, const ProtobufCMessageDescriptor *d
     if (err == NULL)
         err = &local;
     *out = NULL;
-    if (!px__is_message_desc(desc))
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "xml: cannot decode: not a protobuf-c message descriptor (bad magic)");
+    if (px__cu_check_decode("xml", desc, err) != PX_OK)
+        return err->status;
     return px__xml_decode_message(desc, data, len, out, err);
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
+#include <plexus/px_status.h>
 
 /* Messages nested deeper than this are refused by every codec, both ways (the root
  * message is depth 1): bounds the recursion of encoders and decoders alike. */
@@ -143,5 +144,10 @@ char *px__cu_b64_encode(const uint8_t *data, size_t len, size_t *out_len);
  * offending offset when the text is not base64.
  */
 int px__cu_b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len, size_t *bad_at);
+
+/** Entry checks of a codec's encode / decode: PX_OK, or INVALID_ARGUMENT naming the codec. */
+px_status px__cu_check_encode(const char *codec, const ProtobufCMessage *msg, px_err *err);
+px_status px__cu_check_decode(const char *codec, const ProtobufCMessageDescriptor *desc,
+                              px_err *err);
 
 #endif

@@ -135,27 +135,15 @@ int px_cli_bench_rpc(int argc, char **argv)
     int rc = px__parse_args(argc, argv, &a);
     if (rc != PX_CLI_OK)
         return rc;
-    px_config *cfg = px_cli_load_config(a.file);
-    if (cfg == NULL)
-        return PX_CLI_FAIL;
-    const ProtobufCMethodDescriptor *md = px_cli_find_method(cfg, a.method);
-    px_cli_codec json = {0};
-    if (md == NULL || px_cli_json_codec_open(cfg, &json) != 0) {
-        px_config_free(cfg);
-        return md == NULL ? PX_CLI_USAGE : PX_CLI_FAIL;
-    }
-    px_err err;
-    px_err_clear(&err);
-    ProtobufCMessage *req = NULL;
-    px_bench_result *r = NULL;
-    if (json.ops->decode(json.state, md->input, (const uint8_t *)a.json, strlen(a.json), &req,
-                         &err) != PX_OK) {
-        fprintf(stderr, "plexus: bad JSON for %s: %s\n", md->input->name, err.msg);
-        rc = PX_CLI_USAGE;
-    } else if ((r = calloc(1, sizeof *r)) == NULL) {
+    px_cli_request q;
+    rc = px_cli_request_open(&q, a.file, a.method, a.json);
+    if (rc != PX_CLI_OK)
+        return rc;
+    px_bench_result *r = calloc(1, sizeof *r);
+    if (r == NULL) {
         fprintf(stderr, "plexus: bench: out of memory\n");
         rc = PX_CLI_FAIL;
-    } else if (px_bench_run(cfg, &a, req, md->output, r) != 0) {
+    } else if (px_bench_run(q.cfg, &a, q.req, q.md->output, r) != 0) {
         rc = PX_CLI_FAIL;
     } else {
         if (a.json_out) {
@@ -173,9 +161,6 @@ int px_cli_bench_rpc(int argc, char **argv)
         }
     }
     free(r);
-    if (req != NULL)
-        protobuf_c_message_free_unpacked(req, NULL);
-    px_cli_json_codec_close(&json);
-    px_config_free(cfg);
+    px_cli_request_close(&q);
     return rc;
 }

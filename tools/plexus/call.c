@@ -196,33 +196,52 @@ static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethod
     return rc;
 }
 
+int px_cli_request_open(px_cli_request *r, const char *file, const char *method, const char *json)
+{
+    *r = (px_cli_request){0};
+    r->cfg = px_cli_load_config(file);
+    if (r->cfg == NULL)
+        return PX_CLI_FAIL;
+    r->md = px_cli_find_method(r->cfg, method);
+    if (r->md == NULL || px_cli_json_codec_open(r->cfg, &r->json) != 0) {
+        int rc = r->md == NULL ? PX_CLI_USAGE : PX_CLI_FAIL;
+        px_config_free(r->cfg);
+        r->cfg = NULL;
+        return rc;
+    }
+    px_err err;
+    px_err_clear(&err);
+    if (r->json.ops->decode(r->json.state, r->md->input, (const uint8_t *)json, strlen(json),
+                            &r->req, &err) != PX_OK) {
+        fprintf(stderr, "plexus: bad JSON for %s: %s\n", r->md->input->name, err.msg);
+        px_cli_request_close(r);
+        return PX_CLI_USAGE;
+    }
+    return PX_CLI_OK;
+}
+
+void px_cli_request_close(px_cli_request *r)
+{
+    if (r->req != NULL)
+        protobuf_c_message_free_unpacked(r->req, NULL);
+    if (r->cfg != NULL) {
+        px_cli_json_codec_close(&r->json);
+        px_config_free(r->cfg);
+    }
+    *r = (px_cli_request){0};
+}
+
 int px_cli_call(int argc, char **argv)
 {
     px__call_args a;
     int rc = px__parse_args(argc, argv, &a);
     if (rc != PX_CLI_OK)
         return rc;
-    px_config *cfg = px_cli_load_config(a.file);
-    if (cfg == NULL)
-        return PX_CLI_FAIL;
-    const ProtobufCMethodDescriptor *md = px_cli_find_method(cfg, a.method);
-    px_cli_codec codec = {0};
-    if (md == NULL || px_cli_json_codec_open(cfg, &codec) != 0) {
-        px_config_free(cfg);
-        return md == NULL ? PX_CLI_USAGE : PX_CLI_FAIL;
-    }
-    px_err err;
-    px_err_clear(&err);
-    ProtobufCMessage *req = NULL;
-    if (codec.ops->decode(codec.state, md->input, (const uint8_t *)a.json, strlen(a.json), &req,
-                          &err) != PX_OK) {
-        fprintf(stderr, "plexus: bad JSON for %s: %s\n", md->input->name, err.msg);
-        rc = PX_CLI_USAGE;
-    } else {
-        rc = px__run(cfg, &a, md, &codec, req);
-        protobuf_c_message_free_unpacked(req, NULL);
-    }
-    px_cli_json_codec_close(&codec);
-    px_config_free(cfg);
+    px_cli_request r;
+    rc = px_cli_request_open(&r, a.file, a.method, a.json);
+    if (rc != PX_CLI_OK)
+        return rc;
+    rc = px__run(r.cfg, &a, r.md, &r.json, r.req);
+    px_cli_request_close(&r);
     return rc;
 }

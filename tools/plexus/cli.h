@@ -53,6 +53,19 @@ void px_cli_json_codec_close(px_cli_codec *c);
  */
 const ProtobufCMethodDescriptor *px_cli_find_method(const px_config *cfg, const char *method);
 
+/** What `call` and `bench` start from: the config, the method, and its request decoded
+ *  from the JSON argument with the config's JSON codec. */
+typedef struct px_cli_request {
+    px_config *cfg;
+    const ProtobufCMethodDescriptor *md;
+    px_cli_codec json;
+    ProtobufCMessage *req;
+} px_cli_request;
+
+/** PX_CLI_OK, or the exit status after printing why (nothing is left open then). */
+int px_cli_request_open(px_cli_request *r, const char *file, const char *method, const char *json);
+void px_cli_request_close(px_cli_request *r);
+
 /** plexus bench -c FILE ... SERVICE/METHOD JSON: the RPC load generator (bench_rpc.c). */
 int px_cli_bench_rpc(int argc, char **argv);
 
