@@ -61,6 +61,8 @@ static void px__att_abandon(px_catt *a)
 
 static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
 {
+    /* Only replies handed to a callback are decoded into the call's block. */
+    int reply_in_arena = reply && !call->keep && call->cl->up->codec_decode_with;
     px_client *cl = call->cl;
     px_tq_cancel(&call->deadline_t);
     px_tq_cancel(&call->hedge_t);
@@ -79,7 +81,9 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     call->done(call->user, st, st == PX_OK ? "" : msg, shown);
     px__stub_st = PX_OK;
     px__stub_msg = NULL;
-    if (reply)
+    if (reply && reply_in_arena)
+        px_arena_free_message(&call->reply_arena, reply);
+    else if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     px_buf_free(&call->req);
     free(call);
@@ -161,6 +165,20 @@ static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
     }
 }
 
+/* The reply arena: the room of the call's inline request buffer past the request
+ * (all of it when the request outgrew it and moved to the heap). The request stays
+ * intact, since a reply that fails to decode may be followed by a retry. */
+static void px__reply_arena_init(px_ccall *call)
+{
+    uint8_t *room = call->tried + call->cl->up->n;
+    uint8_t *end = room + PX_CALL_INLINE_REQ;
+    if (call->req.data == room)
+        room += call->req.len;
+    uintptr_t aligned = ((uintptr_t)room + 15) & ~(uintptr_t)15;
+    size_t cap = aligned < (uintptr_t)end ? (size_t)((uintptr_t)end - aligned) : 0;
+    px_arena_init(&call->reply_arena, (void *)aligned, cap);
+}
+
 static void px__cconn_on_frame(px_conn *c, const px_frame *f)
 {
     px_cconn *cc = (px_cconn *)c;
@@ -214,8 +232,17 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     ProtobufCMessage *reply = NULL;
     px_err err = {0};
     px_upstream *up = cl->up;
-    if (up->codec->decode(up->codec_state, call->reply_desc, f->body, f->body_len, &reply, &err) !=
-        PX_OK) {
+    px_status st;
+    if (up->codec_decode_with && !call->keep) {
+        /* px_call_wait's callers free their reply themselves: those stay on malloc. */
+        px__reply_arena_init(call);
+        st = up->codec_decode_with(up->codec_state, call->reply_desc, f->body, f->body_len,
+                                   &call->reply_arena.alloc, &reply, &err);
+    } else {
+        st = up->codec->decode(up->codec_state, call->reply_desc, f->body, f->body_len, &reply,
+                               &err);
+    }
+    if (st != PX_OK) {
         char msg[700];
         snprintf(msg, sizeof msg, "%s: cannot decode the reply from %s: %s", call->method, c->peer,
                  err.msg);
@@ -306,7 +333,8 @@ static void px__attempt(px_ccall *call)
     px_cloop *lp = call->lp;
     px_upstream *up = call->cl->up;
     int64_t now = px_loop_now_us(&lp->loop);
-    px_ep *ep = px_upstream_pick(up, call->method, &call->opts, call->tried);
+    px_ep *ep = px_upstream_pick(up, call->method, &call->opts, call->tried,
+                                 px_loop_mono_us(&lp->loop));
     if (!ep) {
         if (call->n_live > 0)
             return; /* a hedge with nowhere else to go: keep waiting for the first */
@@ -333,7 +361,7 @@ static void px__attempt(px_ccall *call)
         deadline_ms = left <= 1000 ? 1 : (uint32_t)((left + 999) / 1000);
     px_frame f = {.type = PX_FRAME_REQUEST, .id = call->id, .deadline_ms = deadline_ms,
                   .method = (const uint8_t *)call->method,
-                  .method_len = (uint16_t)strlen(call->method), .body = call->req.data,
+                  .method_len = call->method_len, .body = call->req.data,
                   .body_len = (uint32_t)call->req.len};
     if (px_frame_append(px_conn_out(&cc->conn), &f) != 0) {
         px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -405,6 +433,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     memset(call, 0, sizeof *call + extra);
     memcpy(call->method, method, mlen + 1);
+    call->method_len = (uint16_t)mlen;
     call->tried = (uint8_t *)call->method + mlen + 1;
     px_buf_borrow(&call->req, call->tried + up->n, PX_CALL_INLINE_REQ);
     /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */

@@ -4,6 +4,7 @@
 
 #include "plexus/px_client.h"
 #include "px_conn.h"
+#include "px_arena.h"
 #include "px_ctx.h"
 #include "px_timerq.h"
 #include "px_loop.h"
@@ -43,6 +44,8 @@ typedef struct px_ccall {
     unsigned attempts;       /* attempts started */
     int n_live;              /* attempts in flight: 0..2 */
     int expired;             /* the deadline fired: no more attempts */
+    uint16_t method_len;
+    px_arena reply_arena;    /* the inline room the request left, for the reply */
     px_catt att[2];
     uint8_t *tried;          /* n endpoints flags, allocated with the call */
     char method[];           /* "package.Service/Method", allocated with the call */

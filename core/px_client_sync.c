@@ -321,7 +321,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px_err_set(err, PX_UNAVAILABLE, "%s: no endpoint available in upstream %s", method,
                up->conf->name);
     for (unsigned attempt = 0;; attempt++) {
-        px_ep *ep = px_upstream_pick(up, method, opts, tried);
+        px_ep *ep = px_upstream_pick(up, method, opts, tried, px_mono_us());
         if (!ep)
             break;
         tried[ep->pub.index] = 1;

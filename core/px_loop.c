@@ -54,6 +54,7 @@ static void px__loop_wake_cb(struct ev_loop *ev, ev_async *w, int revents)
 static void px__loop_flush_cb(struct ev_loop *ev, ev_prepare *w, int revents)
 {
     px_loop *l = w->data;
+    l->mono_fresh = 0; /* the next iteration reads the clock again, once */
     /* A flush may queue more output (it should not, but be safe): loop until empty. */
     while (l->flush_list) {
         px_flushable *f = l->flush_list;

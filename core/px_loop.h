@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "plexus/px_buf.h"
+#include "px_time.h"
 
 typedef struct px_loop px_loop;
 typedef void (*px_task_fn)(px_loop *loop, void *arg);
@@ -39,6 +40,8 @@ struct px_loop {
     int stop;                  /* atomic: break after draining tasks */
     px_flushable *flush_list;  /* loop-thread only */
     px_buf scratch;            /* shared read buffer of the loop's connections */
+    int64_t mono_us;           /* loop-thread only: px_loop_mono_us's stamp ... */
+    int mono_fresh;            /* ... taken in this iteration */
     void *data;                /* owner's */
 };
 
@@ -58,5 +61,19 @@ int px_loop_want_flush(px_loop *l, px_flushable *f);
 int px_loop_is_current(const px_loop *l);
 /** Cached time of this iteration, in microseconds (libev's ev_now). */
 static inline int64_t px_loop_now_us(px_loop *l) { return (int64_t)(ev_now(l->ev) * 1e6); }
+/**
+ * Loop thread: monotonic time in microseconds, read from the clock once per loop
+ * iteration (at the first use after the loop wakes) instead of once per frame. It
+ * lags the true time by at most the work done so far in this iteration: a deadline
+ * computed from it ends early by that much, never late.
+ */
+static inline int64_t px_loop_mono_us(px_loop *l)
+{
+    if (!l->mono_fresh) {
+        l->mono_us = px_mono_us();
+        l->mono_fresh = 1;
+    }
+    return l->mono_us;
+}
 
 #endif

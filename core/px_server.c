@@ -16,6 +16,8 @@
 
 #include "plexus/px_codec.h"
 #include "plexus/px_service.h"
+#include "px_arena.h"
+#include "px_codec_abi.h"
 #include "px_config_int.h"
 #include "px_conn.h"
 #include "px_deadline.h"
@@ -28,6 +30,7 @@
 typedef struct px_codec_inst {
     const char *name;
     const px_codec_ops *ops;
+    px_decode_with_fn decode_with; /* NULL: the codec predates ABI 1.1 or has none */
     void *state;
     const px_modref *ref;
 } px_codec_inst;
@@ -60,6 +63,7 @@ typedef struct px_sconn {
     const px_codec_inst *codec;
     uint32_t inflight;
     px_idset ids;         /* request ids in flight: a reused one is refused */
+    const px_method *last_m; /* a connection mostly calls one method: skip the lookup */
     struct px_sconn *prev, *next;
     ev_timer watchdog_w;  /* handshake, read (slowloris) and idle timeouts */
     ev_tstamp accepted_at, last_active;
@@ -76,6 +80,9 @@ typedef struct px_scall {
     char msg[256];
     px_buf reply;        /* the answer frame when built off the IO thread */
     struct px_scall *next_free;
+    px_arena arena;      /* the decoded request, when its codec takes an allocator */
+    int in_arena;
+    _Alignas(16) unsigned char arena_mem[256];
 } px_scall;
 
 #define PX_SLOOP_MAX_FREE_CALLS 1024
@@ -127,13 +134,36 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
 
 static void px__sconn_maybe_close(px_sconn *sc);
 
-static void px__call_finish(px_scall *call)
+static void px__scall_free_input(px_scall *call)
 {
-    px_sconn *sc = call->sc;
-    protobuf_c_message_free_unpacked(call->input, NULL);
-    px_buf_free(&call->reply);
-    px_idset_del(&sc->ids, call->id);
-    px_sloop *sl = sc->sl;
+    if (call->in_arena)
+        px_arena_free_message(&call->arena, call->input);
+    else
+        protobuf_c_message_free_unpacked(call->input, NULL);
+    call->input = NULL;
+}
+
+/* Loop thread: a call record from the loop's free list (no malloc), or a new one. */
+static px_scall *px__scall_get(px_sloop *sl)
+{
+    px_scall *call = sl->free_calls;
+    if (call) {
+        sl->free_calls = call->next_free;
+        sl->n_free_calls--;
+        memset(call, 0, offsetof(px_scall, msg));
+        call->msg[0] = 0;
+        call->reply = (px_buf){0};
+        call->next_free = NULL;
+    } else if ((call = calloc(1, sizeof *call)) == NULL) {
+        return NULL;
+    }
+    px_arena_init(&call->arena, call->arena_mem, sizeof call->arena_mem);
+    call->in_arena = 0;
+    return call;
+}
+
+static void px__scall_put(px_sloop *sl, px_scall *call)
+{
     if (sl->n_free_calls < PX_SLOOP_MAX_FREE_CALLS) {
         call->next_free = sl->free_calls;
         sl->free_calls = call;
@@ -141,6 +171,15 @@ static void px__call_finish(px_scall *call)
     } else {
         free(call);
     }
+}
+
+static void px__call_finish(px_scall *call)
+{
+    px_sconn *sc = call->sc;
+    px__scall_free_input(call);
+    px_buf_free(&call->reply);
+    px_idset_del(&sc->ids, call->id);
+    px__scall_put(sc->sl, call);
     sc->inflight--;
     px__sconn_maybe_close(sc);
     px_conn_unref(&sc->conn);
@@ -249,7 +288,9 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
         px__send_error(sc, f->id, PX_UNAVAILABLE, "server %s is shutting down", srv->sc->id);
         return;
     }
-    const px_method *m = px_methods_find(&srv->methods, f->method, f->method_len);
+    const px_method *m = sc->last_m;
+    if (!m || m->name_len != f->method_len || memcmp(m->name, f->method, f->method_len) != 0)
+        m = sc->last_m = px_methods_find(&srv->methods, f->method, f->method_len);
     if (!m) {
         const uint8_t *slash = memchr(f->method, '/', f->method_len);
         int mlen = (int)f->method_len;
@@ -280,42 +321,41 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
                        srv->sc->limits.max_inflight_per_conn);
         return;
     }
-    ProtobufCMessage *input = NULL;
-    px_err err = {0};
-    if (sc->codec->ops->decode(sc->codec->state, m->input, f->body, f->body_len, &input, &err) !=
-        PX_OK) {
-        px__send_error(sc, f->id, PX_INVALID_ARGUMENT, "%s: cannot decode %s with codec %s: %s",
-                       m->name, m->input->name, sc->codec->name, err.msg);
-        return;
-    }
     /* Allocated and recycled on this loop's thread only (completions come back here). */
-    px_scall *call = sc->sl->free_calls;
-    if (call) {
-        sc->sl->free_calls = call->next_free;
-        sc->sl->n_free_calls--;
-        memset(call, 0, offsetof(px_scall, msg));
-        call->msg[0] = 0;
-        call->reply = (px_buf){0};
-        call->next_free = NULL;
-    } else {
-        call = calloc(1, sizeof *call);
-    }
+    px_scall *call = px__scall_get(sc->sl);
     if (!call) {
-        protobuf_c_message_free_unpacked(input, NULL);
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
         return;
     }
+    px_err err = {0};
+    const px_codec_inst *codec = sc->codec;
+    px_status st;
+    if (codec->decode_with) {
+        call->in_arena = 1;
+        st = codec->decode_with(codec->state, m->input, f->body, f->body_len,
+                                &call->arena.alloc, &call->input, &err);
+    } else {
+        st = codec->ops->decode(codec->state, m->input, f->body, f->body_len, &call->input, &err);
+    }
+    if (st != PX_OK) {
+        px__scall_put(sc->sl, call);
+        px__send_error(sc, f->id, PX_INVALID_ARGUMENT, "%s: cannot decode %s with codec %s: %s",
+                       m->name, m->input->name, codec->name, err.msg);
+        return;
+    }
     if (px_idset_add(&sc->ids, f->id) < 0) {
-        protobuf_c_message_free_unpacked(input, NULL);
-        free(call);
+        px__scall_free_input(call);
+        px__scall_put(sc->sl, call);
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
         return;
     }
     call->sc = sc;
     call->id = f->id;
     call->m = m;
-    call->input = input;
-    call->deadline_us = f->deadline_ms ? px_mono_us() + (int64_t)f->deadline_ms * 1000 : INT64_MAX;
+    /* The loop's once-per-iteration clock: the budget counts from when the loop woke. */
+    call->deadline_us = f->deadline_ms
+                            ? px_loop_mono_us(&sc->sl->loop) + (int64_t)f->deadline_ms * 1000
+                            : INT64_MAX;
     sc->inflight++;
     px_conn_ref(&sc->conn);
     if (m->pool)
@@ -584,6 +624,7 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
         ci->ref = &sc->codecs[i];
         ci->name = ci->ref->mod->name;
         ci->ops = ci->ref->mod->ops;
+        ci->decode_with = px_codec_decode_with(ci->ref->mod);
         if (px_modref_create(ci->ref, &env, &ci->state, err) != PX_OK)
             return err->status;
         s->n_codecs++;

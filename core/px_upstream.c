@@ -42,6 +42,7 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
         px_modref_create(&uc->timeout, &env, &up->timeout_state, err) != PX_OK)
         return err->status;
     up->codec = uc->codec.mod->ops;
+    up->codec_decode_with = px_codec_decode_with(uc->codec.mod);
     up->balancer = uc->balancer.mod->ops;
     up->failover = uc->failover.mod->ops;
     up->timeout = uc->timeout.mod->ops;
@@ -68,11 +69,10 @@ void px_upstream_free(px_upstream *up)
 }
 
 px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
-                        const uint8_t *tried)
+                        const uint8_t *tried, int64_t now)
 {
     size_t n = up->n;
     uint8_t avoid[n];
-    int64_t now = px_mono_us();
     px_pick_ctx ctx = {.method = method, .avoid = avoid};
     if (opts && opts->has_hash_key) {
         ctx.hash_key = opts->hash_key;

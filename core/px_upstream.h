@@ -9,6 +9,7 @@
 #include "plexus/px_balancer.h"
 #include "plexus/px_client.h"
 #include "plexus/px_codec.h"
+#include "px_codec_abi.h"
 #include "plexus/px_failover.h"
 #include "plexus/px_timeout.h"
 #include "px_config_int.h"
@@ -36,6 +37,7 @@ typedef struct px_upstream {
     uint32_t n_ejected;       /* atomic */
     const px_codec_ops *codec;
     void *codec_state;
+    px_decode_with_fn codec_decode_with; /* NULL: the codec predates ABI 1.1 or has none */
     const px_balancer_ops *balancer;
     void *balancer_state;
     const px_failover_ops *failover;
@@ -51,10 +53,11 @@ void px_upstream_free(px_upstream *up);
 /**
  * Picks an endpoint not in tried (n flags) and not ejected; when every untried one
  * is ejected, an ejected one; when all were tried, any. NULL only if the balancer
- * finds none at all. Re-admits endpoints whose ejection has run out.
+ * finds none at all. Re-admits endpoints whose ejection has run out by now
+ * (monotonic µs: an IO loop passes its once-per-iteration px_loop_mono_us).
  */
 px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
-                        const uint8_t *tried);
+                        const uint8_t *tried, int64_t now);
 /**
  * The call's options as the pick will see them: a copy of opts (or zeroes) with the
  * balancer's hash key filled in from req when the caller gave none.

@@ -31,9 +31,9 @@ static px_status px__pb_encode(void *state, const ProtobufCMessage *msg, px_buf 
     return PX_OK;
 }
 
-static px_status px__pb_decode(void *state, const ProtobufCMessageDescriptor *desc,
-                               const uint8_t *data, size_t len, ProtobufCMessage **out,
-                               px_err *err)
+static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescriptor *desc,
+                                    const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
+                                    ProtobufCMessage **out, px_err *err)
 {
     (void)state;
     *out = NULL;
@@ -43,13 +43,13 @@ static px_status px__pb_decode(void *state, const ProtobufCMessageDescriptor *de
     if (!px_pb_depth_ok(desc, data, len))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: %s nests deeper than %d levels", desc->name, PX_PB_MAX_DEPTH);
-    /* NULL allocator: libprotobuf-c's malloc/free, as the core's free_unpacked expects. */
-    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, len, data);
+    /* NULL alloc: libprotobuf-c's malloc/free, as decode's contract says. */
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, alloc, len, data);
     if (msg == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "protobuf: cannot decode %s from %zu bytes",
                           desc->name, len);
     if (px_pb_has_field0(msg)) {
-        protobuf_c_message_free_unpacked(msg, NULL);
+        protobuf_c_message_free_unpacked(msg, alloc);
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: cannot decode %s: a field with number 0 (numbers start at 1)",
                           desc->name);
@@ -58,10 +58,18 @@ static px_status px__pb_decode(void *state, const ProtobufCMessageDescriptor *de
     return PX_OK;
 }
 
+static px_status px__pb_decode(void *state, const ProtobufCMessageDescriptor *desc,
+                               const uint8_t *data, size_t len, ProtobufCMessage **out,
+                               px_err *err)
+{
+    return px__pb_decode_with(state, desc, data, len, NULL, out, err);
+}
+
 static const px_codec_ops px__pb_ops = {
     .content_type = "application/x-protobuf",
     .encode = px__pb_encode,
     .decode = px__pb_decode,
+    .decode_with = px__pb_decode_with,
 };
 
 PX_MODULE_DECLARE = {

@@ -29,6 +29,16 @@ typedef struct px_codec_ops {
     px_status (*decode)(void *state, const ProtobufCMessageDescriptor *desc,
                         const uint8_t *data, size_t len, ProtobufCMessage **out,
                         px_err *err);
+    /**
+     * ABI 1.1, optional: read only from modules built with abi_minor >= 1 (NULL: the
+     * core uses decode). decode, with every byte of the message and of what it points
+     * to taken from alloc; the core frees it with
+     * protobuf_c_message_free_unpacked(msg, alloc). The server passes an allocator
+     * backed by the call's own record, so a small request costs no malloc.
+     */
+    px_status (*decode_with)(void *state, const ProtobufCMessageDescriptor *desc,
+                             const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
+                             ProtobufCMessage **out, px_err *err);
 } px_codec_ops;
 
 #ifdef __cplusplus

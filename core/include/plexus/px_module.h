@@ -17,7 +17,7 @@ extern "C" {
  * refuses any other major. Minors only append (ops, spare slots), so an older
  * module keeps loading into a newer core. */
 #define PX_ABI_MAJOR 1
-#define PX_ABI_MINOR 0
+#define PX_ABI_MINOR 1 /* 1: px_codec_ops.decode_with */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
