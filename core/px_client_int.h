@@ -57,7 +57,8 @@ typedef struct px_cconn {
     struct px_cloop *lp;
     px_ep *ep;
     ev_timer connect_w;
-    px_catt *atts;       /* attempts in flight here */
+    px_catt *atts;       /* attempts in flight here ... */
+    uint32_t n_atts;     /* ... and how many */
     int goaway;
     size_t slot; /* index in lp->conns */
 } px_cconn;
@@ -100,6 +101,11 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
                               const ProtobufCMessageDescriptor *reply_desc,
                               const px_call_opts *opts, px_done_fn done, void *user,
                               ProtobufCMessage **keep, px_err *err);
+
+/** Loop thread: which of ep's `per` connection slots on lp the next attempt uses: an
+ *  empty slot (to be connected), else the open connection with the fewest attempts in
+ *  flight, ties taken in rotation. */
+size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per);
 
 /** The blocking connection pool (px_client_sync.c). */
 px_status px__sync_new(px_client *c, px_err *err);
