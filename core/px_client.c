@@ -231,7 +231,8 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         return;
     }
     ProtobufCMessage *reply = NULL;
-    px_err err = {0};
+    px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+    px_err_clear(&err);
     px_upstream *up = cl->up;
     px_status st;
     if (up->codec_decode_with && !call->keep) {
@@ -375,7 +376,8 @@ static void px__attempt(px_ccall *call)
     call->tried[ep->pub.index] = 1; /* a retry or hedge goes elsewhere when it can */
     px_ep_inflight_add(ep, 1);
     int64_t left = call->deadline_us ? call->deadline_us - now : 0;
-    px_err err = {0};
+    px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+    px_err_clear(&err);
     px_cconn *cc = px__cconn_get(lp, ep, left, &err);
     if (!cc) {
         px__att_done(a, err.status, err.msg, NULL);
@@ -463,7 +465,8 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->tried = (uint8_t *)call->method + mlen + 1;
     px_buf_borrow(&call->req, call->tried + up->n, PX_CALL_INLINE_REQ);
     /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */
-    px_err e = {0};
+    px_err e; /* not = {0}: that zero-fills 516 bytes per call */
+    px_err_clear(&e);
     if (up->codec->encode(up->codec_state, req, &call->req, &e) != PX_OK) {
         px_buf_free(&call->req);
         free(call);

@@ -113,7 +113,8 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
         size_t off = px_frame_begin(out, &f);
         if (off == (size_t)-1)
             return;
-        px_err err = {0};
+        px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+        px_err_clear(&err);
         if (codec->ops->encode(codec->state, reply, out, &err) == PX_OK) {
             px_frame_end(out, off);
             return;
@@ -327,7 +328,8 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
         return;
     }
-    px_err err = {0};
+    px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+    px_err_clear(&err);
     const px_codec_inst *codec = sc->codec;
     px_status st;
     if (codec->decode_with) {
