@@ -4,7 +4,12 @@
 
 # A TCP port on 127.0.0.1 that nobody listens on (the first from a pid-derived start).
 free_port() {
-  local p=$((20000 + ($$ * 7 + RANDOM) % 30000))
+  # Below the kernel's ephemeral range: a port inside it can be held by one of the
+  # bench's own client sockets, and then the server's bind fails (EADDRINUSE).
+  local lo span p
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  span=$((lo > 12000 ? lo - 10000 : 2000))
+  p=$((lo - span + ($$ * 7 + RANDOM) % span))
   while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
   echo "$p"
 }
