@@ -82,7 +82,7 @@ static int launch(px_proc *p, const char *server_yaml)
         /* PX_VALGRIND=1: the server runs under memcheck and exits non-zero on any
          * error or definite leak, which px_proc_stop reports. */
         if (getenv("PX_VALGRIND"))
-            execlp("valgrind", "valgrind", "-q", "--leak-check=full",
+            execlp("valgrind", "valgrind", "-q", "--fair-sched=yes", "--leak-check=full",
                    "--errors-for-leak-kinds=definite", "--error-exitcode=99", bin, "-c", p->conf,
                    (char *)NULL);
         execl(bin, "plexusd", "-c", p->conf, (char *)NULL);
