@@ -308,7 +308,10 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
                            (int)(slash - f->method), (const char *)f->method);
         return;
     }
-    if (px_idset_has(&sc->ids, f->id)) {
+    /* The id is registered first (one probe of the set, not two); every refusal
+     * below takes it out again. */
+    int added = px_idset_add(&sc->ids, f->id);
+    if (added == 0) {
         /* Answering would give the client two replies with one id: refuse this one;
          * the call already in flight under the id is unaffected. */
         px__send_error(sc, f->id, PX_INVALID_ARGUMENT,
@@ -317,14 +320,18 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
         return;
     }
     if (sc->inflight >= srv->sc->limits.max_inflight_per_conn) {
+        if (added > 0)
+            px_idset_del(&sc->ids, f->id);
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED,
                        "too many calls in flight on this connection (max_inflight_per_conn %u)",
                        srv->sc->limits.max_inflight_per_conn);
         return;
     }
     /* Allocated and recycled on this loop's thread only (completions come back here). */
-    px_scall *call = px__scall_get(sc->sl);
+    px_scall *call = added > 0 ? px__scall_get(sc->sl) : NULL;
     if (!call) {
+        if (added > 0)
+            px_idset_del(&sc->ids, f->id);
         px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
         return;
     }
@@ -341,14 +348,9 @@ static void px__on_request(px_sconn *sc, const px_frame *f)
     }
     if (st != PX_OK) {
         px__scall_put(sc->sl, call);
+        px_idset_del(&sc->ids, f->id);
         px__send_error(sc, f->id, PX_INVALID_ARGUMENT, "%s: cannot decode %s with codec %s: %s",
                        m->name, m->input->name, codec->name, err.msg);
-        return;
-    }
-    if (px_idset_add(&sc->ids, f->id) < 0) {
-        px__scall_free_input(call);
-        px__scall_put(sc->sl, call);
-        px__send_error(sc, f->id, PX_RESOURCE_EXHAUSTED, "server out of memory");
         return;
     }
     call->sc = sc;

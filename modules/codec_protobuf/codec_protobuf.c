@@ -48,7 +48,9 @@ static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescripto
     if (msg == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "protobuf: cannot decode %s from %zu bytes",
                           desc->name, len);
-    if (px_pb_has_field0(msg)) {
+    /* Field 0 can only hide among unknown fields, here or in a sub-message. */
+    if ((msg->n_unknown_fields || (px_pb_desc_info(desc) & PX_PB_HAS_MESSAGES)) &&
+        px_pb_has_field0(msg)) {
         protobuf_c_message_free_unpacked(msg, alloc);
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: cannot decode %s: a field with number 0 (numbers start at 1)",

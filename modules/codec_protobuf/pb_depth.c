@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-/* ---- can this type nest deeper than the limit? (cached per thread) ------------- */
+/* ---- can this type nest deeper than the limit? (cached per descriptor) ---------- */
 
 typedef struct pb_node {
     const ProtobufCMessageDescriptor *d;
@@ -41,23 +41,31 @@ static int pb__height(const ProtobufCMessageDescriptor *d, pb_node *nodes, int *
     return h;
 }
 
-static int pb__may_be_deep(const ProtobufCMessageDescriptor *d)
+/* What a type needs checked, worked out once per descriptor (descriptors are static
+ * data, so their address identifies them for the life of the process). A direct-mapped
+ * table of words shared by all threads: descriptor address | flags | 1, read and
+ * written whole with relaxed atomics, so a lookup is a load and a compare; a collision
+ * only means computing again. Hand-written: a dozen lines, where a hash map would
+ * need a lock. */
+#define PB_INFO_SLOTS 64
+static uint64_t pb__info[PB_INFO_SLOTS];
+
+unsigned px_pb_desc_info(const ProtobufCMessageDescriptor *d)
 {
-    static __thread struct {
-        const ProtobufCMessageDescriptor *d;
-        int deep;
-    } cache[16];
-    static __thread unsigned next;
-    for (int i = 0; i < 16; i++)
-        if (cache[i].d == d)
-            return cache[i].deep;
+    uintptr_t key = (uintptr_t)d;
+    size_t slot = (size_t)((key >> 3) ^ (key >> 9)) % PB_INFO_SLOTS;
+    uint64_t v = __atomic_load_n(&pb__info[slot], __ATOMIC_RELAXED);
+    if ((v & ~(uint64_t)7) == key && (v & 1))
+        return (unsigned)(v & 6);
     pb_node nodes[PB_MAX_TYPES];
     int n = 0;
-    int deep = pb__height(d, nodes, &n) > PX_PB_MAX_DEPTH;
-    cache[next % 16].d = d;
-    cache[next % 16].deep = deep;
-    next++;
-    return deep;
+    unsigned info = pb__height(d, nodes, &n) > PX_PB_MAX_DEPTH ? PX_PB_DEEP : 0;
+    for (unsigned f = 0; f < d->n_fields; f++)
+        if (d->fields[f].type == PROTOBUF_C_TYPE_MESSAGE)
+            info |= PX_PB_HAS_MESSAGES;
+    if ((key & 7) == 0) /* always so for a descriptor; else simply not cached */
+        __atomic_store_n(&pb__info[slot], key | info | 1, __ATOMIC_RELAXED);
+    return info;
 }
 
 /* ---- the wire scan --------------------------------------------------------------- */
@@ -78,7 +86,7 @@ static int pb__varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *v)
 
 int px_pb_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len)
 {
-    if (!pb__may_be_deep(desc))
+    if (!(px_pb_desc_info(desc) & PX_PB_DEEP))
         return 1;
     struct {
         const ProtobufCMessageDescriptor *d;
