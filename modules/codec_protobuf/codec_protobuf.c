@@ -40,7 +40,8 @@ static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescripto
     if (!px__is_message_desc(desc))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: cannot decode: not a protobuf-c message descriptor (bad magic)");
-    if (!px_pb_depth_ok(desc, data, len))
+    unsigned info = px_pb_desc_info(desc); /* one lookup for both guards */
+    if (!px_pb_depth_ok(desc, info, data, len))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: %s nests deeper than %d levels", desc->name, PX_PB_MAX_DEPTH);
     /* NULL alloc: libprotobuf-c's malloc/free, as decode's contract says. */
@@ -49,7 +50,7 @@ static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescripto
         return px_err_set(err, PX_INVALID_ARGUMENT, "protobuf: cannot decode %s from %zu bytes",
                           desc->name, len);
     /* Field 0 can only hide among unknown fields, here or in a sub-message. */
-    if ((msg->n_unknown_fields || (px_pb_desc_info(desc) & PX_PB_HAS_MESSAGES)) &&
+    if ((msg->n_unknown_fields || (info & PX_PB_HAS_MESSAGES)) &&
         px_pb_has_field0(msg)) {
         protobuf_c_message_free_unpacked(msg, alloc);
         return px_err_set(err, PX_INVALID_ARGUMENT,

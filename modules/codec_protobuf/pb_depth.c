@@ -84,9 +84,10 @@ static int pb__varint(const uint8_t *p, size_t end, size_t *pos, uint64_t *v)
     return -1;
 }
 
-int px_pb_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len)
+int px_pb_depth_ok(const ProtobufCMessageDescriptor *desc, unsigned info, const uint8_t *p,
+                   size_t len)
 {
-    if (!(px_pb_desc_info(desc) & PX_PB_DEEP))
+    if (!(info & PX_PB_DEEP))
         return 1;
     struct {
         const ProtobufCMessageDescriptor *d;
