@@ -60,6 +60,18 @@ static void px__att_abandon(px_catt *a)
     a->call->n_live--;
 }
 
+/* The call was won while this attempt was still out. Silence for the whole hedge
+ * delay is what the hedge was for, so an attempt that old is judged as timed out
+ * (health and balancer; its call is over, so failover has nothing to decide): a frozen
+ * or cut-off server no longer hides behind its hedges. A younger loser, a backup the
+ * original beat, says nothing of its server and stays unjudged. */
+static void px__att_judge_loser(px_catt *a, int64_t now)
+{
+    int64_t age = now - a->start_us;
+    if (a->live && a->call->hedge_us > 0 && age >= a->call->hedge_us)
+        px_upstream_attempt_lost(a->call->cl->up, a->ep, age);
+}
+
 static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
 {
     /* Only replies handed to a callback are decoded into the call's block. */
@@ -106,6 +118,10 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
         call->cl->up, a->ep, call->method, st, a->number, a->sent, call->opts.idempotent,
         now - a->start_us, remaining);
     if (st == PX_OK) {
+        if (call->n_live > 0) { /* hedged, and the other copy is still out */
+            px__att_judge_loser(&call->att[0], now);
+            px__att_judge_loser(&call->att[1], now);
+        }
         px__complete(call, PX_OK, "", reply);
         return;
     }
@@ -433,6 +449,7 @@ static void px__call_start(px_loop *l, void *arg)
                         ? up->failover->hedge_after_us(up->failover_state, call->method)
                         : 0;
     if (hedge > 0 && up->n > 1 && (budget <= 0 || hedge < budget)) {
+        call->hedge_us = hedge;
         px_tq_arm(&lp->tq, &call->hedge_t, hedge / 1e6, px__hedge_cb);
     }
     px__attempt(call);

@@ -40,6 +40,7 @@ typedef struct px_ccall {
     px_tnode deadline_t;     /* the deadline (O(1) timer lists) */
     px_tnode hedge_t;        /* the backup request, when failover asks for one */
     int64_t deadline_us;     /* loop time; 0 = none */
+    int64_t hedge_us;        /* the hedge delay when a hedge was armed, else 0 */
     uint64_t id;
     unsigned attempts;       /* attempts started */
     int n_live;              /* attempts in flight: 0..2 */

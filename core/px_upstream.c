@@ -147,3 +147,17 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
         return PX_FAILOVER_DONE;
     return PX_FAILOVER_RETRY;
 }
+
+/* Health hears of it from the core, not from failover: ejecting a server that swallows
+ * requests must not depend on a module remembering to report hedge losers. A healthy
+ * server whose slow tail gets hedged is not ejected by this: each of its other answers
+ * reports OK, which resets its fail count (px_endpoint_report), so only an endpoint
+ * that answers nothing while max_fails of its attempts each outlive the hedge delay
+ * is ejected. Not observed by the timeout module: the age is cut short by the winner,
+ * so it measures the winner, not how long this endpoint takes. */
+void px_upstream_attempt_lost(px_upstream *up, px_ep *ep, int64_t latency_us)
+{
+    if (up->balancer->feedback)
+        up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, PX_DEADLINE_EXCEEDED);
+    px_endpoint_report(&ep->pub, PX_DEADLINE_EXCEEDED);
+}

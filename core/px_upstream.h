@@ -76,6 +76,14 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
                                             int idempotent, int64_t latency_us,
                                             int64_t remaining_us);
 
+/**
+ * An attempt still out when another attempt of its call won, after at least the
+ * call's hedge delay: judged as timed out. Endpoint health counts a failure and the
+ * balancer gets latency_us with DEADLINE_EXCEEDED (not CANCELLED, which balancers
+ * ignore). The timeout module and failover do not hear of it.
+ */
+void px_upstream_attempt_lost(px_upstream *up, px_ep *ep, int64_t latency_us);
+
 static inline void px_ep_inflight_add(px_ep *ep, int d)
 {
     __atomic_add_fetch(&ep->pub.inflight, (uint32_t)d, __ATOMIC_RELAXED);

@@ -38,7 +38,9 @@ typedef struct px_failover_ops {
      * Hedging (backup requests): microseconds after which, with no reply yet, the
      * async client sends a second copy of the call to another endpoint; the first
      * reply wins and the other attempt is cancelled (a CANCEL frame). Return 0 for
-     * no hedge. Asked once per call. May be NULL (never hedge).
+     * no hedge. Asked once per call. May be NULL (never hedge). on_result does not
+     * see the cancelled attempt: if it had been out this long the core itself reports
+     * it to health (and the balancer) as DEADLINE_EXCEEDED.
      */
     int64_t (*hedge_after_us)(void *state, const char *method);
 } px_failover_ops;
