@@ -1,4 +1,4 @@
-/* Test helper: start, wait for and stop real plexusd processes on 127.0.0.1. */
+/* Test helper: start, wait for and stop real plexusd processes on loopback addresses. */
 #define _GNU_SOURCE
 #include "px_proc.h"
 
@@ -21,12 +21,14 @@ static const char *env_or(const char *name, const char *def)
     return v && *v ? v : def;
 }
 
-int px_free_port(void)
+/* A port on host that was free a moment ago, or -1. */
+static int free_port_on(const char *host)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t l = sizeof sa;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &l) != 0) {
         if (fd >= 0)
             close(fd);
@@ -36,11 +38,13 @@ int px_free_port(void)
     return ntohs(sa.sin_port);
 }
 
-static int can_connect(int port)
+int px_free_port(void) { return free_port_on("127.0.0.1"); }
+
+static int can_connect(const char *host, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &sa.sin_addr);
     int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
     return ok;
@@ -69,8 +73,9 @@ static int launch(px_proc *p, const char *server_yaml)
     FILE *f = fopen(p->conf, "w");
     if (!f || p->port < 0)
         return -1;
-    fprintf(f, "modules:\n  path: [%s]\nserver:\n  listen: 127.0.0.1:%d\n  id: %s\n%s",
-            env_or("PX_MODULE_DIR", "build/modules"), p->port, id, server_yaml ? server_yaml : "");
+    fprintf(f, "modules:\n  path: [%s]\nserver:\n  listen: %s:%d\n  id: %s\n%s",
+            env_or("PX_MODULE_DIR", "build/modules"), p->host, p->port, id,
+            server_yaml ? server_yaml : "");
     fclose(f);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/bin/plexusd", env_or("PX_BINARY_DIR", "build"));
@@ -97,7 +102,7 @@ static int launch(px_proc *p, const char *server_yaml)
             p->pid = 0;
             return -1;
         }
-        if (can_connect(p->port))
+        if (can_connect(p->host, p->port))
             return 0;
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -108,12 +113,18 @@ static int launch(px_proc *p, const char *server_yaml)
     return -1;
 }
 
-int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
+int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *server_yaml)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
-    p->port = px_free_port();
+    snprintf(p->host, sizeof p->host, "%s", host);
+    p->port = free_port_on(host);
     return launch(p, server_yaml);
+}
+
+int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
+{
+    return px_proc_start_on(p, "127.0.0.1", id, server_yaml);
 }
 
 int px_proc_restart(px_proc *p, const char *server_yaml)
@@ -165,7 +176,9 @@ void px_proc_kill(px_proc *p)
     cleanup_dir(p);
 }
 
-int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml)
+/* One upstream "calc" over the n addresses host[i]:ports[i]. */
+static int write_client_conf(const char *path, const char *const *hosts, const int *ports, int n,
+                             const char *upstream_yaml)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -174,9 +187,29 @@ int px_write_client_conf(const char *path, const int *ports, int n, const char *
                "      endpoints: [",
             env_or("PX_MODULE_DIR", "build/modules"));
     for (int i = 0; i < n; i++)
-        fprintf(f, "%s127.0.0.1:%d", i ? ", " : "", ports[i]);
+        fprintf(f, "%s%s:%d", i ? ", " : "", hosts[i], ports[i]);
     fprintf(f, "]\n%s", upstream_yaml ? upstream_yaml : "");
     return fclose(f);
+}
+
+int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml)
+{
+    const char *hosts[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++)
+        hosts[i] = "127.0.0.1";
+    return write_client_conf(path, hosts, ports, n, upstream_yaml);
+}
+
+int px_write_client_conf_procs(const char *path, const px_proc *procs, int n,
+                               const char *upstream_yaml)
+{
+    const char *hosts[n > 0 ? n : 1];
+    int ports[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++) {
+        hosts[i] = procs[i].host;
+        ports[i] = procs[i].port;
+    }
+    return write_client_conf(path, hosts, ports, n, upstream_yaml);
 }
 
 static void slurp(int fd, char *buf, size_t cap)

@@ -1,4 +1,5 @@
-/* Test helper: real plexusd processes on 127.0.0.1, started from generated YAML. */
+/* Test helper: real plexusd processes on 127.0.0.1 (or another loopback address),
+ * started from generated YAML. */
 #ifndef PX_PROC_H
 #define PX_PROC_H
 
@@ -6,6 +7,7 @@
 
 typedef struct px_proc {
     pid_t pid;
+    char host[16];   /* the address it listens on: 127.0.0.1 unless started on another */
     int port;
     char id[32];
     char dir[128];   /* temp dir holding the config and the log */
@@ -25,6 +27,11 @@ int px_free_port(void);
  */
 int px_proc_start(px_proc *p, const char *id, const char *server_yaml);
 /**
+ * px_proc_start listening on host (an IPv4 address, e.g. "127.0.0.3" inside a
+ * network namespace) instead of 127.0.0.1.
+ */
+int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *server_yaml);
+/**
  * Starts plexusd again as p->id on the same p->port, after px_proc_kill or
  * px_proc_stop, from a fresh config built as px_proc_start builds one. Waits
  * (bounded) until it accepts connections. Returns 0, or -1 with a message printed.
@@ -40,6 +47,9 @@ void px_proc_kill(px_proc *p);
  * `upstream_yaml` (lines indented by 6 spaces) appended to the upstream block.
  */
 int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml);
+/** px_write_client_conf over the n servers' own host:port. */
+int px_write_client_conf_procs(const char *path, const px_proc *procs, int n,
+                               const char *upstream_yaml);
 
 /** Runs argv, capturing stdout and stderr (each up to cap bytes); returns the exit status. */
 int px_run(char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap);
