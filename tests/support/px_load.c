@@ -213,6 +213,22 @@ void px_watch_poll(px_watch *w)
 
 void px_watch_tick(void *w) { px_watch_poll(w); }
 
+int px_watch_wait_admitted(px_watch *w, int64_t max_us)
+{
+    int64_t end = px_mono_us() + max_us;
+    for (;;) {
+        px_watch_poll(w);
+        int out = 0;
+        for (int i = 0; i < w->n; i++)
+            out += w->ejected[i];
+        if (!out)
+            return 0;
+        if (px_mono_us() >= end)
+            return -1;
+        px_load_pace();
+    }
+}
+
 void px_watch_print(const px_watch *w, const char *title)
 {
     fprintf(stderr, "---- %s: timeline ----\n", title);

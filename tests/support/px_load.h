@@ -70,6 +70,12 @@ typedef struct px_watch {
 void px_watch_init(px_watch *w, px_client *cl);
 /** Samples every endpoint's ejection flag and fail count; logs the transitions. */
 void px_watch_poll(px_watch *w);
+/**
+ * Waits (bounded by max_us) until no endpoint is ejected, for a test that needs all
+ * of them in: on a loaded machine a healthy server stalled past the hedge delay may
+ * have been ejected for a moment. Returns 0 or -1.
+ */
+int px_watch_wait_admitted(px_watch *w, int64_t max_us);
 /** px_watch_poll with the px_load_run tick signature. */
 void px_watch_tick(void *w);
 /** Adds a line to the timeline. */
