@@ -19,19 +19,13 @@
 #include "calc.pb-c.h"
 #include "plexus/plexus.h"
 #include "px_client_int.h"
-#include "px_load.h"
-#include "px_proc.h"
+#include "px_cluster.h"
 #include "px_time.h"
 
 #define NSRV 3
 #define FROZEN 1 /* the server that is stopped and continued */
 
-static const char *SERVER_YAML =
-    "  io_threads: 1\n"
-    "  codecs: [protobuf]\n"
-    "  services:\n"
-    "    - module: calc\n"
-    "      workers: 4\n";
+static const char *SERVER_YAML = PX_CALC_SERVER_YAML "      workers: 4\n";
 
 /* Ejection after 3 failures for 300 ms doubling up to 1 s, so probes re-admit a server
  * that is back within about 1.5 s (max_ejection + probe_interval). */
@@ -40,15 +34,7 @@ static const char *SERVER_YAML =
 
 /* ---- the cluster ------------------------------------------------------------ */
 
-typedef struct cluster {
-    px_proc srv[NSRV];
-    int n;
-    char conf[256];
-    px_config *cfg;
-    px_client *cl;
-    px_watch w;
-    px_load load;
-} cluster;
+typedef px_cluster cluster;
 
 /* n servers (server_yaml[i], or SERVER_YAML when NULL) and a client over them. The
  * cluster goes to *state at once, so the teardown cleans up after a failed start. */
@@ -58,20 +44,11 @@ static cluster *cluster_up(void **state, int n, const char *const *server_yaml,
     cluster *c = calloc(1, sizeof *c);
     assert_non_null(c);
     *state = c;
-    for (int i = 0; i < n; i++) {
-        char id[8];
-        snprintf(id, sizeof id, "s%d", i);
-        assert_int_equal(px_proc_start(&c->srv[i], id, server_yaml && server_yaml[i]
-                                                           ? server_yaml[i] : SERVER_YAML), 0);
-        c->n++;
-    }
-    snprintf(c->conf, sizeof c->conf, "%s/client.yaml", c->srv[0].dir);
-    assert_int_equal(px_write_client_conf_procs(c->conf, c->srv, n, upstream_yaml), 0);
-    px_err err;
-    assert_int_equal(px_config_load(c->conf, &c->cfg, &err), PX_OK);
-    assert_int_equal(px_client_new(c->cfg, "calc", &c->cl, &err), PX_OK);
-    px_watch_init(&c->w, c->cl);
-    assert_int_equal(px_load_init(&c->load, c->cl, calls), 0);
+    px_cluster_spec spec = {.n = n, .default_yaml = SERVER_YAML,
+                            .upstream_yaml = upstream_yaml, .calls = calls};
+    for (int i = 0; server_yaml && i < n; i++)
+        spec.server_yaml[i] = server_yaml[i];
+    assert_int_equal(px_cluster_up(c, &spec), 0);
     return c;
 }
 
@@ -81,23 +58,10 @@ static int no_setup(void **state)
     return 0;
 }
 
-/* Continues a server a failed assertion left stopped, then stops everything. */
 static int cluster_down(void **state)
 {
     cluster *c = *state;
-    if (!c)
-        return 0;
-    for (int i = 0; i < c->n; i++)
-        if (c->srv[i].pid > 0)
-            kill(c->srv[i].pid, SIGCONT);
-    px_client_free(c->cl);
-    px_config_free(c->cfg);
-    unlink(c->conf);
-    int rc = 0;
-    for (int i = 0; i < c->n; i++)
-        if (c->srv[i].pid > 0 && px_proc_stop(&c->srv[i]) != 0)
-            rc = -1;
-    px_load_free(&c->load);
+    int rc = c ? px_cluster_down(c) : 0;
     free(c);
     return rc;
 }
@@ -279,13 +243,7 @@ static void test_frozen_server_is_charged_by_the_balancer(void **state)
 static void test_young_backup_loser_is_not_judged(void **state)
 {
     enum { N = 20 };
-    static const char *slow =
-        "  io_threads: 1\n"
-        "  codecs: [protobuf]\n"
-        "  services:\n"
-        "    - module: calc\n"
-        "      workers: 4\n"
-        "      delay: 110ms\n";
+    static const char *slow = PX_CALC_SERVER_YAML "      workers: 4\n      delay: 110ms\n";
     const char *yaml[2] = {slow, slow};
     cluster *c = cluster_up(state, 2, yaml,
                             "      balancer: round_robin\n"
