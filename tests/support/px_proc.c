@@ -10,10 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+static int die_with_test; /* px_proc_die_with_test */
+
+void px_proc_die_with_test(void) { die_with_test = 1; }
 
 static const char *env_or(const char *name, const char *def)
 {
@@ -81,6 +86,8 @@ static int launch(px_proc *p, const char *server_yaml)
     snprintf(bin, sizeof bin, "%s/bin/plexusd", env_or("PX_BINARY_DIR", "build"));
     p->pid = fork();
     if (p->pid == 0) {
+        if (die_with_test)
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
         dup2(fd, 1);

@@ -37,6 +37,12 @@ int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *s
  * (bounded) until it accepts connections. Returns 0, or -1 with a message printed.
  */
 int px_proc_restart(px_proc *p, const char *server_yaml);
+/**
+ * From now on, servers started by this process get SIGKILL when the thread that
+ * started them exits (PR_SET_PDEATHSIG), so a crashed test leaves none behind. Only
+ * for servers started from a thread that lives as long as the test (main).
+ */
+void px_proc_die_with_test(void);
 /** SIGTERM, wait; returns the exit status (or -1 when it did not exit in time). */
 int px_proc_stop(px_proc *p);
 /** SIGKILL and reap. */
