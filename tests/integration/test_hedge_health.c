@@ -103,7 +103,7 @@ typedef struct freeze_run {
     int64_t stop_us, cont_us;
     int warm_end, freeze_end;
     int ejections;          /* of the frozen server, while it was stopped */
-    int64_t eject_us;       /* its last ejection then */
+    int64_t eject_us;       /* its first ejection after SIGSTOP */
     uint64_t hedges;        /* backup requests sent while it was stopped */
     uint64_t backlog;       /* requests it answered after SIGCONT: what it got while stopped */
     int64_t readmit_us;      /* its re-admission after SIGCONT, 0 none */
@@ -131,6 +131,7 @@ static void run_freeze(cluster *c, freeze_run *r, int after)
     r->warm_end = l->issued;
     assert_int_equal(px_watch_wait_admitted(&c->w, 3000000), 0);
     uint64_t hedges0 = hedges_sent(c->cl);
+    px_watch_mark(&c->w);
     assert_int_equal(kill(c->srv[FROZEN].pid, SIGSTOP), 0);
     r->stop_us = px_mono_us();
     px_watch_note(&c->w, "s%d stopped (SIGSTOP)", FROZEN);
@@ -142,6 +143,7 @@ static void run_freeze(cluster *c, freeze_run *r, int after)
     r->ejections = c->w.ejections[FROZEN];
     r->eject_us = c->w.eject_us[FROZEN];
     uint64_t late0 = settled_late(c, 300000);
+    px_watch_mark(&c->w);
     assert_int_equal(kill(c->srv[FROZEN].pid, SIGCONT), 0);
     r->cont_us = px_mono_us();
     px_watch_note(&c->w, "s%d continued (SIGCONT)", FROZEN);
@@ -152,8 +154,7 @@ static void run_freeze(cluster *c, freeze_run *r, int after)
         assert_int_equal(px_load_run(l, after, after * 1000000LL / RATE, px_watch_tick, &c->w), 0);
         assert_int_equal(px_load_drain(l, 5000000, px_watch_tick, &c->w), 0);
     }
-    if (c->w.readmissions[FROZEN] && c->w.readmit_us[FROZEN] > r->cont_us)
-        r->readmit_us = c->w.readmit_us[FROZEN];
+    r->readmit_us = c->w.readmit_us[FROZEN];
     r->first_answer_us = px_load_first_answer(l, FROZEN, r->cont_us);
     px_load_sum_up(l, 0, r->warm_end, &r->warm);
     px_load_sum_up(l, r->warm_end, r->freeze_end, &r->frozen);
@@ -217,8 +218,10 @@ static void test_frozen_server_is_ejected(void **state)
 
 /* The balancer hears of the judged losers: with ejection off, p2c_ewma charges the
  * frozen server the loser's age (DEADLINE_EXCEEDED, not the CANCELLED it ignores) and
- * then prefers the others, so it is sent at most 100 attempts while stopped (before
- * losers were judged its estimate stayed at the sub-millisecond of its last answer). */
+ * then prefers the others, so it is sent at most a tenth of the calls made while it is
+ * stopped (300; its share would be 1,000). Seen: 1 to 4, and 118 under ASan on a loaded
+ * machine, where the healthy servers' own slow calls are charged too; before losers
+ * were judged its estimate stayed at the sub-millisecond of its last answer: 666. */
 static void test_frozen_server_is_charged_by_the_balancer(void **state)
 {
     cluster *c = cluster_up(state, NSRV, NULL,
@@ -233,21 +236,21 @@ static void test_frozen_server_is_charged_by_the_balancer(void **state)
     assert_all_ok(&r.warm);
     assert_all_ok(&r.frozen);
     assert_int_equal(r.ejections, 0);
-    assert_true(r.backlog <= 100);
+    assert_true(r.backlog * 10 <= (uint64_t)(r.freeze_end - r.warm_end));
 }
 
-/* Two servers that take 110 ms, hedge_after 100 ms, max_fails 1: every call is hedged
+/* Two servers that take 210 ms, hedge_after 200 ms, max_fails 1: every call is hedged
  * and the original wins, so the loser is a backup about 10 ms old. It has not outlived
  * the hedge delay, says nothing of its server and must not be judged: one judged loser
- * would eject a server. */
+ * would eject a server. (Only an original 190 ms late would make an old loser.) */
 static void test_young_backup_loser_is_not_judged(void **state)
 {
-    enum { N = 20 };
-    static const char *slow = PX_CALC_SERVER_YAML "      workers: 4\n      delay: 110ms\n";
+    enum { N = 15 };
+    static const char *slow = PX_CALC_SERVER_YAML "      workers: 4\n      delay: 210ms\n";
     const char *yaml[2] = {slow, slow};
     cluster *c = cluster_up(state, 2, yaml,
                             "      balancer: round_robin\n"
-                            "      failover: { module: hedge, hedge_after: 100ms }\n"
+                            "      failover: { module: hedge, hedge_after: 200ms }\n"
                             "      timeout: { module: fixed, connect: 200ms, call: 5s }\n"
                             "      health: { max_fails: 1, max_ejected_percent: 50 }\n",
                             1);
@@ -268,11 +271,12 @@ static void test_young_backup_loser_is_not_judged(void **state)
     }
 }
 
-/* Sleep(200 ms) calls, one at a time, among 150 Whoami calls/s: each Sleep is hedged
- * after 50 ms on a healthy server and its loser, about 150 ms old, is judged; yet the
+/* Sleep(500 ms) calls, one at a time, among 150 Whoami calls/s: each Sleep is hedged
+ * after 200 ms on a healthy server and its loser, about 300 ms old, is judged; yet the
  * servers answer Whoami calls in between, each answer resets the fail count, and no
- * server is ejected. (A server that answers nothing at all for about 110 ms, e.g.
- * starved of CPU, would be: three of its Whoami calls would outlive the delay.) */
+ * server is ejected. (A server that answers nothing at all for about 260 ms, e.g.
+ * starved of CPU, would be: three of its Whoami calls would outlive the delay. Under
+ * TSan on a loaded 2-core machine Whoami took up to 100 ms, so the delay is long.) */
 typedef struct sleeper {
     px_client *cl;
     int stop;  /* atomic */
@@ -284,7 +288,7 @@ static void *sleeper_main(void *arg)
 {
     sleeper *s = arg;
     Calc__SleepRequest req = CALC__SLEEP_REQUEST__INIT;
-    req.ms = 200;
+    req.ms = 500;
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         ProtobufCMessage *rep = NULL;
         px_err err;
@@ -298,10 +302,10 @@ static void *sleeper_main(void *arg)
 
 static void test_hedged_tail_ejects_no_healthy_server(void **state)
 {
-    enum { TAIL_RATE = 150, TAIL_MS = 4000 };
+    enum { TAIL_RATE = 150, TAIL_MS = 5000 };
     cluster *c = cluster_up(state, NSRV, NULL,
                             "      balancer: random\n"
-                            "      failover: { module: hedge, hedge_after: 50ms }\n"
+                            "      failover: { module: hedge, hedge_after: 200ms }\n"
                             "      timeout: { module: fixed, connect: 200ms, call: 2s }\n"
                             "      health: { max_fails: 3, fail_window: 10s }\n",
                             TAIL_RATE * TAIL_MS / 1000);
@@ -317,7 +321,7 @@ static void test_hedged_tail_ejects_no_healthy_server(void **state)
     px_load_sum_up(&c->load, 0, c->load.issued, &sum);
     px_watch_print(&c->w, "hedged tail on healthy servers");
     px_load_sum_print(&c->load, 0, c->load.issued, &sum, "Whoami");
-    fprintf(stderr, "  Sleep(200 ms): %d calls, %d failed; %llu hedges; highest fail counts "
+    fprintf(stderr, "  Sleep(500 ms): %d calls, %d failed; %llu hedges; highest fail counts "
                     "s0 %d, s1 %d, s2 %d\n", s.calls, s.failed,
             (unsigned long long)hedges_sent(c->cl), c->w.max_fails[0], c->w.max_fails[1],
             c->w.max_fails[2]);

@@ -12,7 +12,7 @@ int px_cluster_up(px_cluster *c, const px_cluster_spec *spec)
     if (spec->n < 1 || spec->n > PX_LOAD_MAX_SRV)
         return -1;
     for (int i = 0; i < spec->n; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "s%d", i);
         const char *yaml = spec->server_yaml[i]  ? spec->server_yaml[i]
                            : spec->default_yaml ? spec->default_yaml

@@ -188,6 +188,12 @@ void px_watch_note(px_watch *w, const char *fmt, ...)
     va_end(ap);
 }
 
+void px_watch_mark(px_watch *w)
+{
+    memset(w->eject_us, 0, sizeof w->eject_us);
+    memset(w->readmit_us, 0, sizeof w->readmit_us);
+}
+
 void px_watch_poll(px_watch *w)
 {
     int64_t now = px_mono_us();
@@ -203,10 +209,12 @@ void px_watch_poll(px_watch *w)
         px_watch_note(w, "s%d %s", i, out ? "ejected" : "re-admitted");
         if (out) {
             w->ejections[i]++;
-            w->eject_us[i] = now;
+            if (!w->eject_us[i])
+                w->eject_us[i] = now;
         } else {
             w->readmissions[i]++;
-            w->readmit_us[i] = now;
+            if (!w->readmit_us[i])
+                w->readmit_us[i] = now;
         }
     }
 }

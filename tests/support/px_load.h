@@ -60,14 +60,16 @@ typedef struct px_watch {
     int64_t t0;
     int ejected[PX_LOAD_MAX_SRV];
     int ejections[PX_LOAD_MAX_SRV], readmissions[PX_LOAD_MAX_SRV];
-    int64_t eject_us[PX_LOAD_MAX_SRV];  /* the last ejection seen */
-    int64_t readmit_us[PX_LOAD_MAX_SRV]; /* the last re-admission seen */
+    int64_t eject_us[PX_LOAD_MAX_SRV];   /* the first ejection seen since the mark */
+    int64_t readmit_us[PX_LOAD_MAX_SRV]; /* the first re-admission seen since the mark */
     int max_fails[PX_LOAD_MAX_SRV];     /* highest fail count seen */
     int n_lines;
     char line[64][100];
 } px_watch;
 
 void px_watch_init(px_watch *w, px_client *cl);
+/** Forgets the ejection and re-admission times seen so far (eject_us, readmit_us). */
+void px_watch_mark(px_watch *w);
 /** Samples every endpoint's ejection flag and fail count; logs the transitions. */
 void px_watch_poll(px_watch *w);
 /**
