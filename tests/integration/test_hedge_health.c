@@ -131,6 +131,7 @@ static void run_freeze(cluster *c, freeze_run *r, int after)
     r->warm_end = l->issued;
     assert_int_equal(px_watch_wait_admitted(&c->w, 3000000), 0);
     uint64_t hedges0 = hedges_sent(c->cl);
+    int ejections0 = c->w.ejections[FROZEN]; /* a stalled server may have been out before */
     px_watch_mark(&c->w);
     assert_int_equal(kill(c->srv[FROZEN].pid, SIGSTOP), 0);
     r->stop_us = px_mono_us();
@@ -140,7 +141,7 @@ static void run_freeze(cluster *c, freeze_run *r, int after)
     r->freeze_end = l->issued;
     assert_int_equal(px_load_drain(l, 5000000, px_watch_tick, &c->w), 0);
     r->hedges = hedges_sent(c->cl) - hedges0;
-    r->ejections = c->w.ejections[FROZEN];
+    r->ejections = c->w.ejections[FROZEN] - ejections0;
     r->eject_us = c->w.eject_us[FROZEN];
     uint64_t late0 = settled_late(c, 300000);
     px_watch_mark(&c->w);
