@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "px_conf.h"
 #include "px_config_int.h"
 #include "px_yaml.h"
@@ -62,6 +63,8 @@ typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
     int64_t max_inflight, idle_timeout_us;
     int64_t max_connections, handshake_timeout_us, read_timeout_us;
+    uint64_t max_conn_memory, max_server_memory;
+    int64_t max_decode_expansion;
 } px__limits_raw;
 
 #define PX__DIR_MAX_FRAME                                                                  \
@@ -84,6 +87,14 @@ static const px_directive px__server_limit_dirs[] = {
      0, "1ms", "1h", NULL, "a new connection must send its HELLO within this"},
     {"read_timeout", PX_DIR_DURATION, offsetof(px__limits_raw, read_timeout_us), "30s", 0, "1ms",
      "1h", NULL, "a frame that has started arriving must be complete within this (slowloris)"},
+    {"max_conn_memory", PX_DIR_SIZE, offsetof(px__limits_raw, max_conn_memory), "0", 0, "0",
+     "64GiB", NULL,
+     "bytes one connection may hold before it is not read; 0 = 16MiB or 4 x max_frame"},
+    {"max_server_memory", PX_DIR_SIZE, offsetof(px__limits_raw, max_server_memory), "0", 0, "0",
+     "1TiB", NULL,
+     "bytes all connections may hold together; 0 = 1GiB or a quarter of the RAM, the less"},
+    {"max_decode_expansion", PX_DIR_INT, offsetof(px__limits_raw, max_decode_expansion), "8", 0,
+     "1", "1000", NULL, "a decoded request may take at most this many times its body's bytes"},
     {NULL},
 };
 /* A client sets only the frame bounds; the rest keep the server table's defaults. */
@@ -307,6 +318,43 @@ static px_status px__module_path(px__ctx *c, const px_ynode *modules)
 
 /* ---- server ------------------------------------------------------------------------ */
 
+/* The memory budgets: defaults that follow max_frame and the machine, and bounds
+ * between them (a connection must be able to hold two whole frames, or a large one
+ * could never complete; the server must be able to hold one connection's budget). */
+static px_status px__memory_limits(px__ctx *c, const px_ynode *node, const px__limits_raw *raw,
+                                   px_limits *out)
+{
+    uint64_t two_frames = 2 * (raw->max_frame + raw->max_meta);
+    out->max_conn_memory = raw->max_conn_memory;
+    if (!out->max_conn_memory) {
+        out->max_conn_memory = 16ull << 20;
+        if (out->max_conn_memory < 4 * raw->max_frame)
+            out->max_conn_memory = 4 * raw->max_frame;
+    } else if (out->max_conn_memory < two_frames) {
+        return px__at(c, px_ymap_get(node, "max_conn_memory"), PX_INVALID_ARGUMENT,
+                      "server.limits.max_conn_memory: %llu bytes is less than two frames of "
+                      "max_frame + max_meta (%llu bytes): a large request could never be read",
+                      (unsigned long long)out->max_conn_memory, (unsigned long long)two_frames);
+    }
+    out->max_server_memory = raw->max_server_memory;
+    if (!out->max_server_memory) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 0;
+        out->max_server_memory = 1ull << 30;
+        if (quarter && quarter < out->max_server_memory)
+            out->max_server_memory = quarter;
+        if (out->max_server_memory < out->max_conn_memory)
+            out->max_server_memory = out->max_conn_memory;
+    } else if (out->max_server_memory < out->max_conn_memory) {
+        return px__at(c, px_ymap_get(node, "max_server_memory"), PX_INVALID_ARGUMENT,
+                      "server.limits.max_server_memory: %llu bytes is less than max_conn_memory "
+                      "(%llu bytes)",
+                      (unsigned long long)out->max_server_memory,
+                      (unsigned long long)out->max_conn_memory);
+    }
+    return PX_OK;
+}
+
 static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive *dirs,
                             const char *scope, px_limits *out)
 {
@@ -325,7 +373,8 @@ static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive
     out->max_connections = (uint32_t)raw.max_connections;
     out->handshake_timeout_us = raw.handshake_timeout_us;
     out->read_timeout_us = raw.read_timeout_us;
-    return PX_OK;
+    out->max_decode_expansion = (uint32_t)raw.max_decode_expansion;
+    return px__memory_limits(c, node, &raw, out);
 }
 
 /* A list of module names or {module: NAME, ...} blocks (server.codecs, client.descriptors),

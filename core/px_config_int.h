@@ -25,6 +25,11 @@ typedef struct px_limits {
     uint32_t max_connections;       /**< per server; beyond it new ones get GOAWAY; default 10000 */
     int64_t handshake_timeout_us;   /**< HELLO must arrive within this; default 10s */
     int64_t read_timeout_us;        /**< a started frame must complete within this; default 30s */
+    uint64_t max_conn_memory;       /**< bytes one connection may hold before it is not read;
+                                         default 16MiB or 4 x max_frame */
+    uint64_t max_server_memory;     /**< bytes all connections may hold; default 1GiB or a
+                                         quarter of the RAM, whichever is less */
+    uint32_t max_decode_expansion;  /**< a decoded request may take this times its body; default 8 */
 } px_limits;
 
 typedef struct px_service_conf {

@@ -337,7 +337,8 @@ static void test_cancel_for_unknown_id(void **state)
 static void test_close_mid_frame_with_calls_in_flight(void **state)
 {
     /* Two calls run on workers when the client vanishes half-way through a third
-     * frame: their replies have nowhere to go and are dropped; nothing else changes. */
+     * frame: the server lets them finish (an EOF may be a half-close), its replies then
+     * meet the closed socket, and the connection goes; nothing else changes. */
     px_raw_reader r = open_hello(srv.port);
     Calc__SleepRequest s = CALC__SLEEP_REQUEST__INIT;
     s.ms = 300;
@@ -353,9 +354,9 @@ static void test_close_mid_frame_with_calls_in_flight(void **state)
     char peer[64], why[256];
     peer_name(r.fd, peer, sizeof peer);
     close(r.fd);
-    snprintf(why, sizeof why, "connection from %s closed: %s closed the connection", peer, peer);
-    assert_true(log_has(&srv, why));
     sleep_ms(400); /* the two handlers finish after the close */
+    snprintf(why, sizeof why, "connection from %s closed: ", peer);
+    assert_true(log_has(&srv, why));
     px_buf_free(&b);
     px_buf_free(&body);
     assert_still_serving(&srv);

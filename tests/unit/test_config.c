@@ -203,7 +203,8 @@ static void test_server_errors(void **state)
                 PX_INVALID_ARGUMENT,
                 "%s:3:12: server.limits: unknown key 'max_frames' (accepted: max_frame, max_meta, "
                 "max_inflight_per_conn, idle_timeout, "
-                "max_connections, handshake_timeout, read_timeout)");
+                "max_connections, handshake_timeout, read_timeout, max_conn_memory, "
+                "max_server_memory, max_decode_expansion)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: protobuf\n", PX_INVALID_ARGUMENT,
                 "%s:3:11: server.codecs: expected a list of codec names, got a scalar");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: []\n", PX_INVALID_ARGUMENT,

@@ -1,4 +1,5 @@
 /* plexusd: the generic Plexus server daemon, composed from a YAML file. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,12 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Large buffers (frames, replies, decoded requests past 256 KiB) come from mmap and go
+     * back to the system when freed, and the heap's free top is trimmed past 1 MiB. By
+     * default glibc raises both thresholds after the first large free (up to 32 and 64
+     * MiB), so a flood of large requests would leave its memory resident for good. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
     /* A server holds a descriptor per client: take the hard limit, not the default 1024. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
