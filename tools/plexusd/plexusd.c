@@ -87,7 +87,14 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     px_log_info("%s: finishing calls in flight, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    px_server_shutdown(srv);
+    int stuck = px_server_shutdown(srv);
+    if (stuck) {
+        /* Threads still in a handler would touch what freeing releases: leave it all to
+         * the exit, without running atexit handlers under them. */
+        px_log_info("stopped, leaving %d thread(s) in a handler behind", stuck);
+        fflush(stderr);
+        _exit(0);
+    }
     px_server_free(srv);
     px_config_free(cfg);
     px_log_info("stopped");
