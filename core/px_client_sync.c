@@ -311,12 +311,12 @@ static px_status px__recv(px_client *c, px_bconn *b, uint64_t id, int64_t deadli
 /* After a failed write: the frames already in the socket, read without waiting, for a
  * refusal (GOAWAY with a status) or a connection ERROR that explains the failure
  * better than the reset; err is replaced when one is there. */
-static void px__recv_last_words(px_client *c, px_bconn *b, int *refused, px_err *err)
+static px_status px__recv_last_words(px_client *c, px_bconn *b, int *refused, px_err *err)
 {
     const px_upstream_conf *uc = c->up->conf;
     for (int i = 0; i < 16; i++) {
         if (px_buf_reserve(&b->in, 4096) != 0)
-            return;
+            return err->status;
         ssize_t n = recv(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len, MSG_DONTWAIT);
         if (n <= 0)
             break;
@@ -331,12 +331,13 @@ static void px__recv_last_words(px_client *c, px_bconn *b, int *refused, px_err 
         int refusal = f.type == PX_FRAME_GOAWAY && f.status != 0;
         if (refusal || (f.type == PX_FRAME_ERROR && f.id == 0)) {
             *refused = refusal;
-            px_err_set(err, f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN, "%s%s: %.*s",
-                       b->ep->pub.address, refusal ? " refused the connection" : "",
-                       (int)f.body_len, (const char *)f.body);
-            return;
+            return px_err_set(err, f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
+                              "%s%s: %.*s", b->ep->pub.address,
+                              refusal ? " refused the connection" : "", (int)f.body_len,
+                              (const char *)f.body);
         }
     }
+    return err->status;
 }
 
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
@@ -404,7 +405,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                 healthy = 0;
                 /* A reset while writing: what the server said before it (a refusal
                  * GOAWAY) is the better reason, and says whether anything ran. */
-                px__recv_last_words(c, b, &refused, err);
+                st = px__recv_last_words(c, b, &refused, err);
             } else {
                 st = px__recv(c, b, id, deadline, reply_desc, reply, &healthy, &refused, err);
             }
