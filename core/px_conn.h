@@ -9,6 +9,7 @@
 #include "plexus/px_status.h"
 #include "px_frame.h"
 #include "px_loop.h"
+#include "px_net.h"
 
 typedef struct px_conn px_conn;
 
@@ -38,7 +39,9 @@ struct px_conn {
     unsigned connecting : 1, closed : 1, close_after_flush : 1, reading : 1, read_paused : 1;
     size_t out_high_water; /* unsent bytes beyond which reading pauses; 0 = never */
     px_err why;            /* reason given to on_close after a deferred close */
-    char peer[64];         /* "127.0.0.1:7101", for messages */
+    /* "127.0.0.1:7101", "[::1]:7101", for messages: holds any numeric name; a client's
+     * configured host name past 69 characters is cut short. */
+    char peer[PX_NET_NAME_MAX];
 };
 
 /** Takes ownership of fd (non-blocking). connecting: a connect is in progress. */

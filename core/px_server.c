@@ -553,7 +553,7 @@ static void px__accept_cb(struct ev_loop *ev, ev_io *w, int revents)
     px_sloop *sl = w->data;
     px_server *srv = sl->srv;
     for (;;) {
-        struct sockaddr_in peer;
+        struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
         int fd = accept4(sl->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -579,9 +579,8 @@ static void px__accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             close(fd);
             continue;
         }
-        char name[64], ip[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-        snprintf(name, sizeof name, "%s:%u", ip, ntohs(peer.sin_port));
+        char name[PX_NET_NAME_MAX];
+        px_net_name((struct sockaddr *)&peer, plen, name, sizeof name);
         px_conn_init(&sc->conn, &sl->loop, fd, &px__sconn_ops, srv->sc->limits.max_meta,
                      srv->sc->limits.max_frame, 0, name);
         /* Unsent answers beyond this pause reading the client (it sends but does not read). */
@@ -661,7 +660,7 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         sl->srv = s;
         s->n_loops++;
-        sl->lfd = px_net_listen(sc->listen, 1024, err);
+        sl->lfd = px_net_listen(&sc->listen_addr, 1024, err);
         if (sl->lfd < 0)
             return err->status;
         ev_io_init(&sl->accept_w, px__accept_cb, sl->lfd, EV_READ);
