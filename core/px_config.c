@@ -39,6 +39,17 @@ static px_status px__oom(px__ctx *c)
     return px_err_set(c->err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", c->file);
 }
 
+/* Parses (and resolves) an address once, here, so run time cannot fail differently
+ * from `plexusd -t`; a refusal names the text and why, at node n. */
+static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, const char *text,
+                             px_addr *out)
+{
+    px_err why = {0};
+    if (px_net_parse(text, out, &why) == PX_OK)
+        return PX_OK;
+    return px__at(c, n, why.status, "%s: '%s': %s", scope, text, why.msg);
+}
+
 /* ---- the core's own directive tables: every default of the schema lives here ---- */
 
 typedef struct px__server_raw {
@@ -481,10 +492,10 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
     sc->id = raw.id;
     sc->io_threads = (int)raw.io_threads;
     sc->shutdown_grace_us = raw.shutdown_grace_us;
-    const char *why = px_parse_hostport(sc->listen, NULL);
-    if (why)
-        return px__at(c, px_ymap_get(node, "listen"), PX_INVALID_ARGUMENT,
-                      "server.listen: '%s' %s", sc->listen, why);
+    st = px__address(c, px_ymap_get(node, "listen"), "server.listen", sc->listen,
+                     &sc->listen_addr);
+    if (st != PX_OK)
+        return st;
     if (sc->id == NULL && (sc->id = strdup(sc->listen)) == NULL)
         return px__oom(c);
     st = px__limits(c, px_ymap_get(node, "limits"), px__server_limit_dirs, "server.limits",
@@ -519,14 +530,11 @@ static px_status px__endpoint(px__ctx *c, const px_ynode *item, size_t i, px_ups
     }
     u->endpoints[i] = raw.address;
     u->weights[i] = (uint32_t)raw.weight;
-    const char *why = px_parse_hostport(raw.address, NULL);
-    if (why)
-        return px__at(c, addr_node, PX_INVALID_ARGUMENT, "%s: '%s' %s", scope, raw.address, why);
     for (size_t j = 0; j < i; j++)
         if (strcmp(u->endpoints[j], raw.address) == 0)
             return px__at(c, addr_node, PX_INVALID_ARGUMENT, "%s: '%s' is listed twice", scope,
                           raw.address);
-    return PX_OK;
+    return px__address(c, addr_node, scope, raw.address, &u->addrs[i]);
 }
 
 static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf *u)
@@ -540,7 +548,8 @@ static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf 
                       "upstreams.%s.endpoints: expected a non-empty list of host:port", u->name);
     u->endpoints = calloc(list->n, sizeof *u->endpoints);
     u->weights = calloc(list->n, sizeof *u->weights);
-    if (u->endpoints == NULL || u->weights == NULL)
+    u->addrs = calloc(list->n, sizeof *u->addrs);
+    if (u->endpoints == NULL || u->weights == NULL || u->addrs == NULL)
         return px__oom(c);
     u->n_endpoints = list->n;
     for (size_t i = 0; i < list->n; i++) {
@@ -777,6 +786,7 @@ void px_config_free(px_config *cfg)
             free(u->endpoints[j]);
         free(u->endpoints);
         free(u->weights);
+        free(u->addrs);
         px__modref_release(&u->codec);
         px__modref_release(&u->balancer);
         px__modref_release(&u->failover);

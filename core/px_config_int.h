@@ -7,6 +7,7 @@
 #include "plexus/px_config.h"
 #include "plexus/px_module.h"
 #include "px_loader.h"
+#include "px_net.h"
 
 /** A module named in the config, loaded, with its block validated into conf. */
 typedef struct px_modref {
@@ -40,6 +41,7 @@ typedef struct px_service_conf {
 typedef struct px_server_conf {
     int present;             /**< the file has a server: section */
     char *listen;            /**< "127.0.0.1:7101" (required) */
+    px_addr listen_addr;     /**< listen, resolved at load: run time never resolves */
     char *id;                /**< server identity (Whoami); default: listen */
     int io_threads;          /**< default 1 */
     px_modref *codecs;       /**< default: [protobuf] */
@@ -63,6 +65,7 @@ typedef struct px_health_conf {
 typedef struct px_upstream_conf {
     char *name;
     char **endpoints;   /**< "host:port" */
+    px_addr *addrs;     /**< endpoints[i], resolved at load: run time never resolves */
     uint32_t *weights;  /**< per endpoint, default 1 */
     size_t n_endpoints;
     px_modref codec;    /**< default protobuf */

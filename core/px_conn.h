@@ -12,6 +12,7 @@
 #include "px_frame.h"
 #include "px_loop.h"
 #include "px_mem.h"
+#include "px_net.h"
 
 typedef struct px_conn px_conn;
 
@@ -58,7 +59,9 @@ struct px_conn {
     int64_t held;          /* bytes held for this connection: its buffers + the owner's charges */
     size_t bufs;           /* the buffers' capacity last counted into held */
     px_err why;            /* reason given to on_close after a deferred close */
-    char peer[64];         /* "127.0.0.1:7101", for messages */
+    /* "127.0.0.1:7101", "[::1]:7101", for messages: holds any numeric name; a client's
+     * configured host name past 69 characters is cut short. */
+    char peer[PX_NET_NAME_MAX];
 };
 
 /** Takes ownership of fd (non-blocking). connecting: a connect is in progress. */

@@ -78,7 +78,7 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
         s->n_loops++;
         px_tq_init(&sl->tq, sl->loop.ev);
         px__sloop_mem_start(sl);
-        sl->lfd = px_net_listen(sc->listen, 1024, err);
+        sl->lfd = px_net_listen(&sc->listen_addr, 1024, err);
         if (sl->lfd < 0)
             return err->status;
         ev_io_init(&sl->accept_w, px__server_accept_cb, sl->lfd, EV_READ);

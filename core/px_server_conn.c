@@ -1,7 +1,6 @@
 /* Server connections: accepting, HELLO, frame dispatch, timeouts (handshake, slowloris,
  * idle, drain) and the per-loop steps of a graceful shutdown. */
 #define _GNU_SOURCE /* accept4 */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -253,7 +252,7 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
     px_server *srv = sl->srv;
     const px_limits *lim = &srv->sc->limits;
     for (;;) {
-        struct sockaddr_in peer;
+        struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
         int fd = accept4(sl->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -279,9 +278,8 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             close(fd);
             continue;
         }
-        char name[64], ip[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-        snprintf(name, sizeof name, "%s:%u", ip, ntohs(peer.sin_port));
+        char name[PX_NET_NAME_MAX];
+        px_net_name((struct sockaddr *)&peer, plen, name, sizeof name);
         px_conn_init(&sc->conn, &sl->loop, fd, &px__sconn_ops, lim->max_meta, lim->max_frame, 0,
                      name);
         sc->conn.mem = &sl->mem;

@@ -83,7 +83,15 @@ int main(int argc, char **argv)
         px_config_free(cfg);
         return 1;
     }
-    px_log_info("listening on %s (%d IO threads)", cfg->server.listen, cfg->server.io_threads);
+    /* The address bound, as resolved at load: a host name's shows here. */
+    const px_addr *la = &cfg->server.listen_addr;
+    char bound[PX_NET_NAME_MAX];
+    px_net_name((const struct sockaddr *)&la->ss, la->len, bound, sizeof bound);
+    if (strcmp(bound, cfg->server.listen) == 0)
+        px_log_info("listening on %s (%d IO threads)", bound, cfg->server.io_threads);
+    else
+        px_log_info("listening on %s = %s (%d IO threads)", cfg->server.listen, bound,
+                    cfg->server.io_threads);
     int sig = 0;
     sigwait(&sigs, &sig);
     px_log_info("%s: finishing calls in flight, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
