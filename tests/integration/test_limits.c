@@ -273,6 +273,7 @@ static void test_max_inflight_per_conn(void **state)
         if (f.id == 3) {
             assert_int_equal(f.type, PX_FRAME_ERROR);
             assert_int_equal(f.status, PX_RESOURCE_EXHAUSTED);
+            assert_int_equal(f.flags, PX_FRAME_F_NOT_EXECUTED); /* safe to send elsewhere */
             assert_string_equal(r.text, "too many calls in flight on this connection "
                                         "(max_inflight_per_conn 2)");
         } else {

@@ -123,9 +123,12 @@ static long rss_after_flood(pid_t pid, long before, long bound_kib)
 
 static void test_one_connection_flooding_without_reading(void **state)
 {
-    /* Defaults: max_frame 4 MiB, so max_conn_memory is 16 MiB. */
+    /* Defaults: max_frame 4 MiB, so max_conn_memory is 16 MiB. calc on workers, as in
+     * conf/server.yaml: requests are decoded and queued while the answers wait. */
     px_proc srv;
-    assert_int_equal(px_proc_start(&srv, "flood1", "  services:\n    - module: calc\n"), 0);
+    assert_int_equal(px_proc_start(&srv, "flood1",
+                                   "  services:\n    - module: calc\n      workers: 4\n"),
+                     0);
     normal_client normal = {.r = px_raw_open(srv.port, "protobuf"), .next_id = 1};
     px_raw_reader flooder = px_raw_open(srv.port, "protobuf");
     assert_true(normal.r.fd >= 0 && flooder.fd >= 0);
@@ -171,7 +174,7 @@ static void test_fifty_connections_flooding(void **state)
     assert_int_equal(px_proc_start(&srv, "flood50",
                                    "  limits: { max_frame: 1536KiB, max_conn_memory: 4MiB,\n"
                                    "            max_server_memory: 64MiB }\n"
-                                   "  services:\n    - module: calc\n"),
+                                   "  services:\n    - module: calc\n      workers: 4\n"),
                      0);
     normal_client normal = {.r = px_raw_open(srv.port, "protobuf"), .next_id = 1};
     assert_true(normal.r.fd >= 0);

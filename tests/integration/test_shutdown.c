@@ -265,6 +265,17 @@ static void test_grace_bounds_the_exit(void **state)
     assert_int_equal(f.type, PX_FRAME_GOAWAY);
     assert_int_equal(f.status, PX_OK);
     assert_string_equal(r.text, "server shutting down");
+    /* A request after the GOAWAY (as if sent before it arrived) is refused, not run. */
+    px_buf b3 = {0};
+    px_frame late = sleep_frame(3, 10, &b3);
+    assert_int_equal(px_raw_send(r.fd, &late, 1), 0);
+    assert_int_equal(px_raw_next(&r, &f), 0);
+    assert_int_equal(f.type, PX_FRAME_ERROR);
+    assert_int_equal(f.id, 3);
+    assert_int_equal(f.status, PX_UNAVAILABLE);
+    assert_int_equal(f.flags, PX_FRAME_F_NOT_EXECUTED);
+    assert_string_equal(r.text, "server grace is shutting down: the request was not executed");
+    px_buf_free(&b3);
     /* At the end of the grace: the queued call was never run and says so; the running
      * one is answered too, its outcome unknown. */
     int seen = 0;
