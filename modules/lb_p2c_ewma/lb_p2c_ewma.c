@@ -30,13 +30,19 @@ typedef struct lb_ewma {
     ewma_ep *slots;
     px_endpoint **eps; /* the endpoints whose lb_data points into slots */
     size_t n;
+    lb_p2c_ewma_clock now_us; /* CLOCK_MONOTONIC; a test's simulated time */
 } lb_ewma;
 
-static int64_t ewma_now_us(void)
+static int64_t ewma_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+PX_API void lb_p2c_ewma_set_clock(void *state, lb_p2c_ewma_clock now_us)
+{
+    ((lb_ewma *)state)->now_us = now_us ? now_us : ewma_mono_us;
 }
 
 static double ewma_load(const ewma_ep *s, int64_t *stamp)
@@ -88,7 +94,7 @@ static int ewma_pick(void *state, px_endpoint *const *eps, size_t n, const px_pi
     int found = px_lb_two_free(&st->rng, ctx->avoid, n, &a, &b);
     if (found < 2)
         return found == 1 ? a : -1;
-    int64_t now = ewma_now_us();
+    int64_t now = st->now_us();
     /* Both were drawn at random, so keeping the first on a tie is unbiased. */
     return ewma_cost(st, eps[b], now) < ewma_cost(st, eps[a], now) ? b : a;
 }
@@ -109,7 +115,7 @@ static void ewma_feedback(void *state, px_endpoint *ep, int64_t latency_us, px_s
     if (status == PX_UNAVAILABLE && sample < st->fail_penalty_us)
         sample = st->fail_penalty_us;
     pthread_mutex_lock(&s->lock);
-    int64_t now = ewma_now_us(), stamp;
+    int64_t now = st->now_us(), stamp;
     double est = ewma_load(s, &stamp);
     if (sample > est) {
         est = sample;
@@ -170,6 +176,7 @@ static px_status ewma_create(const px_module_env *env, const void *conf, void **
     st->tau_us = (double)c->decay_us;
     st->fail_penalty_us = (double)c->fail_penalty_us;
     st->rng.seed = (uint64_t)c->seed;
+    st->now_us = ewma_mono_us;
     *state = st;
     return PX_OK;
 }
