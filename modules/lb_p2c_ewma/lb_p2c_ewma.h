@@ -6,6 +6,7 @@
 
 typedef struct lb_p2c_ewma_conf {
     int64_t decay_us;        /**< time constant of the moving average (Finagle's decayTime) */
+    int64_t stale_after_us;  /**< age at which an estimate gives way to the next sample */
     int64_t fail_penalty_us; /**< latency charged for an attempt that ended UNAVAILABLE */
     int64_t seed;            /**< 0: per-thread random generators; otherwise a fixed sequence */
 } lb_p2c_ewma_conf;
