@@ -424,6 +424,8 @@ static void share_done(void *user, px_status st, const char *msg, const Protobuf
 static void share_load(cli *c, share_run *r, int window, int buckets)
 {
     memset(r, 0, sizeof *r);
+    for (int b = 0; b < SHARE_BUCKETS; b++) /* set once: callbacks read them meanwhile */
+        r->tags[b] = (share_tag){.r = r, .bucket = b};
     sem_init(&r->slots, 0, (unsigned)window);
     Calc__WhoamiRequest req = CALC__WHOAMI_REQUEST__INIT;
     int64_t t0 = px_mono_us();
@@ -434,7 +436,6 @@ static void share_load(cli *c, share_run *r, int window, int buckets)
             sem_post(&r->slots); /* the slot goes unused */
             break;
         }
-        r->tags[b] = (share_tag){.r = r, .bucket = b};
         px_err err;
         assert_int_equal(px_call_async(c->cl, "calc.Calculator/Whoami", &req.base,
                                        &calc__whoami_reply__descriptor, NULL, share_done,
