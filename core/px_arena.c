@@ -3,6 +3,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* The size header in front of a spilled block: 16 bytes keep malloc's alignment. */
+#define PX_ARENA_HDR 16
+
 static void *px__arena_alloc(void *data, size_t size)
 {
     px_arena *a = data;
@@ -12,17 +15,32 @@ static void *px__arena_alloc(void *data, size_t size)
         a->used += need;
         return p;
     }
+    /* A decoder that asks for more than the budget (a small body that would grow into a
+     * huge tree) gets NULL, as on out of memory, and fails. */
+    if (size > a->limit - a->spill_bytes || size > SIZE_MAX - PX_ARENA_HDR) {
+        a->over = 1;
+        return NULL;
+    }
+    /* Each spilled block carries its size, so freeing it gives its bytes back: the
+     * count is what is live (a decoder's scratch, freed as it goes, stops counting). */
+    size_t *p = malloc(size + PX_ARENA_HDR);
+    if (!p)
+        return NULL;
+    *p = size;
     a->spilled++;
-    return malloc(size);
+    a->spill_bytes += size;
+    return (char *)p + PX_ARENA_HDR;
 }
 
 static void px__arena_free(void *data, void *p)
 {
     px_arena *a = data;
     uintptr_t u = (uintptr_t)p, lo = (uintptr_t)a->mem;
-    if (u >= lo && u < lo + a->cap)
+    if (p == NULL || (u >= lo && u < lo + a->cap))
         return; /* released with the arena */
-    free(p);
+    size_t *base = (size_t *)((char *)p - PX_ARENA_HDR);
+    a->spill_bytes -= *base;
+    free(base);
 }
 
 void px_arena_init(px_arena *a, void *mem, size_t cap)
@@ -34,6 +52,9 @@ void px_arena_init(px_arena *a, void *mem, size_t cap)
     a->cap = cap;
     a->used = 0;
     a->spilled = 0;
+    a->spill_bytes = 0;
+    a->limit = SIZE_MAX;
+    a->over = 0;
 }
 
 void px_arena_free_message(px_arena *a, ProtobufCMessage *msg)
@@ -43,4 +64,6 @@ void px_arena_free_message(px_arena *a, ProtobufCMessage *msg)
         protobuf_c_message_free_unpacked(msg, &a->alloc);
     a->used = 0;
     a->spilled = 0;
+    a->spill_bytes = 0;
+    a->over = 0;
 }

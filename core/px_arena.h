@@ -14,9 +14,12 @@ typedef struct px_arena {
     unsigned char *mem;
     size_t cap, used;
     unsigned spilled;         /* blocks that came from malloc */
+    size_t spill_bytes;       /* bytes of them still allocated */
+    size_t limit;             /* spill_bytes may not pass this: the allocation fails instead */
+    int over;                 /* an allocation was refused for the limit */
 } px_arena;
 
-/** Points the arena at mem[0..cap) (16-byte aligned), empty. */
+/** Points the arena at mem[0..cap) (16-byte aligned), empty, with no spill limit. */
 void px_arena_init(px_arena *a, void *mem, size_t cap);
 /** Frees msg, decoded through a->alloc (only blocks that spilled to malloc cost
  *  anything), and empties the arena. */

@@ -36,7 +36,10 @@ static void px__att_unlink(px_catt *a)
         a->next->prev = a->prev;
     a->prev = a->next = NULL;
     a->conn = NULL;
-    cc->n_atts--;
+    /* After a GOAWAY the connection's last attempt closes it (the client, not the
+     * server, ends a drained connection: no request can be on the way then). */
+    if (--cc->n_atts == 0 && cc->goaway)
+        px_conn_close_after_flush(&cc->conn);
 }
 
 static void px__att_cancel_frame(px_catt *a)
@@ -127,6 +130,13 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
     }
     if (call->n_live > 0)
         return; /* the other (hedged) attempt may still answer */
+    /* A server that refused the request unexecuted (draining, over a limit) makes it
+     * safe to send elsewhere, whatever the failover module: once per call, as gRPC's
+     * transparent retry. */
+    if (act != PX_FAILOVER_RETRY && a->refused && !call->transparent && remaining > 0) {
+        call->transparent = 1;
+        act = PX_FAILOVER_RETRY;
+    }
     if (act == PX_FAILOVER_RETRY && !call->lp->stopping) {
         __atomic_add_fetch(&call->cl->stats.retries, 1, __ATOMIC_RELAXED);
         px__attempt(call);
@@ -174,12 +184,38 @@ static void px__hedge_cb(px_tnode *t)
 
 static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
 {
-    int reached = !cc->conn.connecting;
+    int reached = !cc->conn.connecting && !cc->refused;
     while (cc->atts) {
         px_catt *a = cc->atts;
         a->sent = a->sent && reached;
+        a->refused = cc->refused;
         px__att_done(a, st, msg, NULL);
     }
+}
+
+/* A GOAWAY: no new attempt goes to this connection; those on it finish, and the last
+ * one closes it. With a status, the server refused the connection outright (e.g. too
+ * many connections): nothing sent on it ran, and the status and reason are what every
+ * attempt on it ends with, rather than the reset that follows. */
+static void px__cconn_goaway(px_cconn *cc, const px_frame *f)
+{
+    px_cloop *lp = cc->lp;
+    if (f->status != 0 && !cc->refused) {
+        px_status st = f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
+        cc->refused = 1;
+        px_err_set(&cc->refusal, st, "%s refused the connection: %.*s", cc->conn.peer,
+                   (int)f->body_len, (const char *)f->body);
+    }
+    if (!cc->goaway) {
+        cc->goaway = 1; /* new calls open a fresh connection */
+        if (lp->conns[cc->slot] == cc)
+            lp->conns[cc->slot] = NULL;
+        px_conn_unref(&cc->conn); /* the table's reference */
+    }
+    if (cc->refused)
+        px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
+    if (cc->n_atts == 0)
+        px_conn_close_after_flush(&cc->conn);
 }
 
 /* The reply arena: the room of the call's inline request buffer past the request
@@ -206,10 +242,7 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     case PX_FRAME_PONG:
         return;
     case PX_FRAME_GOAWAY:
-        cc->goaway = 1; /* new calls open a fresh connection; these finish here */
-        if (lp->conns[cc->slot] == cc)
-            lp->conns[cc->slot] = NULL;
-        px_conn_unref(c);  /* the table's reference */
+        px__cconn_goaway(cc, f);
         return;
     case PX_FRAME_RESPONSE:
     case PX_FRAME_ERROR:
@@ -243,6 +276,10 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         char msg[600];
         snprintf(msg, sizeof msg, "%.*s", (int)f->body_len, (const char *)f->body);
         px_status st = f->status > 0 && f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
+        if (f->flags & PX_FRAME_F_NOT_EXECUTED) {
+            a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
+            a->refused = 1;
+        }
         px__att_done(a, st, msg, NULL);
         return;
     }
@@ -279,6 +316,10 @@ static void px__cconn_on_close(px_conn *c, const px_err *why)
         cc->goaway = 1;
         px_conn_unref(c); /* the table's reference; the closing reference is still held */
     }
+    if (cc->refused) {
+        px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
+        return;
+    }
     px_status st = why->status == PX_OK ? PX_UNAVAILABLE : why->status;
     char msg[600];
     snprintf(msg, sizeof msg, "%s", why->status == PX_OK ? "connection closed" : why->msg);
@@ -298,6 +339,7 @@ static const px_conn_ops px__cconn_ops = {
     .on_close = px__cconn_on_close,
     .on_free = px__cconn_on_free,
     .on_connected = px__cconn_on_connected,
+    .read_on_reset = 1, /* a refused connection's GOAWAY says why better than the reset */
 };
 
 static void px__connect_timeout_cb(struct ev_loop *ev, ev_timer *w, int revents)

@@ -24,6 +24,7 @@ typedef struct px_catt {
     unsigned number;             /* 0 for the call's first attempt */
     int sent;                    /* the request may have reached the server */
     int live;
+    int refused;                 /* a server said it did not execute it */
 } px_catt;
 
 /** One call of the async client (the seed's "context"): lives from px_call_async to done. */
@@ -45,6 +46,7 @@ typedef struct px_ccall {
     unsigned attempts;       /* attempts started */
     int n_live;              /* attempts in flight: 0..2 */
     int expired;             /* the deadline fired: no more attempts */
+    int transparent;         /* the one retry of a refused, unexecuted attempt was used */
     uint16_t method_len;
     px_arena reply_arena;    /* the inline room the request left, for the reply */
     px_catt att[2];
@@ -60,7 +62,9 @@ typedef struct px_cconn {
     ev_timer connect_w;
     px_catt *atts;       /* attempts in flight here ... */
     uint32_t n_atts;     /* ... and how many */
-    int goaway;
+    int goaway;          /* out of the table: no new attempts; closed once they are done */
+    int refused;         /* a GOAWAY with a status refused the connection: ... */
+    px_err refusal;      /* ... why, for every attempt on it */
     size_t slot; /* index in lp->conns */
 } px_cconn;
 

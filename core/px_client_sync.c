@@ -152,6 +152,15 @@ static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn
     return PX_OK;
 }
 
+/* An idle pooled connection has nothing to read: anything there (EOF, a GOAWAY, an
+ * ERROR) means the server is done with it. One non-blocking peek per reuse. */
+static int px__bconn_stale(px_bconn *b)
+{
+    char c;
+    ssize_t n = recv(b->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 /* getConnection: an idle one, a new one while under pool_size, or wait for a put. */
 static px_status px__get(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn **out, px_err *err)
 {
@@ -160,9 +169,18 @@ static px_status px__get(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn 
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (se->idle) {
-            *out = se->idle;
-            se->idle = se->idle->next;
+            px_bconn *b = se->idle;
+            se->idle = b->next;
+            if (px__bconn_stale(b)) {
+                /* The server closed it or said GOAWAY while it sat in the pool. */
+                se->total--;
+                pthread_mutex_unlock(&p->lock);
+                px__bconn_close(b);
+                pthread_mutex_lock(&p->lock);
+                continue;
+            }
             pthread_mutex_unlock(&p->lock);
+            *out = b;
             return PX_OK;
         }
         if (se->total < c->up->conf->pool_size) {
@@ -214,7 +232,7 @@ static void px__put(px_client *c, px_bconn *b, int healthy)
  * already timed out on this connection, and are dropped. */
 static px_status px__recv(px_client *c, px_bconn *b, uint64_t id, int64_t deadline_us,
                           const ProtobufCMessageDescriptor *desc, ProtobufCMessage **reply,
-                          int *healthy, px_err *err)
+                          int *healthy, int *refused, px_err *err)
 {
     const px_upstream_conf *uc = c->up->conf;
     const char *peer = b->ep->pub.address;
@@ -237,8 +255,18 @@ static px_status px__recv(px_client *c, px_bconn *b, uint64_t id, int64_t deadli
                 mine = 1;
             } else if (f.type == PX_FRAME_GOAWAY) {
                 *healthy = 0; /* finish this call, then do not reuse the connection */
+                if (f.status != 0) {
+                    /* The server refused the connection: nothing sent on it ran. */
+                    *refused = 1;
+                    mine = 1;
+                    st = px_err_set(err, f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
+                                    "%s refused the connection: %.*s", peer, (int)f.body_len,
+                                    (const char *)f.body);
+                }
             } else if ((f.type == PX_FRAME_RESPONSE || f.type == PX_FRAME_ERROR) && f.id == id) {
                 mine = 1;
+                if (f.type == PX_FRAME_ERROR && (f.flags & PX_FRAME_F_NOT_EXECUTED))
+                    *refused = 1;
                 if (f.type == PX_FRAME_ERROR)
                     st = px_err_set(err, f.status > 0 && f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
                                     "%.*s", (int)f.body_len, (const char *)f.body);
@@ -278,6 +306,38 @@ static px_status px__recv(px_client *c, px_bconn *b, uint64_t id, int64_t deadli
                               n == 0 ? "closed the connection" : strerror(errno));
         }
     }
+}
+
+/* After a failed write: the frames already in the socket, read without waiting, for a
+ * refusal (GOAWAY with a status) or a connection ERROR that explains the failure
+ * better than the reset; err is replaced when one is there. */
+static px_status px__recv_last_words(px_client *c, px_bconn *b, int *refused, px_err *err)
+{
+    const px_upstream_conf *uc = c->up->conf;
+    for (int i = 0; i < 16; i++) {
+        if (px_buf_reserve(&b->in, 4096) != 0)
+            return err->status;
+        ssize_t n = recv(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len, MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        b->in.len += (size_t)n;
+    }
+    size_t off = 0, used = 0;
+    px_frame f;
+    px_err perr;
+    while (px_frame_parse(b->in.data + off, b->in.len - off, uc->limits.max_meta,
+                          uc->limits.max_frame, &f, &used, &perr) == PX_PARSE_OK) {
+        off += used;
+        int refusal = f.type == PX_FRAME_GOAWAY && f.status != 0;
+        if (refusal || (f.type == PX_FRAME_ERROR && f.id == 0)) {
+            *refused = refusal;
+            return px_err_set(err, f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
+                              "%s%s: %.*s", b->ep->pub.address,
+                              refusal ? " refused the connection" : "", (int)f.body_len,
+                              (const char *)f.body);
+        }
+    }
+    return err->status;
 }
 
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
@@ -327,7 +387,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         tried[ep->pub.index] = 1;
         px_ep_inflight_add(ep, 1);
         int64_t t0 = px_mono_us();
-        int sent = 0, healthy = 1;
+        int sent = 0, healthy = 1, refused = 0;
         px_bconn *b = NULL;
         st = px__get(c, ep, deadline, &b, err);
         if (st == PX_OK) {
@@ -341,10 +401,16 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                 frame.data[off + 16 + i] = (uint8_t)(dms >> (24 - 8 * i));
             st = px__send_all(b->fd, frame.data, frame.len, deadline, ep->pub.address, err);
             sent = 1;
-            if (st != PX_OK)
+            if (st != PX_OK) {
                 healthy = 0;
-            else
-                st = px__recv(c, b, id, deadline, reply_desc, reply, &healthy, err);
+                /* A reset while writing: what the server said before it (a refusal
+                 * GOAWAY) is the better reason, and says whether anything ran. */
+                st = px__recv_last_words(c, b, &refused, err);
+            } else {
+                st = px__recv(c, b, id, deadline, reply_desc, reply, &healthy, &refused, err);
+            }
+            if (refused)
+                sent = 0; /* never executed: safe to send elsewhere */
             px__put(c, b, healthy);
         }
         px_ep_inflight_add(ep, -1);

@@ -230,44 +230,6 @@ const char *px_parse_enum(const char *text, const char *const *values, int *out)
     return "is not one of the accepted values";
 }
 
-static int px__host_char(unsigned char c)
-{
-    return isalnum(c) || c == '.' || c == '-' || c == '_';
-}
-
-const char *px_parse_hostport(const char *text, int *port)
-{
-    static const char *const bad = "is not host:port (e.g. 127.0.0.1:7101)";
-    const char *colon;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || close == text + 1 || close[1] != ':')
-            return "is not [ipv6]:port (e.g. [::1]:7101)";
-        for (const char *c = text + 1; c < close; c++)
-            if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.' && *c != '%')
-                return "has an invalid IPv6 address";
-        colon = close + 1;
-    } else {
-        colon = strchr(text, ':');
-        if (colon != NULL && strchr(colon + 1, ':') != NULL)
-            return "has more than one ':' (write an IPv6 address as [::1]:7101)";
-        if (colon == NULL || colon == text)
-            return bad;
-        for (const char *c = text; c < colon; c++)
-            if (!px__host_char((unsigned char)*c))
-                return "has an invalid host name";
-    }
-    const char *ps = colon + 1;
-    if (*ps == '\0' || strlen(ps) > 5 || strspn(ps, "0123456789") != strlen(ps))
-        return "has no valid port (1..65535)";
-    long v = strtol(ps, NULL, 10);
-    if (v < 1 || v > 65535)
-        return "has a port outside 1..65535";
-    if (port)
-        *port = (int)v;
-    return NULL;
-}
-
 const char *px_dir_type_name(px_dir_type type)
 {
     switch (type) {

@@ -23,8 +23,6 @@ const char *px_parse_int(const char *text, int64_t *out);
 const char *px_parse_double(const char *text, double *out);
 /** Stores the index of text in the NULL-terminated values. */
 const char *px_parse_enum(const char *text, const char *const *values, int *out);
-/** "host:port" or "[v6]:port", port 1..65535; stores the port when port is not NULL. */
-const char *px_parse_hostport(const char *text, int *port);
 
 /** "bool", "int", "double", "duration", "size", "string", "enum"; "unknown" otherwise. */
 const char *px_dir_type_name(px_dir_type type);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "px_conf.h"
 #include "px_config_int.h"
 #include "px_yaml.h"
@@ -38,6 +39,17 @@ static px_status px__oom(px__ctx *c)
     return px_err_set(c->err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", c->file);
 }
 
+/* Parses (and resolves) an address once, here, so run time cannot fail differently
+ * from `plexusd -t`; a refusal names the text and why, at node n. */
+static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, const char *text,
+                             px_addr *out)
+{
+    px_err why = {0};
+    if (px_net_parse(text, out, &why) == PX_OK)
+        return PX_OK;
+    return px__at(c, n, why.status, "%s: '%s': %s", scope, text, why.msg);
+}
+
 /* ---- the core's own directive tables: every default of the schema lives here ---- */
 
 typedef struct px__server_raw {
@@ -62,6 +74,8 @@ typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
     int64_t max_inflight, idle_timeout_us;
     int64_t max_connections, handshake_timeout_us, read_timeout_us;
+    uint64_t max_conn_memory, max_server_memory;
+    int64_t max_decode_expansion;
 } px__limits_raw;
 
 #define PX__DIR_MAX_FRAME                                                                  \
@@ -84,6 +98,14 @@ static const px_directive px__server_limit_dirs[] = {
      0, "1ms", "1h", NULL, "a new connection must send its HELLO within this"},
     {"read_timeout", PX_DIR_DURATION, offsetof(px__limits_raw, read_timeout_us), "30s", 0, "1ms",
      "1h", NULL, "a frame that has started arriving must be complete within this (slowloris)"},
+    {"max_conn_memory", PX_DIR_SIZE, offsetof(px__limits_raw, max_conn_memory), "0", 0, "0",
+     "64GiB", NULL,
+     "bytes one connection may hold before it is not read; 0 = 16MiB or 4 x max_frame"},
+    {"max_server_memory", PX_DIR_SIZE, offsetof(px__limits_raw, max_server_memory), "0", 0, "0",
+     "1TiB", NULL,
+     "bytes all connections may hold together; 0 = 1GiB or a quarter of the RAM, the less"},
+    {"max_decode_expansion", PX_DIR_INT, offsetof(px__limits_raw, max_decode_expansion), "8", 0,
+     "1", "1000", NULL, "a decoded request may take at most this many times its body's bytes"},
     {NULL},
 };
 /* A client sets only the frame bounds; the rest keep the server table's defaults. */
@@ -307,6 +329,43 @@ static px_status px__module_path(px__ctx *c, const px_ynode *modules)
 
 /* ---- server ------------------------------------------------------------------------ */
 
+/* The memory budgets: defaults that follow max_frame and the machine, and bounds
+ * between them (a connection must be able to hold two whole frames, or a large one
+ * could never complete; the server must be able to hold one connection's budget). */
+static px_status px__memory_limits(px__ctx *c, const px_ynode *node, const px__limits_raw *raw,
+                                   px_limits *out)
+{
+    uint64_t two_frames = 2 * (raw->max_frame + raw->max_meta);
+    out->max_conn_memory = raw->max_conn_memory;
+    if (!out->max_conn_memory) {
+        out->max_conn_memory = 16ull << 20;
+        if (out->max_conn_memory < 4 * raw->max_frame)
+            out->max_conn_memory = 4 * raw->max_frame;
+    } else if (out->max_conn_memory < two_frames) {
+        return px__at(c, px_ymap_get(node, "max_conn_memory"), PX_INVALID_ARGUMENT,
+                      "server.limits.max_conn_memory: %llu bytes is less than two frames of "
+                      "max_frame + max_meta (%llu bytes): a large request could never be read",
+                      (unsigned long long)out->max_conn_memory, (unsigned long long)two_frames);
+    }
+    out->max_server_memory = raw->max_server_memory;
+    if (!out->max_server_memory) {
+        long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        uint64_t quarter = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : 0;
+        out->max_server_memory = 1ull << 30;
+        if (quarter && quarter < out->max_server_memory)
+            out->max_server_memory = quarter;
+        if (out->max_server_memory < out->max_conn_memory)
+            out->max_server_memory = out->max_conn_memory;
+    } else if (out->max_server_memory < out->max_conn_memory) {
+        return px__at(c, px_ymap_get(node, "max_server_memory"), PX_INVALID_ARGUMENT,
+                      "server.limits.max_server_memory: %llu bytes is less than max_conn_memory "
+                      "(%llu bytes)",
+                      (unsigned long long)out->max_server_memory,
+                      (unsigned long long)out->max_conn_memory);
+    }
+    return PX_OK;
+}
+
 static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive *dirs,
                             const char *scope, px_limits *out)
 {
@@ -325,7 +384,8 @@ static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive
     out->max_connections = (uint32_t)raw.max_connections;
     out->handshake_timeout_us = raw.handshake_timeout_us;
     out->read_timeout_us = raw.read_timeout_us;
-    return PX_OK;
+    out->max_decode_expansion = (uint32_t)raw.max_decode_expansion;
+    return px__memory_limits(c, node, &raw, out);
 }
 
 /* A list of module names or {module: NAME, ...} blocks (server.codecs, client.descriptors),
@@ -432,10 +492,10 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
     sc->id = raw.id;
     sc->io_threads = (int)raw.io_threads;
     sc->shutdown_grace_us = raw.shutdown_grace_us;
-    const char *why = px_parse_hostport(sc->listen, NULL);
-    if (why)
-        return px__at(c, px_ymap_get(node, "listen"), PX_INVALID_ARGUMENT,
-                      "server.listen: '%s' %s", sc->listen, why);
+    st = px__address(c, px_ymap_get(node, "listen"), "server.listen", sc->listen,
+                     &sc->listen_addr);
+    if (st != PX_OK)
+        return st;
     if (sc->id == NULL && (sc->id = strdup(sc->listen)) == NULL)
         return px__oom(c);
     st = px__limits(c, px_ymap_get(node, "limits"), px__server_limit_dirs, "server.limits",
@@ -470,14 +530,11 @@ static px_status px__endpoint(px__ctx *c, const px_ynode *item, size_t i, px_ups
     }
     u->endpoints[i] = raw.address;
     u->weights[i] = (uint32_t)raw.weight;
-    const char *why = px_parse_hostport(raw.address, NULL);
-    if (why)
-        return px__at(c, addr_node, PX_INVALID_ARGUMENT, "%s: '%s' %s", scope, raw.address, why);
     for (size_t j = 0; j < i; j++)
         if (strcmp(u->endpoints[j], raw.address) == 0)
             return px__at(c, addr_node, PX_INVALID_ARGUMENT, "%s: '%s' is listed twice", scope,
                           raw.address);
-    return PX_OK;
+    return px__address(c, addr_node, scope, raw.address, &u->addrs[i]);
 }
 
 static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf *u)
@@ -491,7 +548,8 @@ static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf 
                       "upstreams.%s.endpoints: expected a non-empty list of host:port", u->name);
     u->endpoints = calloc(list->n, sizeof *u->endpoints);
     u->weights = calloc(list->n, sizeof *u->weights);
-    if (u->endpoints == NULL || u->weights == NULL)
+    u->addrs = calloc(list->n, sizeof *u->addrs);
+    if (u->endpoints == NULL || u->weights == NULL || u->addrs == NULL)
         return px__oom(c);
     u->n_endpoints = list->n;
     for (size_t i = 0; i < list->n; i++) {
@@ -728,6 +786,7 @@ void px_config_free(px_config *cfg)
             free(u->endpoints[j]);
         free(u->endpoints);
         free(u->weights);
+        free(u->addrs);
         px__modref_release(&u->codec);
         px__modref_release(&u->balancer);
         px__modref_release(&u->failover);

@@ -7,6 +7,7 @@
 #include "plexus/px_config.h"
 #include "plexus/px_module.h"
 #include "px_loader.h"
+#include "px_net.h"
 
 /** A module named in the config, loaded, with its block validated into conf. */
 typedef struct px_modref {
@@ -25,6 +26,11 @@ typedef struct px_limits {
     uint32_t max_connections;       /**< per server; beyond it new ones get GOAWAY; default 10000 */
     int64_t handshake_timeout_us;   /**< HELLO must arrive within this; default 10s */
     int64_t read_timeout_us;        /**< a started frame must complete within this; default 30s */
+    uint64_t max_conn_memory;       /**< bytes one connection may hold before it is not read;
+                                         default 16MiB or 4 x max_frame */
+    uint64_t max_server_memory;     /**< bytes all connections may hold; default 1GiB or a
+                                         quarter of the RAM, whichever is less */
+    uint32_t max_decode_expansion;  /**< a decoded request may take this times its body; default 8 */
 } px_limits;
 
 typedef struct px_service_conf {
@@ -35,6 +41,7 @@ typedef struct px_service_conf {
 typedef struct px_server_conf {
     int present;             /**< the file has a server: section */
     char *listen;            /**< "127.0.0.1:7101" (required) */
+    px_addr listen_addr;     /**< listen, resolved at load: run time never resolves */
     char *id;                /**< server identity (Whoami); default: listen */
     int io_threads;          /**< default 1 */
     px_modref *codecs;       /**< default: [protobuf] */
@@ -58,6 +65,7 @@ typedef struct px_health_conf {
 typedef struct px_upstream_conf {
     char *name;
     char **endpoints;   /**< "host:port" */
+    px_addr *addrs;     /**< endpoints[i], resolved at load: run time never resolves */
     uint32_t *weights;  /**< per endpoint, default 1 */
     size_t n_endpoints;
     px_modref codec;    /**< default protobuf */

@@ -1,24 +1,41 @@
-/* Framed non-blocking connection: batched reads and writes, refcounted lifetime. */
+/* Framed non-blocking connection: batched reads and writes, refcounted lifetime, byte
+ * accounting, read pauses, and an ordered close (answers, then the final ERROR, then
+ * the socket). */
 #include "px_conn.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define PX_READ_CHUNK (64 * 1024)
+/* A drained output buffer above this size is given back when the last flush used less
+ * than a quarter of it: a burst of large replies is over, its memory need not stay. */
+#define PX_OUT_KEEP (64 * 1024)
 
 static void px__conn_flush_hook(px_flushable *f);
 static void px__conn_flush(px_conn *c);
+static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents);
 
 void px_conn_ref(px_conn *c) { c->refs++; }
+
+void px_conn_account(px_conn *c)
+{
+    size_t b = c->in.cap + c->out.cap;
+    if (b != c->bufs) {
+        px_conn_charge(c, (int64_t)b - (int64_t)c->bufs);
+        c->bufs = b;
+    }
+}
 
 void px_conn_unref(px_conn *c)
 {
     if (--c->refs == 0) {
         px_buf_free(&c->in);
         px_buf_free(&c->out);
+        px_conn_account(c);
         if (c->ops->on_free)
             c->ops->on_free(c);
     }
@@ -33,9 +50,31 @@ void px_conn_close(px_conn *c, const px_err *why)
     ev_io_stop(c->loop->ev, &c->wio);
     close(c->fd);
     c->fd = -1;
+    /* Nothing more will be written; the input goes when the read callback is done with it. */
+    px_buf_free(&c->out);
+    c->out_off = 0;
+    px_conn_account(c);
     px_err ok = {0};
     c->ops->on_close(c, why ? why : &ok);
     px_conn_unref(c); /* the reference the open connection held */
+}
+
+void px_conn_abort(px_conn *c, const px_err *why)
+{
+    if (c->closed)
+        return;
+    while (!c->connecting && c->out_off < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        if (n <= 0)
+            break;
+        c->out_off += (size_t)n;
+    }
+    /* Unread input makes close() send a reset, which can make the peer's kernel drop
+     * the answers just written before they are read. */
+    char sink[4096];
+    for (int i = 0; i < 64 && read(c->fd, sink, sizeof sink) > 0; i++) {
+    }
+    px_conn_close(c, why);
 }
 
 static void px__conn_fail_errno(px_conn *c, const char *what, int e)
@@ -48,11 +87,90 @@ static void px__conn_fail_errno(px_conn *c, const char *what, int e)
     px_conn_close(c, &err);
 }
 
-/* Dispatches every complete frame in buf[0..len); returns the bytes consumed. */
+/* A finishing connection whose owner is idle: the final ERROR is queued once, and the
+ * socket closes when everything is written (from the flush hook, never in the middle
+ * of the caller's work). */
+static void px__conn_end_if_idle(px_conn *c)
+{
+    if (c->closed || !c->finishing || (c->ops->busy && c->ops->busy(c)))
+        return;
+    if (c->has_final && !c->final_sent) {
+        c->final_sent = 1;
+        px_frame_append_error(&c->out, 0, c->why.status, c->why.msg);
+    }
+    if (c->connecting) {
+        px_conn_close(c, &c->why);
+        return;
+    }
+    if (px_loop_want_flush(c->loop, &c->flush))
+        px_conn_ref(c);
+}
+
+/* Stops reading for good; why is kept for on_close (and sent when it is a final error). */
+static void px__conn_stop_reading(px_conn *c)
+{
+    c->finishing = 1;
+    c->paused = 0;
+    c->partial_since = 0;
+    ev_io_stop(c->loop->ev, &c->rio);
+}
+
+void px_conn_finish(px_conn *c, const px_err *final)
+{
+    if (c->closed)
+        return;
+    if (final && !c->has_final) {
+        c->why = *final;
+        c->has_final = 1;
+    }
+    px__conn_stop_reading(c);
+    px__conn_end_if_idle(c);
+}
+
+void px_conn_close_after_flush(px_conn *c) { px_conn_finish(c, NULL); }
+
+void px_conn_idle(px_conn *c) { px__conn_end_if_idle(c); }
+
+/* Asks the owner whether reading may go on; pauses the connection when it may not. */
+static int px__conn_may_read(px_conn *c)
+{
+    if (c->closed || c->finishing)
+        return 0;
+    if (!c->ops->may_read)
+        return 1;
+    px_conn_account(c);
+    if (c->ops->may_read(c))
+        return 1;
+    c->paused = 1;
+    c->partial_since = 0; /* the wait is ours, not the peer's: no read_timeout meanwhile */
+    ev_io_stop(c->loop->ev, &c->rio);
+    return 0;
+}
+
+void px_conn_resume(px_conn *c)
+{
+    if (!c->paused || c->closed || c->finishing)
+        return;
+    if (c->ops->may_read) {
+        px_conn_account(c);
+        if (!c->ops->may_read(c))
+            return;
+    }
+    c->paused = 0;
+    if (c->in.len)
+        c->partial_since = ev_now(c->loop->ev);
+    ev_io_start(c->loop->ev, &c->rio);
+    /* Frames the pause left in c->in may be whole already, and the peer may send
+     * nothing more: run the read callback once even without new bytes. */
+    ev_feed_event(c->loop->ev, &c->rio, EV_READ);
+}
+
+/* Dispatches complete frames from buf[0..len) while the connection may go on; returns
+ * the bytes consumed (all of them once it is finishing or closed). */
 static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    while (!c->closed && !c->close_after_flush) {
+    while (!c->closed && !c->finishing) {
         px_frame f;
         size_t used = 0;
         px_err err;
@@ -61,18 +179,83 @@ static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
         if (r == PX_PARSE_NEED_MORE)
             break;
         if (r == PX_PARSE_ERROR) {
-            /* The stream cannot be resynchronised: say why, then hang up. */
-            char msg[600];
-            snprintf(msg, sizeof msg, "protocol error: %s", err.msg);
-            px_frame_append_error(px_conn_out(c), 0, err.status, msg);
-            px_err_set(&c->why, err.status, "%s", msg);
-            px_conn_close_after_flush(c);
-            return len;
+            /* The stream cannot be resynchronised: answer what is in progress, say why,
+             * then hang up. */
+            px_err final;
+            px_err_set(&final, err.status, "protocol error: %s", err.msg);
+            px_conn_finish(c, &final);
+            break;
         }
         c->ops->on_frame(c, &f);
         off += used;
+        if (off < len && c->ops->may_read && !px__conn_may_read(c))
+            break;
     }
-    return c->closed || c->close_after_flush ? len : off;
+    return c->closed || c->finishing ? len : off;
+}
+
+/* Grows the buffer to exactly cap bytes (not to the next power of two): c->in holds
+ * one frame at a time and its capacity is charged to the connection. */
+static int px__buf_fit(px_buf *b, size_t cap)
+{
+    if (b->cap >= cap)
+        return 0;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p)
+        return -1;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Room in c->in for the rest of the incomplete frame it starts with: up to the frame's
+ * length once its header is in, growing with what has arrived rather than with what
+ * the header claims (a header alone may not make the server reserve max_frame). */
+static int px__conn_in_room(px_conn *c)
+{
+    size_t len = c->in.len, total = px_frame_total(c->in.data, len);
+    size_t want = len + PX_FRAME_HEADER_SIZE;
+    if (total > len) {
+        want = len < PX_READ_CHUNK ? len + PX_READ_CHUNK : 2 * len;
+        if (want > total)
+            want = total;
+    }
+    return px__buf_fit(&c->in, want);
+}
+
+/* Dispatches the frames in dst (the loop's scratch buffer or c->in) and leaves the
+ * unconsumed tail in c->in. */
+static void px__conn_take(px_conn *c, px_buf *dst)
+{
+    px_buf *scratch = &c->loop->scratch;
+    size_t used = px__conn_dispatch(c, dst->data, dst->len);
+    if (c->closed) {
+        scratch->len = 0;
+        return;
+    }
+    size_t rest = dst->len - used;
+    if (dst == scratch) {
+        scratch->len = 0;
+        if (rest) {
+            if (px__buf_fit(&c->in, rest) != 0) {
+                px_err err;
+                px_err_set(&err, PX_RESOURCE_EXHAUSTED, "out of memory reading from %s", c->peer);
+                px_conn_close(c, &err);
+                return;
+            }
+            memcpy(c->in.data, dst->data + used, rest);
+            c->in.len = rest;
+        }
+    } else if (rest == 0) {
+        px_buf_free(&c->in);
+    } else if (used) {
+        memmove(c->in.data, c->in.data + used, rest);
+        c->in.len = rest;
+    }
+    if (c->in.len == 0 || c->paused)
+        c->partial_since = 0;
+    else if (c->partial_since == 0)
+        c->partial_since = ev_now(c->loop->ev);
 }
 
 /*
@@ -85,16 +268,15 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
     px_conn *c = w->data;
     px_buf *scratch = &c->loop->scratch;
     px_conn_ref(c); /* callbacks below may close the connection */
+    /* Frames a pause left behind go before anything new. */
+    if (c->in.len && !c->closed && !c->finishing)
+        px__conn_take(c, &c->in);
     for (;;) {
-        if (c->out_high_water && c->out.len - c->out_off > c->out_high_water) {
-            /* A peer that sends but does not read would have us buffer its answers
-             * without bound: stop reading it until the output drains. */
-            c->read_paused = 1;
-            ev_io_stop(c->loop->ev, &c->rio);
+        if (!px__conn_may_read(c))
             break;
-        }
         px_buf *dst = c->in.len ? &c->in : scratch;
-        if (px_buf_reserve(dst, PX_READ_CHUNK) != 0) {
+        int rc = dst == scratch ? px_buf_reserve(dst, PX_READ_CHUNK) : px__conn_in_room(c);
+        if (rc != 0) {
             px_err err;
             px_err_set(&err, PX_RESOURCE_EXHAUSTED, "out of memory reading from %s", c->peer);
             px_conn_close(c, &err);
@@ -104,31 +286,21 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
         ssize_t n = read(c->fd, dst->data + dst->len, room);
         if (n > 0) {
             dst->len += (size_t)n;
-            size_t used = px__conn_dispatch(c, dst->data, dst->len);
-            size_t rest = dst->len - used;
-            if (dst == scratch) {
-                if (rest && !c->closed && px_buf_append(&c->in, dst->data + used, rest) != 0) {
-                    px_err err;
-                    px_err_set(&err, PX_RESOURCE_EXHAUSTED, "out of memory reading from %s", c->peer);
-                    px_conn_close(c, &err);
-                }
-                scratch->len = 0;
-            } else if (rest == 0) {
-                px_buf_free(&c->in);
-            } else if (used) {
-                memmove(c->in.data, c->in.data + used, rest);
-                c->in.len = rest;
-            }
-            if (c->in.len == 0)
-                c->partial_since = 0;
-            else if (c->partial_since == 0)
-                c->partial_since = ev_now(ev);
-            if (c->closed || c->close_after_flush || (size_t)n < room)
+            px__conn_take(c, dst);
+            if ((size_t)n < room)
                 break;
             continue;
         }
         if (n == 0) {
-            px__conn_fail_errno(c, "read from", 0);
+            if (c->ops->busy) {
+                /* EOF means the peer will send no more, not that it reads no more:
+                 * answer the calls in progress, then close. */
+                if (!c->has_final)
+                    px_err_set(&c->why, PX_UNAVAILABLE, "%s closed the connection", c->peer);
+                px_conn_finish(c, NULL);
+            } else {
+                px__conn_fail_errno(c, "read from", 0);
+            }
             break;
         }
         if (errno == EINTR)
@@ -137,7 +309,24 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
             px__conn_fail_errno(c, "read from", errno);
         break;
     }
+    if (c->closed || c->finishing)
+        px_buf_free(&c->in); /* no frame on it will be read any more */
+    px_conn_account(c);
     px_conn_unref(c);
+}
+
+static void px__conn_write_failed(px_conn *c, int e)
+{
+    /* What the peer said before it reset (a GOAWAY with its reason) beats the errno. */
+    if (c->ops->read_on_reset && !c->finishing) {
+        px_conn_ref(c);
+        px__conn_read_cb(c->loop->ev, &c->rio, EV_READ);
+        int gone = c->closed;
+        px_conn_unref(c);
+        if (gone)
+            return;
+    }
+    px__conn_fail_errno(c, "write to", e);
 }
 
 static void px__conn_write_cb(struct ev_loop *ev, ev_io *w, int revents)
@@ -152,7 +341,8 @@ static void px__conn_write_cb(struct ev_loop *ev, ev_io *w, int revents)
             return;
         }
         c->connecting = 0;
-        ev_io_start(c->loop->ev, &c->rio);
+        if (!c->finishing)
+            ev_io_start(c->loop->ev, &c->rio);
         if (c->ops->on_connected)
             c->ops->on_connected(c);
         if (c->closed)
@@ -184,22 +374,30 @@ static void px__conn_flush(px_conn *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             ev_io_start(c->loop->ev, &c->wio);
+            px_conn_account(c);
             return;
         }
-        px__conn_fail_errno(c, "write to", n < 0 ? errno : EPIPE);
+        px__conn_write_failed(c, n < 0 ? errno : EPIPE);
         return;
     }
+    size_t used = c->out.len;
     c->out.len = c->out_off = 0;
+    if (c->out.cap > PX_OUT_KEEP && used < c->out.cap / 4)
+        px_buf_free(&c->out);
     ev_io_stop(c->loop->ev, &c->wio);
-    if (c->close_after_flush) {
+    px_conn_account(c);
+    if (c->finishing) {
+        if (c->ops->busy && c->ops->busy(c))
+            return;
+        if (c->has_final && !c->final_sent) {
+            px__conn_end_if_idle(c); /* queues the final ERROR and flushes again */
+            return;
+        }
         px_conn_close(c, &c->why);
         return;
     }
-    if (c->read_paused) {
-        /* The peer took what we owed it: listen to it again. */
-        c->read_paused = 0;
-        ev_io_start(c->loop->ev, &c->rio);
-    }
+    if (c->paused)
+        px_conn_resume(c); /* the peer took what we owed it: perhaps listen again */
 }
 
 void px_conn_init(px_conn *c, px_loop *loop, int fd, const px_conn_ops *ops,
@@ -229,14 +427,4 @@ px_buf *px_conn_out(px_conn *c)
     if (!c->closed && !c->connecting && px_loop_want_flush(c->loop, &c->flush))
         px_conn_ref(c);
     return &c->out;
-}
-
-void px_conn_close_after_flush(px_conn *c)
-{
-    if (c->closed)
-        return;
-    c->close_after_flush = 1;
-    ev_io_stop(c->loop->ev, &c->rio);
-    if (!c->connecting && px_loop_want_flush(c->loop, &c->flush))
-        px_conn_ref(c);
 }

@@ -1,5 +1,7 @@
 /* A framed, non-blocking connection owned by one loop: reads every complete frame
- * per wake-up, buffers output and writes it once per loop iteration. */
+ * per wake-up, buffers output and writes it once per loop iteration, counts the bytes
+ * it holds, and closes in order (calls in progress answered, output written, then the
+ * socket closed). */
 #ifndef PX_CONN_H
 #define PX_CONN_H
 
@@ -9,6 +11,8 @@
 #include "plexus/px_status.h"
 #include "px_frame.h"
 #include "px_loop.h"
+#include "px_mem.h"
+#include "px_net.h"
 
 typedef struct px_conn px_conn;
 
@@ -21,13 +25,27 @@ typedef struct px_conn_ops {
     void (*on_connected)(px_conn *c);
     /** Last reference dropped after close: the owner frees its container. */
     void (*on_free)(px_conn *c);
+    /**
+     * Nonzero while the owner has calls in progress whose answers must still be
+     * written (server side). Such a connection, on EOF from the peer or on a protocol
+     * error, stops reading but closes only once it is no longer busy and its output
+     * is written (px_conn_idle tells it to look again). NULL: on EOF the connection
+     * closes at once (client side: the server will answer nothing more).
+     */
+    int (*busy)(px_conn *c);
+    /** Whether the connection may read more input now (a memory budget). NULL: always.
+     *  When it says no, reading pauses until px_conn_resume. */
+    int (*may_read)(px_conn *c);
+    /** On a failed write, first read and dispatch what the peer sent before it reset
+     *  the connection (a GOAWAY or ERROR saying why). */
+    int read_on_reset;
 } px_conn_ops;
 
 struct px_conn {
     px_loop *loop;
     int fd;
     ev_io rio, wio;
-    px_buf in;             /* an incomplete frame's bytes; empty (unallocated) otherwise */
+    px_buf in;             /* unread frames: an incomplete one, or those a pause left */
     ev_tstamp partial_since; /* loop time an incomplete frame started waiting; 0 = none */
     px_buf out;            /* frames waiting to be written, from out_off */
     size_t out_off;
@@ -35,10 +53,15 @@ struct px_conn {
     const px_conn_ops *ops;
     uint64_t max_meta, max_body;
     unsigned refs;
-    unsigned connecting : 1, closed : 1, close_after_flush : 1, reading : 1, read_paused : 1;
-    size_t out_high_water; /* unsent bytes beyond which reading pauses; 0 = never */
+    unsigned connecting : 1, closed : 1, finishing : 1, paused : 1, has_final : 1,
+        final_sent : 1;
+    px_mem *mem;           /* the loop's account this connection's bytes go to; may be NULL */
+    int64_t held;          /* bytes held for this connection: its buffers + the owner's charges */
+    size_t bufs;           /* the buffers' capacity last counted into held */
     px_err why;            /* reason given to on_close after a deferred close */
-    char peer[64];         /* "127.0.0.1:7101", for messages */
+    /* "127.0.0.1:7101", "[::1]:7101", for messages: holds any numeric name; a client's
+     * configured host name past 69 characters is cut short. */
+    char peer[PX_NET_NAME_MAX];
 };
 
 /** Takes ownership of fd (non-blocking). connecting: a connect is in progress. */
@@ -48,8 +71,31 @@ void px_conn_init(px_conn *c, px_loop *loop, int fd, const px_conn_ops *ops,
 px_buf *px_conn_out(px_conn *c);
 /** Closes now (idempotent): stops watchers, closes fd, calls on_close with why. */
 void px_conn_close(px_conn *c, const px_err *why);
-/** Closes once everything buffered has been written (e.g. after an ERROR frame). */
+/**
+ * Stops reading and closes in order: once the owner is not busy and everything
+ * buffered is written. final, when not NULL, is sent last as an ERROR with id 0 (its
+ * status and message) and is the reason given to on_close.
+ */
+void px_conn_finish(px_conn *c, const px_err *final);
+/** Writes what the socket takes at once, without waiting, then closes (a deadline ran
+ *  out: what is queued is the last word, as far as it goes). */
+void px_conn_abort(px_conn *c, const px_err *why);
+/** Closes once everything buffered has been written (px_conn_finish without a final error). */
 void px_conn_close_after_flush(px_conn *c);
+/** The owner is perhaps no longer busy: a finishing connection may close now. */
+void px_conn_idle(px_conn *c);
+/** Reading was paused by may_read: look again, and read (and dispatch frames already
+ *  buffered) in the next loop iteration when it now says yes. */
+void px_conn_resume(px_conn *c);
+/** Counts d more (or fewer) bytes as held by this connection (owner's memory). */
+static inline void px_conn_charge(px_conn *c, int64_t d)
+{
+    c->held += d;
+    if (c->mem)
+        px_mem_add(c->mem, d);
+}
+/** Brings held up to date with the buffers' current capacity. */
+void px_conn_account(px_conn *c);
 void px_conn_ref(px_conn *c);
 void px_conn_unref(px_conn *c);
 

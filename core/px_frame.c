@@ -83,6 +83,13 @@ px_parse_result px_frame_parse(const uint8_t *buf, size_t len, uint64_t max_meta
     return PX_PARSE_OK;
 }
 
+size_t px_frame_total(const uint8_t *buf, size_t len)
+{
+    if (len < PX_FRAME_HEADER_SIZE)
+        return 0;
+    return (size_t)PX_FRAME_HEADER_SIZE + rd16(buf + 20) + (size_t)rd32(buf + 24) + rd32(buf + 28);
+}
+
 static void px__frame_header(uint8_t *h, const px_frame *f, uint32_t body_len)
 {
     wr16(h, PX_FRAME_MAGIC);

@@ -13,7 +13,7 @@
  *    0   2  magic        0x50 0x58 ("PX")
  *    2   1  version      1
  *    3   1  type         px_frame_type
- *    4   2  flags        0 (reserved, must be zero)
+ *    4   2  flags        PX_FRAME_F_* bits; 0 unless stated
  *    6   2  status       px_status of an ERROR frame, else 0
  *    8   8  request_id   chosen by the client, echoed by the server
  *   16   4  deadline_ms  REQUEST: remaining budget in ms, 0 = none
@@ -26,6 +26,11 @@
 #define PX_FRAME_MAGIC 0x5058u
 #define PX_FRAME_VERSION 1
 #define PX_FRAME_MAX_METHOD 256
+
+/* ERROR flag: the server did not run the request (it refused it before any handler
+ * started: shutting down, over a limit or budget), so the client may send it to
+ * another server whatever its idempotency. */
+#define PX_FRAME_F_NOT_EXECUTED 0x0001
 
 typedef enum px_frame_type {
     PX_FRAME_HELLO = 1,    /* client: body = codec name; server: body = accepted codec */
@@ -68,6 +73,12 @@ typedef enum px_parse_result {
 px_parse_result px_frame_parse(const uint8_t *buf, size_t len, uint64_t max_meta,
                                uint64_t max_body, px_frame *f, size_t *used,
                                px_err *err);
+
+/**
+ * The length of the frame buf starts with, once its 32-byte header is in (0 before):
+ * for a frame px_frame_parse has already found incomplete, so its lengths are checked.
+ */
+size_t px_frame_total(const uint8_t *buf, size_t len);
 
 /** Appends a whole frame (header + method + meta + body) to out. 0, or -1 on OOM. */
 int px_frame_append(px_buf *out, const px_frame *f);

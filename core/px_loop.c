@@ -1,4 +1,5 @@
 /* IO thread loop: libev + task queue + per-iteration output flush. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "px_loop.h"
 
 #include <stdlib.h>
@@ -131,6 +132,25 @@ void px_loop_stop_join(px_loop *l)
     ev_async_send(l->ev, &l->wake);
     pthread_join(l->thread, NULL);
     l->running = 0;
+}
+
+int px_loop_stop_join_until(px_loop *l, int64_t until)
+{
+    if (!l->running)
+        return 0;
+    if (until == INT64_MAX) {
+        px_loop_stop_join(l);
+        return 0;
+    }
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+    ev_async_send(l->ev, &l->wake);
+    struct timespec ts;
+    int64_t left = until - px_mono_us();
+    px_abstime(&ts, left > 0 ? left : 0);
+    if (pthread_timedjoin_np(l->thread, NULL, &ts) != 0)
+        return -1;
+    l->running = 0;
+    return 0;
 }
 
 void px_loop_destroy(px_loop *l)

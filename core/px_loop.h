@@ -53,6 +53,9 @@ int px_loop_start(px_loop *l);
 void px_loop_post(px_loop *l, px_task *t, px_task_fn fn, void *arg);
 /** Asks the loop to stop once queued tasks have run; joins its thread. */
 void px_loop_stop_join(px_loop *l);
+/** px_loop_stop_join, giving up at the monotonic time `until` (INT64_MAX: never):
+ *  -1 when the thread is still running then (stuck in a handler), else 0. */
+int px_loop_stop_join_until(px_loop *l, int64_t until);
 void px_loop_destroy(px_loop *l);
 /** Loop thread: queue f to be flushed before the loop next blocks. 1 if it was not
  *  queued yet (the owner may take a reference until its flush hook runs). */

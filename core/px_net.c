@@ -1,40 +1,181 @@
-/* Socket helpers: address parsing, listening, non-blocking connect. */
+/* Socket helpers: the one address parser (config load), listening, non-blocking connect. */
 #include "px_net.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <strings.h>
 #include <unistd.h>
 
-px_status px_net_parse(const char *addr, struct sockaddr_in *sa, px_err *err)
+#define PX__HOST_MAX 253 /* the longest DNS name, dots included */
+
+/* ---- parsing ---------------------------------------------------------------------- */
+
+static px_status px__port(const char *s, uint16_t *port, px_err *err)
 {
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
-    if (!colon || colon == addr || !colon[1])
-        return px_err_set(err, PX_INVALID_ARGUMENT, "address '%s' is not host:port", addr ? addr : "");
-    char host[64];
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= sizeof host)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "address '%s': host too long", addr);
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "address '%s': port must be 1..65535", addr);
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "address '%s': '%s' is not an IPv4 address", addr, host);
+    size_t n = strlen(s);
+    long v = n >= 1 && n <= 5 && strspn(s, "0123456789") == n ? strtol(s, NULL, 10) : 0;
+    if (v < 1 || v > 65535)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "port '%s' is not a number in 1..65535", s);
+    *port = (uint16_t)v;
     return PX_OK;
 }
+
+static px_status px__v4(const char *host, px_addr *out, px_err *err)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "'%s' is not a valid IPv4 address", host);
+    sin->sin_family = AF_INET;
+    out->len = sizeof *sin;
+    return PX_OK;
+}
+
+/* "%eth0" or "%2": link-local addresses need the interface they are on. */
+static px_status px__scope(const char *host, const char *scope, uint32_t *id, px_err *err)
+{
+    size_t n = strlen(scope);
+    unsigned long v = n > 0 && n <= 10 && strspn(scope, "0123456789") == n
+                          ? strtoul(scope, NULL, 10) : 0;
+    if (v > 0 && v <= UINT32_MAX) {
+        *id = (uint32_t)v;
+        return PX_OK;
+    }
+    *id = n ? if_nametoindex(scope) : 0;
+    if (*id == 0)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "'%s': no network interface '%s'", host,
+                          scope);
+    return PX_OK;
+}
+
+/* The text between the brackets: an IPv6 literal, with an optional %scope. */
+static px_status px__v6(const char *host, px_addr *out, px_err *err)
+{
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+    char lit[INET6_ADDRSTRLEN];
+    const char *pct = strchr(host, '%');
+    size_t n = pct ? (size_t)(pct - host) : strlen(host);
+    if (n < sizeof lit) {
+        memcpy(lit, host, n);
+        lit[n] = '\0';
+    }
+    if (n >= sizeof lit || inet_pton(AF_INET6, lit, &sin6->sin6_addr) != 1)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "'%s' is not a valid IPv6 address", host);
+    if (pct && px__scope(host, pct + 1, &sin6->sin6_scope_id, err) != PX_OK)
+        return err->status;
+    sin6->sin6_family = AF_INET6;
+    out->len = sizeof *sin6;
+    return PX_OK;
+}
+
+static int px__host_chars(const char *host)
+{
+    for (const char *c = host; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '-' && *c != '_')
+            return 0;
+    return *host != '\0';
+}
+
+/* A numeric form (digits and dots, or 0x7f.1 that inet_aton would take) is meant
+ * as an IPv4 literal: it is checked as one instead of going to DNS. */
+static int px__looks_numeric(const char *host)
+{
+    struct in_addr ignored;
+    return strspn(host, "0123456789.") == strlen(host) || inet_aton(host, &ignored);
+}
+
+static px_status px__resolve(const char *host, px_addr *out, px_err *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0) {
+        int again = rc == EAI_AGAIN || rc == EAI_SYSTEM || rc == EAI_MEMORY;
+        return px_err_set(err, again ? PX_UNAVAILABLE : PX_INVALID_ARGUMENT,
+                          "cannot resolve '%s': %s", host,
+                          rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+    }
+    /* The first result, in the system's order (RFC 6724, /etc/gai.conf). */
+    memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+    out->len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return PX_OK;
+}
+
+static px_status px__host(const char *host, px_addr *out, px_err *err)
+{
+    /* As before this parser resolved names: a server on localhost and a client of it
+     * agree on 127.0.0.1 whatever order the hosts file lists ::1 in. */
+    if (strcasecmp(host, "localhost") == 0)
+        return px__v4("127.0.0.1", out, err);
+    if (px__looks_numeric(host))
+        return px__v4(host, out, err);
+    if (!px__host_chars(host))
+        return px_err_set(err, PX_INVALID_ARGUMENT, "'%s' is not a valid host name", host);
+    return px__resolve(host, out, err);
+}
+
+px_status px_net_parse(const char *text, px_addr *out, px_err *err)
+{
+    memset(out, 0, sizeof *out);
+    text = text ? text : "";
+    const char *host = text, *end, *port;
+    int bracketed = text[0] == '[';
+    if (bracketed) {
+        host = text + 1;
+        end = strchr(host, ']');
+        if (end == NULL || end[1] != ':')
+            return px_err_set(err, PX_INVALID_ARGUMENT, "expected [IPv6]:port, e.g. [::1]:7101");
+        port = end + 2;
+    } else {
+        end = strrchr(text, ':');
+        if (end == NULL || end == text)
+            return px_err_set(err, PX_INVALID_ARGUMENT,
+                              "expected host:port, e.g. 127.0.0.1:7101, [::1]:7101 or "
+                              "localhost:7101");
+        if (memchr(text, ':', (size_t)(end - text)) != NULL)
+            return px_err_set(err, PX_INVALID_ARGUMENT,
+                              "an IPv6 address goes in brackets, e.g. [::1]:7101");
+        port = end + 1;
+    }
+    size_t n = (size_t)(end - host);
+    if (n > PX__HOST_MAX)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "the host is longer than %d characters",
+                          PX__HOST_MAX);
+    char h[PX__HOST_MAX + 1];
+    memcpy(h, host, n);
+    h[n] = '\0';
+    uint16_t p;
+    if (px__port(port, &p, err) != PX_OK ||
+        (bracketed ? px__v6(h, out, err) : px__host(h, out, err)) != PX_OK) {
+        memset(out, 0, sizeof *out);
+        return err->status;
+    }
+    /* sin_port and sin6_port sit at the same offset. */
+    ((struct sockaddr_in *)&out->ss)->sin_port = htons(p);
+    return PX_OK;
+}
+
+void px_net_name(const struct sockaddr *sa, socklen_t len, char *buf, size_t n)
+{
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE], serv[8];
+    if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+        getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(buf, n, "?");
+        return;
+    }
+    snprintf(buf, n, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+}
+
+/* ---- sockets ---------------------------------------------------------------------- */
 
 void px_net_tune(int fd)
 {
@@ -43,41 +184,43 @@ void px_net_tune(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-int px_net_listen(const char *addr, int backlog, px_err *err)
+/* Sets err to "what NAME: errno's text" and closes fd. */
+static int px__fail(int fd, const px_addr *a, px_status st, const char *what, px_err *err)
 {
-    struct sockaddr_in sa;
-    if (px_net_parse(addr, &sa, err) != PX_OK)
-        return -1;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        px_err_set(err, PX_INTERNAL, "socket: %s", strerror(errno));
-        return -1;
-    }
+    int e = errno;
+    char name[PX_NET_NAME_MAX];
+    px_net_name((const struct sockaddr *)&a->ss, a->len, name, sizeof name);
+    px_err_set(err, st, "%s %s: %s", what, name, strerror(e));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+int px_net_listen(const px_addr *a, int backlog, px_err *err)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return px__fail(fd, a, PX_INTERNAL, "socket for", err);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, backlog) != 0) {
-        px_err_set(err, PX_UNAVAILABLE, "cannot listen on %s: %s", addr, strerror(errno));
-        close(fd);
-        return -1;
-    }
+    /* A v6 listener takes v6 only: [::]:P would otherwise also take IPv4 clients (as
+     * ::ffff:a.b.c.d) and then clash with a 0.0.0.0:P listener; the config says which
+     * family it means, whatever net.ipv6.bindv6only says. */
+    if (a->ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0 || listen(fd, backlog) != 0)
+        return px__fail(fd, a, PX_UNAVAILABLE, "cannot listen on", err);
     return fd;
 }
 
-int px_net_connect(const struct sockaddr_in *sa, px_err *err)
+int px_net_connect(const px_addr *a, px_err *err)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        px_err_set(err, PX_UNAVAILABLE, "socket: %s", strerror(errno));
-        return -1;
-    }
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return px__fail(fd, a, PX_UNAVAILABLE, "socket for", err);
     px_net_tune(fd);
-    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 && errno != EINPROGRESS) {
-        char ip[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof ip);
-        px_err_set(err, PX_UNAVAILABLE, "connect to %s:%u: %s", ip, ntohs(sa->sin_port), strerror(errno));
-        close(fd);
-        return -1;
-    }
+    if (connect(fd, (const struct sockaddr *)&a->ss, a->len) != 0 && errno != EINPROGRESS)
+        return px__fail(fd, a, PX_UNAVAILABLE, "connect to", err);
     return fd;
 }

@@ -1,7 +1,10 @@
 /* Worker pool: mutex + condition queue; handlers that block run here, not on IO threads. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "px_pool.h"
 
 #include <stdlib.h>
+
+#include "px_time.h"
 
 static void *px__pool_main(void *arg)
 {
@@ -67,4 +70,31 @@ void px_pool_stop(px_pool *p)
     p->threads = NULL;
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
+}
+
+int px_pool_stop_until(px_pool *p, int64_t until)
+{
+    if (until == INT64_MAX) {
+        px_pool_stop(p);
+        return 0;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    int left_running = 0;
+    for (int i = 0; i < p->n; i++) {
+        struct timespec ts;
+        int64_t left = until - px_mono_us();
+        px_abstime(&ts, left > 0 ? left : 0);
+        if (pthread_timedjoin_np(p->threads[i], NULL, &ts) != 0)
+            left_running++;
+    }
+    if (left_running)
+        return left_running; /* its threads still use it */
+    free(p->threads);
+    p->threads = NULL;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    return 0;
 }

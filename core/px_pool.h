@@ -19,5 +19,10 @@ int px_pool_start(px_pool *p, int n);
 void px_pool_submit(px_pool *p, px_task *t, px_task_fn fn, void *arg);
 /** Runs what is queued, then stops and joins the workers. */
 void px_pool_stop(px_pool *p);
+/**
+ * px_pool_stop, giving up at the monotonic time `until` (INT64_MAX: never) on workers
+ * still in a task then. Returns how many were left running (their pool is not freed).
+ */
+int px_pool_stop_until(px_pool *p, int64_t until);
 
 #endif

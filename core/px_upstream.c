@@ -6,7 +6,6 @@
 
 #include "px_deadline.h"
 #include "px_health.h"
-#include "px_net.h"
 #include "px_time.h"
 
 px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_upstream **out,
@@ -24,8 +23,7 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     for (size_t i = 0; i < uc->n_endpoints; i++) {
         px_ep *ep = &up->eps[i];
-        if (px_net_parse(uc->endpoints[i], &ep->sa, err) != PX_OK)
-            return err->status;
+        ep->sa = uc->addrs[i];
         ep->pub.address = uc->endpoints[i];
         ep->pub.index = (uint32_t)i;
         ep->pub.weight = uc->weights ? uc->weights[i] : 1;

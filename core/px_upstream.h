@@ -3,7 +3,6 @@
 #ifndef PX_UPSTREAM_H
 #define PX_UPSTREAM_H
 
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include "plexus/px_balancer.h"
@@ -13,12 +12,13 @@
 #include "plexus/px_failover.h"
 #include "plexus/px_timeout.h"
 #include "px_config_int.h"
+#include "px_net.h"
 
 struct px_upstream;
 
 typedef struct px_ep {
     px_endpoint pub;          /* first member: modules get &pub, the core converts back */
-    struct sockaddr_in sa;
+    px_addr sa;               /* resolved at config load (uc->addrs) */
     struct px_upstream *up;
     pthread_mutex_t lock;     /* health bookkeeping, taken on the failure path only */
     int fails;                /* failures within the current window */

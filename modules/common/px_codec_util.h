@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
+#include <plexus/px_codec.h>
 #include <plexus/px_status.h>
 
 /* Messages nested deeper than this are refused by every codec, both ways (the root
@@ -12,31 +13,7 @@
 #define PX_CU_MAX_DEPTH 64
 
 /** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
-static inline size_t px__cu_value_size(ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return sizeof(uint64_t);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int); /* generated enums are forced to int size */
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    default:
-        return sizeof(uint32_t); /* 32-bit integers, float */
-    }
-}
+static inline size_t px__cu_value_size(ProtobufCType type) { return px_pb_value_size(type); }
 
 /**
  * Whether singular field f of m is present and so written: the set member of a

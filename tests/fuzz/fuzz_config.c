@@ -45,6 +45,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     mkdir(PX_FUZZ_WORK_DIR, 0755);
     snprintf(file, sizeof file, "%s/fuzz-%d.yaml", PX_FUZZ_WORK_DIR, (int)getpid());
     unsetenv("PLEXUS_MODULE_PATH");
+    /* Mutated host names are looked up at load: one try of at most 1 s each. */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 0);
     pin_modules();
     return 0;
 }

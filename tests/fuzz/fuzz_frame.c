@@ -1,5 +1,7 @@
 /* libFuzzer target: the server's frame reader (px_conn over a socketpair) fed a byte
- * stream split at fuzzer-chosen points, checked against one parse of the whole stream. */
+ * stream split at fuzzer-chosen points, checked against one parse of the whole stream;
+ * as a client connection, and as a server one that pauses reading (a memory budget) and
+ * has calls in progress when the stream ends. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,8 +16,11 @@
 #include "px_loop.h"
 
 /*
- * Input layout: byte 0 picks max_meta, byte 1 picks max_frame, bytes 2..9 seed the
- * split points; the rest is the stream a client sends. The stream is parsed once
+ * Input layout: byte 0 picks max_meta (bits 0-1) and the mode (bits 2-3: a client
+ * connection; a server one whose may_read pauses it every few frames, resumed on the
+ * next loop iteration; the same with calls in progress that end an iteration later),
+ * byte 1 picks max_frame, bytes 2..9 seed the split points and the pauses; the rest is
+ * the stream a client sends. The stream is parsed once
  * whole with px_frame_parse (the reference), then written in chunks to a real
  * px_conn, which reads through the loop's shared scratch buffer and keeps only the
  * tail of an incomplete frame, as every server connection does. Both must see the
@@ -33,11 +38,15 @@ typedef struct ref_frame {
 } ref_frame;
 
 static px_loop loop;
+static px_conn conn;
 static ref_frame ref[MAX_FRAMES];
 static size_t n_ref, n_seen;
 static const uint8_t *stream;
 static int closed;
 static px_err close_why;
+static int mode_pause, mode_busy;
+static unsigned pause_every, since_resume; /* may_read says no after pause_every frames */
+static int busy_calls;                      /* REQUESTs "in progress" this iteration */
 
 static void fail(const char *what, size_t i)
 {
@@ -59,7 +68,13 @@ static void on_frame(px_conn *c, const px_frame *f)
         memcmp(f->meta, w->meta, f->meta_len) != 0 || memcmp(f->body, w->body, f->body_len) != 0)
         fail("method, metadata or body bytes differ from the whole-stream parse", n_seen);
     n_seen++;
+    since_resume++;
+    if (mode_busy && f->type == PX_FRAME_REQUEST)
+        busy_calls++;
 }
+
+static int may_read(px_conn *c) { return since_resume < pause_every; }
+static int busy(px_conn *c) { return busy_calls > 0; }
 
 static void on_close(px_conn *c, const px_err *why)
 {
@@ -69,7 +84,10 @@ static void on_close(px_conn *c, const px_err *why)
 
 static void on_free(px_conn *c) {}
 
-static const px_conn_ops ops = {.on_frame = on_frame, .on_close = on_close, .on_free = on_free};
+static const px_conn_ops client_ops = {.on_frame = on_frame, .on_close = on_close,
+                                       .on_free = on_free};
+static const px_conn_ops server_ops = {.on_frame = on_frame, .on_close = on_close,
+                                       .on_free = on_free, .busy = busy, .may_read = may_read};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -121,6 +139,18 @@ static void run_loop(void)
     /* Two iterations: reads and dispatch, then the flush of anything queued. */
     ev_run(loop.ev, EVRUN_NOWAIT);
     ev_run(loop.ev, EVRUN_NOWAIT);
+    if (!mode_pause)
+        return;
+    /* The calls of this iteration end, and the budget has room again. */
+    px_conn *c = &conn;
+    if (busy_calls) {
+        busy_calls = 0;
+        px_conn_idle(c);
+    }
+    if (c->paused) {
+        since_resume = 0;
+        px_conn_resume(c);
+    }
 }
 
 static uint64_t next_rand(uint64_t *s)
@@ -154,14 +184,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int big = 1 << 20;
     setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
-    static px_conn conn;
-    px_conn_init(&conn, &loop, sv[0], &ops, max_meta, max_body, 0, "fuzz");
+    int mode = (data[0] >> 2) & 3;
+    mode_pause = mode >= 2;
+    mode_busy = mode == 3;
+    pause_every = mode_pause ? 1 + (unsigned)(seed >> 8) % 5 : UINT32_MAX;
+    since_resume = 0;
+    busy_calls = 0;
+    px_conn_init(&conn, &loop, sv[0], mode_pause ? &server_ops : &client_ops, max_meta, max_body,
+                 0, "fuzz");
     px_conn_ref(&conn); /* keep it readable after the close, to check it */
     n_seen = 0;
     closed = 0;
 
     size_t off = 0;
-    while (off < len && !closed && !conn.close_after_flush) {
+    while (off < len && !closed && !conn.finishing) {
         size_t chunk = 1 + next_rand(&seed) % (len - off < 97 ? len - off : 97);
         if (next_rand(&seed) % 8 == 0)
             chunk = len - off; /* sometimes everything left at once */
@@ -171,7 +207,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_loop();
     }
     shutdown(sv[1], SHUT_WR);
-    for (int i = 0; i < 4 && !closed; i++)
+    /* A pausing connection dispatches a few frames per iteration of what it holds. */
+    for (size_t i = 0; i < 4 + (mode_pause ? n_ref + 4 : 0) && !closed; i++)
         run_loop();
     if (!closed)
         fail("the connection did not close after the peer's EOF", n_seen);

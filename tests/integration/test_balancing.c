@@ -1,7 +1,8 @@
 /* Balancers against real plexusd processes on 127.0.0.1: shares of random and
  * round_robin over 30,000 calls, consistent_hash keys sticking to one server (call
- * option and request field) and moving ~1/N when a server joins, and least_loaded /
- * p2c_ewma steering away from a slow server. */
+ * option and request field) and moving ~1/N when a server joins, least_loaded /
+ * p2c_ewma steering away from a slow server, and p2c_ewma starving none of three
+ * identical servers, nor one that froze for 300ms (SIGSTOP). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +385,179 @@ static void test_p2c_ewma_avoids_slow(void **state)
     slow_gets_fewer(*state, "      balancer: { module: p2c_ewma, decay: 5s }\n");
 }
 
+/* ---- p2c_ewma: identical servers, one of them frozen for 300ms ---------------------- */
+
+/* Calls counted by the 100ms bucket they were sent in. */
+enum { SHARE_BUCKET_US = 100000, SHARE_BUCKETS = 50 };
+
+typedef struct share_run share_run;
+typedef struct share_tag { /* a callback's user pointer: its run and its bucket */
+    share_run *r;
+    int bucket;
+} share_tag;
+
+struct share_run {
+    sem_t slots;
+    int failed, unknown;
+    char first_error[256];
+    share_tag tags[SHARE_BUCKETS];
+    int per[SHARE_BUCKETS][3];
+};
+
+static void share_done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
+{
+    share_tag *t = user;
+    share_run *r = t->r;
+    int k = st == PX_OK ? server_of_id(((const Calc__WhoamiReply *)reply)->id) : -1;
+    if (st != PX_OK) {
+        if (__atomic_fetch_add(&r->failed, 1, __ATOMIC_RELAXED) == 0)
+            snprintf(r->first_error, sizeof r->first_error, "%s: %s", px_status_name(st), msg);
+    } else if (k < 0 || k > 2) {
+        __atomic_add_fetch(&r->unknown, 1, __ATOMIC_RELAXED);
+    } else {
+        __atomic_add_fetch(&r->per[t->bucket][k], 1, __ATOMIC_RELAXED);
+    }
+    sem_post(&r->slots);
+}
+
+/* Whoami calls, `window` in flight, for `buckets` x 100ms (and at most 3,000,000). */
+static void share_load(cli *c, share_run *r, int window, int buckets)
+{
+    memset(r, 0, sizeof *r);
+    for (int b = 0; b < SHARE_BUCKETS; b++) /* set once: callbacks read them meanwhile */
+        r->tags[b] = (share_tag){.r = r, .bucket = b};
+    sem_init(&r->slots, 0, (unsigned)window);
+    Calc__WhoamiRequest req = CALC__WHOAMI_REQUEST__INIT;
+    int64_t t0 = px_mono_us();
+    for (int i = 0; i < 3000000; i++) {
+        assert_int_equal(slot_wait(&r->slots, 60), 0);
+        int b = (int)((px_mono_us() - t0) / SHARE_BUCKET_US);
+        if (b >= buckets) {
+            sem_post(&r->slots); /* the slot goes unused */
+            break;
+        }
+        px_err err;
+        assert_int_equal(px_call_async(c->cl, "calc.Calculator/Whoami", &req.base,
+                                       &calc__whoami_reply__descriptor, NULL, share_done,
+                                       &r->tags[b], &err), PX_OK);
+    }
+    for (int i = 0; i < window; i++) /* every slot back: every call has completed */
+        assert_int_equal(slot_wait(&r->slots, 60), 0);
+    sem_destroy(&r->slots);
+    if (r->failed)
+        print_error("%d calls failed, first: %s\n", r->failed, r->first_error);
+    assert_int_equal(r->failed, 0);
+    assert_int_equal(r->unknown, 0);
+}
+
+/* Server k's share of the calls sent in buckets [from, from + len). */
+static double share_of(const share_run *r, int k, int from, int len)
+{
+    long mine = 0, all = 0;
+    for (int b = from; b < from + len; b++)
+        for (int i = 0; i < 3; i++) {
+            all += r->per[b][i];
+            mine += i == k ? r->per[b][i] : 0;
+        }
+    return all ? (double)mine / (double)all : 0;
+}
+
+/* The longest run of 100ms buckets in [from, to) in which server k was sent no call. */
+static int share_gap(const share_run *r, int k, int from, int to)
+{
+    int cur = 0, longest = 0;
+    for (int b = from; b < to; b++) {
+        cur = r->per[b][k] ? 0 : cur + 1;
+        longest = cur > longest ? cur : longest;
+    }
+    return longest;
+}
+
+static void sleep_us(int64_t us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* SIGSTOP the server 1s into the load, SIGCONT it 300ms later. */
+static void *freeze_thread(void *arg)
+{
+    pid_t pid = *(pid_t *)arg;
+    sleep_us(1000000);
+    kill(pid, SIGSTOP);
+    sleep_us(300000);
+    kill(pid, SIGCONT);
+    return NULL;
+}
+
+/*
+ * The bands are generous: this machine is shared, and client-side hiccups of a few
+ * ms (against calls of ~30-100us) are charged to whichever servers had calls out, so
+ * even identical servers' shares swing. What p2c_ewma (stale_after 500ms) must
+ * guarantee is that no server is left without calls: none goes 1.5s without one
+ * (before the fix one could get none for tens of seconds) and, with calls in flight
+ * to spread, each gets 1/3 to 2x its fair share (1/3) of a run.
+ */
+#define SHARE_MAX_GAP 15 /* buckets */
+#define SHARE_FAIR(x) ((x) * 3 >= 1.0 / 3 && (x) * 3 <= 2.0)
+
+/*
+ * Three identical calc servers, no fault: one call at a time for 4s, then 16 in flight
+ * for 3s. One at a time, p2c compares bare estimates (nothing is in flight at a pick)
+ * and a server whose process sat idle answers its probe slower than the busy ones, so
+ * its share can stay low (a few %): only the gap is checked there.
+ */
+static void test_p2c_ewma_identical_servers(void **state)
+{
+    fixture *f = *state;
+    static share_run r;
+    cli c;
+    cli_open(&c, f, (const int[]){0, 1, 2}, 3, "      balancer: p2c_ewma\n");
+    for (int pass = 0; pass < 2; pass++) {
+        int window = pass ? 16 : 1, buckets = pass ? 30 : 40;
+        share_load(&c, &r, window, buckets);
+        print_message("  %d in flight, shares per second:", window);
+        for (int b = 0; b + 10 <= buckets; b += 10)
+            print_message(" | %.2f %.2f %.2f", share_of(&r, 0, b, 10), share_of(&r, 1, b, 10),
+                          share_of(&r, 2, b, 10));
+        print_message("; longest gaps (ms)");
+        for (int k = 0; k < 3; k++)
+            print_message(" %d", share_gap(&r, k, 0, buckets) * 100);
+        print_message("\n");
+        for (int k = 0; k < 3; k++) {
+            assert_in_range(share_gap(&r, k, 0, buckets), 0, SHARE_MAX_GAP);
+            if (window > 1)
+                assert_true(SHARE_FAIR(share_of(&r, k, 0, buckets)));
+        }
+    }
+    cli_close(&c);
+}
+
+/* s0 freezes (SIGSTOP) for 300ms, 1s into a 4s load of 16 calls in flight: its next
+ * call comes within 1.5s of the freeze, and its share from 1.5s to 3s after the
+ * freeze began is in the band again. */
+static void test_p2c_ewma_frozen_server(void **state)
+{
+    fixture *f = *state;
+    static share_run r;
+    cli c;
+    cli_open(&c, f, (const int[]){0, 1, 2}, 3, "      balancer: p2c_ewma\n");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, freeze_thread, &f->srv[0].pid), 0);
+    share_load(&c, &r, 16, 40);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    int gap = share_gap(&r, 0, 10, 40);
+    double after = share_of(&r, 0, 25, 15);
+    print_message("  s0 frozen 1.0-1.3s; its share per 500ms:");
+    for (int b = 0; b + 5 <= 40; b += 5)
+        print_message(" %.2f", share_of(&r, 0, b, 5));
+    print_message("; no call for %d ms; share 2.5-4s %.2f\n", gap * 100, after);
+    assert_in_range(gap, 0, SHARE_MAX_GAP);
+    assert_true(SHARE_FAIR(after));
+    cli_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_consistent_hash_sticks_and_moves),
         cmocka_unit_test(test_least_loaded_avoids_slow),
         cmocka_unit_test(test_p2c_ewma_avoids_slow),
+        cmocka_unit_test(test_p2c_ewma_identical_servers),
+        cmocka_unit_test(test_p2c_ewma_frozen_server),
     };
     return cmocka_run_group_tests_name("balancing", tests, setup, teardown);
 }

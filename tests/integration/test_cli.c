@@ -495,6 +495,70 @@ static void test_check_bad(void **state)
     unlink(bad);
 }
 
+/* The addresses of issue 10, item 7: `plexusd -t` and `plexus check` refuse them at
+ * the value's position, with the text and the reason; "%s" is the file. A failed
+ * lookup ends with the resolver's own words, so only its start is compared. */
+static void check_address(fixture *f, const char *bad, const char *yaml, const char *msg)
+{
+    char text[1024], want[700];
+    snprintf(text, sizeof text, yaml, getenv("PX_MODULE_DIR"));
+    assert_int_equal(write_file(bad, text), 0);
+    char *daemon[] = {f->plexusd, "-t", "-c", (char *)bad, NULL};
+    char *cli[] = {f->plexus, "check", "-c", (char *)bad, NULL};
+    char *const *argvs[] = {daemon, cli};
+    const char *tools[] = {"plexusd", "plexus"};
+    for (int i = 0; i < 2; i++) {
+        run r;
+        run_argv(&r, argvs[i]);
+        assert_int_equal(r.rc, 1);
+        assert_string_equal(r.out, "");
+        int n = snprintf(want, sizeof want, "%s: ", tools[i]);
+        snprintf(want + n, sizeof want - (size_t)n, msg, bad);
+        assert_starts_with(r.err, want);
+        if (r.took_us > 5000000)
+            fail_msg("%s took %.1f s to refuse it", tools[i], r.took_us / 1e6);
+    }
+}
+
+static void test_check_bad_addresses(void **state)
+{
+    fixture *f = *state;
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/bad.yaml", f->srv.dir);
+    const char *srv = "modules:\n  path: [%s]\nserver:\n  listen: %s\n";
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, srv, "%s", "999.1.1.1:21011");
+    check_address(f, bad, yaml,
+                  "%s:4:11: server.listen: '999.1.1.1:21011': '999.1.1.1' is not a valid IPv4 "
+                  "address\n");
+    snprintf(yaml, sizeof yaml, srv, "%s", "example.invalid:21011");
+    check_address(f, bad, yaml,
+                  "%s:4:11: server.listen: 'example.invalid:21011': cannot resolve "
+                  "'example.invalid': ");
+    snprintf(yaml, sizeof yaml, srv, "%s", "'[::1]:99999'");
+    check_address(f, bad, yaml,
+                  "%s:4:11: server.listen: '[::1]:99999': port '99999' is not a number in "
+                  "1..65535\n");
+    const char *cl = "modules:\n  path: [%s]\nclient:\n  upstreams:\n    calc:\n"
+                     "      endpoints: [%s]\n";
+    snprintf(yaml, sizeof yaml, cl, "%s", "'[::1]:7101', example.invalid:21011");
+    check_address(f, bad, yaml,
+                  "%s:6:33: endpoints[1]: 'example.invalid:21011': cannot resolve "
+                  "'example.invalid': ");
+    unlink(bad);
+
+    /* [::1] is accepted (the report's third address): a valid config checks ok. */
+    snprintf(yaml, sizeof yaml, srv, getenv("PX_MODULE_DIR"), "'[::1]:21011'");
+    assert_int_equal(write_file(bad, yaml), 0);
+    char *daemon[] = {f->plexusd, "-t", "-c", bad, NULL};
+    run r;
+    run_argv(&r, daemon);
+    assert_string_equal(r.err, "");
+    assert_string_equal(r.out, "configuration ok\n");
+    assert_int_equal(r.rc, 0);
+    unlink(bad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_modules),
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_bad),
+        cmocka_unit_test(test_check_bad_addresses),
     };
     return cmocka_run_group_tests_name("plexus CLI", tests, setup, teardown);
 }

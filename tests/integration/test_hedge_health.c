@@ -220,7 +220,7 @@ static void test_frozen_server_is_ejected(void **state)
 /* The balancer hears of the judged losers: with ejection off, p2c_ewma charges the
  * frozen server the loser's age (DEADLINE_EXCEEDED, not the CANCELLED it ignores) and
  * then prefers the others, so it is sent at most a tenth of the calls made while it is
- * stopped (300; its share would be 1,000). Seen: 1 to 4, and 118 under ASan on a loaded
+ * stopped (300; its share would be 1,000). Seen: 1 to 6, and 118 under ASan on a loaded
  * machine, where the healthy servers' own slow calls are charged too; before losers
  * were judged its estimate stayed at the sub-millisecond of its last answer: 666. */
 static void test_frozen_server_is_charged_by_the_balancer(void **state)

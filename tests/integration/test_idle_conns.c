@@ -20,14 +20,7 @@
 #include "calc.pb-c.h"
 #include "px_proc.h"
 #include "px_raw.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-/* This test and plexusd are built with a sanitizer: shadow memory and redzones make
- * RSS meaningless, so the bound is not checked (everything else is). */
-#define PX_RSS_CHECKED 0
-#else
-#define PX_RSS_CHECKED 1
-#endif
+#include "px_rss.h"
 
 enum { IDLE = 5000 };
 
@@ -40,42 +33,6 @@ enum { IDLE = 5000 };
  * server's RSS before the connections were opened.
  */
 #define IDLE_BOUND_KIB (2 * IDLE * 11 / 10)
-
-/* VmRSS of pid in KiB, or -1. */
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* RSS once it has stopped growing (two equal readings 100 ms apart, at most 5 s):
- * the server has taken in everything that was sent. */
-static long settled_rss(pid_t pid)
-{
-    long prev = rss_kib(pid), cur = prev;
-    for (int i = 0; i < 50; i++) {
-        sleep_ms(100);
-        cur = rss_kib(pid);
-        if (cur == prev)
-            break;
-        prev = cur;
-    }
-    return cur;
-}
 
 static px_frame add_req(uint64_t id, px_buf *body)
 {
@@ -145,11 +102,11 @@ static void test_five_thousand_idle_connections(void **state)
     assert_add(&warm[0], 1);
     close(warm[0].fd);
     free(warm);
-    long before = settled_rss(srv.pid);
+    long before = px_rss_settled(srv.pid);
     assert_true(before > 0);
 
     px_raw_reader *rs = open_hello(srv.port, IDLE);
-    long after = settled_rss(srv.pid);
+    long after = px_rss_settled(srv.pid);
     long grew = after - before;
     printf("plexusd RSS: %ld KiB before, %ld KiB with %d idle connections: %ld KiB more, "
            "%.0f bytes per idle connection (bound %d KiB%s)\n",
@@ -188,7 +145,7 @@ static void test_memory_per_call_in_flight(void **state)
     px_frame sq = {.type = PX_FRAME_REQUEST, .id = 1, .method = (const uint8_t *)"calc.Calculator/Sleep",
                    .method_len = 21, .body = sb.data, .body_len = (uint32_t)sb.len};
     assert_int_equal(px_raw_send(rs[0].fd, &sq, 1), 0);
-    long before = settled_rss(srv.pid);
+    long before = px_rss_settled(srv.pid);
 
     px_buf body = {0};
     px_frame *q = calloc(PER_CONN, sizeof *q);
@@ -200,7 +157,7 @@ static void test_memory_per_call_in_flight(void **state)
         }
         assert_int_equal(px_raw_send(rs[c].fd, q, PER_CONN), 0);
     }
-    long after = settled_rss(srv.pid);
+    long after = px_rss_settled(srv.pid);
     /* Measured while the Sleep still held the worker: every Add was in flight. */
     struct pollfd pf = {.fd = rs[0].fd, .events = POLLIN};
     assert_int_equal(poll(&pf, 1, 0), 0);
@@ -227,18 +184,19 @@ static void test_memory_per_call_in_flight(void **state)
 }
 
 /* A client that sends requests but never reads the answers: the server stops reading
- * it once its unsent output passes the high-water mark (2 x max_frame, at least 1 MiB),
- * so the answers it holds stay bounded instead of growing with every request. */
+ * it once the connection holds max_conn_memory (here 1 MiB: mostly unsent answers), so
+ * what it holds stays bounded instead of growing with every request. */
 static void test_unread_replies_are_bounded(void **state)
 {
     enum { REQS = 400, PAYLOAD = 32 * 1024 };
     px_proc srv;
     assert_int_equal(px_proc_start(&srv, "unread",
-                                   "  limits: { max_frame: 64KiB, max_inflight_per_conn: 100000 }\n"
+                                   "  limits: { max_frame: 64KiB, max_conn_memory: 1MiB,\n"
+                                   "            max_inflight_per_conn: 100000 }\n"
                                    "  services:\n    - module: calc\n"),
                      0);
     px_raw_reader *rs = open_hello(srv.port, 1);
-    long before = settled_rss(srv.pid);
+    long before = px_rss_settled(srv.pid);
 
     static uint8_t payload[PAYLOAD];
     memset(payload, 'x', sizeof payload);
@@ -272,12 +230,12 @@ static void test_unread_replies_are_bounded(void **state)
         if (t.tv_sec - t0.tv_sec >= 3)
             break;
     }
-    long after = settled_rss(srv.pid);
+    long after = px_rss_settled(srv.pid);
     long grew = after - before;
     printf("sent %zu of %zu request bytes without reading; plexusd RSS grew %ld KiB\n", off,
            wire.len, grew);
     /* Without the pause the server would hold every answer it made: ~12.5 MiB here. The
-     * bound: the 1 MiB high-water mark, one 64 KiB read buffer and one partial frame,
+     * bound: the 1 MiB max_conn_memory, one 64 KiB read buffer and one partial frame,
      * one reply being encoded past the mark, and malloc's slack: 4 MiB. */
     assert_true(off < wire.len); /* the server did stop taking requests */
     if (PX_RSS_CHECKED) /* a sanitizer's quarantine keeps freed memory resident */

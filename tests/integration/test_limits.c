@@ -8,11 +8,13 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "calc.pb-c.h"
+#include "plexus/plexus.h"
 #include "px_proc.h"
 #include "px_raw.h"
 
@@ -162,6 +164,89 @@ static void test_max_connections(void **state)
         close(held[i].fd);
 }
 
+static void ping_all(px_raw_reader *held, int n)
+{
+    /* Activity, so that idle_timeout (300 ms here) does not free a place meanwhile. */
+    for (int i = 0; i < n; i++) {
+        px_frame p = {.type = PX_FRAME_PING, .id = 1}, f;
+        assert_int_equal(px_raw_send(held[i].fd, &p, 1), 0);
+        assert_int_equal(px_raw_next(&held[i], &f), 0);
+        assert_int_equal(f.type, PX_FRAME_PONG);
+    }
+}
+
+typedef struct refused_wait {
+    int done; /* atomic */
+    px_status st;
+    char msg[600];
+} refused_wait;
+
+static void refused_cb(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
+{
+    refused_wait *w = user;
+    w->st = st;
+    snprintf(w->msg, sizeof w->msg, "%s", msg);
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+}
+
+/* A client refused at max_connections reports the server's reason (the GOAWAY it read
+ * before the reset), not "Connection reset by peer": async, blocking and `plexus call`. */
+static void test_clients_report_the_refusal(void **state)
+{
+    px_raw_reader held[4];
+    for (int i = 0; i < 4; i++) /* the previous test's closes may still be under way */
+        for (int tries = 0; (held[i] = px_raw_open(srv.port, "protobuf")).fd < 0; tries++)
+            assert_true(tries < 200);
+    char conf[256], want[200];
+    snprintf(conf, sizeof conf, "%s/refused-client.yaml", srv.dir);
+    snprintf(want, sizeof want,
+             "127.0.0.1:%d refused the connection: too many connections (max_connections 4)",
+             srv.port);
+    int ports[1] = {srv.port};
+    assert_int_equal(px_write_client_conf(conf, ports, 1, ""), 0);
+    px_config *cfg;
+    px_client *cl;
+    px_err err;
+    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+
+    ping_all(held, 4);
+    ProtobufCMessage *reply = NULL;
+    px_status st = px_call(cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                           NULL, &reply, &err);
+    if (st != PX_RESOURCE_EXHAUSTED || strcmp(err.msg, want) != 0) {
+        for (int i = 0; i < 4; i++)
+            close(held[i].fd);
+        fail_msg("px_call: %s: %s", px_status_name(st), err.msg);
+    }
+
+    ping_all(held, 4);
+    refused_wait w = {0};
+    assert_int_equal(px_call_async(cl, "calc.Calculator/Add", &req.base,
+                                   &calc__add_reply__descriptor, NULL, refused_cb, &w, &err),
+                     PX_OK);
+    for (int i = 0; i < 500 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE); i++)
+        usleep(10000);
+    assert_int_equal(w.st, PX_RESOURCE_EXHAUSTED);
+    assert_string_equal(w.msg, want);
+
+    ping_all(held, 4);
+    char plexus[512], out[4096], errout[4096];
+    snprintf(plexus, sizeof plexus, "%s/bin/plexus", getenv("PX_BINARY_DIR"));
+    char *argv[] = {plexus, "call", "-c", conf, "calc.Calculator/Add", "{\"a\":1,\"b\":2}", NULL};
+    int rc = px_run(argv, out, sizeof out, errout, sizeof errout);
+    assert_int_not_equal(rc, 0);
+    if (!strstr(errout, want))
+        fail_msg("plexus call printed: %s", errout);
+
+    px_client_free(cl);
+    px_config_free(cfg);
+    unlink(conf);
+    for (int i = 0; i < 4; i++)
+        close(held[i].fd);
+}
+
 static void test_max_inflight_per_conn(void **state)
 {
     /* max_connections was just exercised: wait (bounded) for the server to see the
@@ -188,6 +273,7 @@ static void test_max_inflight_per_conn(void **state)
         if (f.id == 3) {
             assert_int_equal(f.type, PX_FRAME_ERROR);
             assert_int_equal(f.status, PX_RESOURCE_EXHAUSTED);
+            assert_int_equal(f.flags, PX_FRAME_F_NOT_EXECUTED); /* safe to send elsewhere */
             assert_string_equal(r.text, "too many calls in flight on this connection "
                                         "(max_inflight_per_conn 2)");
         } else {
@@ -218,24 +304,26 @@ static void test_request_id_reuse_in_flight(void **state)
         close(r.fd);
         assert_true(tries < 200);
     }
-    px_buf b1 = {0}, b2 = {0};
-    px_frame q[2] = {sleep_req(9, 100, &b1), add_req(9, &b2)};
-    assert_int_equal(px_raw_send(r.fd, q, 2), 0);
-    assert_int_equal(px_raw_next(&r, &f), 0); /* the duplicate is refused at once */
-    assert_int_equal(f.type, PX_FRAME_ERROR);
-    assert_int_equal(f.id, 9);
-    assert_int_equal(f.status, PX_INVALID_ARGUMENT);
-    assert_string_equal(r.text, "request id 9 is already in flight on this connection");
+    /* A reused id is a protocol error (its answer could not be told from the running
+     * call's): the call already running is answered, then the connection ends with an
+     * ERROR id 0, and nothing sent after the duplicate is processed. */
+    px_buf b1 = {0}, b2 = {0}, b3 = {0};
+    px_frame q[3] = {sleep_req(9, 100, &b1), add_req(9, &b2), add_req(10, &b3)};
+    assert_int_equal(px_raw_send(r.fd, q, 3), 0);
     assert_int_equal(px_raw_next(&r, &f), 0); /* the first call is unaffected */
     assert_int_equal(f.type, PX_FRAME_RESPONSE);
     assert_int_equal(f.id, 9);
-    /* Once answered, the id may be used again. */
-    assert_int_equal(px_raw_send(r.fd, &q[1], 1), 0);
     assert_int_equal(px_raw_next(&r, &f), 0);
-    assert_int_equal(f.type, PX_FRAME_RESPONSE);
+    assert_int_equal(f.type, PX_FRAME_ERROR);
+    assert_int_equal(f.id, 0);
+    assert_int_equal(f.status, PX_INVALID_ARGUMENT);
+    assert_string_equal(r.text,
+                        "protocol error: request id 9 is already in flight on this connection");
+    assert_true(px_raw_closed(&r)); /* and request 10 was never answered */
     close(r.fd);
     px_buf_free(&b1);
     px_buf_free(&b2);
+    px_buf_free(&b3);
 }
 
 int main(void)
@@ -245,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_slowloris_read_timeout),
         cmocka_unit_test(test_idle_timeout_goaway),
         cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_clients_report_the_refusal),
         cmocka_unit_test(test_max_inflight_per_conn),
         cmocka_unit_test(test_request_id_reuse_in_flight),
     };

@@ -1,4 +1,4 @@
-/* Test helper: start, wait for and stop real plexusd processes on loopback addresses. */
+/* Test helper: start, wait for and stop real plexusd processes on 127.0.0.1 or ::1. */
 #define _GNU_SOURCE
 #include "px_proc.h"
 
@@ -26,32 +26,63 @@ static const char *env_or(const char *name, const char *def)
     return v && *v ? v : def;
 }
 
-/* A port on host that was free a moment ago, or -1. */
-static int free_port_on(const char *host)
+/* host ("127.0.0.1", "::1") and port as a socket address; its length, or 0. */
+static socklen_t sockaddr_of(const char *host, int port, struct sockaddr_storage *ss)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t l = sizeof sa;
-    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &l) != 0) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return sizeof *v4;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return sizeof *v6;
+    }
+    return 0;
+}
+
+int px_free_port_on(const char *host)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sockaddr_of(host, 0, &ss);
+    int fd = l ? socket(ss.ss_family, SOCK_STREAM, 0) : -1;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, l) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &l) != 0) {
         if (fd >= 0)
             close(fd);
         return -1;
     }
     close(fd);
-    return ntohs(sa.sin_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port); /* same offset in v6 */
 }
 
-int px_free_port(void) { return free_port_on("127.0.0.1"); }
+int px_free_port(void)
+{
+    return px_free_port_on("127.0.0.1");
+}
+
+int px_have_ipv6_loopback(void)
+{
+    return px_free_port_on("::1") > 0;
+}
+
+void px_host_port(char *buf, size_t cap, const char *host, int port)
+{
+    snprintf(buf, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
 
 static int can_connect(const char *host, int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
+    struct sockaddr_storage ss;
+    socklen_t l = sockaddr_of(host, port, &ss);
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&ss, l) == 0;
+    if (fd >= 0)
+        close(fd);
     return ok;
 }
 
@@ -78,9 +109,10 @@ static int launch(px_proc *p, const char *server_yaml)
     FILE *f = fopen(p->conf, "w");
     if (!f || p->port < 0)
         return -1;
-    fprintf(f, "modules:\n  path: [%s]\nserver:\n  listen: %s:%d\n  id: %s\n%s",
-            env_or("PX_MODULE_DIR", "build/modules"), p->host, p->port, id,
-            server_yaml ? server_yaml : "");
+    char listen[80];
+    px_host_port(listen, sizeof listen, p->host, p->port);
+    fprintf(f, "modules:\n  path: [%s]\nserver:\n  listen: '%s'\n  id: %s\n%s",
+            env_or("PX_MODULE_DIR", "build/modules"), listen, id, server_yaml ? server_yaml : "");
     fclose(f);
     char bin[512];
     snprintf(bin, sizeof bin, "%s/bin/plexusd", env_or("PX_BINARY_DIR", "build"));
@@ -125,7 +157,7 @@ int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *s
     memset(p, 0, sizeof *p);
     snprintf(p->id, sizeof p->id, "%s", id);
     snprintf(p->host, sizeof p->host, "%s", host);
-    p->port = free_port_on(host);
+    p->port = px_free_port_on(host);
     return launch(p, server_yaml);
 }
 
@@ -183,7 +215,7 @@ void px_proc_kill(px_proc *p)
     cleanup_dir(p);
 }
 
-/* One upstream "calc" over the n addresses host[i]:ports[i]. */
+/* One upstream "calc" over the n addresses hosts[i]:ports[i]. */
 static int write_client_conf(const char *path, const char *const *hosts, const int *ports, int n,
                              const char *upstream_yaml)
 {
@@ -193,18 +225,27 @@ static int write_client_conf(const char *path, const char *const *hosts, const i
     fprintf(f, "modules:\n  path: [%s]\nclient:\n  descriptors: [calc]\n  upstreams:\n    calc:\n"
                "      endpoints: [",
             env_or("PX_MODULE_DIR", "build/modules"));
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s%s:%d", i ? ", " : "", hosts[i], ports[i]);
+    for (int i = 0; i < n; i++) {
+        char addr[80];
+        px_host_port(addr, sizeof addr, hosts[i], ports[i]);
+        fprintf(f, "%s'%s'", i ? ", " : "", addr);
+    }
     fprintf(f, "]\n%s", upstream_yaml ? upstream_yaml : "");
     return fclose(f);
 }
 
-int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml)
+int px_write_client_conf_on(const char *path, const char *host, const int *ports, int n,
+                            const char *upstream_yaml)
 {
     const char *hosts[n > 0 ? n : 1];
     for (int i = 0; i < n; i++)
-        hosts[i] = "127.0.0.1";
+        hosts[i] = host;
     return write_client_conf(path, hosts, ports, n, upstream_yaml);
+}
+
+int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml)
+{
+    return px_write_client_conf_on(path, "127.0.0.1", ports, n, upstream_yaml);
 }
 
 int px_write_client_conf_procs(const char *path, const px_proc *procs, int n,

@@ -1,15 +1,15 @@
-/* Test helper: real plexusd processes on 127.0.0.1 (or another loopback address),
- * started from generated YAML. */
+/* Test helper: real plexusd processes on 127.0.0.1 (or ::1), started from generated YAML. */
 #ifndef PX_PROC_H
 #define PX_PROC_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct px_proc {
     pid_t pid;
-    char host[16];   /* the address it listens on: 127.0.0.1 unless started on another */
     int port;
     char id[32];
+    char host[48];   /* the loopback it listens on: "127.0.0.1" or "::1" */
     char dir[128];   /* temp dir holding the config and the log */
     char conf[192];  /* the generated YAML */
     char log[192];   /* plexusd's stderr */
@@ -17,6 +17,12 @@ typedef struct px_proc {
 
 /** A port on 127.0.0.1 that was free a moment ago. */
 int px_free_port(void);
+/** A port on host ("127.0.0.1" or "::1") that was free a moment ago; -1 if none. */
+int px_free_port_on(const char *host);
+/** Whether this machine can bind ::1 (some containers have no IPv6). */
+int px_have_ipv6_loopback(void);
+/** "127.0.0.1:7101" or "[::1]:7101": host and port as a Plexus address. */
+void px_host_port(char *buf, size_t cap, const char *host, int port);
 
 /**
  * Starts plexusd with a config: modules.path = $PX_MODULE_DIR, server.listen on a
@@ -26,10 +32,7 @@ int px_free_port(void);
  * printed (and the log shown).
  */
 int px_proc_start(px_proc *p, const char *id, const char *server_yaml);
-/**
- * px_proc_start listening on host (an IPv4 address, e.g. "127.0.0.3" inside a
- * network namespace) instead of 127.0.0.1.
- */
+/** px_proc_start listening on host ("127.0.0.1" or "::1") instead of 127.0.0.1. */
 int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *server_yaml);
 /**
  * Starts plexusd again as p->id on the same p->port, after px_proc_kill or
@@ -53,6 +56,9 @@ void px_proc_kill(px_proc *p);
  * `upstream_yaml` (lines indented by 6 spaces) appended to the upstream block.
  */
 int px_write_client_conf(const char *path, const int *ports, int n, const char *upstream_yaml);
+/** px_write_client_conf with endpoints on host ("127.0.0.1" or "::1"). */
+int px_write_client_conf_on(const char *path, const char *host, const int *ports, int n,
+                            const char *upstream_yaml);
 /** px_write_client_conf over the n servers' own host:port. */
 int px_write_client_conf_procs(const char *path, const px_proc *procs, int n,
                                const char *upstream_yaml);

@@ -1,6 +1,8 @@
 /* Test helper: raw protocol over a socket. */
 #include "px_raw.h"
 
+#include "calc.pb-c.h"
+
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,4 +74,35 @@ int px_raw_closed(px_raw_reader *r)
     }
     char c;
     return read(r->fd, &c, 1) == 0;
+}
+
+px_raw_reader px_raw_open(int port, const char *codec)
+{
+    px_raw_reader r = {.fd = px_raw_connect(port)};
+    px_frame f;
+    if (r.fd >= 0 && (px_raw_hello(r.fd, codec) != 0 || px_raw_next(&r, &f) != 0 ||
+                      f.type != PX_FRAME_HELLO)) {
+        close(r.fd);
+        r.fd = -1;
+    }
+    return r;
+}
+
+int px_raw_add(px_raw_reader *r, uint64_t id)
+{
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    req.a = 20;
+    req.b = 22;
+    uint8_t body[32];
+    size_t len = protobuf_c_message_pack(&req.base, body);
+    px_frame q = {.type = PX_FRAME_REQUEST, .id = id, .method = (const uint8_t *)"calc.Calculator/Add",
+                  .method_len = 19, .body = body, .body_len = (uint32_t)len};
+    px_frame f;
+    if (px_raw_send(r->fd, &q, 1) != 0 || px_raw_next(r, &f) != 0 ||
+        f.type != PX_FRAME_RESPONSE || f.id != id)
+        return -1;
+    Calc__AddReply *rep = calc__add_reply__unpack(NULL, f.body_len, f.body);
+    int ok = rep && rep->sum == 42;
+    calc__add_reply__free_unpacked(rep, NULL);
+    return ok ? 0 : -1;
 }

@@ -29,4 +29,9 @@ int px_raw_next(px_raw_reader *r, px_frame *f);
 /** Whether the peer closes the connection (EOF) within 5 s, after draining frames. */
 int px_raw_closed(px_raw_reader *r);
 
+/** A connection to 127.0.0.1:port that sent HELLO for codec and got it back; fd -1 if not. */
+px_raw_reader px_raw_open(int port, const char *codec);
+/** One calc.Calculator/Add(20, 22) with this id on r (protobuf): 0 when answered 42. */
+int px_raw_add(px_raw_reader *r, uint64_t id);
+
 #endif

@@ -28,6 +28,7 @@ static const char *const FILES[N_MODS] = {"lb_round_robin.so", "lb_least_loaded.
 typedef struct mods {
     void *handle[N_MODS];
     const px_module *m[N_MODS];
+    lb_p2c_ewma_set_clock_fn ewma_set_clock; /* p2c_ewma's test hook */
 } mods;
 
 static int setup(void **state)
@@ -37,7 +38,8 @@ static int setup(void **state)
     for (int i = 0; i < N_MODS; i++)
         if ((s->m[i] = px_test_load_module(FILES[i], &s->handle[i])) == NULL)
             return -1; /* the helper said why */
-    return 0;
+    s->ewma_set_clock = (lb_p2c_ewma_set_clock_fn)dlsym(s->handle[EWMA], LB_P2C_EWMA_SET_CLOCK);
+    return s->ewma_set_clock ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -172,10 +174,13 @@ static void test_descriptors(void **state)
     assert_string_equal(d[0].name, "decay");
     assert_int_equal(d[0].type, PX_DIR_DURATION);
     assert_string_equal(d[0].def, "10s");
-    assert_string_equal(d[1].name, "fail_penalty");
-    assert_string_equal(d[1].def, "100ms");
-    assert_string_equal(d[2].name, "seed");
-    assert_null(d[3].name);
+    assert_string_equal(d[1].name, "stale_after");
+    assert_int_equal(d[1].type, PX_DIR_DURATION);
+    assert_string_equal(d[1].def, "500ms");
+    assert_string_equal(d[2].name, "fail_penalty");
+    assert_string_equal(d[2].def, "100ms");
+    assert_string_equal(d[3].name, "seed");
+    assert_null(d[4].name);
     assert_non_null(((const px_balancer_ops *)s->m[EWMA]->ops)->feedback);
 
     d = s->m[CH]->directives;
@@ -283,16 +288,16 @@ static void test_round_robin_smooth(void **state)
     s->m[RR]->destroy(st);
 }
 
-typedef struct rr_job {
+typedef struct pick_job {
     const px_module *m;
     void *st;
     eps *e;
     int counts[3];
-} rr_job;
+} pick_job;
 
-static void *rr_thread(void *arg)
+static void *pick_thread(void *arg)
 {
-    rr_job *j = arg;
+    pick_job *j = arg;
     const px_balancer_ops *ops = j->m->ops;
     px_pick_ctx ctx = {.avoid = NONE};
     for (int i = 0; i < 30000; i++) {
@@ -303,24 +308,31 @@ static void *rr_thread(void *arg)
     return NULL;
 }
 
+/* 30,000 picks on each of 4 threads at once over 3 endpoints; total[k]: picks of k. */
+static void picks_on_threads(const px_module *m, void *st, eps *e, int *total)
+{
+    pick_job jobs[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (pick_job){.m = m, .st = st, .e = e};
+        assert_int_equal(pthread_create(&t[i], NULL, pick_thread, &jobs[i]), 0);
+    }
+    memset(total, 0, 3 * sizeof *total);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        for (int k = 0; k < 3; k++)
+            total[k] += jobs[i].counts[k];
+    }
+}
+
 static void test_round_robin_threads_exact(void **state)
 {
     mods *s = *state;
     eps e;
     eps_init(&e, 3, 0, NULL);
     void *st = lb_new(s->m[RR], NULL, &e);
-    rr_job jobs[4];
-    pthread_t t[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (rr_job){.m = s->m[RR], .st = st, .e = &e};
-        assert_int_equal(pthread_create(&t[i], NULL, rr_thread, &jobs[i]), 0);
-    }
-    int total[3] = {0, 0, 0};
-    for (int i = 0; i < 4; i++) {
-        assert_int_equal(pthread_join(t[i], NULL), 0);
-        for (int k = 0; k < 3; k++)
-            total[k] += jobs[i].counts[k];
-    }
+    int total[3];
+    picks_on_threads(s->m[RR], st, &e, total);
     /* One shared cycle, whichever thread picks: 120,000 picks, exactly a third each. */
     for (int k = 0; k < 3; k++)
         assert_int_equal(total[k], 40000);
@@ -418,9 +430,31 @@ static void test_least_loaded_p2c(void **state)
 
 /* ---- p2c_ewma --------------------------------------------------------------------- */
 
+/* Simulated time in microseconds: every p2c_ewma instance below but the one in
+ * test_p2c_ewma_threads reads it (the module's test hook), started past 0 as a
+ * monotonic clock is. */
+static int64_t sim_t;
+
+static int64_t sim_clock(void)
+{
+    return 1000000 + sim_t;
+}
+
 static void ewma_seeded(void *conf)
 {
     ((lb_p2c_ewma_conf *)conf)->seed = 3;
+}
+
+/* A p2c_ewma instance (directive defaults, seed 3 unless tweaked) over n fresh
+ * endpoints e, on simulated time, which restarts at 0. */
+static void *ewma_new(mods *ms, tweak_fn tweak, eps *e, size_t n)
+{
+    eps_init(e, n, 0, NULL);
+    void *st = lb_new(ms->m[EWMA], tweak ? tweak : ewma_seeded, NULL);
+    ms->ewma_set_clock(st, sim_clock);
+    sim_t = 0;
+    ((const px_balancer_ops *)ms->m[EWMA]->ops)->update(st, e->ptr, e->n);
+    return st;
 }
 
 static void feed(const px_module *m, void *st, px_endpoint *ep, int64_t us, int times)
@@ -430,22 +464,28 @@ static void feed(const px_module *m, void *st, px_endpoint *ep, int64_t us, int 
         ops->feedback(st, ep, us, PX_OK);
 }
 
+/* One reply of `us` from each endpoint but ep0, at this (simulated) moment. */
+static void feed_others(const px_module *m, void *st, eps *e, int64_t us)
+{
+    for (size_t i = 1; i < e->n; i++)
+        feed(m, st, &e->ep[i], us, 1);
+}
+
 static void test_p2c_ewma_prefers_fast(void **state)
 {
     mods *s = *state;
     const px_module *m = s->m[EWMA];
     eps e;
-    eps_init(&e, 3, 0, NULL);
-    void *st = lb_new(m, ewma_seeded, &e);
+    void *st = ewma_new(s, NULL, &e, 3);
     int c[3];
     feed(m, st, &e.ep[0], 100, 20);
     feed(m, st, &e.ep[1], 100, 20);
     feed(m, st, &e.ep[2], 50000, 20);
+    sim_t += 1000;
     counts_of(m, st, &e, NONE, 30000, c);
     assert_int_equal(c[2], 0);
-    /* The two fast ones share: half each, or 2/3 for ep0 when its estimate is a few
-     * microseconds older and so decayed a hair more (a strictly lower cost wins). */
-    assert_in_range(c[0], 30000 / 3 - 1000, 2 * 30000 / 3 + 1000);
+    /* The two fast ones tie, and a tie goes to either at random: half each. */
+    assert_share(c[0], 30000, 0.5);
 
     /* Cost is latency x (outstanding + 1): 1000 calls queued on a fast one make it
      * dearer than the slow idle one. */
@@ -455,10 +495,13 @@ static void test_p2c_ewma_prefers_fast(void **state)
     assert_true(c[2] > 0);
     e.ep[0].inflight = 0;
 
-    /* Peak: one slow reply makes ep1 slow at once; fast replies right after barely
-     * lower it (the average decays over `decay`, 10s here). */
+    /* Peak: one slow reply makes ep1 slow at once; fast replies over the next 10ms
+     * barely lower it (each weighs 1 - exp(-gap/decay), decay 10s here). */
     feed(m, st, &e.ep[1], 20000, 1);
-    feed(m, st, &e.ep[1], 100, 50);
+    for (int i = 0; i < 50; i++) {
+        sim_t += 200;
+        feed(m, st, &e.ep[1], 100, 1);
+    }
     counts_of(m, st, &e, (const uint8_t[]){0, 0, 1}, 1000, c);
     assert_int_equal(c[0], 1000);
     m->destroy(st);
@@ -467,50 +510,116 @@ static void test_p2c_ewma_prefers_fast(void **state)
 static void ewma_fast_decay(void *conf)
 {
     lb_p2c_ewma_conf *c = conf;
-    c->decay_us = 1000; /* 1ms */
+    c->decay_us = 1000;             /* 1ms */
+    c->stale_after_us = 3600000000; /* 1h: decay alone, no probes */
     c->seed = 9;
 }
 
-static void test_p2c_ewma_decay_and_unknown(void **state)
+/*
+ * An estimate that hears nothing decays toward the upstream's typical latency, not to
+ * 0: 40 decay periods after its one slow reply ep0 beats ep1, measured at 150us, and
+ * still loses to ep2, measured at 100us. (Decaying to 0, it beat both: an endpoint
+ * idle for long looked free.)
+ */
+static void test_p2c_ewma_decays_to_reference(void **state)
+{
+    mods *s = *state;
+    const px_module *m = s->m[EWMA];
+    eps e;
+    void *st = ewma_new(s, ewma_fast_decay, &e, 3);
+    int c[3];
+    feed(m, st, &e.ep[0], 50000, 1);
+    /* 1,000 replies of 150us (ep1) and 100us (ep2) in turn over 40ms. */
+    for (int i = 0; i < 1000; i++) {
+        sim_t += 40;
+        feed(m, st, &e.ep[1 + i % 2], i % 2 ? 100 : 150, 1);
+    }
+    counts_of(m, st, &e, (const uint8_t[]){0, 0, 1}, 100, c);
+    assert_int_equal(c[0], 100);
+    counts_of(m, st, &e, (const uint8_t[]){0, 1, 0}, 100, c);
+    assert_int_equal(c[2], 100);
+    m->destroy(st);
+}
+
+static void test_p2c_ewma_unknown_refused_cancelled(void **state)
 {
     mods *s = *state;
     const px_module *m = s->m[EWMA];
     const px_balancer_ops *ops = m->ops;
     eps e;
-    eps_init(&e, 2, 0, NULL);
-    void *st = lb_new(m, ewma_fast_decay, &e);
+    void *st = ewma_new(s, NULL, &e, 2);
     int c[2];
-    feed(m, st, &e.ep[0], 50000, 1);
-    /* 20 decay periods without news: ep0's estimate is ~e^-20 of what it was, so the
-     * once-slow endpoint is tried again ahead of one just measured at 100us. */
-    struct timespec ts = {0, 20 * 1000 * 1000};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-    feed(m, st, &e.ep[1], 100, 1);
-    counts_of(m, st, &e, NONE, 100, c);
-    assert_int_equal(c[0], 100);
-    m->destroy(st);
-
-    /* No latency known yet: free when idle, a heavy penalty once a call is out on it. */
-    st = lb_new(m, ewma_seeded, &e);
+    /* No latency known yet: one call (a probe), and none other while it is out, here
+     * even before the core counts it in flight. */
     feed(m, st, &e.ep[1], 10000, 1);
     counts_of(m, st, &e, NONE, 100, c);
-    assert_int_equal(c[0], 100);
+    assert_int_equal(c[0], 1);
     e.ep[0].inflight = 1;
     counts_of(m, st, &e, NONE, 100, c);
     assert_int_equal(c[1], 100);
+    /* A probe that never reports back (its attempt was abandoned) is renewed, but only
+     * stale_after (500ms) after it was sent. */
     e.ep[0].inflight = 0;
+    sim_t += 499999;
+    feed(m, st, &e.ep[1], 10000, 1);
+    counts_of(m, st, &e, NONE, 100, c);
+    assert_int_equal(c[0], 0);
+    sim_t += 1;
+    counts_of(m, st, &e, NONE, 100, c);
+    assert_int_equal(c[0], 1);
 
     /* A refused connection is charged fail_penalty (100ms), not its 50us; a cancelled
-     * attempt teaches nothing. */
+     * attempt teaches nothing, however long it took. */
     ops->feedback(st, &e.ep[0], 50, PX_UNAVAILABLE);
-    ops->feedback(st, &e.ep[1], 1, PX_CANCELLED);
+    ops->feedback(st, &e.ep[1], 500000, PX_CANCELLED);
     counts_of(m, st, &e, NONE, 100, c);
     assert_int_equal(c[1], 100);
     m->destroy(st);
     /* destroy hands the lb_data slots back. */
     assert_null(e.ep[0].lb_data);
     assert_null(e.ep[1].lb_data);
+}
+
+/*
+ * After a 300ms reply ep0 loses every comparison. Once it has told nothing for
+ * stale_after (500ms) and has nothing in flight it wins one draw: exactly one, however
+ * many threads pick at that moment, and the reply to that probe replaces its
+ * estimate. A lower reply within stale_after of a peak is only blended in; the first
+ * one after it replaces the peak even if replies kept coming (a trickle of calls, when
+ * the others were busy, must not keep a stale peak standing).
+ */
+static void test_p2c_ewma_probe(void **state)
+{
+    mods *s = *state;
+    const px_module *m = s->m[EWMA];
+    eps e;
+    void *st = ewma_new(s, NULL, &e, 3);
+    int c[3];
+    feed(m, st, &e.ep[0], 300000, 1);
+    sim_t = 499999;
+    feed_others(m, st, &e, 100);
+    counts_of(m, st, &e, NONE, 3000, c);
+    assert_int_equal(c[0], 0);
+    sim_t = 500000;
+    picks_on_threads(m, st, &e, c);
+    assert_int_equal(c[0], 1);
+
+    feed(m, st, &e.ep[0], 100, 1); /* the probe's reply, after 500ms of silence */
+    feed_others(m, st, &e, 100);
+    counts_of(m, st, &e, NONE, 30000, c);
+    assert_share(c[0], 30000, 1.0 / 3);
+
+    feed(m, st, &e.ep[0], 300000, 1);
+    for (int i = 0; i < 5; i++) { /* a reply every 100ms, each weighing ~1% ... */
+        sim_t += 100000;
+        feed_others(m, st, &e, 100);
+        counts_of(m, st, &e, NONE, 3000, c);
+        assert_int_equal(c[0], 0);
+        feed(m, st, &e.ep[0], 100, 1); /* ... but the fifth, 500ms after the peak */
+    }
+    counts_of(m, st, &e, NONE, 30000, c);
+    assert_share(c[0], 30000, 1.0 / 3);
+    m->destroy(st);
 }
 
 typedef struct ewma_job {
@@ -541,7 +650,7 @@ static void test_p2c_ewma_threads(void **state)
     mods *s = *state;
     eps e;
     eps_init(&e, 3, 0, NULL);
-    void *st = lb_new(s->m[EWMA], NULL, &e);
+    void *st = lb_new(s->m[EWMA], NULL, &e); /* on the real clock */
     ewma_job jobs[4];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
@@ -552,11 +661,212 @@ static void test_p2c_ewma_threads(void **state)
         assert_int_equal(pthread_join(t[i], NULL), 0);
         assert_int_equal(jobs[i].picks, 20000);
     }
-    /* After its first slow reply endpoint 2 loses every pair: far fewer than a third. */
+    /* After its first slow reply endpoint 2 loses every pair, but for a probe when it
+     * has been silent for stale_after (500ms): a slow machine may get there. */
     int c[3];
     counts_of(s->m[EWMA], st, &e, NONE, 3000, c);
-    assert_int_equal(c[2], 0);
+    assert_in_range(c[2], 0, 1);
     s->m[EWMA]->destroy(st);
+}
+
+/* ---- p2c_ewma on simulated time: a stall, and fairness among equals ----------------- */
+
+/*
+ * A discrete-event model of one client over three identical servers, driving the real
+ * module on simulated time. Each server is one FIFO worker; a call takes 80-120us,
+ * 1 in 64 two to four times that and 1 in 4,096 ten to thirty times (a page fault, a
+ * descheduled thread on a busy machine), from a fixed hash of the call number, so each
+ * run is the same. `callers` closed-loop callers each start a call 10us after their
+ * previous one ended: 1 = one call at a time; 8 = queues on every server. A fault
+ * freezes one server (SIGSTOP) for a while. Picks are counted per 100ms bucket.
+ */
+enum { SIM_EPS = 3, SIM_MAX_CALLERS = 8, SIM_BUCKET_US = 100000, SIM_BUCKETS = 200 };
+
+typedef struct sim_caller {
+    int64_t t;     /* when it acts next: its call ends, or it starts the next one */
+    int64_t start; /* when its call was picked */
+    int ep;        /* the endpoint of its call; -1 between calls */
+} sim_caller;
+
+typedef struct sim {
+    const px_module *m;
+    void *st;
+    eps e;
+    int callers;
+    sim_caller c[SIM_MAX_CALLERS];
+    int64_t free_at[SIM_EPS]; /* when each server's worker is through its queue */
+    uint64_t n_calls;
+    int stall_ep;             /* the server frozen at stall_at for stall_us; -1: none */
+    int64_t stall_at, stall_us;
+    int64_t back_at;          /* the stalled server's first call after the stall */
+    int counts[SIM_BUCKETS][SIM_EPS];
+} sim;
+
+/* The service time of the n-th call. */
+static int64_t sim_service_us(uint64_t n)
+{
+    uint64_t h = (n + 1) * 0x9e3779b97f4a7c15ull; /* splitmix64's finaliser, roughly */
+    h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    int64_t us = 80 + (int64_t)(h % 41);
+    if (((h >> 20) & 4095) == 0)
+        us *= 10 + (int64_t)((h >> 40) % 21);
+    else if (((h >> 20) & 63) == 0)
+        us *= 2 + (int64_t)((h >> 30) % 3);
+    return us;
+}
+
+/* SIGSTOP: the frozen worker's current and queued calls all end stall_us later. */
+static void sim_freeze(sim *s)
+{
+    int k = s->stall_ep;
+    for (int i = 0; i < s->callers; i++)
+        if (s->c[i].ep == k && s->c[i].t > s->stall_at)
+            s->c[i].t += s->stall_us;
+    int64_t busy = s->free_at[k] > s->stall_at ? s->free_at[k] : s->stall_at;
+    s->free_at[k] = busy + s->stall_us;
+}
+
+static void sim_act(sim *s, sim_caller *c)
+{
+    const px_balancer_ops *ops = s->m->ops;
+    sim_t = c->t;
+    if (c->ep >= 0) { /* its call ended: the core drops inflight, then reports */
+        s->e.ep[c->ep].inflight--;
+        ops->feedback(s->st, &s->e.ep[c->ep], c->t - c->start, PX_OK);
+        c->ep = -1;
+        c->t += 10;
+        return;
+    }
+    int k = pick(s->m, s->st, &s->e, NONE);
+    s->e.ep[k].inflight++;
+    s->counts[c->t / SIM_BUCKET_US][k]++;
+    if (k == s->stall_ep && !s->back_at && c->t >= s->stall_at + s->stall_us)
+        s->back_at = c->t;
+    int64_t begin = s->free_at[k] > c->t ? s->free_at[k] : c->t;
+    s->free_at[k] = begin + sim_service_us(s->n_calls++);
+    *c = (sim_caller){.t = s->free_at[k], .start = c->t, .ep = k};
+}
+
+/* Runs the model for `seconds` of simulated time on a fresh p2c_ewma (defaults, seed 3). */
+static void sim_run(mods *ms, sim *s, int callers, int seconds)
+{
+    assert_true(callers <= SIM_MAX_CALLERS && seconds * 10 <= SIM_BUCKETS);
+    s->m = ms->m[EWMA];
+    s->callers = callers;
+    s->st = ewma_new(ms, NULL, &s->e, SIM_EPS);
+    for (int i = 0; i < callers; i++)
+        s->c[i] = (sim_caller){.t = i, .ep = -1};
+    int frozen = s->stall_ep < 0;
+    const int64_t end = (int64_t)seconds * 1000000;
+    for (;;) {
+        sim_caller *next = &s->c[0];
+        for (int i = 1; i < callers; i++)
+            if (s->c[i].t < next->t)
+                next = &s->c[i];
+        if (next->t >= end)
+            break;
+        if (!frozen && next->t >= s->stall_at) {
+            frozen = 1;
+            sim_freeze(s);
+            continue; /* the freeze may have moved the next event */
+        }
+        sim_act(s, next);
+    }
+    s->m->destroy(s->st);
+}
+
+/*
+ * Shares are judged over 2s windows sliding by 100ms, against fair = 1/3. With several
+ * calls in flight the (outstanding + 1) factor spreads calls evenly: each share stays
+ * within 0.9x-1.1x of fair. One call at a time, nothing is ever in flight at a pick,
+ * so p2c compares bare estimates and at any moment the three get 2/3, 1/3 and 0 in
+ * the order of their estimates; that order turns over as spikes raise an estimate and
+ * probes and refreshes (stale_after, 500ms) reset a stale one: each share stays within
+ * 0.35x-1.75x of fair, a factor of 5 where there was starvation (0 : 2/3) before.
+ */
+#define SIM_WINDOW 20 /* buckets */
+
+/* Endpoint k's share of the picks in `len` buckets from bucket `from`. */
+static double sim_share(const sim *s, int k, int from, int len)
+{
+    long mine = 0, all = 0;
+    for (int b = from; b < from + len; b++)
+        for (int i = 0; i < SIM_EPS; i++) {
+            all += s->counts[b][i];
+            mine += i == k ? s->counts[b][i] : 0;
+        }
+    return all ? (double)mine / (double)all : 0;
+}
+
+static int sim_fair(int callers, double share)
+{
+    double lo = callers > 1 ? 0.9 : 0.35, hi = callers > 1 ? 1.1 : 1.75;
+    return share * 3 >= lo && share * 3 <= hi;
+}
+
+/*
+ * The tester's fault: one of three identical servers freezes for 300ms, 4s into the
+ * run. Within 1s of the stall's start (300ms frozen, stale_after of silence, slack) it
+ * must get a call again and, over the 500ms from that call, at least half its fair
+ * share; from then on every 2s window must give it a share as fair as a no-fault
+ * run's. Before the fix it got nothing for the rest of the run (8s): its 300ms peak
+ * decayed with tau 10s, and p2c never sent it the call that would show it was well.
+ */
+static void test_p2c_ewma_recovers_from_stall(void **state)
+{
+    static sim s;
+    for (int callers = 1; callers <= 8; callers += 7) {
+        memset(&s, 0, sizeof s);
+        s.stall_ep = 0;
+        s.stall_at = 4000000;
+        s.stall_us = 300000;
+        sim_run(*state, &s, callers, 12);
+        const int stall = 40, end = 120;
+        int back = s.back_at ? (int)(s.back_at / SIM_BUCKET_US) : end;
+        double first = back + 5 <= end ? sim_share(&s, 0, back, 5) : 0;
+        int unfair = 0;
+        for (int b = stall + 10; b + SIM_WINDOW <= end; b++)
+            unfair += !sim_fair(callers, sim_share(&s, 0, b, SIM_WINDOW));
+        print_message("  %d caller(s), %llu calls: the frozen server's first call %lld ms "
+                      "after the stall began, then %.2f of the calls for 500ms; its share "
+                      "per 2s from the stall on:", callers, (unsigned long long)s.n_calls,
+                      (long long)(s.back_at ? (s.back_at - s.stall_at) / 1000 : -1), first);
+        for (int b = stall; b + SIM_WINDOW <= end; b += SIM_WINDOW)
+            print_message(" %.2f", sim_share(&s, 0, b, SIM_WINDOW));
+        print_message("\n");
+        assert_true(s.back_at > 0 && s.back_at - s.stall_at <= 1000000);
+        assert_true(first >= 0.5 / 3);
+        assert_int_equal(unfair, 0);
+    }
+}
+
+/*
+ * Three identical servers, no fault, 20s: every 2s window gives each a fair share (the
+ * bands above). The tester saw 2,180 : 3 here: a noise spike made one endpoint dearer,
+ * so it lost every comparison and never got the sample that would clear it.
+ */
+static void test_p2c_ewma_equals_share_fairly(void **state)
+{
+    static sim s;
+    for (int callers = 1; callers <= 8; callers += 7) {
+        memset(&s, 0, sizeof s);
+        s.stall_ep = -1;
+        sim_run(*state, &s, callers, 20);
+        double lo = 1, hi = 0;
+        int unfair = 0;
+        for (int b = 0; b + SIM_WINDOW <= 200; b++)
+            for (int k = 0; k < SIM_EPS; k++) {
+                double x = sim_share(&s, k, b, SIM_WINDOW);
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+                unfair += !sim_fair(callers, x);
+            }
+        print_message("  %d caller(s), %llu calls: shares per 2s window from %.3f to %.3f "
+                      "(%.2fx to %.2fx fair)\n", callers, (unsigned long long)s.n_calls, lo, hi,
+                      lo * 3, hi * 3);
+        assert_int_equal(unfair, 0);
+    }
 }
 
 /* ---- consistent_hash ---------------------------------------------------------------- */
@@ -821,8 +1131,12 @@ int main(void)
         cmocka_unit_test(test_least_loaded_full),
         cmocka_unit_test(test_least_loaded_p2c),
         cmocka_unit_test(test_p2c_ewma_prefers_fast),
-        cmocka_unit_test(test_p2c_ewma_decay_and_unknown),
+        cmocka_unit_test(test_p2c_ewma_decays_to_reference),
+        cmocka_unit_test(test_p2c_ewma_unknown_refused_cancelled),
+        cmocka_unit_test(test_p2c_ewma_probe),
         cmocka_unit_test(test_p2c_ewma_threads),
+        cmocka_unit_test(test_p2c_ewma_recovers_from_stall),
+        cmocka_unit_test(test_p2c_ewma_equals_share_fairly),
         cmocka_unit_test(test_consistent_hash_same_key_and_spread),
         cmocka_unit_test(test_consistent_hash_minimal_movement),
         cmocka_unit_test(test_consistent_hash_avoid_walks_ring),

@@ -152,28 +152,6 @@ static void test_scalars(void **state)
     assert_int_equal(e, 1);
     assert_string_equal(px_parse_enum("Safe", modes, &e), "is not one of the accepted values");
 
-    int port = 0;
-    assert_null(px_parse_hostport("127.0.0.1:7101", &port));
-    assert_int_equal(port, 7101);
-    assert_null(px_parse_hostport("localhost:1", &port));
-    assert_null(px_parse_hostport("[::1]:65535", &port));
-    assert_int_equal(port, 65535);
-    assert_null(px_parse_hostport("my-host.example_1:80", NULL));
-    assert_string_equal(px_parse_hostport("127.0.0.1", &port),
-                        "is not host:port (e.g. 127.0.0.1:7101)");
-    assert_string_equal(px_parse_hostport(":80", &port), "is not host:port (e.g. 127.0.0.1:7101)");
-    assert_string_equal(px_parse_hostport("h:0", &port), "has a port outside 1..65535");
-    assert_string_equal(px_parse_hostport("h:65536", &port), "has a port outside 1..65535");
-    assert_string_equal(px_parse_hostport("h:", &port), "has no valid port (1..65535)");
-    assert_string_equal(px_parse_hostport("h:80x", &port), "has no valid port (1..65535)");
-    assert_string_equal(px_parse_hostport("h:-1", &port), "has no valid port (1..65535)");
-    assert_string_equal(px_parse_hostport("::1:80", &port),
-                        "has more than one ':' (write an IPv6 address as [::1]:7101)");
-    assert_string_equal(px_parse_hostport("[::1]80", &port),
-                        "is not [ipv6]:port (e.g. [::1]:7101)");
-    assert_string_equal(px_parse_hostport("[zz]:80", &port), "has an invalid IPv6 address");
-    assert_string_equal(px_parse_hostport("a b:80", &port), "has an invalid host name");
-
     assert_string_equal(px_dir_type_name(PX_DIR_DURATION), "duration");
     assert_string_equal(px_dir_type_name((px_dir_type)99), "unknown");
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include "px_config_int.h"
 
 typedef struct fx {
@@ -176,9 +177,11 @@ static void test_server_errors(void **state)
     expect_fail(f, "server:\n", PX_INVALID_ARGUMENT,
                 "%s:1:8: server: missing required key 'listen'");
     expect_fail(f, "server:\n  listen: 127.0.0.1\n", PX_INVALID_ARGUMENT,
-                "%s:2:11: server.listen: '127.0.0.1' is not host:port (e.g. 127.0.0.1:7101)");
+                "%s:2:11: server.listen: '127.0.0.1': expected host:port, e.g. 127.0.0.1:7101, "
+                "[::1]:7101 or localhost:7101");
     expect_fail(f, "server:\n  listen: 127.0.0.1:70000\n", PX_INVALID_ARGUMENT,
-                "%s:2:11: server.listen: '127.0.0.1:70000' has a port outside 1..65535");
+                "%s:2:11: server.listen: '127.0.0.1:70000': port '70000' is not a number in "
+                "1..65535");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: 65\n", PX_OUT_OF_RANGE,
                 "%s:3:15: server.io_threads: 65 is out of range (1..64)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: two\n",
@@ -203,7 +206,8 @@ static void test_server_errors(void **state)
                 PX_INVALID_ARGUMENT,
                 "%s:3:12: server.limits: unknown key 'max_frames' (accepted: max_frame, max_meta, "
                 "max_inflight_per_conn, idle_timeout, "
-                "max_connections, handshake_timeout, read_timeout)");
+                "max_connections, handshake_timeout, read_timeout, max_conn_memory, "
+                "max_server_memory, max_decode_expansion)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: protobuf\n", PX_INVALID_ARGUMENT,
                 "%s:3:11: server.codecs: expected a list of codec names, got a scalar");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: []\n", PX_INVALID_ARGUMENT,
@@ -218,7 +222,7 @@ static void test_client_errors(void **state)
     expect_fail(f, "client:\n  upstream: {}\n", PX_INVALID_ARGUMENT,
                 "%s:2:3: client: unknown key 'upstream' (accepted: descriptors, upstreams, "
                 "io_threads)");
-    expect_fail(f, "client:\n  descriptors: calc\n  upstreams: {u: {endpoints: [h:1]}}\n",
+    expect_fail(f, "client:\n  descriptors: calc\n  upstreams: {u: {endpoints: [1.2.3.4:1]}}\n",
                 PX_INVALID_ARGUMENT,
                 "%s:2:16: client.descriptors: expected a list of service names, got a scalar");
     expect_fail(f, "client:\n  upstreams: {}\n", PX_INVALID_ARGUMENT,
@@ -228,30 +232,104 @@ static void test_client_errors(void **state)
                 "%s:4:7: upstreams.calc: missing required key 'endpoints'");
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: []\n", PX_INVALID_ARGUMENT,
                 "%s:4:18: upstreams.calc.endpoints: expected a non-empty list of host:port");
-    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1, b]\n",
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1, b]\n",
                 PX_INVALID_ARGUMENT,
-                "%s:4:24: endpoints[1]: 'b' is not host:port (e.g. 127.0.0.1:7101)");
-    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1, a:1]\n",
-                PX_INVALID_ARGUMENT, "%s:4:24: endpoints[1]: 'a:1' is listed twice");
-    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [{address: a:1, weight: 0}]\n",
-                PX_OUT_OF_RANGE, "%s:4:42: endpoints[0].weight: 0 is out of range (1..10000)");
+                "%s:4:30: endpoints[1]: 'b': expected host:port, e.g. 127.0.0.1:7101, [::1]:7101 "
+                "or localhost:7101");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1, 1.2.3.4:1]\n",
+                PX_INVALID_ARGUMENT, "%s:4:30: endpoints[1]: '1.2.3.4:1' is listed twice");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [{address: 1.2.3.4:1, weight: 0}]\n",
+                PX_OUT_OF_RANGE, "%s:4:48: endpoints[0].weight: 0 is out of range (1..10000)");
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [{weight: 2}]\n",
                 PX_INVALID_ARGUMENT, "%s:4:19: endpoints[0]: missing required key 'address'");
-    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [[a:1]]\n",
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [[1.2.3.4:1]]\n",
                 PX_INVALID_ARGUMENT,
                 "%s:4:19: endpoints[0]: expected host:port or {address: host:port, weight: N}");
-    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1]\n      pool_size: 0\n",
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      pool_size: 0\n",
                 PX_OUT_OF_RANGE, "%s:5:18: upstreams.calc.pool_size: 0 is out of range (1..1024)");
-    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [a:1]\n      retries: 2\n",
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      retries: 2\n",
                 PX_INVALID_ARGUMENT,
                 "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: endpoints, codec, balancer, failover, "
                 "timeout, health, limits, connections_per_endpoint, pool_size)");
-    expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [a:1]\n",
+    expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [1.2.3.4:1]\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:5: upstreams: name 'my calc' may only use letters, digits, '_', '-' and "
                 "'.'");
-    expect_fail(f, "client:\n  upstreams:\n    calc: [a:1]\n", PX_INVALID_ARGUMENT,
+    expect_fail(f, "client:\n  upstreams:\n    calc: [1.2.3.4:1]\n", PX_INVALID_ARGUMENT,
                 "%s:3:11: upstreams.calc: expected a mapping with endpoints:, got a sequence");
+}
+
+/* ---- addresses: parsed and resolved once, here, refused at the value's position ---- */
+
+/* Expects a refusal at FILE:LINE:COL: whose message starts with msg ("%s": the path):
+ * a failed lookup ends with the resolver's own words, which vary with the network. */
+static void expect_fail_prefix(fx *f, const char *text, const char *msg)
+{
+    px_status st = load(f, text);
+    assert_true(st == PX_INVALID_ARGUMENT || st == PX_UNAVAILABLE);
+    assert_null(f->cfg);
+    char want[1024];
+    snprintf(want, sizeof want, msg, f->path);
+    if (strncmp(f->err.msg, want, strlen(want)) != 0)
+        fail_msg("expected a message starting with \"%s\", got \"%s\"", want, f->err.msg);
+}
+
+static void test_addresses(void **state)
+{
+    fx *f = *state;
+    /* The three of the report (issue 10, item 7) and a bad port, in server.listen... */
+    expect_fail(f, "server:\n  listen: 999.1.1.1:21011\n", PX_INVALID_ARGUMENT,
+                "%s:2:11: server.listen: '999.1.1.1:21011': '999.1.1.1' is not a valid IPv4 "
+                "address");
+    expect_fail_prefix(f, "server:\n  listen: example.invalid:21011\n",
+                       "%s:2:11: server.listen: 'example.invalid:21011': cannot resolve "
+                       "'example.invalid': ");
+    expect_fail(f, "server:\n  listen: '[::1]:0'\n", PX_INVALID_ARGUMENT,
+                "%s:2:11: server.listen: '[::1]:0': port '0' is not a number in 1..65535");
+    expect_fail(f, "server:\n  listen: '[::1]'\n", PX_INVALID_ARGUMENT,
+                "%s:2:11: server.listen: '[::1]': expected [IPv6]:port, e.g. [::1]:7101");
+    /* ...and in client endpoints, plain or {address, weight}. */
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n"
+                   "      endpoints: [127.0.0.1:1, 999.1.1.1:21011]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:32: endpoints[1]: '999.1.1.1:21011': '999.1.1.1' is not a valid IPv4 "
+                "address");
+    expect_fail_prefix(f, "client:\n  upstreams:\n    calc:\n      endpoints:\n"
+                          "        - {address: example.invalid:21011, weight: 2}\n",
+                       "%s:5:21: endpoints[0]: 'example.invalid:21011': cannot resolve "
+                       "'example.invalid': ");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: ['[::1]:65536']\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:19: endpoints[0]: '[::1]:65536': port '65536' is not a number in "
+                "1..65535");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: ['::1:7101']\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:19: endpoints[0]: '::1:7101': an IPv6 address goes in brackets, e.g. "
+                "[::1]:7101");
+}
+
+static void test_addresses_resolved(void **state)
+{
+    fx *f = *state;
+    need_modules(f, std_mods);
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\n"
+                             "server: {listen: '[::1]:21011'}\n"
+                             "client:\n"
+                             "  upstreams:\n"
+                             "    u: {endpoints: ['[::1]:7101', localhost:7102, 10.0.0.1:7103]}\n"),
+                     PX_OK);
+    const px_addr *l = &f->cfg->server.listen_addr;
+    assert_int_equal(l->ss.ss_family, AF_INET6);
+    assert_int_equal(l->len, sizeof(struct sockaddr_in6));
+    assert_int_equal(ntohs(((const struct sockaddr_in6 *)&l->ss)->sin6_port), 21011);
+    const px_upstream_conf *u = &f->cfg->client.upstreams[0];
+    const char *want[] = {"[::1]:7101", "127.0.0.1:7102", "10.0.0.1:7103"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[PX_NET_NAME_MAX];
+        px_net_name((const struct sockaddr *)&u->addrs[i].ss, u->addrs[i].len, name, sizeof name);
+        assert_string_equal(name, want[i]);
+    }
+    assert_string_equal(u->endpoints[1], "localhost:7102"); /* the text stays as written */
 }
 
 /* ---- module loading ---- */
@@ -262,34 +340,34 @@ static void test_unknown_module(void **state)
     /* Relative module paths are relative to the config file's directory. */
     char msg[512];
     snprintf(msg, sizeof msg,
-             "%%s:4:26: module 'nope' (codec): codec_nope.so not found; searched: %s/./mods/"
+             "%%s:4:32: module 'nope' (codec): codec_nope.so not found; searched: %s/./mods/"
              "codec_nope.so",
              f->dir);
-    expect_fail(f, "modules:\n  path: [./mods]\nserver:\n  {listen: a:1, codecs: [nope]}\n",
+    expect_fail(f, "modules:\n  path: [./mods]\nserver:\n  {listen: 1.2.3.4:1, codecs: [nope]}\n",
                 PX_NOT_FOUND, msg);
     /* {module: NAME}: the error points at the name. */
     snprintf(msg, sizeof msg,
-             "%%s:4:35: module 'nope' (codec): codec_nope.so not found; searched: %s/mods/"
+             "%%s:4:41: module 'nope' (codec): codec_nope.so not found; searched: %s/mods/"
              "codec_nope.so",
              f->dir);
-    expect_fail(f, "modules:\n  path: mods\nserver:\n  {listen: a:1, codecs: [{module: nope}]}\n",
+    expect_fail(f, "modules:\n  path: mods\nserver:\n  {listen: 1.2.3.4:1, codecs: [{module: nope}]}\n",
                 PX_NOT_FOUND, msg);
     /* PLEXUS_MODULE_PATH comes first, empty entries skipped; absolute paths stay. */
     setenv("PLEXUS_MODULE_PATH", "/px/a::/px/b", 1);
-    expect_fail(f, "modules:\n  path: [/px/c]\nserver:\n  listen: a:1\n  codecs: [nope]\n",
+    expect_fail(f, "modules:\n  path: [/px/c]\nserver:\n  listen: 1.2.3.4:1\n  codecs: [nope]\n",
                 PX_NOT_FOUND,
                 "%s:5:12: module 'nope' (codec): codec_nope.so not found; searched: "
                 "/px/a/codec_nope.so, /px/b/codec_nope.so, /px/c/codec_nope.so");
     unsetenv("PLEXUS_MODULE_PATH");
     /* No modules.path: the installed module directory is searched. */
-    assert_int_equal(load(f, "server:\n  listen: a:1\n  codecs: [nope]\n"), PX_NOT_FOUND);
+    assert_int_equal(load(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [nope]\n"), PX_NOT_FOUND);
     assert_non_null(strstr(f->err.msg, "/plexus/modules/codec_nope.so"));
-    expect_fail(f, "server:\n  listen: a:1\n  codecs: [{mod: x}]\n", PX_INVALID_ARGUMENT,
+    expect_fail(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [{mod: x}]\n", PX_INVALID_ARGUMENT,
                 "%s:3:12: server.codecs[0]: missing required key 'module'");
-    expect_fail(f, "server:\n  listen: a:1\n  codecs: [[x]]\n", PX_INVALID_ARGUMENT,
+    expect_fail(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [[x]]\n", PX_INVALID_ARGUMENT,
                 "%s:3:12: server.codecs[0]: expected a module name or {module: NAME, ...}, got "
                 "a sequence");
-    expect_fail(f, "server:\n  listen: a:1\n  codecs: [{module: ~}]\n", PX_INVALID_ARGUMENT,
+    expect_fail(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [{module: ~}]\n", PX_INVALID_ARGUMENT,
                 "%s:3:21: server.codecs[0]: expected a module name");
 }
 
@@ -407,7 +485,7 @@ static void test_defaults(void **state)
                              "server: {listen: 127.0.0.1:7101}\n"
                              "client:\n"
                              "  upstreams:\n"
-                             "    u: {endpoints: [h:1]}\n"),
+                             "    u: {endpoints: [1.2.3.4:1]}\n"),
                      PX_OK);
     const px_server_conf *s = &f->cfg->server;
     assert_string_equal(s->id, "127.0.0.1:7101");
@@ -443,7 +521,7 @@ static void test_defaults(void **state)
     assert_false(f->cfg->server.n_services);
 
     /* Client only: no server section. */
-    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nclient: {upstreams: {u: {endpoints: [h:1]}}}\n"),
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nclient: {upstreams: {u: {endpoints: [1.2.3.4:1]}}}\n"),
                      PX_OK);
     assert_false(f->cfg->server.present);
     assert_null(f->cfg->server.listen);
@@ -454,7 +532,7 @@ static void test_module_block_errors(void **state)
 {
     fx *f = *state;
     need_modules(f, std_mods);
-#define UP "modules: {path: [@MODS@]}\nclient:\n  upstreams:\n    calc:\n      endpoints: [h:1]\n"
+#define UP "modules: {path: [@MODS@]}\nclient:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n"
     expect_fail(f, UP "      timeout: {module: fixed, call: 5 parsecs}\n", PX_INVALID_ARGUMENT,
                 "%s:6:38: timeout.call: '5 parsecs' is not a duration (use e.g. 250ms, 5s)");
     expect_fail(f, UP "      timeout:\n        module: fixed\n        call: 2h\n", PX_OUT_OF_RANGE,
@@ -488,7 +566,7 @@ static void test_module_block_errors(void **state)
     expect_fail(f, UP "      limits: {idle_timeout: 1s}\n", PX_INVALID_ARGUMENT,
                 "%s:6:16: limits: unknown key 'idle_timeout' (accepted: max_frame, max_meta)");
     expect_fail(f,
-                "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n"
+                "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n"
                 "  codecs: [protobuf, {module: protobuf}]\n",
                 PX_INVALID_ARGUMENT,
                 "%s:4:31: server.codecs[1]: codec 'protobuf' is listed twice (first at 4:12)");
@@ -496,9 +574,9 @@ static void test_module_block_errors(void **state)
              "%%s:4:23: module 'nope' (service): service_nope.so not found; searched: "
              "%s/service_nope.so",
              f->moddir);
-    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services: [{module: nope}]\n",
+    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n  services: [{module: nope}]\n",
                 PX_NOT_FOUND, msg);
-    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services: {calc: 1}\n",
+    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n  services: {calc: 1}\n",
                 PX_INVALID_ARGUMENT,
                 "%s:4:13: server.services: expected a list of {module: NAME, ...}, got a mapping");
 #undef UP
@@ -522,13 +600,13 @@ static void test_services(void **state)
     assert_string_equal(s->services[0].module.mod->name, "calc");
     assert_int_equal(s->services[0].workers, 4);
     assert_int_equal(conf_i64(&s->services[0].module, "max_sleep"), 5000000);
-    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services: [calc]\n"),
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n  services: [calc]\n"),
                      PX_OK);
     assert_int_equal(f->cfg->server.services[0].workers, 0);
     assert_int_equal(conf_i64(&f->cfg->server.services[0].module, "max_sleep"), 60000000);
     /* client.descriptors: SERVICE modules loaded for their descriptors only. */
     assert_int_equal(load(f, "modules: {path: [@MODS@]}\nclient:\n  descriptors: [calc]\n"
-                             "  upstreams: {u: {endpoints: [h:1]}}\n"),
+                             "  upstreams: {u: {endpoints: [1.2.3.4:1]}}\n"),
                      PX_OK);
     assert_int_equal(f->cfg->client.n_descriptors, 1);
     assert_string_equal(f->cfg->client.descriptors[0].mod->name, "calc");
@@ -536,10 +614,10 @@ static void test_services(void **state)
     assert_int_equal(f->cfg->client.descriptors[0].line, 3);
     assert_int_equal(f->cfg->client.descriptors[0].col, 17);
     expect_fail(f, "modules: {path: [@MODS@]}\nclient:\n  descriptors: [calc, calc]\n"
-                   "  upstreams: {u: {endpoints: [h:1]}}\n",
+                   "  upstreams: {u: {endpoints: [1.2.3.4:1]}}\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:23: client.descriptors[1]: service 'calc' is listed twice (first at 3:17)");
-#define SV "modules: {path: [@MODS@]}\nserver:\n  listen: a:1\n  services:\n"
+#define SV "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n  services:\n"
     expect_fail(f, SV "    - {module: calc, workers: 257}\n", PX_OUT_OF_RANGE,
                 "%s:5:31: server.services[0].workers: 257 is out of range (0..256)");
     expect_fail(f, SV "    - {module: calc, threads: 2}\n", PX_INVALID_ARGUMENT,
@@ -557,7 +635,7 @@ int main(void)
         T(test_missing_file),     T(test_top_level),      T(test_modules_section),
         T(test_server_errors),    T(test_client_errors),  T(test_unknown_module),
         T(test_full_config),      T(test_defaults),       T(test_module_block_errors),
-        T(test_services),
+        T(test_services),         T(test_addresses),      T(test_addresses_resolved),
     };
 #undef T
     return cmocka_run_group_tests_name("px_config", tests, NULL, NULL);

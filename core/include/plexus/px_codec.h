@@ -41,6 +41,33 @@ typedef struct px_codec_ops {
                              ProtobufCMessage **out, px_err *err);
 } px_codec_ops;
 
+/** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
+static inline size_t px_pb_value_size(ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM:
+        return sizeof(int); /* generated enums are forced to int size */
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(ProtobufCMessage *);
+    default:
+        return sizeof(uint32_t); /* 32-bit integers, float */
+    }
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,459 @@
+/* Server calls: a REQUEST is admitted through the checks of docs/PROTOCOL.md §6.1 in
+ * order, decoded within the memory budget, run on the IO thread or a worker, and
+ * answered exactly once on the connection's own loop. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plexus/px_service.h"
+#include "px_deadline.h"
+#include "px_msgsize.h"
+#include "px_server_int.h"
+#include "px_time.h"
+
+/* ---- call records --------------------------------------------------------- */
+
+static void px__scall_free_input(px_scall *call)
+{
+    if (!call->input)
+        return;
+    if (call->in_arena)
+        px_arena_free_message(&call->arena, call->input);
+    else
+        protobuf_c_message_free_unpacked(call->input, NULL);
+    call->input = NULL;
+}
+
+/* Loop thread: a call record from the loop's free list (no malloc), or a new one. */
+static px_scall *px__scall_get(px_sloop *sl)
+{
+    px_scall *call = sl->free_calls;
+    if (call) {
+        sl->free_calls = call->next_free;
+        sl->n_free_calls--;
+        memset(call, 0, offsetof(px_scall, msg));
+        call->msg[0] = 0;
+        call->reply = (px_buf){0};
+        call->next_free = NULL;
+    } else if ((call = calloc(1, sizeof *call)) == NULL) {
+        return NULL;
+    }
+    px_arena_init(&call->arena, call->arena_mem, sizeof call->arena_mem);
+    call->in_arena = 0;
+    return call;
+}
+
+static void px__scall_put(px_sloop *sl, px_scall *call)
+{
+    if (sl->n_free_calls < PX_SLOOP_MAX_FREE_CALLS) {
+        call->next_free = sl->free_calls;
+        sl->free_calls = call;
+        sl->n_free_calls++;
+    } else {
+        free(call);
+    }
+}
+
+void px__sloop_free_calls(px_sloop *sl)
+{
+    while (sl->free_calls) {
+        px_scall *next = sl->free_calls->next_free;
+        free(sl->free_calls);
+        sl->free_calls = next;
+    }
+    sl->n_free_calls = 0;
+}
+
+/* Loop thread: every way a call ends (answered by its handler, or released by a worker
+ * after the loop answered it) comes here once. */
+static void px__call_finish(px_scall *call)
+{
+    px_sconn *sc = call->sc;
+    px_tq_cancel(&call->queue_t);
+    px__scall_free_input(call);
+    px_buf_free(&call->reply);
+    if (call->id_live)
+        px_idset_del(&sc->ids, call->id);
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        sc->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    px_conn_charge(&sc->conn, -call->held);
+    px__scall_put(sc->sl, call);
+    sc->inflight--;
+    px__sconn_call_ended(sc);
+    px_conn_unref(&sc->conn);
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+/* Loop thread: an ERROR goes out for the call now, and whatever its handler answers
+ * later is dropped. Its id is free again for the client from here on. */
+static void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const char *fmt,
+                                  ...) PX_PRINTF(4, 5);
+static void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const char *fmt,
+                                  ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    call->answered = 1;
+    if (call->id_live) {
+        px_idset_del(&call->sc->ids, call->id);
+        call->id_live = 0;
+    }
+    if (!call->sc->conn.closed)
+        px__sconn_error(call->sc, call->id, st, flags, "%s", msg);
+}
+
+/* Encodes the handler's answer as a frame appended to out. */
+static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
+{
+    const px_codec_inst *codec = call->sc->codec;
+    if (reply) {
+        px_frame f = {.type = PX_FRAME_RESPONSE, .id = call->id};
+        size_t off = px_frame_begin(out, &f);
+        if (off == (size_t)-1)
+            return;
+        px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+        px_err_clear(&err);
+        if (codec->ops->encode(codec->state, reply, out, &err) == PX_OK) {
+            px_frame_end(out, off);
+            return;
+        }
+        out->len = off;
+        char msg[600];
+        snprintf(msg, sizeof msg, "cannot encode the reply of %s: %s", call->m->name, err.msg);
+        px_frame_append_error(out, call->id, PX_INTERNAL, msg);
+        return;
+    }
+    if (call->status == PX_OK) {
+        call->status = PX_INTERNAL;
+        snprintf(call->msg, sizeof call->msg, "handler of %s ended the call without a reply",
+                 call->m->name);
+    }
+    px_frame_append_error(out, call->id, call->status, call->msg);
+}
+
+/* Loop thread: the answer frame of n bytes just appended at out[from..) stays only
+ * within the memory budget; past it the call gets RESOURCE_EXHAUSTED instead. */
+static void px__check_reply_budget(px_scall *call, px_buf *out, size_t from)
+{
+    size_t n = out->len - from;
+    const char *why = px__reply_over_budget(call->sc, n);
+    if (!why)
+        return;
+    out->len = from;
+    px__sconn_error(call->sc, call->id, PX_RESOURCE_EXHAUSTED, 0,
+                    "%s: the reply of %zu bytes was dropped: %s", call->m->name, n, why);
+}
+
+/* Loop thread: a reply built on a worker arrives. */
+static void px__call_complete_task(px_loop *loop, void *arg)
+{
+    px_scall *call = arg;
+    px_sconn *sc = call->sc;
+    if (!call->answered && !sc->conn.closed) {
+        px_buf *out = px_conn_out(&sc->conn);
+        size_t from = out->len;
+        if (px_buf_append(out, call->reply.data, call->reply.len) == 0)
+            px__check_reply_budget(call, out, from);
+    }
+    px__call_finish(call);
+}
+
+/* Loop thread: a worker found the call answered already and hands it back. */
+static void px__call_release_task(px_loop *loop, void *arg) { px__call_finish(arg); }
+
+/* The ProtobufCClosure handed to handlers: any thread, exactly once. */
+static void px__closure(const ProtobufCMessage *reply, void *data)
+{
+    px_scall *call = data;
+    px_sconn *sc = call->sc;
+    if (px_loop_is_current(&sc->sl->loop)) {
+        if (!call->answered && !sc->conn.closed) {
+            px_buf *out = px_conn_out(&sc->conn);
+            size_t from = out->len;
+            px__append_reply(call, out, reply);
+            px__check_reply_budget(call, out, from);
+        }
+        px__call_finish(call);
+        return;
+    }
+    /* The grace ran out and the server gave up on this handler: its loop may be gone. */
+    if (__atomic_load_n(&sc->sl->srv->abandoned, __ATOMIC_ACQUIRE))
+        return;
+    /* Encode here, off the IO thread; the loop only copies the finished frame. */
+    px__append_reply(call, &call->reply, reply);
+    px_loop_post(&sc->sl->loop, &call->task, px__call_complete_task, call);
+}
+
+void px_handler_fail(void *closure_data, px_status st, const char *fmt, ...)
+{
+    px_scall *call = closure_data;
+    call->status = st == PX_OK ? PX_UNKNOWN : st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->msg, sizeof call->msg, fmt, ap);
+    va_end(ap);
+}
+
+int64_t px_handler_remaining_us(void *closure_data)
+{
+    px_scall *call = closure_data;
+    if (call->deadline_us == INT64_MAX)
+        return INT64_MAX;
+    return call->deadline_us - px_mono_us();
+}
+
+const char *px_handler_method(void *closure_data)
+{
+    return ((px_scall *)closure_data)->m->name;
+}
+
+/* ---- running handlers ----------------------------------------------------- */
+
+/* Runs the handler with the caller's deadline inherited by calls it makes. */
+static void px__invoke(px_scall *call)
+{
+    int64_t prev = px_deadline_inherit(call->deadline_us);
+    call->m->service->invoke(call->m->service, call->m->index, call->input, px__closure, call);
+    px_deadline_inherit(prev);
+}
+
+static void px__run_on_worker(px_loop *unused, void *arg)
+{
+    px_scall *call = arg;
+    int expect = PX_SCALL_QUEUED;
+    if (!__atomic_compare_exchange_n(&call->state, &expect, PX_SCALL_RUNNING, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        /* Answered while it waited (its deadline, or the end of the grace): the record
+         * goes back to its loop without running the handler. */
+        if (!__atomic_load_n(&call->sc->sl->srv->abandoned, __ATOMIC_ACQUIRE))
+            px_loop_post(&call->sc->sl->loop, &call->task, px__call_release_task, call);
+        return;
+    }
+    /* Its deadline passed a moment ago and the loop's timer has not fired yet. */
+    if (call->deadline_us != INT64_MAX && px_mono_us() >= call->deadline_us) {
+        px_handler_fail(call, PX_DEADLINE_EXCEEDED,
+                        "%s: the deadline expired while the call waited for a worker", call->m->name);
+        px__closure(NULL, call);
+        return;
+    }
+    px__invoke(call);
+}
+
+/* Loop thread: the caller's deadline passed while the call still waits for a worker:
+ * it is answered now, not when a worker frees up. */
+static void px__queued_deadline_cb(px_tnode *t)
+{
+    px_scall *call = (px_scall *)((char *)t - offsetof(px_scall, queue_t));
+    int expect = PX_SCALL_QUEUED;
+    if (!__atomic_compare_exchange_n(&call->state, &expect, PX_SCALL_ANSWERED, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return; /* a worker has started it: its answer will come */
+    px__call_answer_early(call, PX_DEADLINE_EXCEEDED, 0,
+                          "%s: the deadline expired while the call waited for a worker",
+                          call->m->name);
+}
+
+void px__sconn_answer_all(px_sconn *sc, const char *why)
+{
+    for (px_scall *call = sc->calls; call; call = call->next) {
+        if (call->answered)
+            continue;
+        int expect = PX_SCALL_QUEUED;
+        if (call->queued && __atomic_compare_exchange_n(&call->state, &expect, PX_SCALL_ANSWERED,
+                                                        0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            px__call_answer_early(call, PX_UNAVAILABLE, PX_FRAME_F_NOT_EXECUTED,
+                                  "%s: %s; the call was still waiting for a worker and was not "
+                                  "executed", call->m->name, why);
+        else
+            px__call_answer_early(call, PX_UNAVAILABLE, 0,
+                                  "%s: %s before its handler finished; whether it took effect "
+                                  "is unknown", call->m->name, why);
+    }
+}
+
+/* ---- admission ------------------------------------------------------------ */
+
+/* A refusal before anything ran: the id is free again, and the client may send the
+ * request elsewhere when flags say it was not executed. */
+static void px__refuse(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, const char *fmt,
+                       ...) PX_PRINTF(5, 6);
+static void px__refuse(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, const char *fmt,
+                       ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    px_idset_del(&sc->ids, id);
+    px__sconn_error(sc, id, st, flags, "%s", msg);
+}
+
+static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
+{
+    const px_methods *methods = &sc->sl->srv->methods;
+    const uint8_t *slash = memchr(f->method, '/', f->method_len);
+    int mlen = (int)f->method_len;
+    if (!slash)
+        px__refuse(sc, f->id, PX_UNIMPLEMENTED, 0,
+                   "malformed method name '%.*s': expected package.Service/Method", mlen,
+                   (const char *)f->method);
+    else if (!px_methods_has_service(methods, f->method, (size_t)(slash - f->method)))
+        px__refuse(sc, f->id, PX_UNIMPLEMENTED, 0, "unknown service '%.*s'",
+                   (int)(slash - f->method), (const char *)f->method);
+    else
+        px__refuse(sc, f->id, PX_UNIMPLEMENTED, 0, "unknown method '%.*s' in service '%.*s'",
+                   (int)(f->method + f->method_len - slash - 1), (const char *)slash + 1,
+                   (int)(slash - f->method), (const char *)f->method);
+}
+
+/* Decodes the body into call->input within budget bytes of heap beyond the call record.
+ * Returns PX_OK, PX_RESOURCE_EXHAUSTED when the budget ran out, or the codec's error. */
+static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, size_t budget,
+                            px_err *err)
+{
+    const px_codec_inst *codec = sc->codec;
+    const ProtobufCMessageDescriptor *desc = call->m->input;
+    if (codec->decode_with) {
+        call->in_arena = 1;
+        call->arena.limit = budget;
+        px_status st = codec->decode_with(codec->state, desc, f->body, f->body_len,
+                                          &call->arena.alloc, &call->input, err);
+        if (call->arena.over) {
+            if (st == PX_OK)
+                px__scall_free_input(call);
+            return PX_RESOURCE_EXHAUSTED;
+        }
+        call->held += (int64_t)call->arena.spill_bytes;
+        return st;
+    }
+    /* A codec without an allocator hook is measured after the fact: the budget bounds
+     * what the call holds, not the decoder's own peak. */
+    px_status st = codec->ops->decode(codec->state, desc, f->body, f->body_len, &call->input, err);
+    if (st != PX_OK)
+        return st;
+    size_t used = px_msg_heap_size(call->input);
+    if (used > budget) {
+        px__scall_free_input(call);
+        return PX_RESOURCE_EXHAUSTED;
+    }
+    call->held += (int64_t)used;
+    return PX_OK;
+}
+
+void px__on_request(px_sconn *sc, const px_frame *f)
+{
+    px_server *srv = sc->sl->srv;
+    const px_limits *lim = &srv->sc->limits;
+    if (!sc->codec) {
+        px__sconn_fatal(sc, PX_FAILED_PRECONDITION,
+                        "protocol error: REQUEST before HELLO: open the connection with a HELLO "
+                        "naming a codec");
+        return;
+    }
+    if (f->id == 0) {
+        /* Id 0 names the connection in ERROR frames: a request may not use it. */
+        px__sconn_fatal(sc, PX_INVALID_ARGUMENT, "protocol error: request id 0 is reserved");
+        return;
+    }
+    /* The id is registered first (one probe of the set); every refusal below takes it
+     * out again. A reused id is a protocol error: an answer for it could not be told
+     * from the answer to the call already running under it. */
+    int added = px_idset_add(&sc->ids, f->id);
+    if (added == 0) {
+        px__sconn_fatal(sc, PX_INVALID_ARGUMENT,
+                        "protocol error: request id %llu is already in flight on this connection",
+                        (unsigned long long)f->id);
+        return;
+    }
+    if (added < 0) {
+        px__sconn_error(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+                        "server out of memory");
+        return;
+    }
+    if (sc->goaway) {
+        px__refuse(sc, f->id, PX_UNAVAILABLE, PX_FRAME_F_NOT_EXECUTED,
+                   "server %s is shutting down: the request was not executed", srv->sc->id);
+        return;
+    }
+    const px_method *m = sc->last_m;
+    if (!m || m->name_len != f->method_len || memcmp(m->name, f->method, f->method_len) != 0)
+        m = sc->last_m = px_methods_find(&srv->methods, f->method, f->method_len);
+    if (!m) {
+        px__refuse_unknown(sc, f);
+        return;
+    }
+    if (sc->inflight >= lim->max_inflight_per_conn) {
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+                   "too many calls in flight on this connection (max_inflight_per_conn %u)",
+                   lim->max_inflight_per_conn);
+        return;
+    }
+    if (px__server_over_budget(sc)) {
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+                   "%s: server %s is out of its memory budget (server.limits.max_server_memory "
+                   "%llu bytes): the request was not executed", m->name, srv->sc->id,
+                   (unsigned long long)lim->max_server_memory);
+        return;
+    }
+    /* Allocated and recycled on this loop's thread only (completions come back here). */
+    px_scall *call = px__scall_get(sc->sl);
+    if (!call) {
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED, "server out of memory");
+        return;
+    }
+    call->sc = sc;
+    call->m = m;
+    call->held = (int64_t)sizeof *call;
+    int limit = 0;
+    size_t budget = px__decode_budget(sc, f->body_len, m->input, &limit);
+    px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+    px_err_clear(&err);
+    px_status st = px__decode(sc, call, f, budget, &err);
+    if (st != PX_OK) {
+        char why[300];
+        if (st == PX_RESOURCE_EXHAUSTED)
+            px__budget_why(sc, limit, f->body_len, why, sizeof why);
+        px__scall_put(sc->sl, call);
+        if (st != PX_RESOURCE_EXHAUSTED)
+            px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
+                       m->name, m->input->name, sc->codec->name, err.msg);
+        else
+            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED,
+                       limit == PX_BUDGET_EXPANSION ? 0 : PX_FRAME_F_NOT_EXECUTED,
+                       "%s: request refused: %s", m->name, why);
+        return;
+    }
+    call->id = f->id;
+    call->id_live = 1;
+    /* The loop's once-per-iteration clock: the budget counts from when the loop woke. */
+    int64_t now = px_loop_mono_us(&sc->sl->loop);
+    call->deadline_us = f->deadline_ms ? now + (int64_t)f->deadline_ms * 1000 : INT64_MAX;
+    call->next = sc->calls;
+    if (sc->calls)
+        sc->calls->prev = call;
+    sc->calls = call;
+    px_conn_charge(&sc->conn, call->held);
+    sc->inflight++;
+    px_conn_ref(&sc->conn);
+    if (m->pool) {
+        call->queued = 1;
+        if (call->deadline_us != INT64_MAX)
+            px_tq_arm(&sc->sl->tq, &call->queue_t, (double)f->deadline_ms / 1e3,
+                      px__queued_deadline_cb);
+        px_pool_submit(m->pool, &call->task, px__run_on_worker, call);
+    } else {
+        __atomic_store_n(&call->state, PX_SCALL_RUNNING, __ATOMIC_RELAXED);
+        px__invoke(call);
+    }
+}
+

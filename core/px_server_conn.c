@@ -1,0 +1,343 @@
+/* Server connections: accepting, HELLO, frame dispatch, timeouts (handshake, slowloris,
+ * idle, drain) and the per-loop steps of a graceful shutdown. */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "px_log.h"
+#include "px_net.h"
+#include "px_server_int.h"
+
+/* After a shutdown GOAWAY, how long a connection with nothing in flight waits for its
+ * client to close it: a request the client sent before the GOAWAY reached it still
+ * arrives in that time and is refused as not executed, instead of meeting a reset. */
+#define PX_DRAIN_LINGER 1.0
+
+void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    px_frame f = {.type = PX_FRAME_ERROR, .flags = flags, .status = (uint16_t)st, .id = id,
+                  .body = (const uint8_t *)msg, .body_len = (uint32_t)strlen(msg)};
+    px_frame_append(px_conn_out(&sc->conn), &f);
+}
+
+void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...)
+{
+    px_err e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+    va_end(ap);
+    e.status = st;
+    px_conn_finish(&sc->conn, &e);
+}
+
+static void px__sconn_goaway(px_sconn *sc, px_status st, const char *why)
+{
+    px_frame g = {.type = PX_FRAME_GOAWAY, .status = (uint16_t)st, .body = (const uint8_t *)why,
+                  .body_len = (uint32_t)strlen(why)};
+    px_frame_append(px_conn_out(&sc->conn), &g);
+}
+
+/* ---- HELLO and frames ------------------------------------------------------ */
+
+static void px__on_hello(px_sconn *sc, const px_frame *f)
+{
+    px_server *srv = sc->sl->srv;
+    if (sc->codec) {
+        px__sconn_fatal(sc, PX_INVALID_ARGUMENT, "protocol error: a second HELLO");
+        return;
+    }
+    for (size_t i = 0; i < srv->n_codecs; i++) {
+        if (strlen(srv->codecs[i].name) == f->body_len &&
+            memcmp(srv->codecs[i].name, f->body, f->body_len) == 0) {
+            sc->codec = &srv->codecs[i];
+            px_frame h = {.type = PX_FRAME_HELLO, .body = f->body, .body_len = f->body_len};
+            px_frame_append(px_conn_out(&sc->conn), &h);
+            return;
+        }
+    }
+    char have[256] = "";
+    for (size_t i = 0; i < srv->n_codecs; i++) {
+        size_t l = strlen(have);
+        snprintf(have + l, sizeof have - l, "%s%s", i ? ", " : "", srv->codecs[i].name);
+    }
+    px__sconn_fatal(sc, PX_UNIMPLEMENTED, "codec '%.*s' is not available on server %s (it has: %s)",
+                    (int)(f->body_len > 64 ? 64 : f->body_len), (const char *)f->body, srv->sc->id,
+                    have);
+}
+
+static void px__sconn_on_frame(px_conn *c, const px_frame *f)
+{
+    px_sconn *sc = (px_sconn *)c;
+    sc->last_active = ev_now(c->loop->ev);
+    switch (f->type) {
+    case PX_FRAME_HELLO:
+        px__on_hello(sc, f);
+        break;
+    case PX_FRAME_REQUEST:
+        px__on_request(sc, f);
+        break;
+    case PX_FRAME_PING: {
+        px_frame p = {.type = PX_FRAME_PONG, .id = f->id};
+        px_frame_append(px_conn_out(c), &p);
+        break;
+    }
+    case PX_FRAME_CANCEL:
+        /* The client has already failed the call and will drop the reply; handlers
+         * see the deadline through px_handler_remaining_us. Nothing to undo here. */
+        break;
+    default:
+        px__sconn_fatal(sc, PX_INVALID_ARGUMENT, "protocol error: unexpected %s frame from a client",
+                        px_frame_type_name(f->type));
+        break;
+    }
+}
+
+/* ---- timeouts ------------------------------------------------------------- */
+
+/*
+ * One lazy timer per connection enforces the time limits (nginx-style: activity only
+ * stamps times, the timer re-arms itself for the nearest deadline): the HELLO must
+ * come within handshake_timeout, a frame that has started must be complete within
+ * read_timeout (a client trickling bytes cannot hold the connection), with no call in
+ * flight the connection may stay idle for idle_timeout, and after a shutdown GOAWAY
+ * an idle connection is closed if its client has not closed it within the linger.
+ */
+static void px__watchdog_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    px_sconn *sc = w->data;
+    if (sc->conn.closed || sc->conn.finishing)
+        return; /* answering what is in progress, then closing: no more limits */
+    const px_limits *lim = &sc->sl->srv->sc->limits;
+    ev_tstamp now = ev_now(ev), next = now + 3600;
+    if (!sc->codec) {
+        ev_tstamp due = sc->accepted_at + lim->handshake_timeout_us / 1e6;
+        if (now >= due) {
+            px__sconn_fatal(sc, PX_DEADLINE_EXCEEDED, "no HELLO within handshake_timeout (%lldms)",
+                            (long long)(lim->handshake_timeout_us / 1000));
+            return;
+        }
+        next = due;
+    }
+    if (sc->conn.partial_since > 0) {
+        ev_tstamp due = sc->conn.partial_since + lim->read_timeout_us / 1e6;
+        if (now >= due) {
+            px__sconn_fatal(sc, PX_DEADLINE_EXCEEDED,
+                            "frame not completed within read_timeout (%lldms)",
+                            (long long)(lim->read_timeout_us / 1000));
+            return;
+        }
+        if (due < next)
+            next = due;
+    } else if (sc->codec) {
+        /* Nothing partial: check again within read_timeout, when one may have started. */
+        ev_tstamp due = now + lim->read_timeout_us / 1e6;
+        if (due < next)
+            next = due;
+    }
+    if (sc->goaway && sc->inflight == 0) {
+        ev_tstamp due = sc->goaway_at + PX_DRAIN_LINGER;
+        if (now >= due) {
+            px_conn_close_after_flush(&sc->conn);
+            return;
+        }
+        if (due < next)
+            next = due;
+    } else if (lim->idle_timeout_us > 0 && sc->inflight == 0 && !sc->goaway) {
+        ev_tstamp due = sc->last_active + lim->idle_timeout_us / 1e6;
+        if (now >= due) {
+            px__sconn_goaway(sc, PX_OK, "idle timeout");
+            px_conn_close_after_flush(&sc->conn);
+            return;
+        }
+        if (due < next)
+            next = due;
+    }
+    w->repeat = next - now > 0.001 ? next - now : 0.001;
+    ev_timer_again(ev, w);
+}
+
+void px__sconn_call_ended(px_sconn *sc)
+{
+    if (sc->conn.finishing) {
+        px_conn_idle(&sc->conn);
+        return;
+    }
+    if (sc->goaway && sc->inflight == 0 && !sc->conn.closed)
+        px__watchdog_cb(sc->sl->loop.ev, &sc->watchdog_w, 0); /* arm the linger */
+    if (sc->conn.paused)
+        px_conn_resume(&sc->conn);
+}
+
+/* ---- connection lifetime --------------------------------------------------- */
+
+static void px__sloop_check_drained(px_sloop *sl)
+{
+    if (sl->draining != 1 || sl->n_conns)
+        return;
+    px_server *srv = sl->srv;
+    pthread_mutex_lock(&srv->lock);
+    srv->drained_loops++;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->lock);
+    sl->draining = 2; /* counted */
+}
+
+static int px__sconn_busy(px_conn *c) { return ((px_sconn *)c)->inflight > 0; }
+
+static void px__sconn_on_close(px_conn *c, const px_err *why)
+{
+    px_sconn *sc = (px_sconn *)c;
+    px_sloop *sl = sc->sl;
+    ev_timer_stop(c->loop->ev, &sc->watchdog_w);
+    px__sconn_unpause(sc);
+    __atomic_sub_fetch(&sl->srv->n_conns, 1, __ATOMIC_RELAXED);
+    if (why->status != PX_OK)
+        px_log_debug("connection from %s closed: %s", c->peer, why->msg);
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        sl->conns = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    sl->n_conns--;
+    px__sloop_check_drained(sl);
+}
+
+static void px__sconn_on_free(px_conn *c)
+{
+    px_idset_free(&((px_sconn *)c)->ids);
+    free(c);
+}
+
+static const px_conn_ops px__sconn_ops = {
+    .on_frame = px__sconn_on_frame,
+    .on_close = px__sconn_on_close,
+    .on_free = px__sconn_on_free,
+    .busy = px__sconn_busy,
+    .may_read = px__sconn_may_read,
+};
+
+/* Best effort on a fresh socket that will not be served: the kernel buffer takes a
+ * small frame at once. What the client already sent is read first, so that the close
+ * sends a FIN after the GOAWAY rather than a reset that could discard it. */
+static void px__refuse_conn(int fd, const char *why)
+{
+    px_buf b = {0};
+    px_frame g = {.type = PX_FRAME_GOAWAY, .status = PX_RESOURCE_EXHAUSTED,
+                  .body = (const uint8_t *)why, .body_len = (uint32_t)strlen(why)};
+    if (px_frame_append(&b, &g) == 0 && write(fd, b.data, b.len) < 0) {
+        /* the peer is gone already: nothing to tell */
+    }
+    px_buf_free(&b);
+    char sink[512];
+    for (int i = 0; i < 16 && read(fd, sink, sizeof sink) > 0; i++) {
+    }
+    close(fd);
+}
+
+void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
+{
+    px_sloop *sl = w->data;
+    px_server *srv = sl->srv;
+    const px_limits *lim = &srv->sc->limits;
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int fd = accept4(sl->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                px_log_warn("accept on %s: %s", srv->sc->listen, strerror(errno));
+            return;
+        }
+        px_net_tune(fd);
+        uint32_t open = __atomic_add_fetch(&srv->n_conns, 1, __ATOMIC_RELAXED);
+        if (open > lim->max_connections) {
+            __atomic_sub_fetch(&srv->n_conns, 1, __ATOMIC_RELAXED);
+            char why[128];
+            snprintf(why, sizeof why, "too many connections (max_connections %u)",
+                     lim->max_connections);
+            px__refuse_conn(fd, why);
+            continue;
+        }
+        px_sconn *sc = calloc(1, sizeof *sc);
+        if (!sc) {
+            __atomic_sub_fetch(&srv->n_conns, 1, __ATOMIC_RELAXED);
+            close(fd);
+            continue;
+        }
+        char name[PX_NET_NAME_MAX];
+        px_net_name((struct sockaddr *)&peer, plen, name, sizeof name);
+        px_conn_init(&sc->conn, &sl->loop, fd, &px__sconn_ops, lim->max_meta, lim->max_frame, 0,
+                     name);
+        sc->conn.mem = &sl->mem;
+        sc->sl = sl;
+        sc->next = sl->conns;
+        if (sl->conns)
+            sl->conns->prev = sc;
+        sl->conns = sc;
+        sl->n_conns++;
+        sc->accepted_at = sc->last_active = ev_now(ev);
+        ev_init(&sc->watchdog_w, px__watchdog_cb);
+        sc->watchdog_w.data = sc;
+        sc->watchdog_w.repeat = lim->handshake_timeout_us / 1e6;
+        ev_timer_again(ev, &sc->watchdog_w);
+    }
+}
+
+/* ---- shutdown, per loop ----------------------------------------------------- */
+
+/* Shutdown begins: no new connections, and every connection is told at once (GOAWAY,
+ * status 0) that it will take no new calls; those in flight finish. A connection
+ * closes when its client closes it, or after the linger once it has nothing in
+ * flight. */
+void px__sloop_drain_task(px_loop *loop, void *arg)
+{
+    px_sloop *sl = arg;
+    ev_io_stop(loop->ev, &sl->accept_w);
+    close(sl->lfd);
+    sl->lfd = -1;
+    sl->draining = 1;
+    ev_tstamp now = ev_now(loop->ev);
+    for (px_sconn *sc = sl->conns, *next; sc; sc = next) {
+        next = sc->next;
+        if (sc->conn.closed || sc->conn.finishing || sc->goaway)
+            continue;
+        px__sconn_goaway(sc, PX_OK, "server shutting down");
+        sc->goaway = 1;
+        sc->goaway_at = now;
+        px__watchdog_cb(loop->ev, &sc->watchdog_w, 0);
+    }
+    px__sloop_check_drained(sl);
+}
+
+/* The grace ran out: every call without an answer gets one now (UNAVAILABLE; marked
+ * not executed when it never left the worker queue), what can be written is written,
+ * and every connection closes. */
+void px__sloop_force_task(px_loop *loop, void *arg)
+{
+    px_sloop *sl = arg;
+    px_server *srv = sl->srv;
+    char why[200];
+    snprintf(why, sizeof why, "server %s is shutting down and its shutdown_grace (%lldms) ran out",
+             srv->sc->id, (long long)(srv->sc->shutdown_grace_us / 1000));
+    px_err e;
+    px_err_set(&e, PX_UNAVAILABLE, "%s", why);
+    for (px_sconn *sc = sl->conns, *next; sc; sc = next) {
+        next = sc->next;
+        px__sconn_answer_all(sc, why);
+        px_conn_abort(&sc->conn, &e);
+    }
+}

@@ -1,0 +1,166 @@
+/* Server internals shared by its parts: lifetime (px_server.c), connections
+ * (px_server_conn.c), calls (px_server_call.c) and the memory budget (px_server_mem.c). */
+#ifndef PX_SERVER_INT_H
+#define PX_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "plexus/px_codec.h"
+#include "px_arena.h"
+#include "px_codec_abi.h"
+#include "px_config_int.h"
+#include "px_conn.h"
+#include "px_idset.h"
+#include "px_loop.h"
+#include "px_mem.h"
+#include "px_methods.h"
+#include "px_pool.h"
+#include "px_server.h"
+#include "px_timerq.h"
+
+typedef struct px_codec_inst {
+    const char *name;
+    const px_codec_ops *ops;
+    px_decode_with_fn decode_with; /* NULL: the codec predates ABI 1.1 or has none */
+    void *state;
+    const px_modref *ref;
+} px_codec_inst;
+
+typedef struct px_service_inst {
+    const px_modref *ref;
+    void *state;
+    px_pool pool;
+    int has_pool;
+} px_service_inst;
+
+struct px_sconn;
+struct px_scall;
+
+typedef struct px_sloop {
+    px_loop loop;
+    struct px_server *srv;
+    int lfd;
+    ev_io accept_w;
+    struct px_sconn *conns;
+    size_t n_conns;
+    int draining;            /* 1: GOAWAY sent to every connection; 2: counted as drained */
+    px_task drain_task, force_task;
+    struct px_scall *free_calls; /* recycled call records: no malloc per call */
+    unsigned n_free_calls;
+    px_mem mem;              /* bytes this loop's connections and calls hold */
+    px_timerq tq;            /* deadlines of calls waiting for a worker */
+    ev_timer pressure_w;     /* looks at paused connections again while any is paused */
+    unsigned n_paused;
+    unsigned pressure_ticks;
+    ev_timer trim_w;         /* first loop: gives freed memory back to the system */
+    char why[300];           /* loop thread: the text of the last budget refusal */
+} px_sloop;
+
+typedef struct px_sconn {
+    px_conn conn;
+    px_sloop *sl;
+    const px_codec_inst *codec;
+    uint32_t inflight;       /* calls admitted and not yet released */
+    px_idset ids;            /* request ids in flight: a reused one is a protocol error */
+    const px_method *last_m; /* a connection mostly calls one method: skip the lookup */
+    struct px_sconn *prev, *next;
+    struct px_scall *calls;  /* calls in progress, for answers at the end of the grace */
+    ev_timer watchdog_w;     /* handshake, read (slowloris), idle and drain timeouts */
+    ev_tstamp accepted_at, last_active, goaway_at;
+    unsigned goaway : 1;     /* a shutdown GOAWAY went out: new requests are refused */
+    unsigned pressure_paused : 1; /* on the paused count of its loop */
+} px_sconn;
+
+/* Where a call is, for the threads that race to answer it. */
+enum {
+    PX_SCALL_QUEUED = 0,   /* admitted; waiting for a worker (or about to run on the loop) */
+    PX_SCALL_RUNNING = 1,  /* its handler was started */
+    PX_SCALL_ANSWERED = 2, /* the loop answered it before a worker took it: never run it */
+};
+
+typedef struct px_scall {
+    px_task task;
+    px_sconn *sc;
+    uint64_t id;
+    const px_method *m;
+    ProtobufCMessage *input;
+    int64_t deadline_us;  /* monotonic; INT64_MAX when the caller set none */
+    px_status status;
+    int state;            /* PX_SCALL_*, atomic between the loop and a worker */
+    unsigned answered : 1; /* loop thread: an answer was sent; the handler's is dropped */
+    unsigned id_live : 1;  /* its id is in sc->ids */
+    unsigned queued : 1;   /* submitted to a worker pool */
+    int64_t held;         /* bytes charged to the connection for this call */
+    struct px_scall *prev, *next; /* in sc->calls */
+    char msg[256];
+    px_buf reply;         /* the answer frame when built off the IO thread */
+    struct px_scall *next_free;
+    px_tnode queue_t;     /* the deadline while it waits for a worker */
+    px_arena arena;       /* the decoded request, when its codec takes an allocator */
+    int in_arena;
+    _Alignas(16) unsigned char arena_mem[256];
+} px_scall;
+
+#define PX_SLOOP_MAX_FREE_CALLS 1024
+
+struct px_server {
+    const px_config *cfg;
+    const px_server_conf *sc;
+    px_codec_inst *codecs;
+    size_t n_codecs;
+    px_service_inst *services;
+    size_t n_services;
+    px_methods methods;
+    px_sloop *loops;
+    int n_loops;
+    uint32_t n_conns;     /* atomic: open connections over all loops */
+    int64_t mem_total;    /* atomic: bytes held over all loops (px_mem) */
+    int64_t mem_peak;     /* atomic: the highest mem_total published since the last trim */
+    int abandoned;        /* atomic: the grace ran out; late answers are dropped */
+    int stuck_threads;    /* threads still in a handler when shutdown gave up on them */
+    pthread_mutex_t lock; /* shutdown bookkeeping only */
+    pthread_cond_t cond;
+    int drained_loops;
+};
+
+/* px_server_conn.c */
+void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents);
+/** A protocol-level failure: answer what is in progress, then ERROR id 0 and close. */
+void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...) PX_PRINTF(3, 4);
+/** Appends an ERROR frame for id (flags: PX_FRAME_F_*). */
+void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags,
+                     const char *fmt, ...) PX_PRINTF(5, 6);
+/** A call of sc ended: closes a draining or finishing connection that became idle. */
+void px__sconn_call_ended(px_sconn *sc);
+void px__sloop_drain_task(px_loop *loop, void *arg);
+void px__sloop_force_task(px_loop *loop, void *arg);
+
+/* px_server_call.c */
+void px__on_request(px_sconn *sc, const px_frame *f);
+/** The grace ran out: answers each of sc's calls that has no answer yet. */
+void px__sconn_answer_all(px_sconn *sc, const char *why);
+void px__sloop_free_calls(px_sloop *sl);
+
+/* px_server_mem.c */
+/** Which bound a decode budget came from, for the refusal's message. */
+enum { PX_BUDGET_EXPANSION, PX_BUDGET_SERVER };
+/** px_conn may_read for server connections: the per-connection and server budgets. */
+int px__sconn_may_read(px_conn *c);
+/** sc closed: takes it off its loop's count of paused connections. */
+void px__sconn_unpause(px_sconn *sc);
+/** Bytes the decoded request of a len-byte body may take from the heap, and (*limit)
+ *  which bound set it. */
+size_t px__decode_budget(px_sconn *sc, size_t len, const ProtobufCMessageDescriptor *desc,
+                         int *limit);
+/** The message for a decode refused by bound `limit`. */
+void px__budget_why(px_sconn *sc, int limit, size_t len, char *buf, size_t cap);
+/** Whether a new request on sc is refused because the server is out of its budget. */
+int px__server_over_budget(px_sconn *sc);
+/** Why a reply of n bytes may not be queued on sc (NULL: it may); loop thread. */
+const char *px__reply_over_budget(px_sconn *sc, size_t n);
+/** Starts / stops the loop's pressure and trim timers. */
+void px__sloop_mem_start(px_sloop *sl);
+void px__sloop_mem_stop(px_sloop *sl);
+
+#endif
