@@ -147,6 +147,8 @@ int px_server_shutdown(px_server *s)
         }
     if (s->stuck_threads)
         __atomic_store_n(&s->abandoned, 1, __ATOMIC_RELEASE);
+    /* The loops' own window: the pools may have used up theirs. */
+    give_up = forced ? px_mono_us() + PX_FORCE_WAIT_US : INT64_MAX;
     for (int i = 0; i < s->n_loops; i++)
         if (px_loop_stop_join_until(&s->loops[i].loop, give_up) != 0)
             s->stuck_threads++; /* an IO thread blocked in a handler */
