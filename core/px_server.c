@@ -28,6 +28,7 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     s->cfg = cfg;
     s->sc = sc;
+    px__server_mem_init(s);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     *out = s;

@@ -70,7 +70,8 @@ void px__sloop_free_calls(px_sloop *sl)
 static void px__call_finish(px_scall *call)
 {
     px_sconn *sc = call->sc;
-    px_tq_cancel(&call->queue_t);
+    if (call->queued)
+        px_tq_cancel(&call->queue_t);
     px__scall_free_input(call);
     px_buf_free(&call->reply);
     if (call->id_live)
@@ -84,7 +85,8 @@ static void px__call_finish(px_scall *call)
     px_conn_charge(&sc->conn, -call->held);
     px__scall_put(sc->sl, call);
     sc->inflight--;
-    px__sconn_call_ended(sc);
+    if (sc->conn.finishing || sc->goaway || sc->conn.paused)
+        px__sconn_call_ended(sc);
     px_conn_unref(&sc->conn);
 }
 
@@ -145,7 +147,7 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
 static void px__check_reply_budget(px_scall *call, px_buf *out, size_t from)
 {
     size_t n = out->len - from;
-    const char *why = px__reply_over_budget(call->sc, n);
+    const char *why = px__reply_check(call->sc, n);
     if (!why)
         return;
     out->len = from;
@@ -415,7 +417,7 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     call->m = m;
     call->held = (int64_t)sizeof *call;
     int limit = 0;
-    size_t budget = px__decode_budget(sc, f->body_len, m->input, &limit);
+    size_t budget = px__decode_budget(sc, f->body_len, &limit);
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
     px_err_clear(&err);
     px_status st = px__decode(sc, call, f, budget, &err);

@@ -20,8 +20,6 @@ typedef struct fixture {
     px_sconn sc;
 } fixture;
 
-static const ProtobufCMessageDescriptor px__no_desc;
-
 /* conn_mib / server_mib budgets, max_connections conns; the loop holds `others` bytes
  * besides this connection's `held`. */
 static void setup_budget(fixture *f, int conn_mib, int server_mib, uint32_t conns)
@@ -33,6 +31,7 @@ static void setup_budget(fixture *f, int conn_mib, int server_mib, uint32_t conn
     f->conf.limits.max_connections = conns;
     f->conf.limits.max_decode_expansion = 8;
     f->srv.sc = &f->conf;
+    px__server_mem_init(&f->srv);
     assert_int_equal(px_loop_init(&f->sl.loop, 0), 0);
     f->sl.srv = &f->srv;
     px__sloop_mem_start(&f->sl);
@@ -102,17 +101,17 @@ static void test_decode_budget(void **state)
     int limit = -1;
     /* 8 x the body + 64 KiB while the server has room. */
     hold(&f, 0, 0);
-    assert_int_equal(px__decode_budget(&f.sc, 1000, &px__no_desc, &limit), 8000 + 64 * 1024);
+    assert_int_equal(px__decode_budget(&f.sc, 1000, &limit), 8000 + 64 * 1024);
     assert_int_equal(limit, PX_BUDGET_EXPANSION);
     /* What the server has left, when that is less. */
     hold(&f, 1 * MIB, 63 * MIB);
-    assert_int_equal(px__decode_budget(&f.sc, 1 * MIB, &px__no_desc, &limit), 1 * MIB);
+    assert_int_equal(px__decode_budget(&f.sc, 1 * MIB, &limit), 1 * MIB);
     assert_int_equal(limit, PX_BUDGET_SERVER);
     hold(&f, 1 * MIB, 65 * MIB);
-    assert_int_equal(px__decode_budget(&f.sc, 1 * MIB, &px__no_desc, &limit), 0);
+    assert_int_equal(px__decode_budget(&f.sc, 1 * MIB, &limit), 0);
     /* An ordinary client may still fill its share, past the budget. */
     hold(&f, 4 * 1024, 65 * MIB);
-    assert_int_equal(px__decode_budget(&f.sc, 10, &px__no_desc, &limit), 12 * 1024);
+    assert_int_equal(px__decode_budget(&f.sc, 10, &limit), 12 * 1024);
     char why[300];
     px__budget_why(&f.sc, PX_BUDGET_EXPANSION, 1000, why, sizeof why);
     assert_string_equal(why, "its 1000 bytes decode to more than 8 times their size + 64KiB "
