@@ -3,6 +3,7 @@
 
 #include "pb_depth.h"
 #include "pb_field0.h"
+#include "pb_watch.h"
 
 static int px__is_message_desc(const ProtobufCMessageDescriptor *desc)
 {
@@ -44,8 +45,14 @@ static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescripto
     if (!px_pb_depth_ok(desc, info, data, len))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: %s nests deeper than %d levels", desc->name, PX_PB_MAX_DEPTH);
-    /* NULL alloc: libprotobuf-c's malloc/free, as decode's contract says. */
-    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, alloc, len, data);
+    /* NULL alloc: malloc/free, as decode's contract says. Every block comes from alloc
+     * through the watch, which only notes whether one was refused. */
+    px_pb_watch watch;
+    px_pb_watch_init(&watch, alloc);
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &watch.a, len, data);
+    if (msg == NULL && watch.refused) /* unpack gave back what it had built */
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED,
+                          "protobuf: cannot decode %s from %zu bytes: out of memory", desc->name, len);
     if (msg == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "protobuf: cannot decode %s from %zu bytes",
                           desc->name, len);
