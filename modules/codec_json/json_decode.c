@@ -344,7 +344,7 @@ static px_status px__dec_repeated(px__dec *c, const ProtobufCFieldDescriptor *f,
 static px_status px__find(px__dec *c, const json_t *obj, const ProtobufCFieldDescriptor *f,
                           const json_t **v, size_t *mark)
 {
-    char nbuf[64];
+    char nbuf[64]; /* a longer name is malloc'd: working memory, not part of the message */
     char *jname = px__json_name(f->name, nbuf, sizeof nbuf);
     if (jname == NULL)
         return px__dec_oom(c);

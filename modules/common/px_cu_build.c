@@ -3,14 +3,6 @@
 #include <string.h>
 #include "px_codec_util.h"
 
-ProtobufCMessage *px__cu_msg_new(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *alloc)
-{
-    ProtobufCMessage *m = px__cu_alloc(alloc, d->sizeof_message);
-    if (m != NULL)
-        d->message_init(m);
-    return m;
-}
-
 /* Frees what one value of f at p owns and leaves the empty value, as free_unpacked would judge it. */
 static void px__cu_clear_value(const ProtobufCFieldDescriptor *f, void *p, ProtobufCAllocator *alloc)
 {
