@@ -21,6 +21,7 @@
 
 #include <plexus/plexus.h>
 #include "calc.pb-c.h"
+#include "px_arena.h"
 #include "px_codec_abi.h"
 #include "px_test_alloc.h"
 #include "px_test_calc.h"
@@ -128,6 +129,33 @@ static void test_every_codec_has_decode_with(void **state)
         if (codecs[i].mod->abi_minor < 1 || codecs[i].decode_with == NULL)
             fail_msg("%s: no decode_with (abi_minor %u)", codecs[i].mod->name,
                      (unsigned)codecs[i].mod->abi_minor);
+    }
+}
+
+/* The benchmark request decodes into the server's per-call arena (core/px_server.c: 256
+ * bytes) without a malloc, whatever the codec: the point of decode_with. */
+static void test_small_request_needs_no_malloc(void **state)
+{
+    (void)state;
+    size_t add = corpus_count() - 1;
+    for (size_t i = 0; i < N_CODECS; i++) {
+        const codec *c = &codecs[i];
+        const ProtobufCMessage *want;
+        size_t len;
+        uint8_t *data = encode_corpus(c, add, &want, &len);
+        _Alignas(16) unsigned char mem[256];
+        px_arena a;
+        px_arena_init(&a, mem, sizeof mem);
+        ProtobufCMessage *got;
+        px_err err;
+        px_err_clear(&err);
+        if (c->decode_with(NULL, want->descriptor, data, len, &a.alloc, &got, &err) != PX_OK)
+            fail_msg("%s: %s", c->mod->name, err.msg);
+        px_assert_msg_equal(want, got);
+        if (a.spilled != 0 || (unsigned char *)got < mem || (unsigned char *)got >= mem + sizeof mem)
+            fail_msg("%s: AddRequest spilled %u blocks to malloc", c->mod->name, a.spilled);
+        px_arena_free_message(&a, got);
+        free(data);
     }
 }
 
@@ -242,13 +270,15 @@ static void test_accounting_and_fail_at_k(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[1 + N_CODECS];
+    struct CMUnitTest tests[2 + N_CODECS] = {
+        cmocka_unit_test(test_every_codec_has_decode_with),
+        cmocka_unit_test(test_small_request_needs_no_malloc),
+    };
     static char names[N_CODECS][64];
-    tests[0] = (struct CMUnitTest)cmocka_unit_test(test_every_codec_has_decode_with);
     for (size_t i = 0; i < N_CODECS; i++) {
         snprintf(names[i], sizeof names[i], "%.20s: accounting and fail at every k", codecs[i].file);
-        tests[1 + i] = (struct CMUnitTest){ .name = names[i], .test_func = test_accounting_and_fail_at_k,
+        tests[2 + i] = (struct CMUnitTest){ .name = names[i], .test_func = test_accounting_and_fail_at_k,
                                             .initial_state = &codecs[i] };
     }
-    return _cmocka_run_group_tests("codec_alloc", tests, 1 + N_CODECS, setup, teardown);
+    return _cmocka_run_group_tests("codec_alloc", tests, 2 + N_CODECS, setup, teardown);
 }
