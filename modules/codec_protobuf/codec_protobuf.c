@@ -1,4 +1,5 @@
 /* CODEC "protobuf": libprotobuf-c pack/unpack, byte-identical to any protobuf implementation. */
+#include <errno.h>
 #include <plexus/plexus.h>
 
 #include "pb_depth.h"
@@ -45,12 +46,22 @@ static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescripto
     if (!px_pb_depth_ok(desc, info, data, len))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: %s nests deeper than %d levels", desc->name, PX_PB_MAX_DEPTH);
-    /* NULL alloc: malloc/free, as decode's contract says. Every block comes from alloc
-     * through the watch, which only notes whether one was refused. */
-    px_pb_watch watch;
-    px_pb_watch_init(&watch, alloc);
-    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &watch.a, len, data);
-    if (msg == NULL && watch.refused) /* unpack gave back what it had built */
+    /* unpack answers NULL for bad input and for a refused allocation alike. With the
+     * caller's allocator, the watch notes a refusal on the way; with none (malloc/free,
+     * as decode's contract says), malloc's ENOMEM does, and plain decode pays nothing. */
+    ProtobufCMessage *msg;
+    int refused;
+    if (alloc != NULL) {
+        px_pb_watch watch;
+        px_pb_watch_init(&watch, alloc);
+        msg = protobuf_c_message_unpack(desc, &watch.a, len, data);
+        refused = watch.refused;
+    } else {
+        errno = 0;
+        msg = protobuf_c_message_unpack(desc, NULL, len, data);
+        refused = msg == NULL && errno == ENOMEM;
+    }
+    if (msg == NULL && refused) /* unpack gave back what it had built */
         return px_err_set(err, PX_RESOURCE_EXHAUSTED,
                           "protobuf: cannot decode %s from %zu bytes: out of memory", desc->name, len);
     if (msg == NULL)

@@ -7,7 +7,7 @@
 /** An allocator handed to unpack in place of the caller's: forwards, and notes a NULL. */
 typedef struct px_pb_watch {
     ProtobufCAllocator a;      /* what unpack is given; allocator_data points back here */
-    ProtobufCAllocator *inner; /* the caller's allocator, or NULL for malloc / free */
+    ProtobufCAllocator *inner; /* the caller's allocator */
     int refused;               /* set when an allocation returned NULL */
 } px_pb_watch;
 
