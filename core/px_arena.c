@@ -1,5 +1,6 @@
 #include "px_arena.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -14,6 +15,7 @@ static __attribute__((noinline)) void *px__arena_spill(px_arena *a, size_t size)
      * huge tree) gets NULL, as on out of memory, and fails. */
     if (size > a->limit - a->spill_bytes || size > SIZE_MAX - PX_ARENA_HDR) {
         a->over = 1;
+        errno = ENOMEM; /* as malloc would: the codec tells a refusal from bad input */
         return NULL;
     }
     /* Each spilled block carries its size, so freeing it gives its bytes back: the

@@ -319,9 +319,9 @@ static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
 }
 
 /* Decodes the body into call->input within budget bytes of heap beyond the call record.
- * Returns PX_OK, PX_RESOURCE_EXHAUSTED when the budget ran out, or the codec's error. */
+ * Returns PX_OK or the codec's error; *over is set when it was the budget that ran out. */
 static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, size_t budget,
-                            px_err *err)
+                            int *over, px_err *err)
 {
     const px_codec_inst *codec = sc->codec;
     const ProtobufCMessageDescriptor *desc = call->m->input;
@@ -333,6 +333,7 @@ static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, siz
         if (call->arena.over) {
             if (st == PX_OK)
                 px__scall_free_input(call);
+            *over = 1;
             return PX_RESOURCE_EXHAUSTED;
         }
         call->held += (int64_t)call->arena.spill_bytes;
@@ -346,6 +347,7 @@ static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, siz
     size_t used = px_msg_heap_size(call->input);
     if (used > budget) {
         px__scall_free_input(call);
+        *over = 1;
         return PX_RESOURCE_EXHAUSTED;
     }
     call->held += (int64_t)used;
@@ -420,19 +422,24 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     size_t budget = px__decode_budget(sc, f->body_len, &limit);
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
     px_err_clear(&err);
-    px_status st = px__decode(sc, call, f, budget, &err);
+    int over = 0;
+    px_status st = px__decode(sc, call, f, budget, &over, &err);
     if (st != PX_OK) {
         char why[300];
-        if (st == PX_RESOURCE_EXHAUSTED)
+        if (over)
             px__budget_why(sc, limit, f->body_len, why, sizeof why);
         px__scall_put(sc->sl, call);
-        if (st != PX_RESOURCE_EXHAUSTED)
-            px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
-                       m->name, m->input->name, sc->codec->name, err.msg);
-        else
+        if (over)
             px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED,
                        limit == PX_BUDGET_EXPANSION ? 0 : PX_FRAME_F_NOT_EXECUTED,
                        "%s: request refused: %s", m->name, why);
+        else if (st == PX_RESOURCE_EXHAUSTED) /* the process itself is out of memory */
+            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+                       "%s: cannot decode %s with codec %s: %s", m->name, m->input->name,
+                       sc->codec->name, err.msg);
+        else
+            px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
+                       m->name, m->input->name, sc->codec->name, err.msg);
         return;
     }
     call->id = f->id;

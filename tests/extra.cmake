@@ -31,3 +31,9 @@ if(TARGET plexus_cli AND TARGET plexus_codec_bench)
   set_tests_properties(integration.bench_codec PROPERTIES
     ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
 endif()
+
+# Under ASan test_codec_alloc refuses every allocation of every corpus sample in turn
+# (about 14,500 decodes, a few of them of 100-400 KiB documents): minutes on a busy machine.
+if(TARGET test_codec_alloc)
+  set_tests_properties(unit.test_codec_alloc PROPERTIES TIMEOUT 900)
+endif()
