@@ -1,24 +1,21 @@
 #include "px_arena.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 /* The size header in front of a spilled block: 16 bytes keep malloc's alignment. */
 #define PX_ARENA_HDR 16
 
-static void *px__arena_alloc(void *data, size_t size)
+/* Past the arena's room: a heap block within the limit (kept out of line, so the usual
+ * case above stays a few instructions). */
+static __attribute__((noinline)) void *px__arena_spill(px_arena *a, size_t size)
 {
-    px_arena *a = data;
-    size_t need = (size + 15) & ~(size_t)15; /* keep every block 16-byte aligned */
-    if (need >= size && need <= a->cap - a->used) {
-        void *p = a->mem + a->used;
-        a->used += need;
-        return p;
-    }
     /* A decoder that asks for more than the budget (a small body that would grow into a
      * huge tree) gets NULL, as on out of memory, and fails. */
     if (size > a->limit - a->spill_bytes || size > SIZE_MAX - PX_ARENA_HDR) {
         a->over = 1;
+        errno = ENOMEM; /* as malloc would: the codec tells a refusal from bad input */
         return NULL;
     }
     /* Each spilled block carries its size, so freeing it gives its bytes back: the
@@ -30,6 +27,18 @@ static void *px__arena_alloc(void *data, size_t size)
     a->spilled++;
     a->spill_bytes += size;
     return (char *)p + PX_ARENA_HDR;
+}
+
+static void *px__arena_alloc(void *data, size_t size)
+{
+    px_arena *a = data;
+    size_t need = (size + 15) & ~(size_t)15; /* keep every block 16-byte aligned */
+    if (need >= size && need <= a->cap - a->used) {
+        void *p = a->mem + a->used;
+        a->used += need;
+        return p;
+    }
+    return px__arena_spill(a, size);
 }
 
 static void px__arena_free(void *data, void *p)

@@ -152,13 +152,18 @@ static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn
     return PX_OK;
 }
 
-/* An idle pooled connection has nothing to read: anything there (EOF, a GOAWAY, an
- * ERROR) means the server is done with it. One non-blocking peek per reuse. */
+/* Whether the server is done with an idle pooled connection: it closed it, reset it
+ * or said GOAWAY while it sat in the pool. One non-blocking peek per reuse; a late
+ * reply waiting there is left for px__recv to drop and count. */
 static int px__bconn_stale(px_bconn *b)
 {
-    char c;
-    ssize_t n = recv(b->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    uint8_t head[4];
+    ssize_t n = recv(b->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno != EAGAIN && errno != EWOULDBLOCK;
+    if (b->in.len >= 4) /* a frame begun by an earlier read */
+        return b->in.data[3] == PX_FRAME_GOAWAY;
+    return n == 0 || (n == (ssize_t)sizeof head && head[3] == PX_FRAME_GOAWAY);
 }
 
 /* getConnection: an idle one, a new one while under pool_size, or wait for a put. */

@@ -21,7 +21,7 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents);
 
 void px_conn_ref(px_conn *c) { c->refs++; }
 
-void px_conn_account(px_conn *c)
+static inline void px__conn_account(px_conn *c)
 {
     size_t b = c->in.cap + c->out.cap;
     if (b != c->bufs) {
@@ -29,6 +29,8 @@ void px_conn_account(px_conn *c)
         c->bufs = b;
     }
 }
+
+void px_conn_account(px_conn *c) { px__conn_account(c); }
 
 void px_conn_unref(px_conn *c)
 {
@@ -138,8 +140,8 @@ static int px__conn_may_read(px_conn *c)
         return 0;
     if (!c->ops->may_read)
         return 1;
-    px_conn_account(c);
-    if (c->ops->may_read(c))
+    px__conn_account(c);
+    if (c->held < c->read_free_below || c->ops->may_read(c))
         return 1;
     c->paused = 1;
     c->partial_since = 0; /* the wait is ours, not the peer's: no read_timeout meanwhile */

@@ -57,6 +57,7 @@ struct px_conn {
         final_sent : 1;
     px_mem *mem;           /* the loop's account this connection's bytes go to; may be NULL */
     int64_t held;          /* bytes held for this connection: its buffers + the owner's charges */
+    int64_t read_free_below; /* while held is under this, reading goes on without asking may_read */
     size_t bufs;           /* the buffers' capacity last counted into held */
     px_err why;            /* reason given to on_close after a deferred close */
     /* "127.0.0.1:7101", "[::1]:7101", for messages: holds any numeric name; a client's

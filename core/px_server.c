@@ -28,6 +28,7 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     s->cfg = cfg;
     s->sc = sc;
+    px__server_mem_init(s);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     *out = s;
@@ -147,6 +148,8 @@ int px_server_shutdown(px_server *s)
         }
     if (s->stuck_threads)
         __atomic_store_n(&s->abandoned, 1, __ATOMIC_RELEASE);
+    /* The loops' own window: the pools may have used up theirs. */
+    give_up = forced ? px_mono_us() + PX_FORCE_WAIT_US : INT64_MAX;
     for (int i = 0; i < s->n_loops; i++)
         if (px_loop_stop_join_until(&s->loops[i].loop, give_up) != 0)
             s->stuck_threads++; /* an IO thread blocked in a handler */

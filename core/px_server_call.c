@@ -70,7 +70,8 @@ void px__sloop_free_calls(px_sloop *sl)
 static void px__call_finish(px_scall *call)
 {
     px_sconn *sc = call->sc;
-    px_tq_cancel(&call->queue_t);
+    if (call->queued)
+        px_tq_cancel(&call->queue_t);
     px__scall_free_input(call);
     px_buf_free(&call->reply);
     if (call->id_live)
@@ -84,7 +85,8 @@ static void px__call_finish(px_scall *call)
     px_conn_charge(&sc->conn, -call->held);
     px__scall_put(sc->sl, call);
     sc->inflight--;
-    px__sconn_call_ended(sc);
+    if (sc->conn.finishing || sc->goaway || sc->conn.paused)
+        px__sconn_call_ended(sc);
     px_conn_unref(&sc->conn);
 }
 
@@ -145,7 +147,7 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
 static void px__check_reply_budget(px_scall *call, px_buf *out, size_t from)
 {
     size_t n = out->len - from;
-    const char *why = px__reply_over_budget(call->sc, n);
+    const char *why = px__reply_check(call->sc, n);
     if (!why)
         return;
     out->len = from;
@@ -317,9 +319,9 @@ static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
 }
 
 /* Decodes the body into call->input within budget bytes of heap beyond the call record.
- * Returns PX_OK, PX_RESOURCE_EXHAUSTED when the budget ran out, or the codec's error. */
+ * Returns PX_OK or the codec's error; *over is set when it was the budget that ran out. */
 static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, size_t budget,
-                            px_err *err)
+                            int *over, px_err *err)
 {
     const px_codec_inst *codec = sc->codec;
     const ProtobufCMessageDescriptor *desc = call->m->input;
@@ -331,6 +333,7 @@ static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, siz
         if (call->arena.over) {
             if (st == PX_OK)
                 px__scall_free_input(call);
+            *over = 1;
             return PX_RESOURCE_EXHAUSTED;
         }
         call->held += (int64_t)call->arena.spill_bytes;
@@ -344,6 +347,7 @@ static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, siz
     size_t used = px_msg_heap_size(call->input);
     if (used > budget) {
         px__scall_free_input(call);
+        *over = 1;
         return PX_RESOURCE_EXHAUSTED;
     }
     call->held += (int64_t)used;
@@ -415,22 +419,27 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     call->m = m;
     call->held = (int64_t)sizeof *call;
     int limit = 0;
-    size_t budget = px__decode_budget(sc, f->body_len, m->input, &limit);
+    size_t budget = px__decode_budget(sc, f->body_len, &limit);
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
     px_err_clear(&err);
-    px_status st = px__decode(sc, call, f, budget, &err);
+    int over = 0;
+    px_status st = px__decode(sc, call, f, budget, &over, &err);
     if (st != PX_OK) {
         char why[300];
-        if (st == PX_RESOURCE_EXHAUSTED)
+        if (over)
             px__budget_why(sc, limit, f->body_len, why, sizeof why);
         px__scall_put(sc->sl, call);
-        if (st != PX_RESOURCE_EXHAUSTED)
-            px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
-                       m->name, m->input->name, sc->codec->name, err.msg);
-        else
+        if (over)
             px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED,
                        limit == PX_BUDGET_EXPANSION ? 0 : PX_FRAME_F_NOT_EXECUTED,
                        "%s: request refused: %s", m->name, why);
+        else if (st == PX_RESOURCE_EXHAUSTED) /* the process itself is out of memory */
+            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+                       "%s: cannot decode %s with codec %s: %s", m->name, m->input->name,
+                       sc->codec->name, err.msg);
+        else
+            px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
+                       m->name, m->input->name, sc->codec->name, err.msg);
         return;
     }
     call->id = f->id;

@@ -283,6 +283,7 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
         px_conn_init(&sc->conn, &sl->loop, fd, &px__sconn_ops, lim->max_meta, lim->max_frame, 0,
                      name);
         sc->conn.mem = &sl->mem;
+        sc->conn.read_free_below = srv->light_floor; /* ordinary clients are always read */
         sc->sl = sl;
         sc->next = sl->conns;
         if (sl->conns)

@@ -116,6 +116,10 @@ struct px_server {
     int n_loops;
     uint32_t n_conns;     /* atomic: open connections over all loops */
     int64_t mem_total;    /* atomic: bytes held over all loops (px_mem) */
+    /* The budget's thresholds, worked out once (px__server_mem_init): */
+    int64_t light_floor;  /* a connection holding less is an ordinary client */
+    int64_t pressure_at;  /* three quarters of max_server_memory */
+    int64_t conn_hard;    /* twice max_conn_memory */
     int64_t mem_peak;     /* atomic: the highest mem_total published since the last trim */
     int abandoned;        /* atomic: the grace ran out; late answers are dropped */
     int stuck_threads;    /* threads still in a handler when shutdown gave up on them */
@@ -149,16 +153,45 @@ enum { PX_BUDGET_EXPANSION, PX_BUDGET_SERVER };
 int px__sconn_may_read(px_conn *c);
 /** sc closed: takes it off its loop's count of paused connections. */
 void px__sconn_unpause(px_sconn *sc);
+/* What any request may decode to whatever its size: small messages nest and point a
+ * lot (a 282-byte body 63 levels deep decodes to about 3.5 KiB), and they are bounded
+ * by max_inflight_per_conn and the budgets anyway; the factor is for large bodies. */
+#define PX_DECODE_BASE (64 * 1024)
+/** px__decode_budget when the server lacks room for the expansion bound b. */
+size_t px__decode_budget_tight(px_sconn *sc, int64_t b, int64_t srv_left, int *limit);
 /** Bytes the decoded request of a len-byte body may take from the heap, and (*limit)
  *  which bound set it. */
-size_t px__decode_budget(px_sconn *sc, size_t len, const ProtobufCMessageDescriptor *desc,
-                         int *limit);
+static inline size_t px__decode_budget(px_sconn *sc, size_t len, int *limit)
+{
+    const px_server *srv = sc->sl->srv;
+    int64_t b = (int64_t)srv->sc->limits.max_decode_expansion * (int64_t)len + PX_DECODE_BASE;
+    int64_t srv_left = (int64_t)srv->sc->limits.max_server_memory - px_mem_total(&sc->sl->mem);
+    *limit = PX_BUDGET_EXPANSION;
+    if (srv_left >= b)
+        return (size_t)b; /* the usual case: the server has room */
+    return px__decode_budget_tight(sc, b, srv_left, limit);
+}
 /** The message for a decode refused by bound `limit`. */
 void px__budget_why(px_sconn *sc, int limit, size_t len, char *buf, size_t cap);
-/** Whether a new request on sc is refused because the server is out of its budget. */
-int px__server_over_budget(px_sconn *sc);
+/** Whether a new request on sc is refused because the server is out of its budget
+ *  (never for a connection holding less than the ordinary share). */
+static inline int px__server_over_budget(px_sconn *sc)
+{
+    const px_server *srv = sc->sl->srv;
+    return sc->conn.held >= srv->light_floor &&
+           px_mem_total(&sc->sl->mem) >= (int64_t)srv->sc->limits.max_server_memory;
+}
 /** Why a reply of n bytes may not be queued on sc (NULL: it may); loop thread. */
 const char *px__reply_over_budget(px_sconn *sc, size_t n);
+/** px__reply_over_budget with the usual case inline: an ordinary client's answer. */
+static inline const char *px__reply_check(px_sconn *sc, size_t n)
+{
+    if (sc->conn.held + (int64_t)n < sc->sl->srv->light_floor)
+        return NULL;
+    return px__reply_over_budget(sc, n);
+}
+/** Works out the server's thresholds from its limits. */
+void px__server_mem_init(px_server *srv);
 /** Starts / stops the loop's pressure and trim timers. */
 void px__sloop_mem_start(px_sloop *sl);
 void px__sloop_mem_stop(px_sloop *sl);

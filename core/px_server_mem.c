@@ -25,37 +25,31 @@
 /* Give memory back when the total fell by at least this much, to under half its peak. */
 #define PX_TRIM_MIN_DROP (4 << 20)
 
-/* What any request may decode to whatever its size: small messages nest and point a
- * lot (a 282-byte body 63 levels deep decodes to about 3.5 KiB), and they are bounded
- * by max_inflight_per_conn and the budgets anyway; the factor is for large bodies. */
-#define PX_DECODE_BASE (64 * 1024)
 
-static const px_limits *px__lim(const px_sconn *sc) { return &sc->sl->srv->sc->limits; }
-
-/* A connection holding less than this is an ordinary client: it is served even when
- * the server is out of its budget. Small enough that max_connections of them stay
- * within a quarter of max_server_memory. */
-static int64_t px__light_floor(const px_limits *l)
+/* A connection holding less than the floor is an ordinary client: it is always read
+ * and served, even when the server is out of its budget. Small enough that
+ * max_connections of them stay within a quarter of max_server_memory. */
+void px__server_mem_init(px_server *srv)
 {
+    const px_limits *l = &srv->sc->limits;
     int64_t f = (int64_t)(l->max_server_memory / 4 / (l->max_connections ? l->max_connections : 1));
     int64_t cap = (int64_t)l->max_conn_memory / 16;
     if (f > cap)
         f = cap;
-    return f < 16 * 1024 ? 16 * 1024 : f;
+    srv->light_floor = f < 16 * 1024 ? 16 * 1024 : f;
+    srv->pressure_at = (int64_t)(l->max_server_memory / 4 * 3);
+    srv->conn_hard = 2 * (int64_t)l->max_conn_memory;
 }
 
-static int64_t px__conn_hard(const px_limits *l) { return 2 * (int64_t)l->max_conn_memory; }
-
+/* Called only for a connection at or past the ordinary share (px_conn reads freely
+ * below read_free_below). */
 int px__sconn_may_read(px_conn *c)
 {
     px_sconn *sc = (px_sconn *)c;
-    const px_limits *l = px__lim(sc);
-    int ok = c->held < (int64_t)l->max_conn_memory;
-    if (ok && c->held >= px__light_floor(l)) {
-        int64_t total = px_mem_total(&sc->sl->mem);
-        ok = total < (int64_t)(l->max_server_memory / 4 * 3);
-    }
     px_sloop *sl = sc->sl;
+    const px_server *srv = sl->srv;
+    int ok = c->held < (int64_t)srv->sc->limits.max_conn_memory &&
+             (c->held < srv->light_floor || px_mem_total(&sl->mem) < srv->pressure_at);
     if (!ok && !sc->pressure_paused) {
         sc->pressure_paused = 1;
         if (sl->n_paused++ == 0)
@@ -106,21 +100,9 @@ static void px__pressure_cb(struct ev_loop *ev, ev_timer *w, int revents)
     }
 }
 
-int px__server_over_budget(px_sconn *sc)
+size_t px__decode_budget_tight(px_sconn *sc, int64_t b, int64_t srv_left, int *limit)
 {
-    const px_limits *l = px__lim(sc);
-    return sc->conn.held >= px__light_floor(l) &&
-           px_mem_total(&sc->sl->mem) >= (int64_t)l->max_server_memory;
-}
-
-size_t px__decode_budget(px_sconn *sc, size_t len, const ProtobufCMessageDescriptor *desc,
-                         int *limit)
-{
-    const px_limits *l = px__lim(sc);
-    int64_t b = (int64_t)l->max_decode_expansion * (int64_t)len + PX_DECODE_BASE;
-    *limit = PX_BUDGET_EXPANSION;
-    int64_t floor_left = px__light_floor(l) - sc->conn.held;
-    int64_t srv_left = (int64_t)l->max_server_memory - px_mem_total(&sc->sl->mem);
+    int64_t floor_left = sc->sl->srv->light_floor - sc->conn.held;
     if (srv_left < floor_left)
         srv_left = floor_left; /* an ordinary client's request is served regardless */
     if (srv_left < b) {
@@ -132,7 +114,7 @@ size_t px__decode_budget(px_sconn *sc, size_t len, const ProtobufCMessageDescrip
 
 void px__budget_why(px_sconn *sc, int limit, size_t len, char *buf, size_t cap)
 {
-    const px_limits *l = px__lim(sc);
+    const px_limits *l = &sc->sl->srv->sc->limits;
     if (limit == PX_BUDGET_EXPANSION)
         snprintf(buf, cap,
                  "its %zu bytes decode to more than %u times their size + 64KiB "
@@ -147,21 +129,23 @@ void px__budget_why(px_sconn *sc, int limit, size_t len, char *buf, size_t cap)
 
 const char *px__reply_over_budget(px_sconn *sc, size_t n)
 {
-    const px_limits *l = px__lim(sc);
+    const px_server *srv = sc->sl->srv;
     int64_t after = sc->conn.held + (int64_t)n;
-    if (after > px__conn_hard(l)) {
+    if (after < srv->light_floor)
+        return NULL; /* an ordinary client's answer always goes */
+    const px_limits *l = &srv->sc->limits;
+    if (after > srv->conn_hard) {
         snprintf(sc->sl->why, sizeof sc->sl->why,
                  "the connection already holds %lld bytes of replies and calls its client has "
                  "not taken (limit: twice server.limits.max_conn_memory %llu)",
                  (long long)sc->conn.held, (unsigned long long)l->max_conn_memory);
         return sc->sl->why;
     }
-    if (after >= px__light_floor(l) &&
-        px_mem_total(&sc->sl->mem) + (int64_t)n > (int64_t)l->max_server_memory) {
+    if (px_mem_total(&sc->sl->mem) + (int64_t)n > (int64_t)l->max_server_memory) {
         snprintf(sc->sl->why, sizeof sc->sl->why,
                  "server %s is out of its memory budget (server.limits.max_server_memory %llu "
                  "bytes)",
-                 sc->sl->srv->sc->id, (unsigned long long)l->max_server_memory);
+                 srv->sc->id, (unsigned long long)l->max_server_memory);
         return sc->sl->why;
     }
     return NULL;

@@ -37,3 +37,9 @@ endif()
 if(TEST integration.test_partition)
   set_tests_properties(integration.test_partition PROPERTIES SKIP_RETURN_CODE 77)
 endif()
+
+# Under ASan test_codec_alloc refuses every allocation of every corpus sample in turn
+# (about 14,500 decodes, a few of them of 100-400 KiB documents): minutes on a busy machine.
+if(TARGET test_codec_alloc)
+  set_tests_properties(unit.test_codec_alloc PROPERTIES TIMEOUT 900)
+endif()

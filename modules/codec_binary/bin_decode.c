@@ -5,7 +5,8 @@
 #include "bin_int.h"
 
 typedef struct px__bdec {
-    const uint8_t *base; /* start of the document: error messages give offsets from it */
+    const uint8_t *base;      /* start of the document: error messages give offsets from it */
+    ProtobufCAllocator *alloc; /* every byte of the message comes from it (NULL: malloc) */
     px_cu_path path;     /* filled while a failure unwinds */
     char what[320];
     px_status status;
@@ -29,6 +30,7 @@ static px_status px__bdec_fail(px__bdec *c, const uint8_t *at, const char *fmt, 
     return PX_INVALID_ARGUMENT;
 }
 
+/* The allocator said no: out of memory, or out of the budget the caller gave it. */
 static px_status px__bdec_oom(px__bdec *c)
 {
     snprintf(c->what, sizeof c->what, "out of memory");
@@ -101,11 +103,9 @@ static px_status px__bdec_value(px__bdec *c, const ProtobufCFieldDescriptor *f, 
         const uint8_t *nul = memchr(val, 0, vlen);
         if (nul != NULL)
             return px__bdec_fail(c, nul, "string contains a NUL byte");
-        char *s = malloc((size_t)vlen + 1);
+        char *s = px__cu_strdup(c->alloc, val, vlen);
         if (s == NULL)
             return px__bdec_oom(c);
-        memcpy(s, val, vlen);
-        s[vlen] = '\0';
         *(char **)p = s;
         return PX_OK;
     }
@@ -114,7 +114,7 @@ static px_status px__bdec_value(px__bdec *c, const ProtobufCFieldDescriptor *f, 
         b->len = 0;
         b->data = NULL;
         if (vlen > 0) {
-            if ((b->data = malloc(vlen)) == NULL)
+            if ((b->data = px__cu_alloc(c->alloc, vlen)) == NULL)
                 return px__bdec_oom(c);
             memcpy(b->data, val, vlen);
             b->len = vlen;
@@ -125,12 +125,12 @@ static px_status px__bdec_value(px__bdec *c, const ProtobufCFieldDescriptor *f, 
         if (depth >= PX_CU_MAX_DEPTH)
             return px__bdec_fail(c, val, "messages nested deeper than %d", PX_CU_MAX_DEPTH);
         const ProtobufCMessageDescriptor *sd = f->descriptor;
-        ProtobufCMessage *sub = px__cu_msg_new(sd);
+        ProtobufCMessage *sub = px__cu_msg_new(sd, c->alloc);
         if (sub == NULL)
             return px__bdec_oom(c);
         px_status st = px__bdec_fields(c, sd, val, vlen, sub, depth + 1);
         if (st != PX_OK) {
-            protobuf_c_message_free_unpacked(sub, NULL);
+            protobuf_c_message_free_unpacked(sub, c->alloc);
             return st;
         }
         *(ProtobufCMessage **)p = sub;
@@ -167,7 +167,7 @@ static px_status px__bdec_packed(px__bdec *c, ProtobufCMessage *m, const Protobu
     size_t n = vlen / w;
     if (n == 0)
         return PX_OK;
-    uint8_t *slot = px__cu_repeated_room(m, f, n);
+    uint8_t *slot = px__cu_repeated_room(m, f, n, c->alloc);
     if (slot == NULL)
         return px__bdec_oom(c);
     size_t size = px__cu_value_size(f->type);
@@ -192,7 +192,7 @@ static px_status px__bdec_field(px__bdec *c, ProtobufCMessage *m, const Protobuf
 {
     px_status st;
     if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-        void *p = px__cu_singular_begin(m, f); /* a field given twice: the last wins */
+        void *p = px__cu_singular_begin(m, f, c->alloc); /* a field given twice: the last wins */
         if ((st = px__bdec_value(c, f, val, vlen, p, depth)) == PX_OK)
             px__cu_singular_done(m, f);
         else
@@ -204,7 +204,7 @@ static px_status px__bdec_field(px__bdec *c, ProtobufCMessage *m, const Protobuf
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
         return st;
     }
-    void *slot = px__cu_repeated_room(m, f, 1);
+    void *slot = px__cu_repeated_room(m, f, 1, c->alloc);
     if (slot == NULL)
         return px__bdec_oom(c);
     if ((st = px__bdec_value(c, f, val, vlen, slot, depth)) != PX_OK) {
@@ -251,10 +251,11 @@ static px_status px__bdec_fields(px__bdec *c, const ProtobufCMessageDescriptor *
 }
 
 px_status px__bin_decode_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
-                                 ProtobufCMessage **out, px_err *err)
+                                 ProtobufCAllocator *alloc, ProtobufCMessage **out, px_err *err)
 {
     px__bdec c; /* the message buffers are filled only on failure: no need to zero them */
     c.base = data;
+    c.alloc = alloc;
     c.path.len = 0;
     c.status = PX_OK;
     const char *want = desc->short_name;
@@ -277,7 +278,7 @@ px_status px__bin_decode_message(const ProtobufCMessageDescriptor *desc, const u
             got[i] = data[8 + i] >= 0x20 && data[8 + i] < 0x7f ? (char)data[8 + i] : '?';
         strcpy(got + i, i < glen ? "..." : "");
         st = px__bdec_fail(&c, data + 8, "message name '%s' is not '%s'", got, want);
-    } else if ((m = px__cu_msg_new(desc)) == NULL) {
+    } else if ((m = px__cu_msg_new(desc, alloc)) == NULL) {
         st = px__bdec_oom(&c);
     } else {
         st = px__bdec_fields(&c, desc, data + 8 + wlen, len - 8 - wlen, m, 1);
@@ -287,7 +288,7 @@ px_status px__bin_decode_message(const ProtobufCMessageDescriptor *desc, const u
         return PX_OK;
     }
     if (m != NULL)
-        protobuf_c_message_free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, alloc);
     if (c.path.len > 0)
         return px_err_set(err, st, "binary: cannot decode %s: field '%s': %s", desc->name, c.path.buf, c.what);
     return px_err_set(err, st, "binary: cannot decode %s: %s", desc->name, c.what);

@@ -66,8 +66,10 @@ static inline size_t px__bin_width(ProtobufCType type)
 /** Appends the encoding of msg (header and entries) to out; err on failure (out unchanged). */
 px_status px__bin_encode_message(const ProtobufCMessage *msg, px_buf *out, px_err *err);
 
-/** Decodes a whole document of type desc into a malloc'd message; err on failure. */
+/** Decodes a whole document of type desc into a message built from alloc (NULL: malloc);
+ *  err on failure, with what was built given back to alloc. */
 px_status px__bin_decode_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-                                 size_t len, ProtobufCMessage **out, px_err *err);
+                                 size_t len, ProtobufCAllocator *alloc, ProtobufCMessage **out,
+                                 px_err *err);
 
 #endif

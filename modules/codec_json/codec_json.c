@@ -32,9 +32,9 @@ static px_status px__json_encode(void *state, const ProtobufCMessage *msg, px_bu
     return PX_OK;
 }
 
-static px_status px__json_decode(void *state, const ProtobufCMessageDescriptor *desc,
-                                 const uint8_t *data, size_t len, ProtobufCMessage **out,
-                                 px_err *err)
+static px_status px__json_decode_with(void *state, const ProtobufCMessageDescriptor *desc,
+                                      const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
+                                      ProtobufCMessage **out, px_err *err)
 {
     (void)state;
     px_err local;
@@ -44,7 +44,8 @@ static px_status px__json_decode(void *state, const ProtobufCMessageDescriptor *
     if (px__cu_check_decode("json", desc, err) != PX_OK)
         return err->status;
     json_error_t jerr;
-    /* Duplicate keys are refused, as protobuf's own JSON parser does. */
+    /* Duplicate keys are refused, as protobuf's own JSON parser does. The tree is working
+     * memory on jansson's malloc, freed before we return: only the message comes from alloc. */
     json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         /* jansson's own text for this one names its flag; say why we refuse instead. */
@@ -55,15 +56,24 @@ static px_status px__json_decode(void *state, const ProtobufCMessageDescriptor *
                           "json: cannot decode %s: line %d column %d (byte %d): %s", desc->name,
                           jerr.line, jerr.column, jerr.position, why);
     }
-    px_status st = px__json_decode_message(desc, root, out, err);
+    px_status st = px__json_decode_message(desc, root, alloc, out, err);
     json_decref(root);
     return st;
+}
+
+/* NULL allocator: malloc / free, as protobuf_c_message_free_unpacked(msg, NULL) expects. */
+static px_status px__json_decode(void *state, const ProtobufCMessageDescriptor *desc,
+                                 const uint8_t *data, size_t len, ProtobufCMessage **out,
+                                 px_err *err)
+{
+    return px__json_decode_with(state, desc, data, len, NULL, out, err);
 }
 
 static const px_codec_ops px__json_ops = {
     .content_type = "application/json",
     .encode = px__json_encode,
     .decode = px__json_decode,
+    .decode_with = px__json_decode_with,
 };
 
 PX_MODULE_DECLARE = {

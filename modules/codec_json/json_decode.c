@@ -1,4 +1,4 @@
-/* codec_json decoder: a jansson tree to a malloc'd protobuf-c message, following the proto3 JSON mapping. */
+/* codec_json decoder: a jansson tree to a protobuf-c message from the caller's allocator, following the proto3 JSON mapping. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -9,12 +9,20 @@
 #include "json_int.h"
 
 typedef struct px__dec {
-    px__json_path path; /* JSON keys as the input spelled them */
+    px__json_path path;        /* JSON keys as the input spelled them */
+    ProtobufCAllocator *alloc; /* every byte of the message comes from it (NULL: malloc) */
     px_err *err;
 } px__dec;
 
 static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d, const json_t *v,
                                  int depth, ProtobufCMessage **out);
+
+static px_status px__dec_what(px__dec *c, px_status st, const char *what)
+{
+    if (c->path.len > 0)
+        return px_err_set(c->err, st, "json: field '%s': %s", c->path.buf, what);
+    return px_err_set(c->err, st, "json: %s", what);
+}
 
 static px_status px__dec_fail(px__dec *c, const char *fmt, ...) PX_PRINTF(2, 3);
 
@@ -25,14 +33,13 @@ static px_status px__dec_fail(px__dec *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (c->path.len > 0)
-        return px_err_set(c->err, PX_INVALID_ARGUMENT, "json: field '%s': %s", c->path.buf, what);
-    return px_err_set(c->err, PX_INVALID_ARGUMENT, "json: %s", what);
+    return px__dec_what(c, PX_INVALID_ARGUMENT, what);
 }
 
+/* An allocation failed: out of memory, or out of the budget of the caller's allocator. */
 static px_status px__dec_oom(px__dec *c)
 {
-    return px_err_set(c->err, PX_RESOURCE_EXHAUSTED, "json: out of memory decoding '%s'", c->path.buf);
+    return px__dec_what(c, PX_RESOURCE_EXHAUSTED, "out of memory");
 }
 
 static px_status px__expected(px__dec *c, const char *what, const json_t *v)
@@ -171,7 +178,8 @@ static px_status px__dec_bytes(px__dec *c, const json_t *v, ProtobufCBinaryData 
     if (!json_is_string(v))
         return px__expected(c, "a base64 string", v);
     size_t bad;
-    int rc = px__cu_b64_decode(json_string_value(v), json_string_length(v), &out->data, &out->len, &bad);
+    int rc = px__cu_b64_decode(json_string_value(v), json_string_length(v), c->alloc, &out->data, &out->len,
+                               &bad);
     if (rc == -1)
         return px__dec_oom(c);
     if (rc == -2)
@@ -231,7 +239,8 @@ static px_status px__dec_value(px__dec *c, const ProtobufCFieldDescriptor *f, co
     case PROTOBUF_C_TYPE_STRING: {
         if (!json_is_string(v))
             return px__expected(c, "a string", v);
-        char *s = strdup(json_string_value(v)); /* jansson refused \u0000, so strdup is whole */
+        /* jansson refused \u0000, so the copy is whole */
+        char *s = px__cu_strdup(c->alloc, json_string_value(v), json_string_length(v));
         if (s == NULL)
             return px__dec_oom(c);
         *(char **)p = s;
@@ -254,7 +263,9 @@ static px_status px__dec_map_key(px__dec *c, const ProtobufCFieldDescriptor *kf,
         *(protobuf_c_boolean *)p = key[0] == 't';
         return PX_OK;
     }
-    json_t *k = json_string(key); /* the text goes through the same checks as a string value */
+    /* The text goes through the same checks as a string value. A jansson value: working
+     * memory, on malloc like the tree, not part of the message. */
+    json_t *k = json_string(key);
     if (k == NULL)
         return px__dec_oom(c);
     px_status st = px__dec_value(c, kf, k, 0, p);
@@ -273,7 +284,7 @@ static px_status px__dec_map(px__dec *c, const ProtobufCFieldDescriptor *f, cons
     size_t count = json_object_size(v);
     if (count == 0)
         return PX_OK;
-    if ((*arr = calloc(count, sizeof **arr)) == NULL)
+    if (count > SIZE_MAX / sizeof **arr || (*arr = px__cu_alloc(c->alloc, count * sizeof **arr)) == NULL)
         return px__dec_oom(c);
     const char *key;
     json_t *val;
@@ -281,14 +292,14 @@ static px_status px__dec_map(px__dec *c, const ProtobufCFieldDescriptor *f, cons
         size_t mark = px__json_path_mapkey(&c->path, key);
         if (json_is_null(val))
             return px__dec_fail(c, "map value must not be null");
-        ProtobufCMessage *e = px__cu_msg_new(ed);
+        ProtobufCMessage *e = px__cu_msg_new(ed, c->alloc);
         if (e == NULL)
             return px__dec_oom(c);
         px_status st = px__dec_map_key(c, &ed->fields[0], key, (char *)e + ed->fields[0].offset);
         if (st == PX_OK)
             st = px__dec_value(c, &ed->fields[1], val, depth, (char *)e + ed->fields[1].offset);
         if (st != PX_OK) {
-            protobuf_c_message_free_unpacked(e, NULL);
+            protobuf_c_message_free_unpacked(e, c->alloc);
             return st;
         }
         (*arr)[(*n)++] = e; /* counted as soon as stored, so an error frees exactly what exists */
@@ -307,7 +318,9 @@ static px_status px__dec_repeated(px__dec *c, const ProtobufCFieldDescriptor *f,
     size_t count = json_array_size(v), size = px__cu_value_size(f->type);
     if (count == 0)
         return PX_OK;
-    if ((*arr = calloc(count, size)) == NULL)
+    /* Sized once from the array: elements are counted as they are stored, so the slots
+     * past n need no zeroing. */
+    if (count > SIZE_MAX / size || (*arr = px__cu_alloc(c->alloc, count * size)) == NULL)
         return px__dec_oom(c);
     for (size_t i = 0; i < count; i++) {
         size_t mark = px__json_path_index(&c->path, i);
@@ -331,7 +344,7 @@ static px_status px__dec_repeated(px__dec *c, const ProtobufCFieldDescriptor *f,
 static px_status px__find(px__dec *c, const json_t *obj, const ProtobufCFieldDescriptor *f,
                           const json_t **v, size_t *mark)
 {
-    char nbuf[64];
+    char nbuf[64]; /* a longer name is malloc'd: working memory, not part of the message */
     char *jname = px__json_name(f->name, nbuf, sizeof nbuf);
     if (jname == NULL)
         return px__dec_oom(c);
@@ -410,13 +423,13 @@ static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d
         snprintf(what, sizeof what, "an object for %s", d->name);
         return px__expected(c, what, v);
     }
-    /* malloc + message_init: the layout and allocator protobuf_c_message_free_unpacked expects. */
-    ProtobufCMessage *m = px__cu_msg_new(d);
+    /* alloc + message_init: the layout and allocator protobuf_c_message_free_unpacked expects. */
+    ProtobufCMessage *m = px__cu_msg_new(d, c->alloc);
     if (m == NULL)
         return px__dec_oom(c);
     px_status st = px__dec_fields(c, d, v, depth, (char *)m);
     if (st != PX_OK) {
-        protobuf_c_message_free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, c->alloc);
         return st;
     }
     *out = m;
@@ -424,9 +437,9 @@ static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d
 }
 
 px_status px__json_decode_message(const ProtobufCMessageDescriptor *desc, const json_t *root,
-                                  ProtobufCMessage **out, px_err *err)
+                                  ProtobufCAllocator *alloc, ProtobufCMessage **out, px_err *err)
 {
-    px__dec c = { .err = err };
+    px__dec c = { .alloc = alloc, .err = err };
     *out = NULL;
     return px__dec_message(&c, desc, root, 1, out);
 }

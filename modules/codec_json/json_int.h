@@ -41,8 +41,9 @@ void px__json_describe(const json_t *v, char *buf, size_t cap);
 /** Builds the JSON object of msg; *precision receives the digits doubles need. NULL + err on failure. */
 json_t *px__json_encode_message(const ProtobufCMessage *msg, int *precision, px_err *err);
 
-/** Builds a malloc'd protobuf-c message of type desc from a JSON value; err on failure. */
+/** Builds a protobuf-c message of type desc from a JSON value, from alloc (NULL: malloc);
+ *  err on failure, with what was built given back to alloc. */
 px_status px__json_decode_message(const ProtobufCMessageDescriptor *desc, const json_t *root,
-                                  ProtobufCMessage **out, px_err *err);
+                                  ProtobufCAllocator *alloc, ProtobufCMessage **out, px_err *err);
 
 #endif

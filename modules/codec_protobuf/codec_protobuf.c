@@ -1,4 +1,5 @@
 /* CODEC "protobuf": libprotobuf-c pack/unpack, byte-identical to any protobuf implementation. */
+#include <errno.h>
 #include <plexus/plexus.h>
 
 #include "pb_depth.h"
@@ -44,8 +45,14 @@ static px_status px__pb_decode_with(void *state, const ProtobufCMessageDescripto
     if (!px_pb_depth_ok(desc, info, data, len))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "protobuf: %s nests deeper than %d levels", desc->name, PX_PB_MAX_DEPTH);
-    /* NULL alloc: libprotobuf-c's malloc/free, as decode's contract says. */
+    /* unpack answers NULL for bad input and for a refused allocation alike; an
+     * allocator that refuses sets errno to ENOMEM, as malloc does (the decode_with
+     * contract, plexus/px_codec.h), which tells them apart at no cost per allocation. */
+    errno = 0;
     ProtobufCMessage *msg = protobuf_c_message_unpack(desc, alloc, len, data);
+    if (msg == NULL && errno == ENOMEM) /* unpack gave back what it had built */
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED,
+                          "protobuf: cannot decode %s from %zu bytes: out of memory", desc->name, len);
     if (msg == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "protobuf: cannot decode %s from %zu bytes",
                           desc->name, len);

@@ -100,8 +100,8 @@ static px_status px__xml_encode(void *state, const ProtobufCMessage *msg, px_buf
     return px__xml_encode_message(msg, out, err);
 }
 
-static px_status px__xml_decode(void *state, const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-                                size_t len, ProtobufCMessage **out, px_err *err)
+static px_status px__xml_decode_with(void *state, const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                     size_t len, ProtobufCAllocator *alloc, ProtobufCMessage **out, px_err *err)
 {
     (void)state;
     px_err local;
@@ -110,13 +110,21 @@ static px_status px__xml_decode(void *state, const ProtobufCMessageDescriptor *d
     *out = NULL;
     if (px__cu_check_decode("xml", desc, err) != PX_OK)
         return err->status;
-    return px__xml_decode_message(desc, data, len, out, err);
+    return px__xml_decode_message(desc, data, len, alloc, out, err);
+}
+
+/* NULL allocator: malloc / free, as protobuf_c_message_free_unpacked(msg, NULL) expects. */
+static px_status px__xml_decode(void *state, const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                size_t len, ProtobufCMessage **out, px_err *err)
+{
+    return px__xml_decode_with(state, desc, data, len, NULL, out, err);
 }
 
 static const px_codec_ops px__xml_ops = {
     .content_type = "application/xml",
     .encode = px__xml_encode,
     .decode = px__xml_decode,
+    .decode_with = px__xml_decode_with,
 };
 
 PX_MODULE_DECLARE = {

@@ -8,8 +8,9 @@
 #include "xml_int.h"
 
 typedef struct px__xdec {
-    xmlTextReaderPtr r;
-    px_buf text;     /* the current scalar's text, NUL-terminated */
+    xmlTextReaderPtr r;        /* libxml2's state: working memory on its own malloc */
+    ProtobufCAllocator *alloc; /* every byte of the message comes from it (NULL: malloc) */
+    px_buf text;               /* the current scalar's text, NUL-terminated: working memory too */
     px_cu_path path; /* filled while a failure unwinds */
     char what[400];
     px_status status;
@@ -37,6 +38,7 @@ static px_status px__xdec_fail(px__xdec *c, const char *fmt, ...)
     return PX_INVALID_ARGUMENT;
 }
 
+/* An allocation failed: out of memory, or out of the budget of the caller's allocator. */
 static px_status px__xdec_oom(px__xdec *c)
 {
     snprintf(c->what, sizeof c->what, "out of memory");
@@ -166,12 +168,12 @@ static px_status px__xdec_value(px__xdec *c, const ProtobufCFieldDescriptor *f, 
         if (depth >= PX_CU_MAX_DEPTH)
             return px__xdec_fail(c, "messages nested deeper than %d", PX_CU_MAX_DEPTH);
         const ProtobufCMessageDescriptor *sd = f->descriptor;
-        ProtobufCMessage *sub = px__cu_msg_new(sd);
+        ProtobufCMessage *sub = px__cu_msg_new(sd, c->alloc);
         if (sub == NULL)
             return px__xdec_oom(c);
         px_status st = px__xdec_message(c, sd, sub, depth + 1, empty);
         if (st != PX_OK) {
-            protobuf_c_message_free_unpacked(sub, NULL);
+            protobuf_c_message_free_unpacked(sub, c->alloc);
             return st;
         }
         *(ProtobufCMessage **)p = sub;
@@ -183,10 +185,9 @@ static px_status px__xdec_value(px__xdec *c, const ProtobufCFieldDescriptor *f, 
     char *text = (char *)c->text.data;
     size_t len = c->text.len;
     if (f->type == PROTOBUF_C_TYPE_STRING) { /* XML cannot hold NUL, so the copy is whole */
-        char *s = malloc(len + 1);
+        char *s = px__cu_strdup(c->alloc, text, len);
         if (s == NULL)
             return px__xdec_oom(c);
-        memcpy(s, text, len + 1);
         *(char **)p = s;
         return PX_OK;
     }
@@ -197,7 +198,7 @@ static px_status px__xdec_value(px__xdec *c, const ProtobufCFieldDescriptor *f, 
                 text[n++] = text[i];
         ProtobufCBinaryData *b = p;
         size_t bad;
-        int rc = px__cu_b64_decode(text, n, &b->data, &b->len, &bad);
+        int rc = px__cu_b64_decode(text, n, c->alloc, &b->data, &b->len, &bad);
         if (rc == -1)
             return px__xdec_oom(c);
         if (rc == -2)
@@ -215,14 +216,14 @@ static px_status px__xdec_field(px__xdec *c, ProtobufCMessage *m, const Protobuf
 {
     px_status st;
     if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-        void *p = px__cu_singular_begin(m, f); /* a field given twice: the last wins */
+        void *p = px__cu_singular_begin(m, f, c->alloc); /* a field given twice: the last wins */
         if ((st = px__xdec_value(c, f, p, depth, empty)) == PX_OK)
             px__cu_singular_done(m, f);
         else if (!c->syntax)
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
         return st;
     }
-    void *slot = px__cu_repeated_room(m, f, 1);
+    void *slot = px__cu_repeated_room(m, f, 1, c->alloc);
     if (slot == NULL)
         return px__xdec_oom(c);
     if ((st = px__xdec_value(c, f, slot, depth, empty)) != PX_OK) {
@@ -310,7 +311,7 @@ static px_status px__xdec_document(px__xdec *c, const ProtobufCMessageDescriptor
     const char *root = (const char *)xmlTextReaderConstName(c->r);
     if (strcmp(root, desc->short_name) != 0)
         return px__xdec_fail(c, "root element <%.60s> is not <%s>", root, desc->short_name);
-    ProtobufCMessage *m = px__cu_msg_new(desc);
+    ProtobufCMessage *m = px__cu_msg_new(desc, c->alloc);
     if (m == NULL)
         return px__xdec_oom(c);
     st = px__xdec_message(c, desc, m, 1, xmlTextReaderIsEmptyElement(c->r) == 1);
@@ -328,7 +329,7 @@ static px_status px__xdec_document(px__xdec *c, const ProtobufCMessageDescriptor
             st = px__xdec_fail(c, "%s", px__node_kind(type));
     }
     if (st != PX_OK) {
-        protobuf_c_message_free_unpacked(m, NULL);
+        protobuf_c_message_free_unpacked(m, c->alloc);
         return st;
     }
     *out = m;
@@ -336,7 +337,7 @@ static px_status px__xdec_document(px__xdec *c, const ProtobufCMessageDescriptor
 }
 
 px_status px__xml_decode_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
-                                 ProtobufCMessage **out, px_err *err)
+                                 ProtobufCAllocator *alloc, ProtobufCMessage **out, px_err *err)
 {
     if (len == 0 || data == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "xml: cannot decode %s: empty document", desc->name);
@@ -344,6 +345,7 @@ px_status px__xml_decode_message(const ProtobufCMessageDescriptor *desc, const u
         return px_err_set(err, PX_INVALID_ARGUMENT, "xml: cannot decode %s: %zu bytes is more than libxml2 takes",
                           desc->name, len);
     px__xdec c; /* the message buffers are filled only on failure: no need to zero them */
+    c.alloc = alloc;
     c.text = (px_buf){ 0 };
     c.path.len = 0;
     c.status = PX_OK;

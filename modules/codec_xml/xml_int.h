@@ -43,8 +43,9 @@ int px__xml_check_text(const char *s, size_t len, size_t *bad_at, char *why, siz
 /** Appends the XML document of msg to out; err on failure (out unchanged). */
 px_status px__xml_encode_message(const ProtobufCMessage *msg, px_buf *out, px_err *err);
 
-/** Decodes an XML document into a malloc'd message of type desc; err on failure. */
+/** Decodes an XML document into a message of type desc built from alloc (NULL: malloc);
+ *  err on failure, with what was built given back to alloc. */
 px_status px__xml_decode_message(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
-                                 ProtobufCMessage **out, px_err *err);
+                                 ProtobufCAllocator *alloc, ProtobufCMessage **out, px_err *err);
 
 #endif

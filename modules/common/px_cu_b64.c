@@ -51,7 +51,8 @@ static int px__cu_b64_digit(char c)
     return -1;
 }
 
-int px__cu_b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len, size_t *bad_at)
+int px__cu_b64_decode(const char *text, size_t len, ProtobufCAllocator *alloc, uint8_t **out,
+                      size_t *out_len, size_t *bad_at)
 {
     *out = NULL;
     *out_len = 0;
@@ -70,7 +71,7 @@ int px__cu_b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_l
     size_t n = digits / 4 * 3 + (digits % 4 == 0 ? 0 : digits % 4 - 1);
     if (n == 0)
         return 0;
-    uint8_t *buf = malloc(n);
+    uint8_t *buf = px__cu_alloc(alloc, n); /* the bytes field itself */
     if (buf == NULL)
         return -1;
     uint32_t acc = 0;
@@ -79,7 +80,7 @@ int px__cu_b64_decode(const char *text, size_t len, uint8_t **out, size_t *out_l
     for (size_t i = 0; i < digits; i++) {
         int d = px__cu_b64_digit(text[i]);
         if (d < 0) {
-            free(buf);
+            px__cu_free(alloc, buf);
             *bad_at = i;
             return -2;
         }

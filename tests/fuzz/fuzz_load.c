@@ -11,7 +11,7 @@
 /* Reachable for the process's life (it owns the loaded module): not a leak. */
 static px_config *cfg;
 
-const px_codec_ops *px_fuzz_load_codec(const char *name, void **state)
+const px_codec_ops *px_fuzz_load_codec(const char *name, void **state, const px_module **mod)
 {
     char path[] = "/tmp/px-fuzz-codec-XXXXXX";
     int fd = mkstemp(path);
@@ -34,5 +34,7 @@ const px_codec_ops *px_fuzz_load_codec(const char *name, void **state)
         fprintf(stderr, "px_fuzz_load_codec: codec %s: %s\n", name, err.msg);
         abort();
     }
+    if (mod != NULL)
+        *mod = ref->mod;
     return ref->mod->ops;
 }

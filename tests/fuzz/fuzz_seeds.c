@@ -24,7 +24,7 @@ static void put(const char *dir, const char *name, const void *data, size_t len)
 static int codec_seeds(const char *codec, const char *dir)
 {
     void *state;
-    const px_codec_ops *ops = px_fuzz_load_codec(codec, &state);
+    const px_codec_ops *ops = px_fuzz_load_codec(codec, &state, NULL);
     size_t n = px_test_echo_sample_count();
     for (size_t i = 0; i <= n; i++) {
         Calc__EchoMsg m;

@@ -2,7 +2,9 @@
  * standard ones in $PX_MODULE_DIR) round-trips the calc.EchoMsg corpus to equal
  * messages, refuses malformed input with INVALID_ARGUMENT and a message without
  * crashing or reading past its input (inputs are exact-size heap copies, so ASan sees
- * any over-read), and agrees with protoc and xmllint where those can judge it. */
+ * any over-read), and agrees with protoc and xmllint where those can judge it. A codec
+ * with decode_with (ABI 1.1) passes every check that decodes twice: through decode, and
+ * through decode_with with a counting allocator that must get back all it gave. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +20,9 @@
 #include "calc.pb-c.h"
 #include "px_conf.h"
 #include "px_config_int.h"
+#include "px_codec_abi.h"
 #include "px_loader.h"
+#include "px_test_alloc.h"
 #include "px_test_calc.h"
 #include "px_test_msg.h"
 #include "px_test_protoc.h"
@@ -32,6 +36,9 @@ typedef struct codec {
     const px_codec_ops *ops;
     px_modref ref;
     void *state;
+    px_decode_with_fn decode_with; /* non-NULL: this run decodes through it, from *alloc */
+    px_test_alloc *alloc;
+    const char *mode;              /* "" or " (decode_with)", for test names */
 } codec;
 
 static px_loader *loader;
@@ -54,9 +61,17 @@ static px_status decode(const codec *c, const ProtobufCMessageDescriptor *d, con
         memcpy(copy, data, len);
     px_err_clear(err);
     *out = (ProtobufCMessage *)&copy; /* poison: a refusal must set NULL */
-    px_status st = c->ops->decode(c->state, d, copy, len, out, err);
+    px_status st = c->decode_with != NULL
+                       ? c->decode_with(c->state, d, copy, len, &c->alloc->a, out, err)
+                       : c->ops->decode(c->state, d, copy, len, out, err);
     free(copy);
     return st;
+}
+
+/* Frees a message decode() made, through the allocator it came from. */
+static void free_msg(const codec *c, ProtobufCMessage *m)
+{
+    protobuf_c_message_free_unpacked(m, c->decode_with != NULL ? &c->alloc->a : NULL);
 }
 
 /*
@@ -94,7 +109,7 @@ static void expect_refused(const codec *c, const ProtobufCMessageDescriptor *d, 
     px_err err;
     ProtobufCMessage *m = decode_or_refuse(c, d, data, len, what, &err);
     if (m != NULL) {
-        protobuf_c_message_free_unpacked(m, NULL);
+        free_msg(c, m);
         fail_msg("%s: %s: decoded, expected INVALID_ARGUMENT", c->mod->name, what);
     }
     if (want != NULL && strstr(err.msg, want) == NULL)
@@ -146,7 +161,7 @@ static void test_roundtrip(void **state)
         if (again.len != out.len - 4 || (again.len > 0 && memcmp(again.data, out.data + 4, again.len) != 0))
             fail_msg("%s: sample %zu (%s): the decoded message encodes to other bytes (%zu, not %zu)",
                      c->mod->name, i, what, again.len, out.len - 4);
-        protobuf_c_message_free_unpacked(dec, NULL);
+        free_msg(c, dec);
         px_buf_free(&again);
         px_buf_free(&out);
     }
@@ -180,7 +195,7 @@ static void test_truncated(void **state)
         if (!same_bytes && !px_test_msg_equal(&m.base, dec, why, sizeof why))
             fail_msg("%s: %s decoded to a message that is neither the original nor those bytes: "
                      "a truncation went unnoticed", c->mod->name, what);
-        protobuf_c_message_free_unpacked(dec, NULL);
+        free_msg(c, dec);
         px_buf_free(&again);
     }
     assert_true(refused > 0);
@@ -212,7 +227,7 @@ static void test_corrupted(void **state)
             snprintf(what, sizeof what, "byte %zu changed (way %zu)", i, k);
             ProtobufCMessage *dec = decode_or_refuse(c, &calc__echo_msg__descriptor, buf, full.len, what, NULL);
             if (dec != NULL)
-                protobuf_c_message_free_unpacked(dec, NULL);
+                free_msg(c, dec);
             else
                 refused++;
         }
@@ -233,11 +248,11 @@ static void test_garbage(void **state)
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         ProtobufCMessage *dec = decode_or_refuse(c, types[t], blob, 0, "empty input", NULL);
         if (dec != NULL)
-            protobuf_c_message_free_unpacked(dec, NULL);
+            free_msg(c, dec);
         for (int b = 0; b < 256; b++) {
             blob[0] = (uint8_t)b;
             if ((dec = decode_or_refuse(c, types[t], blob, 1, "one byte", NULL)) != NULL)
-                protobuf_c_message_free_unpacked(dec, NULL);
+                free_msg(c, dec);
         }
         for (int r = 0; r < 300; r++) {
             size_t len = r == 299 ? sizeof blob : 1 + (size_t)r % 97;
@@ -248,7 +263,7 @@ static void test_garbage(void **state)
                 blob[i] = (uint8_t)seed;
             }
             if ((dec = decode_or_refuse(c, types[t], blob, len, "random bytes", NULL)) != NULL)
-                protobuf_c_message_free_unpacked(dec, NULL);
+                free_msg(c, dec);
         }
     }
     /* Each sample read as a type it is not. */
@@ -259,7 +274,7 @@ static void test_garbage(void **state)
         for (size_t t = 1; t < sizeof types / sizeof types[0]; t++) {
             ProtobufCMessage *dec = decode_or_refuse(c, types[t], out.data, out.len, "another type's bytes", NULL);
             if (dec != NULL)
-                protobuf_c_message_free_unpacked(dec, NULL);
+                free_msg(c, dec);
         }
         px_buf_free(&out);
     }
@@ -285,7 +300,7 @@ static void test_depth_limit(void **state)
     px_buf_free(&out);
     if (dec == NULL)
         return;
-    protobuf_c_message_free_unpacked(dec, NULL);
+    free_msg(c, dec);
     fail_msg("%s: a message nested 65 deep was encoded and decoded", c->mod->name);
 }
 
@@ -546,7 +561,7 @@ static void test_protoc(void **state)
         char why[512];
         if (!px_test_msg_equal(&m.base, dec, why, sizeof why))
             fail_msg("sample %zu: protoc read other values: %s", i, why);
-        protobuf_c_message_free_unpacked(dec, NULL);
+        free_msg(c, dec);
         free(text);
         free(bin);
         px_buf_free(&out);
@@ -615,27 +630,49 @@ typedef struct check {
     const char *name;
     CMUnitTestFunction fn;
     const char *only; /* run for the codec of this name only, or NULL for every codec */
+    int decodes;      /* also run through decode_with */
 } check;
 
 static const check checks[] = {
-    { "roundtrip", test_roundtrip, NULL },      { "truncated", test_truncated, NULL },
-    { "corrupted", test_corrupted, NULL },      { "garbage", test_garbage, NULL },
-    { "depth_limit", test_depth_limit, NULL },  { "malformed", test_malformed, "protobuf" },
-    { "malformed", test_malformed, "json" },    { "malformed", test_malformed, "xml" },
-    { "malformed", test_malformed, "binary" },  { "protoc_decode", test_protoc, "protobuf" },
-    { "xmllint", test_xmllint, "xml" },
+    { "roundtrip", test_roundtrip, NULL, 1 },      { "truncated", test_truncated, NULL, 1 },
+    { "corrupted", test_corrupted, NULL, 1 },      { "garbage", test_garbage, NULL, 1 },
+    { "depth_limit", test_depth_limit, NULL, 1 },  { "malformed", test_malformed, "protobuf", 1 },
+    { "malformed", test_malformed, "json", 1 },    { "malformed", test_malformed, "xml", 1 },
+    { "malformed", test_malformed, "binary", 1 },  { "protoc_decode", test_protoc, "protobuf", 1 },
+    { "xmllint", test_xmllint, "xml", 0 },
 };
+#define N_CHECKS (sizeof checks / sizeof checks[0])
+
+static int alloc_setup(void **state)
+{
+    const codec *c = *state;
+    px_test_alloc_init(c->alloc, 0);
+    return 0;
+}
+
+/* After a check through decode_with: every message it decoded was freed, exactly. */
+static int alloc_teardown(void **state)
+{
+    const codec *c = *state;
+    char why[256];
+    if (px_test_alloc_balanced(c->alloc, why, sizeof why))
+        return 0;
+    print_error("%s (decode_with): the allocator did not get back all it gave: %s\n", c->mod->name, why);
+    return -1;
+}
 
 int main(int argc, char **argv)
 {
     static const char *const defaults[] = { "codec_protobuf.so", "codec_json.so", "codec_xml.so",
                                             "codec_binary.so" };
     size_t n = argc > 1 ? (size_t)argc - 1 : sizeof defaults / sizeof defaults[0];
-    codec *codecs = calloc(n, sizeof *codecs);
-    char (*names)[96] = calloc(n * (sizeof checks / sizeof checks[0]), sizeof *names);
-    struct CMUnitTest *tests = calloc(n * (sizeof checks / sizeof checks[0]), sizeof *tests);
+    /* codecs[n + i]: codec i again, decoding through decode_with (when it has one). */
+    codec *codecs = calloc(2 * n, sizeof *codecs);
+    px_test_alloc *allocs = calloc(n, sizeof *allocs);
+    char (*names)[112] = calloc(2 * n * N_CHECKS, sizeof *names);
+    struct CMUnitTest *tests = calloc(2 * n * N_CHECKS, sizeof *tests);
     loader = px_loader_new();
-    if (codecs == NULL || names == NULL || tests == NULL || loader == NULL) {
+    if (codecs == NULL || allocs == NULL || names == NULL || tests == NULL || loader == NULL) {
         fprintf(stderr, "test_conformance: out of memory\n");
         return 1;
     }
@@ -653,13 +690,28 @@ int main(int argc, char **argv)
             snprintf(file, sizeof file, "%s/%s", dir, defaults[i]);
         if (load_codec(&codecs[i], file) != 0)
             return 1;
-        for (size_t k = 0; k < sizeof checks / sizeof checks[0]; k++) {
-            if (checks[k].only != NULL && strcmp(checks[k].only, codecs[i].mod->name) != 0)
+        codecs[i].mode = "";
+        codecs[n + i] = codecs[i];
+        codecs[n + i].decode_with = px_codec_decode_with(codecs[i].mod);
+        codecs[n + i].alloc = &allocs[i];
+        codecs[n + i].mode = " (decode_with)";
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        codec *c = &codecs[i];
+        int with = i >= n;
+        if (with && c->decode_with == NULL)
+            continue; /* built before ABI 1.1, or has none: decode only */
+        for (size_t k = 0; k < N_CHECKS; k++) {
+            if ((checks[k].only != NULL && strcmp(checks[k].only, c->mod->name) != 0) ||
+                (with && !checks[k].decodes))
                 continue;
-            snprintf(names[count], sizeof names[count], "%s: %s", codecs[i].mod->name, checks[k].name);
-            tests[count].name = names[count];
-            tests[count].test_func = checks[k].fn;
-            tests[count].initial_state = &codecs[i];
+            snprintf(names[count], sizeof names[count], "%s: %s%s", c->mod->name, checks[k].name, c->mode);
+            tests[count] = (struct CMUnitTest){ .name = names[count], .test_func = checks[k].fn,
+                                                .initial_state = c };
+            if (with) {
+                tests[count].setup_func = alloc_setup;
+                tests[count].teardown_func = alloc_teardown;
+            }
             count++;
         }
     }
@@ -669,6 +721,7 @@ int main(int argc, char **argv)
     px_loader_free(loader);
     free(tests);
     free(names);
+    free(allocs);
     free(codecs);
     return failed;
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 #include "calc.pb-c.h"
 #include "codec_bench.h"
+#include "px_arena.h"
+#include "px_codec_abi.h"
 #include "px_test_calc.h"
 
 #ifndef PX_BENCH_MODULE_DIR
@@ -22,7 +24,9 @@ static void px__usage(FILE *to)
             "  Times encode and decode of every codec module (codec_*.so in DIR, then each\n"
             "  CODEC.so given) on the calc corpus: AddRequest{a, b, 16-byte tag} and the\n"
             "  EchoMsg samples of the codec tests, beside raw libprotobuf-c pack / unpack and\n"
-            "  raw libxml2 reader walks of codec_xml's output. Prints markdown tables.\n"
+            "  raw libxml2 reader walks of codec_xml's output. A codec with decode_with (ABI\n"
+            "  1.1) is also timed decoding into a 256-byte arena, as the server's call record\n"
+            "  (malloc past it). Prints markdown tables.\n"
             "  -n ITERS  calls per timed run for a message of <= 64 protobuf bytes; larger\n"
             "            messages get ITERS * 64 / size, at least min(ITERS, 100)\n"
             "            (default 20000)\n"
@@ -40,12 +44,18 @@ typedef struct px__msg {
     const ProtobufCMessage *msg;
 } px__msg;
 
+/* The server's per-call decode arena (core/px_server.c): its size, 16-byte aligned. */
+#define PX__ARENA_BYTES 256
+
 /* What the codec loops need. */
 typedef struct px__job {
     const px_bench_codec *codec;
     const ProtobufCMessage *msg;
     px_buf out;     /* the encoding; the encode loop rewrites it in place */
     px_err err;
+    px_decode_with_fn decode_with; /* NULL: the codec has none */
+    px_arena arena;
+    _Alignas(16) unsigned char arena_mem[PX__ARENA_BYTES];
 } px__job;
 
 static double px__run_encode(void *arg, size_t iters)
@@ -77,9 +87,29 @@ static double px__run_decode(void *arg, size_t iters)
     return (double)(t1 - t0) / (double)iters;
 }
 
+/* decode_with into the arena + px_arena_free_message: what the server does per request. */
+static double px__run_decode_with(void *arg, size_t iters)
+{
+    px__job *j = arg;
+    const ProtobufCMessageDescriptor *d = j->msg->descriptor;
+    px_arena_init(&j->arena, j->arena_mem, sizeof j->arena_mem);
+    uint64_t t0 = px_bench_now_ns();
+    for (size_t i = 0; i < iters; i++) {
+        ProtobufCMessage *m = NULL;
+        if (j->decode_with(j->codec->state, d, j->out.data, j->out.len, &j->arena.alloc, &m,
+                           &j->err) != PX_OK)
+            return -1;
+        px__sink += m->descriptor->sizeof_message;
+        px_arena_free_message(&j->arena, m);
+    }
+    uint64_t t1 = px_bench_now_ns();
+    return (double)(t1 - t0) / (double)iters;
+}
+
 /* One measured cell: ns/op, or a note when the codec failed. */
 typedef struct px__cell {
     double enc, dec; /* < 0: not measured */
+    double decw;     /* decode_with into the arena; < 0: not measured (no decode_with) */
     size_t bytes;
     int ok;
 } px__cell;
@@ -98,7 +128,7 @@ static void px__row(const char *msg, const char *who, const px__cell *c)
 {
     printf("| %-50s | %-27s |", msg, who);
     if (!c->ok) {
-        printf(" %8s | %12s | %12s |\n", "-", "failed", "failed");
+        printf(" %8s | %12s | %12s | %12s |\n", "-", "failed", "failed", "failed");
         return;
     }
     if (c->bytes == (size_t)-1)
@@ -107,6 +137,7 @@ static void px__row(const char *msg, const char *who, const px__cell *c)
         printf(" %8zu |", c->bytes);
     px__print_ns(c->enc);
     px__print_ns(c->dec);
+    px__print_ns(c->decw);
     printf("\n");
 }
 
@@ -128,23 +159,28 @@ static void px__measure(const px__msg *m, const px_bench_codecs *cs, size_t base
     if (iters < floor)
         iters = floor;
 
-    /* Tasks: raw pack, raw unpack, then encode and decode of each codec that can encode
-     * this message, then the raw reader walk of codec_xml's document. */
-    px_bench_task tasks[2 * PX__MAX_CODECS + 4];
+    /* Tasks: raw pack, raw unpack, then encode, decode (and decode_with) of each codec
+     * that can encode this message, then the raw reader walk of codec_xml's document. */
+    px_bench_task tasks[3 * PX__MAX_CODECS + 4];
     size_t n_tasks = 0, at[PX__MAX_CODECS] = { 0 };
     tasks[n_tasks++] = (px_bench_task){ px_bench_raw_pb_pack, &pb, 0 };
     tasks[n_tasks++] = (px_bench_task){ px_bench_raw_pb_unpack, &pb, 0 };
-    px__job jobs[PX__MAX_CODECS];
+    static px__job jobs[PX__MAX_CODECS]; /* big (the arenas): not on the stack */
+    size_t at_with[PX__MAX_CODECS] = { 0 };
     px_bench_doc doc = { NULL, 0 };
     for (size_t i = 0; i < cs->n; i++) {
         px__job *j = &jobs[i];
-        *j = (px__job){ .codec = &cs->v[i], .msg = m->msg };
+        *j = (px__job){ .codec = &cs->v[i], .msg = m->msg, .decode_with = px_codec_decode_with(cs->v[i].mod) };
         at[i] = 0;
         if (cs->v[i].ops->encode(cs->v[i].state, m->msg, &j->out, &j->err) != PX_OK)
             continue;
         at[i] = n_tasks;
         tasks[n_tasks++] = (px_bench_task){ px__run_encode, j, 0 };
         tasks[n_tasks++] = (px_bench_task){ px__run_decode, j, 0 };
+        if (j->decode_with != NULL) {
+            at_with[i] = n_tasks;
+            tasks[n_tasks++] = (px_bench_task){ px__run_decode_with, j, 0 };
+        }
         if (strcmp(cs->v[i].mod->name, "xml") == 0)
             doc = (px_bench_doc){ j->out.data, j->out.len };
     }
@@ -156,7 +192,7 @@ static void px__measure(const px__msg *m, const px_bench_codecs *cs, size_t base
     }
     px_bench_interleaved(tasks, n_tasks, iters, runs);
 
-    px__cell raw = { .bytes = pb.len, .enc = tasks[0].ns, .dec = tasks[1].ns };
+    px__cell raw = { .bytes = pb.len, .enc = tasks[0].ns, .dec = tasks[1].ns, .decw = -1 };
     raw.ok = raw.enc >= 0 && raw.dec >= 0;
     px__row(m->name, "protobuf-c (raw)", &raw);
     if (raw.ok) {
@@ -168,12 +204,16 @@ static void px__measure(const px__msg *m, const px_bench_codecs *cs, size_t base
     refs[0] = raw;
     for (size_t i = 0; i < cs->n; i++) {
         px__cell *c = &cells[i];
-        *c = (px__cell){ .enc = -1, .dec = -1 };
+        *c = (px__cell){ .enc = -1, .dec = -1, .decw = -1 };
         if (at[i] != 0) {
             c->bytes = jobs[i].out.len;
             c->enc = tasks[at[i]].ns;
             c->dec = tasks[at[i] + 1].ns;
             c->ok = c->enc >= 0 && c->dec >= 0;
+            if (at_with[i] != 0) {
+                c->decw = tasks[at_with[i]].ns;
+                c->ok = c->ok && c->decw >= 0;
+            }
         }
         if (!c->ok) {
             fprintf(stderr, "plexus-codec-bench: %s on %s: %s\n", cs->v[i].mod->name, m->name,
@@ -187,9 +227,9 @@ static void px__measure(const px__msg *m, const px_bench_codecs *cs, size_t base
     }
     /* The same document codec_xml reads, walked by a bare xmlTextReader: a new reader
      * per parse, then one reader reset for each parse (the reference of the target). */
-    px__cell rx = { .enc = -1, .dec = -1, .bytes = (size_t)-1 };
+    px__cell rx = { .enc = -1, .dec = -1, .decw = -1, .bytes = (size_t)-1 };
     if (xml_at != 0 && tasks[xml_at].ns >= 0 && tasks[xml_at + 1].ns >= 0) {
-        rx = (px__cell){ .enc = -1, .dec = tasks[xml_at].ns, .bytes = doc.len, .ok = 1 };
+        rx = (px__cell){ .enc = -1, .dec = tasks[xml_at].ns, .decw = -1, .bytes = doc.len, .ok = 1 };
         px__row(m->name, "libxml2 reader (raw)", &rx);
         rx.dec = tasks[xml_at + 1].ns;
         px__row(m->name, "libxml2 reused reader (raw)", &rx);
@@ -320,10 +360,11 @@ int main(int argc, char **argv)
         printf(" %s (%s)", cs.v[i].mod->name, cs.v[i].path);
     printf("\n%ld calls per timed run (scaled down past 64 protobuf bytes), median of %ld runs, %s\n\n",
            iters, runs, px_bench_clock == CLOCK_MONOTONIC ? "wall clock" : "thread CPU time");
-    printf("| %-50s | %-27s | %8s | %12s | %12s |\n", "message", "codec", "bytes", "encode ns/op",
-           "decode ns/op");
-    printf("|%s|%s|%s|%s|%s|\n", "----------------------------------------------------",
-           "-----------------------------", "---------:", "-------------:", "-------------:");
+    printf("| %-50s | %-27s | %8s | %12s | %12s | %12s |\n", "message", "codec", "bytes", "encode ns/op",
+           "decode ns/op", "decode_with");
+    printf("|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------------------",
+           "-----------------------------", "---------:", "-------------:", "-------------:",
+           "-------------:");
     px__totals tot = { 0 };
     px__cell add_raw[2] = { { 0 } }, add_cells[PX__MAX_CODECS] = { { 0 } };
     for (size_t k = 0; k < n_msgs; k++) {

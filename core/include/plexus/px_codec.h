@@ -34,7 +34,10 @@ typedef struct px_codec_ops {
      * core uses decode). decode, with every byte of the message and of what it points
      * to taken from alloc; the core frees it with
      * protobuf_c_message_free_unpacked(msg, alloc). The server passes an allocator
-     * backed by the call's own record, so a small request costs no malloc.
+     * backed by the call's own record, so a small request costs no malloc, and with
+     * a budget: an allocator that refuses returns NULL with errno set to ENOMEM (as
+     * malloc does), and the codec then frees what it built and fails with
+     * PX_RESOURCE_EXHAUSTED.
      */
     px_status (*decode_with)(void *state, const ProtobufCMessageDescriptor *desc,
                              const uint8_t *data, size_t len, ProtobufCAllocator *alloc,
