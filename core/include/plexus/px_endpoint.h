@@ -37,8 +37,8 @@ static inline int px_endpoint_is_ejected(const px_endpoint *ep)
 /**
  * Reports the outcome of one attempt on ep to the core's endpoint health
  * (the seed's "exclude the broken machine, add it back once it recovers").
- * Failures that say the endpoint is unreachable (UNAVAILABLE, DEADLINE_EXCEEDED
- * on connect) count toward ejection; PX_OK resets the count. Thread-safe.
+ * UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED count toward ejection;
+ * any other status proves the endpoint alive and resets the count. Thread-safe.
  */
 PX_API void px_endpoint_report(px_endpoint *ep, px_status st);
 
