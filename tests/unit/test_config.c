@@ -208,6 +208,21 @@ static void test_server_errors(void **state)
                 "max_inflight_per_conn, idle_timeout, "
                 "max_connections, handshake_timeout, read_timeout, max_conn_memory, "
                 "max_server_memory, max_decode_expansion)");
+    /* The memory budgets: a connection must hold two whole frames, the server one
+     * connection's budget. */
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frame: 8MiB, "
+                   "max_conn_memory: 8MiB}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:46: server.limits.max_conn_memory: 8388608 bytes is less than two frames "
+                "of max_frame + max_meta (16809984 bytes): a large request could never be read");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_conn_memory: 32MiB, "
+                   "max_server_memory: 16MiB}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:55: server.limits.max_server_memory: 16777216 bytes is less than "
+                "max_conn_memory (33554432 bytes)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_decode_expansion: 0}\n",
+                PX_OUT_OF_RANGE,
+                "%s:3:34: server.limits.max_decode_expansion: 0 is out of range (1..1000)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: protobuf\n", PX_INVALID_ARGUMENT,
                 "%s:3:11: server.codecs: expected a list of codec names, got a scalar");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  codecs: []\n", PX_INVALID_ARGUMENT,
