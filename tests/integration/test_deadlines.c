@@ -313,7 +313,9 @@ static void test_async_never_early_and_late_reply_dropped(void **state)
 {
     fixture *f = *state;
     enum { N = 40 };
-    once o[N];
+    /* Static: should an assertion fail, calls still in flight complete into it, not into
+     * a stack frame that is gone. */
+    static once o[N];
     int64_t t0[N], budget[N];
     memset(o, 0, sizeof o);
     Calc__SleepRequest s = CALC__SLEEP_REQUEST__INIT;
@@ -329,16 +331,24 @@ static void test_async_never_early_and_late_reply_dropped(void **state)
                                        &calc__sleep_reply__descriptor, &opts, once_done, &o[i],
                                        &err), PX_OK);
     }
+    int by_server = 0;
     for (int i = 0; i < N; i++) {
         assert_true(wait_count(&o[i].calls, 1, 10 * SEC));
         assert_int_equal(o[i].st, PX_DEADLINE_EXCEEDED);
-        assert_non_null(strstr(o[i].msg, "calc.Calculator/Sleep: deadline exceeded waiting for "
-                                         "127.0.0.1:"));
+        /* 24 of the 40 wait for one of the 16 workers, and the server answers those at
+         * their deadline, which starts when it reads the request: the client's own timer
+         * nearly always ends the call first, but on a slow machine the server's answer
+         * may arrive first. Either way, never early. */
+        if (strstr(o[i].msg, "the deadline expired while the call waited for a worker"))
+            by_server++;
+        else
+            assert_non_null(strstr(o[i].msg, "calc.Calculator/Sleep: deadline exceeded "
+                                             "waiting for 127.0.0.1:"));
         assert_on_time(o[i].at_us - t0[i], budget[i]);
     }
-    /* Each reply still comes back (ran, or refused as expired in the server's queue),
-     * after its call ended: every one is dropped and counted, none delivered. */
-    assert_int_equal(wait_late(f->direct, late0, N, 10 * SEC), N);
+    /* Every other answer still comes back (ran, or refused as expired in the server's
+     * queue) after its call ended: each is dropped and counted, none delivered. */
+    assert_int_equal(wait_late(f->direct, late0, N - by_server, 10 * SEC), N - by_server);
     for (int i = 0; i < N; i++)
         assert_int_equal(o[i].calls, 1);
 }
