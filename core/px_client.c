@@ -117,9 +117,12 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
     call->n_live--;
     int64_t now = px_loop_now_us(l);
     int64_t remaining = call->expired ? 0 : call->deadline_us ? call->deadline_us - now : INT64_MAX;
+    /* With its hedge twin still out the call does not retry now: no transparent retry
+     * is spent on it. */
     px_failover_action act = px_upstream_attempt_done(
         call->cl->up, a->ep, call->method, st, a->number, a->sent, call->opts.idempotent,
-        now - a->start_us, remaining);
+        a->refused, call->n_live == 0 ? &call->transparent : NULL, now - a->start_us,
+        remaining);
     if (st == PX_OK) {
         if (call->n_live > 0) { /* hedged, and the other copy is still out */
             px__att_judge_loser(&call->att[0], now);
@@ -130,13 +133,6 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
     }
     if (call->n_live > 0)
         return; /* the other (hedged) attempt may still answer */
-    /* A server that refused the request unexecuted (draining, over a limit) makes it
-     * safe to send elsewhere, whatever the failover module: once per call, as gRPC's
-     * transparent retry. */
-    if (act != PX_FAILOVER_RETRY && a->refused && !call->transparent && remaining > 0) {
-        call->transparent = 1;
-        act = PX_FAILOVER_RETRY;
-    }
     if (act == PX_FAILOVER_RETRY && !call->lp->stopping) {
         __atomic_add_fetch(&call->cl->stats.retries, 1, __ATOMIC_RELAXED);
         px__attempt(call);
@@ -184,11 +180,12 @@ static void px__hedge_cb(px_tnode *t)
 
 static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
 {
-    int reached = !cc->conn.connecting && !cc->refused;
+    int refused = cc->refusal.status != PX_OK;
+    int reached = !cc->conn.connecting && !refused;
     while (cc->atts) {
         px_catt *a = cc->atts;
         a->sent = a->sent && reached;
-        a->refused = cc->refused;
+        a->refused = refused;
         px__att_done(a, st, msg, NULL);
     }
 }
@@ -200,9 +197,8 @@ static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
 static void px__cconn_goaway(px_cconn *cc, const px_frame *f)
 {
     px_cloop *lp = cc->lp;
-    if (f->status != 0 && !cc->refused) {
+    if (f->status != 0 && cc->refusal.status == PX_OK) {
         px_status st = f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
-        cc->refused = 1;
         px_err_set(&cc->refusal, st, "%s refused the connection: %.*s", cc->conn.peer,
                    (int)f->body_len, (const char *)f->body);
     }
@@ -212,7 +208,7 @@ static void px__cconn_goaway(px_cconn *cc, const px_frame *f)
             lp->conns[cc->slot] = NULL;
         px_conn_unref(&cc->conn); /* the table's reference */
     }
-    if (cc->refused)
+    if (cc->refusal.status != PX_OK)
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
     if (cc->n_atts == 0)
         px_conn_close_after_flush(&cc->conn);
@@ -316,7 +312,7 @@ static void px__cconn_on_close(px_conn *c, const px_err *why)
         cc->goaway = 1;
         px_conn_unref(c); /* the table's reference; the closing reference is still held */
     }
-    if (cc->refused) {
+    if (cc->refusal.status != PX_OK) {
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
         return;
     }

@@ -63,8 +63,8 @@ typedef struct px_cconn {
     px_catt *atts;       /* attempts in flight here ... */
     uint32_t n_atts;     /* ... and how many */
     int goaway;          /* out of the table: no new attempts; closed once they are done */
-    int refused;         /* a GOAWAY with a status refused the connection: ... */
-    px_err refusal;      /* ... why, for every attempt on it */
+    px_err refusal;      /* a GOAWAY with a status refused the connection (status set): why,
+                          * for every attempt on it */
     size_t slot; /* index in lp->conns */
 } px_cconn;
 

@@ -385,6 +385,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px_status st = PX_UNAVAILABLE;
     px_err_set(err, PX_UNAVAILABLE, "%s: no endpoint available in upstream %s", method,
                up->conf->name);
+    int transparent = 0; /* the one retry of a refused, unexecuted attempt was used */
     for (unsigned attempt = 0;; attempt++) {
         px_ep *ep = px_upstream_pick(up, method, opts, tried, px_mono_us());
         if (!ep)
@@ -421,8 +422,8 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         px_ep_inflight_add(ep, -1);
         int64_t now = px_mono_us();
         px_failover_action act = px_upstream_attempt_done(
-            up, ep, method, st, attempt, sent, opts->idempotent, now - t0,
-            deadline ? deadline - now : INT64_MAX);
+            up, ep, method, st, attempt, sent, opts->idempotent, refused, &transparent,
+            now - t0, deadline ? deadline - now : INT64_MAX);
         if (act != PX_FAILOVER_RETRY)
             break;
         __atomic_add_fetch(&c->stats.retries, 1, __ATOMIC_RELAXED);

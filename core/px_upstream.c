@@ -130,8 +130,8 @@ int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us)
 
 px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
                                             px_status st, unsigned attempt, int sent,
-                                            int idempotent, int64_t latency_us,
-                                            int64_t remaining_us)
+                                            int idempotent, int refused, int *transparent,
+                                            int64_t latency_us, int64_t remaining_us)
 {
     if (ep && up->balancer->feedback)
         up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, st);
@@ -141,9 +141,15 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
                     .attempt = attempt, .sent = sent, .idempotent = idempotent,
                     .remaining_us = remaining_us};
     px_failover_action act = up->failover->on_result(up->failover_state, &a);
-    if (st == PX_OK || act != PX_FAILOVER_RETRY || remaining_us <= 0)
+    if (st == PX_OK || remaining_us <= 0)
         return PX_FAILOVER_DONE;
-    return PX_FAILOVER_RETRY;
+    if (act != PX_FAILOVER_RETRY && refused && transparent && !*transparent) {
+        /* A server that refused the request unexecuted (draining, over a limit) makes it
+         * safe to send elsewhere, whatever the failover module: once per call. */
+        *transparent = 1;
+        act = PX_FAILOVER_RETRY;
+    }
+    return act == PX_FAILOVER_RETRY ? PX_FAILOVER_RETRY : PX_FAILOVER_DONE;
 }
 
 /* Health hears of it from the core, not from failover: ejecting a server that swallows

@@ -69,12 +69,15 @@ int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_c
 int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us);
 /**
  * An attempt ended: feeds the balancer and timeout module, asks failover.
- * Returns PX_FAILOVER_RETRY only when a retry is allowed and time is left.
+ * Returns PX_FAILOVER_RETRY only when a retry is allowed and time is left. An
+ * attempt a server refused unexecuted (refused) is retried once per call whatever
+ * failover says, as gRPC's transparent retry: *transparent records that the call used
+ * it (NULL: the call cannot retry now, e.g. its hedge twin is still out).
  */
 px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
                                             px_status st, unsigned attempt, int sent,
-                                            int idempotent, int64_t latency_us,
-                                            int64_t remaining_us);
+                                            int idempotent, int refused, int *transparent,
+                                            int64_t latency_us, int64_t remaining_us);
 
 /**
  * An attempt still out when another attempt of its call won, after at least the

@@ -175,6 +175,25 @@ static void ping_all(px_raw_reader *held, int n)
     }
 }
 
+/* Takes the server's four places (max_connections 4); the previous test's closes may
+ * still be under way, so each connect is retried, boundedly. */
+static void hold_all_places(px_raw_reader held[4])
+{
+    for (int i = 0; i < 4; i++)
+        for (int tries = 0; (held[i] = px_raw_open(srv.port, "protobuf")).fd < 0; tries++)
+            assert_true(tries < 200);
+}
+
+/* A client of one upstream from the config written at path. */
+static px_client *client_from(const char *path, px_config **cfg)
+{
+    px_client *cl;
+    px_err err;
+    assert_int_equal(px_config_load(path, cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(*cfg, "calc", &cl, &err), PX_OK);
+    return cl;
+}
+
 typedef struct refused_wait {
     int done; /* atomic */
     px_status st;
@@ -194,9 +213,7 @@ static void refused_cb(void *user, px_status st, const char *msg, const Protobuf
 static void test_clients_report_the_refusal(void **state)
 {
     px_raw_reader held[4];
-    for (int i = 0; i < 4; i++) /* the previous test's closes may still be under way */
-        for (int tries = 0; (held[i] = px_raw_open(srv.port, "protobuf")).fd < 0; tries++)
-            assert_true(tries < 200);
+    hold_all_places(held);
     char conf[256], want[200];
     snprintf(conf, sizeof conf, "%s/refused-client.yaml", srv.dir);
     snprintf(want, sizeof want,
@@ -205,10 +222,8 @@ static void test_clients_report_the_refusal(void **state)
     int ports[1] = {srv.port};
     assert_int_equal(px_write_client_conf(conf, ports, 1, ""), 0);
     px_config *cfg;
-    px_client *cl;
+    px_client *cl = client_from(conf, &cfg);
     px_err err;
-    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
-    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
     Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
 
     ping_all(held, 4);
@@ -245,6 +260,58 @@ static void test_clients_report_the_refusal(void **state)
     unlink(conf);
     for (int i = 0; i < 4; i++)
         close(held[i].fd);
+}
+
+/* A refusal is "not executed", so even failfast sends the call once more, elsewhere
+ * (the core's transparent retry), through both clients: with one of two servers
+ * refusing every new connection, no call fails. */
+static void test_refused_calls_go_elsewhere_even_with_failfast(void **state)
+{
+    px_raw_reader held[4];
+    hold_all_places(held);
+    px_proc other;
+    assert_int_equal(px_proc_start(&other, "lim-b", "  services:\n    - module: calc\n"), 0);
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/failfast-client.yaml", srv.dir);
+    int ports[2] = {srv.port, other.port};
+    assert_int_equal(px_write_client_conf(conf, ports, 2,
+                                          "      balancer: round_robin\n"
+                                          "      failover: failfast\n"
+                                          "      health: { max_fails: 0 }\n"),
+                     0);
+    px_config *cfg;
+    px_client *cl = client_from(conf, &cfg);
+    px_err err;
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    for (int i = 0; i < 10; i++) {
+        ping_all(held, 4);
+        ProtobufCMessage *reply = NULL;
+        px_status st = px_call(cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                               NULL, &reply, &err);
+        if (st != PX_OK) {
+            for (int k = 0; k < 4; k++)
+                close(held[k].fd);
+            fail_msg("px_call %d: %s: %s", i, px_status_name(st), err.msg);
+        }
+        px_msg_free(reply);
+        refused_wait w = {0};
+        assert_int_equal(px_call_async(cl, "calc.Calculator/Add", &req.base,
+                                       &calc__add_reply__descriptor, NULL, refused_cb, &w, &err),
+                         PX_OK);
+        for (int k = 0; k < 500 && !__atomic_load_n(&w.done, __ATOMIC_ACQUIRE); k++)
+            usleep(10000);
+        if (w.st != PX_OK)
+            fail_msg("px_call_async %d: %s: %s", i, px_status_name(w.st), w.msg);
+    }
+    px_client_stats st;
+    px_client_stats_get(cl, &st);
+    assert_true(st.retries >= 2); /* each client met the refusing server and went on */
+    px_client_free(cl);
+    px_config_free(cfg);
+    unlink(conf);
+    for (int i = 0; i < 4; i++)
+        close(held[i].fd);
+    assert_int_equal(px_proc_stop(&other), 0);
 }
 
 static void test_max_inflight_per_conn(void **state)
@@ -334,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_idle_timeout_goaway),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_clients_report_the_refusal),
+        cmocka_unit_test(test_refused_calls_go_elsewhere_even_with_failfast),
         cmocka_unit_test(test_max_inflight_per_conn),
         cmocka_unit_test(test_request_id_reuse_in_flight),
     };

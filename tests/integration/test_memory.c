@@ -152,7 +152,8 @@ static void test_one_connection_flooding_without_reading(void **state)
            sent >> 20, wire.len >> 20, before, during, during - before, bound,
            PX_RSS_CHECKED ? "" : ", not checked under a sanitizer", normal.ok);
     assert_true(sent < wire.len);       /* the server stopped reading the flooder */
-    assert_true(normal.ok >= 1);        /* while it served the other client */
+    /* while it served the other client (slowly under a sanitizer) */
+    assert_true(normal.ok >= (PX_RSS_CHECKED ? 3 : 1));
     assert_int_equal(normal.failed, 0);
     if (PX_RSS_CHECKED)
         assert_true(during - before <= bound);

@@ -116,6 +116,10 @@ static void test_decode_budget(void **state)
     px__budget_why(&f.sc, PX_BUDGET_EXPANSION, 1000, why, sizeof why);
     assert_string_equal(why, "its 1000 bytes decode to more than 8 times their size + 64KiB "
                              "(server.limits.max_decode_expansion 8)");
+    px__budget_why(&f.sc, PX_BUDGET_SERVER, 1000, why, sizeof why);
+    assert_string_equal(why, "server t is out of its memory budget "
+                             "(server.limits.max_server_memory 67108864 bytes); the request "
+                             "was not executed");
     teardown_budget(&f);
 }
 
