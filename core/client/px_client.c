@@ -399,7 +399,7 @@ static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px
     cc->connect_w.data = cc;
     ev_timer_start(lp->loop.ev, &cc->connect_w);
     /* HELLO goes first; requests follow without waiting for the answer. */
-    const char *codec = uc->codec.mod->name;
+    const char *codec = cl->up->codec_name;
     px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
                   .body_len = (uint32_t)strlen(codec)};
     px_frame_append(&cc->conn.out, &h);

@@ -136,7 +136,7 @@ static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn
     b->fd = fd;
     b->ep = ep;
     /* HELLO now; its answer (or refusal) is read with the first reply. */
-    const char *codec = c->up->conf->codec.mod->name;
+    const char *codec = c->up->codec_name;
     px_buf hello = {0};
     px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
                   .body_len = (uint32_t)strlen(codec)};

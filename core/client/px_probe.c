@@ -84,7 +84,7 @@ static void px__probe_one(px_cloop *lp, px_ep *ep)
     if (lp->probes)
         lp->probes->prev = p;
     lp->probes = p;
-    const char *codec = up->conf->codec.mod->name;
+    const char *codec = up->codec_name;
     px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
                   .body_len = (uint32_t)strlen(codec)};
     px_frame ping = {.type = PX_FRAME_PING, .id = 1};

@@ -34,16 +34,17 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
         up->n++;
     }
     px_module_env env = {.config_file = cfg->file, .server_id = "", .scope = uc->name};
-    if (px_modref_create(&uc->codec, &env, &up->codec_state, err) != PX_OK ||
-        px_modref_create(&uc->balancer, &env, &up->balancer_state, err) != PX_OK ||
-        px_modref_create(&uc->failover, &env, &up->failover_state, err) != PX_OK ||
-        px_modref_create(&uc->timeout, &env, &up->timeout_state, err) != PX_OK)
-        return err->status;
-    up->codec = uc->codec.mod->ops;
-    up->codec_decode_with = px_codec_decode_with(uc->codec.mod);
-    up->balancer = uc->balancer.mod->ops;
-    up->failover = uc->failover.mod->ops;
-    up->timeout = uc->timeout.mod->ops;
+    px_status st = px_insts_new(uc->mods, &env, &up->insts, err);
+    if (st != PX_OK)
+        return st;
+    /* Typed shortcuts for the call path: one of each of these kinds, by the registry's
+     * defaults. */
+    up->codec = px_insts_one(&up->insts, PX_MOD_CODEC, &up->codec_state);
+    up->codec_decode_with = px_codec_decode_with(px_modlist_one(uc->mods, PX_MOD_CODEC)->mod);
+    up->codec_name = px_modlist_one(uc->mods, PX_MOD_CODEC)->mod->name;
+    up->balancer = px_insts_one(&up->insts, PX_MOD_BALANCER, &up->balancer_state);
+    up->failover = px_insts_one(&up->insts, PX_MOD_FAILOVER, &up->failover_state);
+    up->timeout = px_insts_one(&up->insts, PX_MOD_TIMEOUT, &up->timeout_state);
     if (up->balancer->update)
         up->balancer->update(up->balancer_state, up->ep_ptrs, up->n);
     return PX_OK;
@@ -53,12 +54,7 @@ void px_upstream_free(px_upstream *up)
 {
     if (!up)
         return;
-    const px_upstream_conf *uc = up->conf;
-    /* Whatever was created, even when a later create failed (destroy skips NULL). */
-    px_modref_destroy(&uc->timeout, up->timeout_state);
-    px_modref_destroy(&uc->failover, up->failover_state);
-    px_modref_destroy(&uc->balancer, up->balancer_state);
-    px_modref_destroy(&uc->codec, up->codec_state);
+    px_insts_free(&up->insts);
     for (size_t i = 0; i < up->n; i++)
         pthread_mutex_destroy(&up->eps[i].lock);
     free(up->eps);

@@ -12,6 +12,7 @@
 #include "plexus/px_failover.h"
 #include "plexus/px_timeout.h"
 #include "px_config_int.h"
+#include "px_insts.h"
 #include "px_net.h"
 
 struct px_upstream;
@@ -35,6 +36,8 @@ typedef struct px_upstream {
     px_endpoint **ep_ptrs;
     size_t n;
     uint32_t n_ejected;       /* atomic */
+    px_insts insts;           /* every module instance of the upstream, by kind */
+    const char *codec_name;   /* offered in HELLO */
     const px_codec_ops *codec;
     void *codec_state;
     px_decode_with_fn codec_decode_with; /* NULL: the codec predates ABI 1.1 or has none */

@@ -68,7 +68,8 @@ static const px_directive px__server_dirs[] = {
      "0", "1h", NULL, "max wait for in-flight calls on SIGTERM"},
     {NULL},
 };
-static const char *const px__server_keys[] = {"codecs", "services", "limits", NULL};
+/* Besides the directives and the kind registry's keys (px__scope_keys). */
+static const char *const px__server_keys[] = {"services", "limits", NULL};
 
 typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
@@ -143,8 +144,7 @@ static const px_directive px__upstream_dirs[] = {
      "sync client: blocking connections per endpoint"},
     {NULL},
 };
-static const char *const px__upstream_keys[] = {"endpoints", "codec",  "balancer", "failover",
-                                                "timeout",   "health", "limits",   NULL};
+static const char *const px__upstream_keys[] = {"endpoints", "health", "limits", NULL};
 
 typedef struct px__endpoint_raw {
     char *address;
@@ -194,6 +194,15 @@ static void px__modref_release(px_modref *ref)
         px_conf_release(ref->mod->directives, ref->conf);
     free(ref->conf);
     ref->conf = NULL;
+}
+
+static void px__modlists_release(px_modlist *mods)
+{
+    for (size_t k = 0; k < PX_KIND_LIMIT; k++) {
+        for (size_t i = 0; i < mods[k].n; i++)
+            px__modref_release(&mods[k].refs[i]);
+        free(mods[k].refs);
+    }
 }
 
 /*
@@ -414,20 +423,65 @@ static px_status px__modlist(px__ctx *c, px_module_kind kind, const px_ynode *li
     return PX_OK;
 }
 
-static px_status px__codecs(px__ctx *c, const px_ynode *server, px_server_conf *sc)
+/* The keys a scope accepts besides its directives: fixed ones, then every key the kind
+ * registry gives that scope. */
+/* The keys a scope accepts besides its directives: every key the kind registry gives
+ * that scope, then the fixed ones. */
+static const char *const *px__scope_keys(const char *const *fixed, int server,
+                                         const char **out, size_t cap)
 {
-    const px_ynode *list = px_ymap_get(server, "codecs");
-    if (list == NULL || px_ynode_is_null(list)) {
-        if ((sc->codecs = calloc(1, sizeof *sc->codecs)) == NULL)
-            return px__oom(c);
-        sc->n_codecs = 1;
-        return px__modref(c, PX_MOD_CODEC, NULL, server, "protobuf", "server.codecs", NULL,
-                          &sc->codecs[0]);
+    size_t n = 0, nk;
+    const px_kind *k = px_kinds_all(&nk);
+    for (size_t i = 0; i < nk && n + 1 < cap; i++) {
+        const char *key = server ? k[i].server.key : k[i].upstream.key;
+        if (key)
+            out[n++] = key;
     }
-    if (list->kind == PX_YSEQ && list->n == 0)
-        return px__at(c, list, PX_INVALID_ARGUMENT, "server.codecs: needs at least one codec");
-    return px__modlist(c, PX_MOD_CODEC, list, "server.codecs", "codec", &sc->codecs,
-                       &sc->n_codecs);
+    for (size_t i = 0; fixed[i] && n + 1 < cap; i++)
+        out[n++] = fixed[i];
+    out[n] = NULL;
+    return out;
+}
+
+/* One kind's modules in a scope: a list, one module, a default, or none. */
+static px_status px__scope_kind(px__ctx *c, const px_kind *k, const px_kind_slot *slot,
+                                const px_ynode *node, const char *scope, px_modlist *out)
+{
+    const px_ynode *v = px_ymap_get(node, slot->key);
+    char where[96];
+    snprintf(where, sizeof where, "%s%s%s", scope, scope[0] ? "." : "", slot->key);
+    if (v != NULL && px_ynode_is_null(v))
+        v = NULL;
+    if (v == NULL && slot->def == NULL)
+        return PX_OK;
+    if (slot->list && v != NULL) {
+        /* A kind with a default is one the scope cannot run without. */
+        if (v->kind == PX_YSEQ && v->n == 0 && slot->def != NULL)
+            return px__at(c, v, PX_INVALID_ARGUMENT, "%s: needs at least one %s", where,
+                          k->name);
+        return px__modlist(c, k->id, v, where, k->name, &out->refs, &out->n);
+    }
+    if ((out->refs = calloc(1, sizeof *out->refs)) == NULL)
+        return px__oom(c);
+    out->n = 1;
+    return px__modref(c, k->id, v, node, slot->def, where, px__module_skip, &out->refs[0]);
+}
+
+/* Every kind the registry places in this scope (server: or an upstream), in table order. */
+static px_status px__scope_mods(px__ctx *c, const px_ynode *node, int server,
+                                const char *scope, px_modlist *mods)
+{
+    size_t nk;
+    const px_kind *k = px_kinds_all(&nk);
+    for (size_t i = 0; i < nk; i++) {
+        const px_kind_slot *slot = server ? &k[i].server : &k[i].upstream;
+        if (slot->key == NULL)
+            continue;
+        px_status st = px__scope_kind(c, &k[i], slot, node, scope, &mods[k[i].id]);
+        if (st != PX_OK)
+            return st;
+    }
+    return PX_OK;
 }
 
 static px_status px__unique_services(px__ctx *c, const px_server_conf *sc, size_t i,
@@ -484,7 +538,9 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
     sc->present = 1;
     px__server_raw raw;
     memset(&raw, 0, sizeof raw);
-    px_status st = px_conf_apply_scoped(px__server_dirs, &raw, node, px__server_keys, "server",
+    const char *keys[24];
+    px_status st = px_conf_apply_scoped(px__server_dirs, &raw, node,
+                                        px__scope_keys(px__server_keys, 1, keys, 24), "server",
                                         c->file, c->err);
     if (st != PX_OK)
         return st;
@@ -501,7 +557,7 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
     st = px__limits(c, px_ymap_get(node, "limits"), px__server_limit_dirs, "server.limits",
                     &sc->limits);
     if (st == PX_OK)
-        st = px__codecs(c, node, sc);
+        st = px__scope_mods(c, node, 1, "server", sc->mods);
     if (st == PX_OK)
         st = px__services(c, node, sc);
     return st;
@@ -613,7 +669,9 @@ static px_status px__upstream(px__ctx *c, const px_ynode *key, const px_ynode *u
     memset(&raw, 0, sizeof raw);
     char scope[160];
     snprintf(scope, sizeof scope, "upstreams.%s", u->name);
-    px_status st = px_conf_apply_scoped(px__upstream_dirs, &raw, up, px__upstream_keys, scope,
+    const char *keys[24];
+    px_status st = px_conf_apply_scoped(px__upstream_dirs, &raw, up,
+                                        px__scope_keys(px__upstream_keys, 0, keys, 24), scope,
                                         c->file, c->err);
     if (st != PX_OK)
         return st;
@@ -621,17 +679,7 @@ static px_status px__upstream(px__ctx *c, const px_ynode *key, const px_ynode *u
     u->pool_size = (int)raw.pool_size;
     st = px__endpoints(c, up, u);
     if (st == PX_OK)
-        st = px__modref(c, PX_MOD_CODEC, px_ymap_get(up, "codec"), up, "protobuf", "codec",
-                        px__module_skip, &u->codec);
-    if (st == PX_OK)
-        st = px__modref(c, PX_MOD_BALANCER, px_ymap_get(up, "balancer"), up, "random",
-                        "balancer", px__module_skip, &u->balancer);
-    if (st == PX_OK)
-        st = px__modref(c, PX_MOD_FAILOVER, px_ymap_get(up, "failover"), up, "failfast",
-                        "failover", px__module_skip, &u->failover);
-    if (st == PX_OK)
-        st = px__modref(c, PX_MOD_TIMEOUT, px_ymap_get(up, "timeout"), up, "fixed", "timeout",
-                        px__module_skip, &u->timeout);
+        st = px__scope_mods(c, up, 0, "", u->mods);
     if (st == PX_OK)
         st = px__health(c, px_ymap_get(up, "health"), &u->health);
     if (st == PX_OK)
@@ -724,17 +772,24 @@ static px_status px__check_one(const px_config *cfg, const px_modref *ref, const
     return PX_OK;
 }
 
+static px_status px__check_scope(const px_config *cfg, const px_modlist *mods,
+                                 const char *scope, px_err *err)
+{
+    for (size_t k = 0; k < PX_KIND_LIMIT; k++)
+        for (size_t i = 0; i < mods[k].n; i++)
+            if (px__check_one(cfg, &mods[k].refs[i], scope, err) != PX_OK)
+                return err->status;
+    return PX_OK;
+}
+
 static px_status px__check_strategies(const px_config *cfg, px_err *err)
 {
-    for (size_t i = 0; i < cfg->server.n_codecs; i++)
-        if (px__check_one(cfg, &cfg->server.codecs[i], "server", err) != PX_OK)
-            return err->status;
+    if (px__check_scope(cfg, cfg->server.mods, "server", err) != PX_OK)
+        return err->status;
     for (size_t i = 0; i < cfg->client.n_upstreams; i++) {
         const px_upstream_conf *u = &cfg->client.upstreams[i];
-        const px_modref *refs[] = {&u->codec, &u->balancer, &u->failover, &u->timeout};
-        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++)
-            if (px__check_one(cfg, refs[k], u->name, err) != PX_OK)
-                return err->status;
+        if (px__check_scope(cfg, u->mods, u->name, err) != PX_OK)
+            return err->status;
     }
     return PX_OK;
 }
@@ -773,9 +828,7 @@ void px_config_free(px_config *cfg)
     px_server_conf *sc = &cfg->server;
     free(sc->listen);
     free(sc->id);
-    for (size_t i = 0; i < sc->n_codecs; i++)
-        px__modref_release(&sc->codecs[i]);
-    free(sc->codecs);
+    px__modlists_release(sc->mods);
     for (size_t i = 0; i < sc->n_services; i++)
         px__modref_release(&sc->services[i].module);
     free(sc->services);
@@ -787,10 +840,7 @@ void px_config_free(px_config *cfg)
         free(u->endpoints);
         free(u->weights);
         free(u->addrs);
-        px__modref_release(&u->codec);
-        px__modref_release(&u->balancer);
-        px__modref_release(&u->failover);
-        px__modref_release(&u->timeout);
+        px__modlists_release(u->mods);
     }
     free(cfg->client.upstreams);
     for (size_t i = 0; i < cfg->client.n_descriptors; i++)

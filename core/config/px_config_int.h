@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "plexus/px_config.h"
 #include "plexus/px_module.h"
+#include "px_kinds.h"
 #include "px_loader.h"
 #include "px_net.h"
 
@@ -16,6 +17,18 @@ typedef struct px_modref {
     void *conf;           /**< mod->conf_size bytes filled from its directives, or NULL */
     int line, col;        /**< where the config named it */
 } px_modref;
+
+/** The modules a scope names of one kind, in config order. */
+typedef struct px_modlist {
+    px_modref *refs;
+    size_t n;
+} px_modlist;
+
+/** The first (for a one-module kind: the) module of kind in a scope's lists, or NULL. */
+static inline const px_modref *px_modlist_one(const px_modlist *mods, px_module_kind kind)
+{
+    return mods[kind].n ? &mods[kind].refs[0] : NULL;
+}
 
 /** Bounds checked before anything is allocated (server and client side). */
 typedef struct px_limits {
@@ -44,8 +57,8 @@ typedef struct px_server_conf {
     px_addr listen_addr;     /**< listen, resolved at load: run time never resolves */
     char *id;                /**< server identity (Whoami); default: listen */
     int io_threads;          /**< default 1 */
-    px_modref *codecs;       /**< default: [protobuf] */
-    size_t n_codecs;
+    px_modlist mods[PX_KIND_LIMIT]; /**< by kind, from the keys of the kind registry
+                                         (codecs: default [protobuf]) */
     px_service_conf *services;
     size_t n_services;
     px_limits limits;
@@ -68,10 +81,9 @@ typedef struct px_upstream_conf {
     px_addr *addrs;     /**< endpoints[i], resolved at load: run time never resolves */
     uint32_t *weights;  /**< per endpoint, default 1 */
     size_t n_endpoints;
-    px_modref codec;    /**< default protobuf */
-    px_modref balancer; /**< default random */
-    px_modref failover; /**< default failfast */
-    px_modref timeout;  /**< default fixed */
+    px_modlist mods[PX_KIND_LIMIT]; /**< by kind, from the keys of the kind registry: one
+                                         codec (default protobuf), balancer (random),
+                                         failover (failfast), timeout (fixed) */
     px_health_conf health;
     int connections_per_endpoint; /**< async client: multiplexed connections; default 1 */
     int pool_size;                /**< sync client: blocking connections per endpoint; default 4 */

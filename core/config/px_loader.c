@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "px_loader.h"
 #include "px_conf.h"
+#include "px_kinds.h"
 
 typedef struct px__loaded {
     const px_module *mod;
@@ -98,7 +99,7 @@ void px_loader_free(px_loader *l)
 
 static int px__kind_valid(px_module_kind kind)
 {
-    return kind >= PX_MOD_CODEC && kind <= PX_MOD_SERVICE;
+    return px_kind_get(kind) != NULL;
 }
 
 static px__loaded *px__find_by_name(px_loader *l, px_module_kind kind, const char *name)
@@ -215,6 +216,18 @@ static px_status px__check_descriptor(px_loader *l, const px__want *w, const cha
     if (m->ops == NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "%s%s: %s '%s' has no ops table", pre,
                           file, px_module_kind_name(m->kind), m->name);
+    const px_kind *k = px_kind_get(m->kind);
+    if (m->abi_minor < k->since_minor)
+        return px_err_set(err, PX_FAILED_PRECONDITION,
+                          "%s%s: %s '%s' declares ABI %u.%u, but %s modules exist since "
+                          "ABI %d.%u",
+                          pre, file, k->name, m->name, (unsigned)m->abi_major,
+                          (unsigned)m->abi_minor, k->name, PX_ABI_MAJOR, k->since_minor);
+    const char *missing = k->missing_op(m->ops);
+    if (missing != NULL)
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "%s%s: %s '%s' has no '%s' op, which every %s module needs", pre,
+                          file, k->name, m->name, missing, k->name);
     if (m->directives != NULL) {
         px_err derr;
         px_err_clear(&derr);

@@ -34,14 +34,15 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
     *out = s;
     px_module_env env = {.config_file = cfg->file, .server_id = sc->id, .scope = "server"};
 
-    s->codecs = calloc(sc->n_codecs ? sc->n_codecs : 1, sizeof *s->codecs);
+    const px_modlist *codecs = &sc->mods[PX_MOD_CODEC];
+    s->codecs = calloc(codecs->n ? codecs->n : 1, sizeof *s->codecs);
     s->services = calloc(sc->n_services ? sc->n_services : 1, sizeof *s->services);
     s->loops = calloc((size_t)sc->io_threads, sizeof *s->loops);
     if (!s->codecs || !s->services || !s->loops)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    for (size_t i = 0; i < sc->n_codecs; i++) {
+    for (size_t i = 0; i < codecs->n; i++) {
         px_codec_inst *ci = &s->codecs[i];
-        ci->ref = &sc->codecs[i];
+        ci->ref = &codecs->refs[i];
         ci->name = ci->ref->mod->name;
         ci->ops = ci->ref->mod->ops;
         ci->decode_with = px_codec_decode_with(ci->ref->mod);

@@ -28,7 +28,7 @@ const px_codec_ops *px_fuzz_load_codec(const char *name, void **state, const px_
     px_err err;
     px_status st = px_config_load(path, &cfg, &err);
     unlink(path);
-    const px_modref *ref = st == PX_OK ? &cfg->server.codecs[0] : NULL;
+    const px_modref *ref = st == PX_OK ? &cfg->server.mods[PX_MOD_CODEC].refs[0] : NULL;
     px_module_env env = {.config_file = path, .server_id = "fuzz", .scope = "server"};
     if (st != PX_OK || px_modref_create(ref, &env, state, &err) != PX_OK) {
         fprintf(stderr, "px_fuzz_load_codec: codec %s: %s\n", name, err.msg);

@@ -264,8 +264,8 @@ static void test_client_errors(void **state)
                 PX_OUT_OF_RANGE, "%s:5:18: upstreams.calc.pool_size: 0 is out of range (1..1024)");
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      retries: 2\n",
                 PX_INVALID_ARGUMENT,
-                "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: endpoints, codec, balancer, failover, "
-                "timeout, health, limits, connections_per_endpoint, pool_size)");
+                "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: codec, balancer, failover, timeout, "
+                "endpoints, health, limits, connections_per_endpoint, pool_size)");
     expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [1.2.3.4:1]\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:5: upstreams: name 'my calc' may only use letters, digits, '_', '-' and "
@@ -432,12 +432,12 @@ static void test_full_config(void **state)
     assert_string_equal(s->listen, "127.0.0.1:7101");
     assert_string_equal(s->id, "s1");
     assert_int_equal(s->io_threads, 2);
-    assert_int_equal(s->n_codecs, 1);
-    assert_string_equal(s->codecs[0].mod->name, "protobuf");
-    assert_int_equal(s->codecs[0].mod->kind, PX_MOD_CODEC);
-    assert_int_equal(s->codecs[0].line, 7);
-    assert_int_equal(s->codecs[0].col, 21);
-    assert_non_null(strstr(s->codecs[0].path, "codec_protobuf.so"));
+    assert_int_equal(s->mods[PX_MOD_CODEC].n, 1);
+    assert_string_equal(s->mods[PX_MOD_CODEC].refs[0].mod->name, "protobuf");
+    assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].mod->kind, PX_MOD_CODEC);
+    assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].line, 7);
+    assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].col, 21);
+    assert_non_null(strstr(s->mods[PX_MOD_CODEC].refs[0].path, "codec_protobuf.so"));
     assert_int_equal(s->n_services, 0);
     assert_int_equal(s->limits.max_frame, 1u << 20);
     assert_int_equal(s->limits.max_meta, 4096);
@@ -455,16 +455,16 @@ static void test_full_config(void **state)
     assert_string_equal(u->endpoints[1], "[::1]:7102");
     assert_int_equal(u->weights[0], 1);
     assert_int_equal(u->weights[1], 2);
-    assert_string_equal(u->codec.mod->name, "protobuf");
-    assert_ptr_equal(u->codec.mod, s->codecs[0].mod); /* the loader's cache */
-    assert_string_equal(u->balancer.mod->name, "random");
-    assert_int_equal(conf_i64(&u->balancer, "seed"), 7);
-    assert_string_equal(u->failover.mod->name, "failfast");
-    assert_string_equal(u->timeout.mod->name, "fixed");
-    assert_int_equal(conf_i64(&u->timeout, "connect"), 100000);
-    assert_int_equal(conf_i64(&u->timeout, "call"), 300000);
-    assert_int_equal(u->timeout.line, 18);
-    assert_int_equal(u->timeout.col, 25);
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_CODEC)->mod->name, "protobuf");
+    assert_ptr_equal(px_modlist_one(u->mods, PX_MOD_CODEC)->mod, s->mods[PX_MOD_CODEC].refs[0].mod); /* the loader's cache */
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_BALANCER)->mod->name, "random");
+    assert_int_equal(conf_i64(px_modlist_one(u->mods, PX_MOD_BALANCER), "seed"), 7);
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_FAILOVER)->mod->name, "failfast");
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_TIMEOUT)->mod->name, "fixed");
+    assert_int_equal(conf_i64(px_modlist_one(u->mods, PX_MOD_TIMEOUT), "connect"), 100000);
+    assert_int_equal(conf_i64(px_modlist_one(u->mods, PX_MOD_TIMEOUT), "call"), 300000);
+    assert_int_equal(px_modlist_one(u->mods, PX_MOD_TIMEOUT)->line, 18);
+    assert_int_equal(px_modlist_one(u->mods, PX_MOD_TIMEOUT)->col, 25);
     assert_int_equal(u->health.max_fails, 5);
     assert_int_equal(u->health.fail_window_us, 20000000);
     assert_int_equal(u->health.ejection_us, 2000000);
@@ -480,12 +480,12 @@ static void test_full_config(void **state)
     /* Instances: random has create/destroy, fixed's state is its conf. */
     px_module_env env = {.config_file = c->file, .server_id = "", .scope = "calc"};
     void *st = NULL;
-    assert_int_equal(px_modref_create(&u->balancer, &env, &st, &f->err), PX_OK);
+    assert_int_equal(px_modref_create(px_modlist_one(u->mods, PX_MOD_BALANCER), &env, &st, &f->err), PX_OK);
     assert_non_null(st);
-    px_modref_destroy(&u->balancer, st);
-    assert_int_equal(px_modref_create(&u->timeout, &env, &st, &f->err), PX_OK);
-    assert_ptr_equal(st, u->timeout.conf);
-    px_modref_destroy(&u->timeout, st);
+    px_modref_destroy(px_modlist_one(u->mods, PX_MOD_BALANCER), st);
+    assert_int_equal(px_modref_create(px_modlist_one(u->mods, PX_MOD_TIMEOUT), &env, &st, &f->err), PX_OK);
+    assert_ptr_equal(st, px_modlist_one(u->mods, PX_MOD_TIMEOUT)->conf);
+    px_modref_destroy(px_modlist_one(u->mods, PX_MOD_TIMEOUT), st);
     px_modref empty = {0};
     assert_int_equal(px_modref_create(&empty, &env, &st, &f->err), PX_FAILED_PRECONDITION);
     assert_string_equal(f->err.msg, "no module configured in this slot");
@@ -505,10 +505,10 @@ static void test_defaults(void **state)
     const px_server_conf *s = &f->cfg->server;
     assert_string_equal(s->id, "127.0.0.1:7101");
     assert_int_equal(s->io_threads, 1);
-    assert_int_equal(s->n_codecs, 1);
-    assert_string_equal(s->codecs[0].mod->name, "protobuf");
-    assert_int_equal(s->codecs[0].line, 2); /* defaults point at their section */
-    assert_int_equal(s->codecs[0].col, 9);
+    assert_int_equal(s->mods[PX_MOD_CODEC].n, 1);
+    assert_string_equal(s->mods[PX_MOD_CODEC].refs[0].mod->name, "protobuf");
+    assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].line, 2); /* defaults point at their section */
+    assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].col, 9);
     assert_int_equal(s->limits.max_frame, 4u << 20);
     assert_int_equal(s->limits.max_meta, 16u << 10);
     assert_int_equal(s->limits.max_inflight_per_conn, 1024);
@@ -517,12 +517,12 @@ static void test_defaults(void **state)
     const px_client_conf *cl = &f->cfg->client;
     assert_int_equal(cl->io_threads, 1);
     const px_upstream_conf *u = &cl->upstreams[0];
-    assert_string_equal(u->codec.mod->name, "protobuf");
-    assert_string_equal(u->balancer.mod->name, "random");
-    assert_int_equal(conf_i64(&u->balancer, "seed"), 0);
-    assert_string_equal(u->failover.mod->name, "failfast");
-    assert_string_equal(u->timeout.mod->name, "fixed");
-    assert_int_equal(conf_i64(&u->timeout, "call"), 1000000);
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_CODEC)->mod->name, "protobuf");
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_BALANCER)->mod->name, "random");
+    assert_int_equal(conf_i64(px_modlist_one(u->mods, PX_MOD_BALANCER), "seed"), 0);
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_FAILOVER)->mod->name, "failfast");
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_TIMEOUT)->mod->name, "fixed");
+    assert_int_equal(conf_i64(px_modlist_one(u->mods, PX_MOD_TIMEOUT), "call"), 1000000);
     assert_int_equal(u->health.max_fails, 3);
     assert_int_equal(u->health.fail_window_us, 10000000);
     assert_int_equal(u->health.ejection_us, 1000000);

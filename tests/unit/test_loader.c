@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "px_kinds.h"
 #include "px_loader.h"
 
 /* cmocka's assert_non_null(strstr()) hides the message; this shows it. */
@@ -127,6 +128,39 @@ static void test_kind_names(void **state)
     assert_string_equal(px_module_kind_prefix(PX_MOD_FAILOVER), "failover_");
     assert_string_equal(px_module_kind_prefix(PX_MOD_TIMEOUT), "timeout_");
     assert_string_equal(px_module_kind_prefix(PX_MOD_SERVICE), "service_");
+}
+
+/* The registry is the one list of kinds: every row is complete and unique, its number
+ * fits the per-kind arrays, and the loader's names come from it. */
+static void test_kind_registry(void **state)
+{
+    (void)state;
+    size_t n;
+    const px_kind *k = px_kinds_all(&n);
+    assert_true(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(k[i].id > 0 && k[i].id < PX_KIND_LIMIT);
+        assert_ptr_equal(px_kind_get(k[i].id), &k[i]);
+        assert_non_null(k[i].name);
+        assert_non_null(k[i].missing_op);
+        assert_true(k[i].since_minor <= PX_ABI_MINOR);
+        assert_string_equal(px_module_kind_name(k[i].id), k[i].name);
+        assert_true(strlen(k[i].prefix) > 1 && k[i].prefix[strlen(k[i].prefix) - 1] == '_');
+        for (size_t j = 0; j < i; j++) {
+            assert_true(k[j].id != k[i].id);
+            assert_string_not_equal(k[j].name, k[i].name);
+            assert_string_not_equal(k[j].prefix, k[i].prefix);
+            if (k[i].upstream.key && k[j].upstream.key)
+                assert_string_not_equal(k[j].upstream.key, k[i].upstream.key);
+            if (k[i].server.key && k[j].server.key)
+                assert_string_not_equal(k[j].server.key, k[i].server.key);
+        }
+        /* A one-module kind with a default is always there; a list may be empty. */
+        if (k[i].upstream.def)
+            assert_non_null(k[i].upstream.key);
+    }
+    assert_null(px_kind_get((px_module_kind)0));
+    assert_null(px_kind_get((px_module_kind)(PX_KIND_LIMIT + 3)));
 }
 
 static void test_paths(void **state)
@@ -433,6 +467,23 @@ static void test_refuse_no_ops(void **state)
     assert_contains(refuse(f, "noops", PX_INVALID_ARGUMENT), "balancer 'noops' has no ops table");
 }
 
+/* The kind registry's check: a module without an op its kind cannot run without. */
+static void test_refuse_missing_op(void **state)
+{
+    fx *f = *state;
+    assert_contains(refuse(f, "nopick", PX_INVALID_ARGUMENT),
+                    "balancer 'nopick' has no 'pick' op, which every balancer module needs");
+}
+
+static void test_refuse_unknown_kind(void **state)
+{
+    fx *f = *state;
+    const px_module *m = NULL;
+    assert_int_equal(px_loader_load_file(f->l, fixture(f, "lb_badkind.so"), 0, &m, &f->err),
+                     PX_INVALID_ARGUMENT);
+    assert_contains(f->err.msg, "lb_badkind.so: unknown module kind 99");
+}
+
 static void test_refuse_bad_directives(void **state)
 {
     fx *f = *state;
@@ -495,6 +546,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_kind_names),
+        T(test_kind_registry),
         T(test_paths),
         T(test_load_good),
         T(test_cache_hit),
@@ -514,6 +566,8 @@ int main(void)
         T(test_refuse_duplicate),
         T(test_refuse_writable_by_others),
         T(test_refuse_no_ops),
+        T(test_refuse_missing_op),
+        T(test_refuse_unknown_kind),
         T(test_refuse_bad_directives),
         T(test_refuse_directive_offset),
         T(test_refuse_bad_arguments),

@@ -294,7 +294,7 @@ static int px__setup(px__bench *b, px_config *cfg)
          * same shape as the raw and gRPC peers (one client thread, C sockets). */
         uc->connections_per_endpoint = a->connections;
         b->r->upstream = uc->name;
-        b->r->codec = uc->codec.mod->name;
+        b->r->codec = px_modlist_one(uc->mods, PX_MOD_CODEC)->mod->name;
         b->r->endpoints = (int)uc->n_endpoints;
     }
     px_err err;
