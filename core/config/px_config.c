@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "px_conf.h"
+#include "plexus/px_filter.h"
 #include "px_config_int.h"
 #include "px_yaml.h"
 
@@ -119,7 +120,7 @@ typedef struct px__service_raw {
 static const px_directive px__workers_dir = {
     "workers", PX_DIR_INT, offsetof(px__service_raw, workers), "0", 0, "0", "256", NULL,
     "0: handlers run on the IO thread; N: on a pool of N threads"};
-static const char *const px__service_skip[] = {"module", "workers", NULL};
+static const char *const px__service_skip[] = {"module", "workers", "filters", NULL};
 static const char *const px__module_skip[] = {"module", NULL};
 
 typedef struct px__client_raw {
@@ -400,7 +401,8 @@ static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive
 /* A list of module names or {module: NAME, ...} blocks (server.codecs, client.descriptors),
  * each module at most once; `what` names one item in messages. */
 static px_status px__modlist(px__ctx *c, px_module_kind kind, const px_ynode *list,
-                             const char *scope, const char *what, px_modref **out, size_t *n)
+                             const char *scope, const char *what, px_modref **out, size_t *n,
+                             int repeat)
 {
     if (list->kind != PX_YSEQ)
         return px__at(c, list, PX_INVALID_ARGUMENT, "%s: expected a list of %s names, got a %s",
@@ -415,7 +417,7 @@ static px_status px__modlist(px__ctx *c, px_module_kind kind, const px_ynode *li
         snprintf(item, sizeof item, "%s[%zu]", scope, i);
         px_status st = px__modref(c, kind, list->items[i], NULL, NULL, item, px__module_skip,
                                   &(*out)[i]);
-        if (st == PX_OK)
+        if (st == PX_OK && !repeat)
             st = px__unique_mod(c, *out, i, what, item);
         if (st != PX_OK)
             return st;
@@ -443,10 +445,25 @@ static const char *const *px__scope_keys(const char *const *fixed, int server,
     return out;
 }
 
-/* One kind's modules in a scope: a list, one module, a default, or none. */
-static px_status px__scope_kind(px__ctx *c, const px_kind *k, const px_kind_slot *slot,
-                                const px_ynode *node, const char *scope, px_modlist *out)
+/* Modules of a kind that cannot serve in this scope (a client-only filter on a server). */
+static px_status px__scope_fits(px__ctx *c, const px_kind *k, const px_modlist *l, int server,
+                                const char *where)
 {
+    for (size_t i = 0; k->refuses_scope && i < l->n; i++) {
+        const char *why = k->refuses_scope(l->refs[i].mod->ops, server);
+        if (why)
+            return px_err_set(c->err, PX_INVALID_ARGUMENT, "%s:%d:%d: %s: %s '%s' cannot be used "
+                              "here: %s", c->file, l->refs[i].line, l->refs[i].col, where,
+                              k->name, l->refs[i].mod->name, why);
+    }
+    return PX_OK;
+}
+
+/* One kind's modules in a scope: a list, one module, a default, or none. */
+static px_status px__scope_kind(px__ctx *c, const px_kind *k, int server, const px_ynode *node,
+                                const char *scope, px_modlist *out)
+{
+    const px_kind_slot *slot = server ? &k->server : &k->upstream;
     const px_ynode *v = px_ymap_get(node, slot->key);
     char where[96];
     snprintf(where, sizeof where, "%s%s%s", scope, scope[0] ? "." : "", slot->key);
@@ -454,17 +471,23 @@ static px_status px__scope_kind(px__ctx *c, const px_kind *k, const px_kind_slot
         v = NULL;
     if (v == NULL && slot->def == NULL)
         return PX_OK;
+    px_status st;
     if (slot->list && v != NULL) {
         /* A kind with a default is one the scope cannot run without. */
         if (v->kind == PX_YSEQ && v->n == 0 && slot->def != NULL)
             return px__at(c, v, PX_INVALID_ARGUMENT, "%s: needs at least one %s", where,
                           k->name);
-        return px__modlist(c, k->id, v, where, k->name, &out->refs, &out->n);
+        st = px__modlist(c, k->id, v, where, k->name, &out->refs, &out->n, k->repeat);
+        if (st == PX_OK && k->id == PX_MOD_FILTER && out->n > PX_FILTER_MAX_CHAIN)
+            st = px__at(c, v, PX_INVALID_ARGUMENT, "%s: %zu filters: a call passes through at "
+                        "most %d", where, out->n, PX_FILTER_MAX_CHAIN);
+    } else {
+        if ((out->refs = calloc(1, sizeof *out->refs)) == NULL)
+            return px__oom(c);
+        out->n = 1;
+        st = px__modref(c, k->id, v, node, slot->def, where, px__module_skip, &out->refs[0]);
     }
-    if ((out->refs = calloc(1, sizeof *out->refs)) == NULL)
-        return px__oom(c);
-    out->n = 1;
-    return px__modref(c, k->id, v, node, slot->def, where, px__module_skip, &out->refs[0]);
+    return st == PX_OK ? px__scope_fits(c, k, out, server, where) : st;
 }
 
 /* Every kind the registry places in this scope (server: or an upstream), in table order. */
@@ -474,10 +497,9 @@ static px_status px__scope_mods(px__ctx *c, const px_ynode *node, int server,
     size_t nk;
     const px_kind *k = px_kinds_all(&nk);
     for (size_t i = 0; i < nk; i++) {
-        const px_kind_slot *slot = server ? &k[i].server : &k[i].upstream;
-        if (slot->key == NULL)
+        if ((server ? k[i].server.key : k[i].upstream.key) == NULL)
             continue;
-        px_status st = px__scope_kind(c, &k[i], slot, node, scope, &mods[k[i].id]);
+        px_status st = px__scope_kind(c, &k[i], server, node, scope, &mods[k[i].id]);
         if (st != PX_OK)
             return st;
     }
@@ -528,6 +550,23 @@ static px_status px__services(px__ctx *c, const px_ynode *server, px_server_conf
         if (st != PX_OK)
             return st;
         sc->services[i].workers = (int)raw.workers;
+        /* A service's own filters run after the server's, for its calls only. */
+        const px_ynode *fl = item->kind == PX_YMAP ? px_ymap_get(item, "filters") : NULL;
+        if (fl != NULL && !px_ynode_is_null(fl)) {
+            char where[64];
+            snprintf(where, sizeof where, "%s.filters", scope);
+            px_modlist *l = &sc->services[i].filters;
+            st = px__modlist(c, PX_MOD_FILTER, fl, where, "filter", &l->refs, &l->n, 1);
+            if (st == PX_OK)
+                st = px__scope_fits(c, px_kind_get(PX_MOD_FILTER), l, 1, where);
+            if (st == PX_OK && l->n + sc->mods[PX_MOD_FILTER].n > PX_FILTER_MAX_CHAIN)
+                st = px__at(c, fl, PX_INVALID_ARGUMENT,
+                            "%s: %zu filters here and %zu in server.filters: a call passes "
+                            "through at most %d", where, l->n, sc->mods[PX_MOD_FILTER].n,
+                            PX_FILTER_MAX_CHAIN);
+            if (st != PX_OK)
+                return st;
+        }
     }
     return PX_OK;
 }
@@ -702,7 +741,7 @@ static px_status px__client(px__ctx *c, const px_ynode *node)
     const px_ynode *desc = px_ymap_get(node, "descriptors");
     if (desc != NULL && !px_ynode_is_null(desc)) {
         st = px__modlist(c, PX_MOD_SERVICE, desc, "client.descriptors", "service",
-                         &cc->descriptors, &cc->n_descriptors);
+                         &cc->descriptors, &cc->n_descriptors, 0);
         if (st != PX_OK)
             return st;
     }
@@ -786,6 +825,12 @@ static px_status px__check_strategies(const px_config *cfg, px_err *err)
 {
     if (px__check_scope(cfg, cfg->server.mods, "server", err) != PX_OK)
         return err->status;
+    for (size_t i = 0; i < cfg->server.n_services; i++) {
+        const px_modlist *f = &cfg->server.services[i].filters;
+        for (size_t j = 0; j < f->n; j++)
+            if (px__check_one(cfg, &f->refs[j], "server", err) != PX_OK)
+                return err->status;
+    }
     for (size_t i = 0; i < cfg->client.n_upstreams; i++) {
         const px_upstream_conf *u = &cfg->client.upstreams[i];
         if (px__check_scope(cfg, u->mods, u->name, err) != PX_OK)
@@ -829,8 +874,12 @@ void px_config_free(px_config *cfg)
     free(sc->listen);
     free(sc->id);
     px__modlists_release(sc->mods);
-    for (size_t i = 0; i < sc->n_services; i++)
+    for (size_t i = 0; i < sc->n_services; i++) {
         px__modref_release(&sc->services[i].module);
+        for (size_t j = 0; j < sc->services[i].filters.n; j++)
+            px__modref_release(&sc->services[i].filters.refs[j]);
+        free(sc->services[i].filters.refs);
+    }
     free(sc->services);
     for (size_t i = 0; i < cfg->client.n_upstreams; i++) {
         px_upstream_conf *u = &cfg->client.upstreams[i];

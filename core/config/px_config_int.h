@@ -49,6 +49,7 @@ typedef struct px_limits {
 typedef struct px_service_conf {
     px_modref module;
     int workers; /**< 0: handlers run on the IO thread; N: on a pool of N threads */
+    px_modlist filters; /**< the service's own FILTER modules, after the server's */
 } px_service_conf;
 
 typedef struct px_server_conf {

@@ -4,6 +4,7 @@
 #include "plexus/px_balancer.h"
 #include "plexus/px_codec.h"
 #include "plexus/px_failover.h"
+#include "plexus/px_filter.h"
 #include "plexus/px_service.h"
 #include "plexus/px_timeout.h"
 
@@ -35,18 +36,38 @@ static const char *px__service_missing(const void *ops)
     return !o->descriptor ? "descriptor" : !o->service ? "service" : NULL;
 }
 
+static const char *px__filter_missing(const void *ops)
+{
+    const px_filter_ops *o = ops;
+    if (!o->on_request && !o->on_done)
+        return "on_request";
+    return o->sides & (PX_FILTER_SERVER | PX_FILTER_CLIENT) ? NULL : "sides";
+}
+
+static const char *px__filter_scope(const void *ops, int server)
+{
+    unsigned need = server ? PX_FILTER_SERVER : PX_FILTER_CLIENT;
+    if (((const px_filter_ops *)ops)->sides & need)
+        return NULL;
+    return server ? "it is a client-side filter only" : "it is a server-side filter only";
+}
+
 /* Config order: a server's codecs, then an upstream's codec, balancer, failover, timeout. */
 static const px_kind px__kinds[] = {
-    {PX_MOD_CODEC, "codec", "codec_", 0, {"codecs", 1, "protobuf"}, {"codec", 0, "protobuf"},
-     px__codec_missing},
-    {PX_MOD_BALANCER, "balancer", "lb_", 0, {NULL, 0, NULL}, {"balancer", 0, "random"},
-     px__balancer_missing},
-    {PX_MOD_FAILOVER, "failover", "failover_", 0, {NULL, 0, NULL}, {"failover", 0, "failfast"},
-     px__failover_missing},
-    {PX_MOD_TIMEOUT, "timeout", "timeout_", 0, {NULL, 0, NULL}, {"timeout", 0, "fixed"},
-     px__timeout_missing},
-    {PX_MOD_SERVICE, "service", "service_", 0, {NULL, 0, NULL}, {NULL, 0, NULL},
-     px__service_missing},
+    {.id = PX_MOD_CODEC, .name = "codec", .prefix = "codec_",
+     .server = {"codecs", 1, "protobuf"}, .upstream = {"codec", 0, "protobuf"},
+     .missing_op = px__codec_missing},
+    {.id = PX_MOD_BALANCER, .name = "balancer", .prefix = "lb_",
+     .upstream = {"balancer", 0, "random"}, .missing_op = px__balancer_missing},
+    {.id = PX_MOD_FAILOVER, .name = "failover", .prefix = "failover_",
+     .upstream = {"failover", 0, "failfast"}, .missing_op = px__failover_missing},
+    {.id = PX_MOD_TIMEOUT, .name = "timeout", .prefix = "timeout_",
+     .upstream = {"timeout", 0, "fixed"}, .missing_op = px__timeout_missing},
+    {.id = PX_MOD_SERVICE, .name = "service", .prefix = "service_",
+     .missing_op = px__service_missing},
+    {.id = PX_MOD_FILTER, .name = "filter", .prefix = "filter_", .since_minor = 2, .repeat = 1,
+     .server = {"filters", 1, NULL}, .upstream = {"filters", 1, NULL},
+     .missing_op = px__filter_missing, .refuses_scope = px__filter_scope},
 };
 
 const px_kind *px_kinds_all(size_t *n)

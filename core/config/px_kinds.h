@@ -24,11 +24,16 @@ typedef struct px_kind {
     const char *name;       /**< "balancer" */
     const char *prefix;     /**< file-name prefix: "lb_" */
     unsigned since_minor;   /**< the ABI minor that introduced the kind */
+    int repeat;             /**< a list may name a module twice (each its own instance,
+                                 e.g. two access logs); else that is refused */
     px_kind_slot server;    /**< under server: (services are configured on their own) */
     px_kind_slot upstream;  /**< under client.upstreams.NAME: */
     /** The ops a module of this kind cannot run without: NULL, or the name of the
      *  first missing one. */
     const char *(*missing_op)(const void *ops);
+    /** NULL, or why a module with these ops cannot serve in a server (server 1) or a
+     *  client upstream (0) scope. May be NULL. */
+    const char *(*refuses_scope)(const void *ops, int server);
 } px_kind;
 
 /** The row of a kind, or NULL when the core does not know it. */

@@ -121,11 +121,12 @@ size_t px_frame_begin(px_buf *out, const px_frame *f)
     return off;
 }
 
-void px_frame_end(px_buf *out, size_t off)
+uint32_t px_frame_end(px_buf *out, size_t off)
 {
     uint8_t *h = out->data + off;
     size_t body = out->len - off - PX_FRAME_HEADER_SIZE - rd16(h + 20) - rd32(h + 24);
     wr32(h + 28, (uint32_t)body);
+    return (uint32_t)body;
 }
 
 int px_frame_append(px_buf *out, const px_frame *f)

@@ -89,7 +89,7 @@ int px_frame_append(px_buf *out, const px_frame *f);
  * patches body_len. Returns the header offset, or (size_t)-1 on OOM.
  */
 size_t px_frame_begin(px_buf *out, const px_frame *f);
-void px_frame_end(px_buf *out, size_t header_off);
+uint32_t px_frame_end(px_buf *out, size_t header_off); /* returns body_len */
 
 /** Appends an ERROR frame for id with status and a message. 0, or -1 on OOM. */
 int px_frame_append_error(px_buf *out, uint64_t id, px_status st, const char *msg);

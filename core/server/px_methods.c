@@ -17,7 +17,8 @@ static uint64_t px__fnv1a(const uint8_t *p, size_t n)
     return h;
 }
 
-px_status px_methods_add(px_methods *t, ProtobufCService *svc, px_pool *pool, px_err *err)
+px_status px_methods_add(px_methods *t, ProtobufCService *svc, px_pool *pool,
+                         const struct px_fchain *chain, px_err *err)
 {
     const ProtobufCServiceDescriptor *d = svc->descriptor;
     for (unsigned i = 0; i < d->n_methods; i++) {
@@ -46,6 +47,7 @@ px_status px_methods_add(px_methods *t, ProtobufCService *svc, px_pool *pool, px
         m->input = d->methods[i].input;
         m->output = d->methods[i].output;
         m->pool = pool;
+        m->chain = chain;
         if (!m->name)
             return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     }

@@ -14,6 +14,7 @@ typedef struct px_method {
     unsigned index;    /* method index within the service */
     const ProtobufCMessageDescriptor *input, *output;
     px_pool *pool;     /* NULL: run on the IO thread */
+    const struct px_fchain *chain; /* the server's and the service's filters; NULL: none */
 } px_method;
 
 typedef struct px_methods {
@@ -23,8 +24,10 @@ typedef struct px_methods {
     size_t n_slots;
 } px_methods;
 
-/** Adds every method of service; refuses a duplicate full name. */
-px_status px_methods_add(px_methods *t, ProtobufCService *svc, px_pool *pool, px_err *err);
+/** Adds every method of service, run on pool (NULL: the IO thread) through chain (NULL:
+ *  no filters); refuses a duplicate full name. */
+px_status px_methods_add(px_methods *t, ProtobufCService *svc, px_pool *pool,
+                         const struct px_fchain *chain, px_err *err);
 /** Builds the index after the last add. */
 px_status px_methods_seal(px_methods *t, px_err *err);
 const px_method *px_methods_find(const px_methods *t, const uint8_t *name, size_t len);

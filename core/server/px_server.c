@@ -18,6 +18,41 @@
  * and stop before the server gives up on them. */
 #define PX_FORCE_WAIT_US 1000000
 
+/* The FILTER instances of one list (server.filters, or a service's filters). */
+static px_status px__filters_new(px_insts *out, const px_modlist *list,
+                                 const px_module_env *env, px_err *err)
+{
+    px_modlist only[PX_KIND_LIMIT] = {{0}};
+    only[PX_MOD_FILTER] = *list;
+    return px_insts_new(only, env, out, err);
+}
+
+/* The config refused longer chains at load (px_config.c). */
+static px_status px__chain_add(px_fchain *ch, const px_insts *in, px_err *err)
+{
+    size_t n;
+    px_inst *f = px_insts_of(in, PX_MOD_FILTER, &n);
+    for (size_t i = 0; i < n; i++) {
+        px_fentry e = {.ops = f[i].ops, .state = f[i].state, .name = f[i].ref->mod->name};
+        if (px_fchain_append(ch, &e, 1) != 0)
+            return px_err_set(err, PX_INTERNAL, "more than %d filters in one chain",
+                              PX_FCHAIN_MAX);
+    }
+    return PX_OK;
+}
+
+/* A service's chain: the server's filters, then its own. */
+static px_status px__service_chain(px_server *s, px_service_inst *si,
+                                   const px_service_conf *conf, const px_module_env *env,
+                                   px_err *err)
+{
+    if (px__filters_new(&si->filters, &conf->filters, env, err) != PX_OK)
+        return err->status;
+    if (px__chain_add(&si->chain, &s->filters, err) != PX_OK)
+        return err->status;
+    return px__chain_add(&si->chain, &si->filters, err);
+}
+
 px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
 {
     const px_server_conf *sc = &cfg->server;
@@ -50,12 +85,16 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
             return err->status;
         s->n_codecs++;
     }
+    if (px__filters_new(&s->filters, &sc->mods[PX_MOD_FILTER], &env, err) != PX_OK)
+        return err->status;
     for (size_t i = 0; i < sc->n_services; i++) {
         px_service_inst *si = &s->services[i];
         si->ref = &sc->services[i].module;
         if (px_modref_create(si->ref, &env, &si->state, err) != PX_OK)
             return err->status;
         s->n_services++;
+        if (px__service_chain(s, si, &sc->services[i], &env, err) != PX_OK)
+            return err->status;
         if (sc->services[i].workers > 0) {
             if (px_pool_start(&si->pool, sc->services[i].workers) != 0)
                 return px_err_set(err, PX_RESOURCE_EXHAUSTED, "cannot start %d worker threads",
@@ -67,7 +106,8 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
         if (!svc || !svc->descriptor || !svc->invoke)
             return px_err_set(err, PX_INTERNAL, "service module %s (%s) returned no service",
                               si->ref->mod->name, si->ref->path);
-        if (px_methods_add(&s->methods, svc, si->has_pool ? &si->pool : NULL, err) != PX_OK)
+        if (px_methods_add(&s->methods, svc, si->has_pool ? &si->pool : NULL,
+                           si->chain.n ? &si->chain : NULL, err) != PX_OK)
             return err->status;
     }
     if (px_methods_seal(&s->methods, err) != PX_OK)
@@ -187,7 +227,9 @@ void px_server_free(px_server *s)
         if (s->services[i].has_pool)
             px_pool_stop(&s->services[i].pool);
         px_modref_destroy(s->services[i].ref, s->services[i].state);
+        px_insts_free(&s->services[i].filters);
     }
+    px_insts_free(&s->filters);
     for (size_t i = 0; i < s->n_codecs; i++)
         px_modref_destroy(s->codecs[i].ref, s->codecs[i].state);
     px_methods_free(&s->methods);

@@ -51,6 +51,7 @@ static void px__scall_put(px_sloop *sl, px_scall *call)
         sl->free_calls = call;
         sl->n_free_calls++;
     } else {
+        px__scall_filter_free(call);
         free(call);
     }
 }
@@ -59,6 +60,7 @@ void px__sloop_free_calls(px_sloop *sl)
 {
     while (sl->free_calls) {
         px_scall *next = sl->free_calls->next_free;
+        px__scall_filter_free(sl->free_calls);
         free(sl->free_calls);
         sl->free_calls = next;
     }
@@ -67,11 +69,13 @@ void px__sloop_free_calls(px_sloop *sl)
 
 /* Loop thread: every way a call ends (answered by its handler, or released by a worker
  * after the loop answered it) comes here once. */
-static void px__call_finish(px_scall *call)
+void px__call_finish(px_scall *call)
 {
     px_sconn *sc = call->sc;
     if (call->queued)
         px_tq_cancel(&call->queue_t);
+    if (call->filtered)
+        px__scall_filter_done(call);
     px__scall_free_input(call);
     px_buf_free(&call->reply);
     if (call->id_live)
@@ -94,10 +98,7 @@ static void px__call_finish(px_scall *call)
 
 /* Loop thread: an ERROR goes out for the call now, and whatever its handler answers
  * later is dropped. Its id is free again for the client from here on. */
-static void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const char *fmt,
-                                  ...) PX_PRINTF(4, 5);
-static void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const char *fmt,
-                                  ...)
+void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -105,6 +106,8 @@ static void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     call->answered = 1;
+    if (call->filtered)
+        px__scall_outcome(call, st, msg, 0);
     if (call->id_live) {
         px_idset_del(&call->sc->ids, call->id);
         call->id_live = 0;
@@ -125,13 +128,14 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
         px_err err; /* not = {0}: that zero-fills 516 bytes per call */
         px_err_clear(&err);
         if (codec->ops->encode(codec->state, reply, out, &err) == PX_OK) {
-            px_frame_end(out, off);
+            call->out_bytes = px_frame_end(out, off);
             return;
         }
         out->len = off;
-        char msg[600];
-        snprintf(msg, sizeof msg, "cannot encode the reply of %s: %s", call->m->name, err.msg);
-        px_frame_append_error(out, call->id, PX_INTERNAL, msg);
+        call->out_status = PX_INTERNAL;
+        snprintf(call->msg, sizeof call->msg, "cannot encode the reply of %s: %.200s",
+                 call->m->name, err.msg);
+        px_frame_append_error(out, call->id, PX_INTERNAL, call->msg);
         return;
     }
     if (call->status == PX_OK) {
@@ -139,6 +143,7 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
         snprintf(call->msg, sizeof call->msg, "handler of %s ended the call without a reply",
                  call->m->name);
     }
+    call->out_status = call->status;
     px_frame_append_error(out, call->id, call->status, call->msg);
 }
 
@@ -153,6 +158,9 @@ static void px__check_reply_budget(px_scall *call, px_buf *out, size_t from)
     out->len = from;
     px__sconn_error(call->sc, call->id, PX_RESOURCE_EXHAUSTED, 0,
                     "%s: the reply of %zu bytes was dropped: %s", call->m->name, n, why);
+    if (call->filtered)
+        px__scall_outcome(call, PX_RESOURCE_EXHAUSTED, "the reply was dropped: over the "
+                          "memory budget", 0);
 }
 
 /* Loop thread: a reply built on a worker arrives. */
@@ -163,6 +171,8 @@ static void px__call_complete_task(px_loop *loop, void *arg)
     if (!call->answered && !sc->conn.closed) {
         px_buf *out = px_conn_out(&sc->conn);
         size_t from = out->len;
+        if (call->filtered)
+            px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
         if (px_buf_append(out, call->reply.data, call->reply.len) == 0)
             px__check_reply_budget(call, out, from);
     }
@@ -182,6 +192,8 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
             px_buf *out = px_conn_out(&sc->conn);
             size_t from = out->len;
             px__append_reply(call, out, reply);
+            if (call->filtered)
+                px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
             px__check_reply_budget(call, out, from);
         }
         px__call_finish(call);
@@ -454,11 +466,21 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     px_conn_charge(&sc->conn, call->held);
     sc->inflight++;
     px_conn_ref(&sc->conn);
+    if (m->chain && !px__scall_filter_in(call, f))
+        return;
+    px__scall_dispatch(call);
+}
+
+void px__scall_dispatch(px_scall *call)
+{
+    const px_method *m = call->m;
     if (m->pool) {
         call->queued = 1;
-        if (call->deadline_us != INT64_MAX)
-            px_tq_arm(&sc->sl->tq, &call->queue_t, (double)f->deadline_ms / 1e3,
+        if (call->deadline_us != INT64_MAX) {
+            int64_t left = call->deadline_us - px_loop_mono_us(&call->sc->sl->loop);
+            px_tq_arm(&call->sc->sl->tq, &call->queue_t, left > 0 ? (double)left / 1e6 : 0,
                       px__queued_deadline_cb);
+        }
         px_pool_submit(m->pool, &call->task, px__run_on_worker, call);
     } else {
         __atomic_store_n(&call->state, PX_SCALL_RUNNING, __ATOMIC_RELAXED);

@@ -11,6 +11,8 @@
 #include "px_codec_abi.h"
 #include "px_config_int.h"
 #include "px_conn.h"
+#include "px_fchain.h"
+#include "px_insts.h"
 #include "px_idset.h"
 #include "px_loop.h"
 #include "px_mem.h"
@@ -32,6 +34,8 @@ typedef struct px_service_inst {
     void *state;
     px_pool pool;
     int has_pool;
+    px_insts filters;        /* the service's own filters */
+    px_fchain chain;         /* the server's filters, then the service's */
 } px_service_inst;
 
 struct px_sconn;
@@ -87,14 +91,18 @@ typedef struct px_scall {
     ProtobufCMessage *input;
     int64_t deadline_us;  /* monotonic; INT64_MAX when the caller set none */
     px_status status;
+    px_status out_status; /* what the encoded answer says (filters' on_done) ... */
+    uint32_t out_bytes;   /* ... and its body bytes when it is a RESPONSE */
     int state;            /* PX_SCALL_*, atomic between the loop and a worker */
     unsigned answered : 1; /* loop thread: an answer was sent; the handler's is dropped */
     unsigned id_live : 1;  /* its id is in sc->ids */
-    unsigned queued : 1;   /* submitted to a worker pool */
+    unsigned queued : 1;   /* submitted to a worker pool, or waiting for a filter */
+    unsigned filtered : 1; /* passes through its method's filter chain (call->fc) */
     int64_t held;         /* bytes charged to the connection for this call */
     struct px_scall *prev, *next; /* in sc->calls */
     char msg[256];
     px_buf reply;         /* the answer frame when built off the IO thread */
+    px_fcall *fc;         /* the call in its filter chain; kept with the record once made */
     struct px_scall *next_free;
     px_tnode queue_t;     /* the deadline while it waits for a worker */
     px_arena arena;       /* the decoded request, when its codec takes an allocator */
@@ -109,6 +117,7 @@ struct px_server {
     const px_server_conf *sc;
     px_codec_inst *codecs;
     size_t n_codecs;
+    px_insts filters;     /* server.filters */
     px_service_inst *services;
     size_t n_services;
     px_methods methods;
@@ -142,6 +151,24 @@ void px__sloop_force_task(px_loop *loop, void *arg);
 
 /* px_server_call.c */
 void px__on_request(px_sconn *sc, const px_frame *f);
+/** Loop thread: an admitted call runs: on a worker, or its handler now. */
+void px__scall_dispatch(px_scall *call);
+/** Loop thread: answers the call now with an ERROR; its handler, if any, is dropped. */
+void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const char *fmt, ...)
+    PX_PRINTF(4, 5);
+/** Loop thread: the call is over (answered, or released): its record goes back. */
+void px__call_finish(px_scall *call);
+
+/* px_server_filter.c */
+/** Loop thread: runs the call's on_request filters; 1 when it may run now, 0 when a
+ *  filter rejected it (answered) or will resume it later. */
+int px__scall_filter_in(px_scall *call, const px_frame *f);
+/** The answer the client gets (any thread, before the answer is queued). */
+void px__scall_outcome(px_scall *call, px_status st, const char *msg, size_t body_bytes);
+/** Loop thread, as the call finishes: its filters' on_done. */
+void px__scall_filter_done(px_scall *call);
+/** Frees a call record's filter state with the record. */
+void px__scall_filter_free(px_scall *call);
 /** The grace ran out: answers each of sc's calls that has no answer yet. */
 void px__sconn_answer_all(px_sconn *sc, const char *why);
 void px__sloop_free_calls(px_sloop *sl);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "plexus/px_filter.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,7 +194,7 @@ static void test_server_errors(void **state)
                 PX_INVALID_ARGUMENT,
                 "%s:3:19: server.shutdown_grace: '10 s' is not a duration (use e.g. 250ms, 5s)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  port: 1\n", PX_INVALID_ARGUMENT,
-                "%s:3:3: server: unknown key 'port' (accepted: codecs, services, limits, listen, "
+                "%s:3:3: server: unknown key 'port' (accepted: codecs, filters, services, limits, listen, "
                 "id, io_threads, shutdown_grace)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frame: 4 megs}\n",
                 PX_INVALID_ARGUMENT,
@@ -265,7 +266,7 @@ static void test_client_errors(void **state)
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      retries: 2\n",
                 PX_INVALID_ARGUMENT,
                 "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: codec, balancer, failover, timeout, "
-                "endpoints, health, limits, connections_per_endpoint, pool_size)");
+                "filters, endpoints, health, limits, connections_per_endpoint, pool_size)");
     expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [1.2.3.4:1]\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:5: upstreams: name 'my calc' may only use letters, digits, '_', '-' and "
@@ -637,10 +638,72 @@ static void test_services(void **state)
                 "%s:5:31: server.services[0].workers: 257 is out of range (0..256)");
     expect_fail(f, SV "    - {module: calc, threads: 2}\n", PX_INVALID_ARGUMENT,
                 "%s:5:22: server.services[0]: unknown key 'threads' (accepted: module, workers, "
-                "max_sleep, delay)");
+                "filters, max_sleep, delay)");
     expect_fail(f, SV "    - calc\n    - {module: calc}\n", PX_INVALID_ARGUMENT,
                 "%s:6:16: server.services[1]: service 'calc' is listed twice (first at 5:7)");
 #undef SV
+}
+
+/* FILTER modules: server.filters, a service's filters after them, upstream filters;
+ * every mistake at FILE:LINE:COL. */
+static void test_filters(void **state)
+{
+    fx *f = *state;
+    const char *mods[] = {"codec_protobuf.so", "filter_access_log.so", "filter_deadline_floor.so",
+                          "service_calc.so", NULL};
+    need_modules(f, mods);
+    char log[600];
+    snprintf(log, sizeof log, "%s/access.log", f->dir);
+    char text[2000];
+    snprintf(text, sizeof text,
+             "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n"
+             "  filters: [{module: access_log, path: %s}]\n"
+             "  services:\n    - module: calc\n      filters: [{module: deadline_floor, "
+             "min_remaining: 5ms}]\n", log);
+    assert_int_equal(load(f, text), PX_OK);
+    unlink(log); /* the module's create() at load made it */
+    const px_server_conf *s = &f->cfg->server;
+    assert_int_equal(s->mods[PX_MOD_FILTER].n, 1);
+    assert_string_equal(s->mods[PX_MOD_FILTER].refs[0].mod->name, "access_log");
+    assert_int_equal(s->services[0].filters.n, 1);
+    assert_string_equal(s->services[0].filters.refs[0].mod->name, "deadline_floor");
+    assert_int_equal(conf_i64(&s->services[0].filters.refs[0], "min_remaining"), 5000);
+#define SF "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n"
+    expect_fail(f, SF "  filters: [{module: access_log, file: x}]\n", PX_INVALID_ARGUMENT,
+                "%s:4:34: server.filters[0]: unknown key 'file' (accepted: module, path)");
+    /* The same filter twice is two instances (two logs, say). */
+    assert_int_equal(load(f, SF "  filters: [deadline_floor, {module: deadline_floor, cap: 1s}]\n"),
+                     PX_OK);
+    assert_int_equal(f->cfg->server.mods[PX_MOD_FILTER].n, 2);
+    assert_int_equal(conf_i64(&f->cfg->server.mods[PX_MOD_FILTER].refs[1], "cap"), 1000000);
+    expect_fail(f, SF "  filters: access_log\n", PX_INVALID_ARGUMENT,
+                "%s:4:12: server.filters: expected a list of filter names, got a scalar");
+    /* The module's create() refuses at load: a log that cannot be opened. */
+    expect_fail(f, SF "  filters: [{module: access_log, path: /nonexistent/dir/a.log}]\n",
+                PX_FAILED_PRECONDITION,
+                "%s:4:22: filter 'access_log': cannot open access log /nonexistent/dir/a.log: "
+                "No such file or directory");
+    char msg[1200];
+    snprintf(msg, sizeof msg, "%%s:5:48: module 'nope' (filter): filter_nope.so not found; "
+             "searched: %s/filter_nope.so", f->moddir);
+    expect_fail(f, SF "  services:\n    - {module: calc, filters: [deadline_floor, nope]}\n",
+                PX_NOT_FOUND, msg);
+    /* At most PX_FILTER_MAX_CHAIN filters per call, the server's and a service's together. */
+    char many[3000] = SF "  filters: [deadline_floor]\n  services:\n    - module: calc\n"
+                         "      filters: [access_log";
+    for (int i = 0; i < PX_FILTER_MAX_CHAIN; i++)
+        strcat(many, ", {module: deadline_floor}");
+    strcat(many, "]\n");
+    expect_fail_prefix(f, many, "%s:7:16: server.services[0].filters: 17 filters here and 1 in "
+                                "server.filters: a call passes through at most 16");
+#undef SF
+    snprintf(text, sizeof text,
+             "modules: {path: [@MODS@]}\nclient:\n  upstreams:\n    calc:\n"
+             "      endpoints: [1.2.3.4:1]\n      filters: [deadline_floor]\n");
+    assert_int_equal(load(f, text), PX_OK);
+    const px_upstream_conf *u = &f->cfg->client.upstreams[0];
+    assert_int_equal(u->mods[PX_MOD_FILTER].n, 1);
+    assert_string_equal(u->mods[PX_MOD_FILTER].refs[0].mod->name, "deadline_floor");
 }
 
 int main(void)
@@ -650,6 +713,7 @@ int main(void)
         T(test_missing_file),     T(test_top_level),      T(test_modules_section),
         T(test_server_errors),    T(test_client_errors),  T(test_unknown_module),
         T(test_full_config),      T(test_defaults),       T(test_module_block_errors),
+        T(test_filters),
         T(test_services),         T(test_addresses),      T(test_addresses_resolved),
     };
 #undef T

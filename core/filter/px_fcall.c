@@ -1,0 +1,62 @@
+/* What a filter reads and does to a call (the SDK side of px_filter.h). */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "px_fchain.h"
+#include "px_time.h"
+
+px_filter_side px_fcall_side(const px_fcall *call) { return call->side; }
+const char *px_fcall_method(const px_fcall *call) { return call->method; }
+const char *px_fcall_peer(const px_fcall *call) { return call->peer ? call->peer : ""; }
+const ProtobufCMessage *px_fcall_request(const px_fcall *call) { return call->request; }
+size_t px_fcall_request_bytes(const px_fcall *call) { return call->request_bytes; }
+size_t px_fcall_response_bytes(const px_fcall *call) { return call->response_bytes; }
+int64_t px_fcall_start_unix_us(const px_fcall *call) { return call->start_unix_us; }
+
+int64_t px_fcall_elapsed_us(const px_fcall *call)
+{
+    int64_t end = call->end_mono_us ? call->end_mono_us : px_mono_us();
+    return end - call->start_mono_us;
+}
+
+int64_t px_fcall_remaining_us(const px_fcall *call)
+{
+    int64_t d = *call->deadline_us;
+    return d == INT64_MAX ? INT64_MAX : d - px_mono_us();
+}
+
+px_status px_fcall_status(const px_fcall *call, const char **msg)
+{
+    if (msg)
+        *msg = call->msg;
+    return call->status;
+}
+
+void **px_fcall_data(px_fcall *call)
+{
+    return &call->data[call->current];
+}
+
+void px_fcall_reject(px_fcall *call, px_status st, const char *fmt, ...)
+{
+    call->status = st == PX_OK ? PX_UNKNOWN : st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->msg, sizeof call->msg, fmt, ap);
+    va_end(ap);
+}
+
+void px_fcall_limit_deadline(px_fcall *call, int64_t budget_us)
+{
+    if (budget_us < 0)
+        budget_us = 0;
+    int64_t until = px_mono_us() + budget_us;
+    if (until < *call->deadline_us)
+        *call->deadline_us = until;
+}
+
+void px_fcall_resume(px_fcall *call, px_filter_verdict verdict)
+{
+    call->verdict = verdict == PX_FILTER_REJECT ? PX_FILTER_REJECT : PX_FILTER_CONTINUE;
+    call->resume(call);
+}

@@ -1,0 +1,94 @@
+/* Running a call through its filter chain (see px_fchain.h). */
+#include "px_fchain.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "px_time.h"
+
+int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n)
+{
+    if (n > (size_t)(PX_FCHAIN_MAX - ch->n))
+        return -1;
+    memcpy(&ch->e[ch->n], e, n * sizeof *e);
+    ch->n = (uint8_t)(ch->n + n);
+    return 0;
+}
+
+void px_fcall_begin(px_fcall *fc, const px_fchain *ch, px_filter_side side)
+{
+    /* Only the bookkeeping: the per-filter slots are cleared for the filters in use. */
+    fc->chain = ch;
+    fc->next = fc->ran = fc->current = fc->pending = 0;
+    fc->side = side;
+    fc->request = NULL;
+    fc->request_bytes = fc->response_bytes = 0;
+    fc->start_mono_us = px_mono_us();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fc->start_unix_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    fc->end_mono_us = 0;
+    fc->status = PX_OK;
+    fc->msg[0] = '\0';
+    memset(fc->data, 0, ch->n * sizeof fc->data[0]);
+}
+
+/* A filter rejected without saying why: say which one did. */
+static void px__rejected(px_fcall *fc, const px_fentry *e)
+{
+    if (fc->status != PX_OK)
+        return;
+    fc->status = PX_UNKNOWN;
+    snprintf(fc->msg, sizeof fc->msg, "%s: rejected by filter '%s'", fc->method, e->name);
+}
+
+px_filter_verdict px_fchain_request(px_fcall *fc)
+{
+    const px_fchain *ch = fc->chain;
+    while (fc->next < ch->n) {
+        uint8_t i = fc->next++;
+        const px_fentry *e = &ch->e[i];
+        if (!e->ops->on_request)
+            continue;
+        fc->current = i;
+        fc->ran = (uint8_t)(i + 1);
+        px_filter_verdict v = e->ops->on_request(e->state, fc);
+        if (v == PX_FILTER_CONTINUE)
+            continue;
+        if (v == PX_FILTER_PENDING) {
+            fc->pending = 1;
+            return v;
+        }
+        px__rejected(fc, e);
+        return PX_FILTER_REJECT;
+    }
+    /* Filters with on_done only see the outcome too: they are "in" once passed. */
+    fc->ran = ch->n;
+    return PX_FILTER_CONTINUE;
+}
+
+px_filter_verdict px_fchain_resumed(px_fcall *fc, px_filter_verdict v)
+{
+    fc->pending = 0;
+    if (v == PX_FILTER_REJECT) {
+        px__rejected(fc, &fc->chain->e[fc->current]);
+        return PX_FILTER_REJECT;
+    }
+    return px_fchain_request(fc);
+}
+
+void px_fchain_done(px_fcall *fc, px_status st, const char *msg)
+{
+    fc->end_mono_us = px_mono_us();
+    fc->status = st;
+    if (msg != fc->msg)
+        snprintf(fc->msg, sizeof fc->msg, "%s", msg ? msg : "");
+    for (uint8_t i = fc->ran; i-- > 0;) {
+        const px_fentry *e = &fc->chain->e[i];
+        if (!e->ops->on_done)
+            continue;
+        fc->current = i;
+        e->ops->on_done(e->state, fc);
+    }
+}

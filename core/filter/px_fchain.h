@@ -1,0 +1,64 @@
+/* Filter chains: the ordered FILTER instances a call passes through, and the state of
+ * one call in its chain (px_fcall, what px_filter.h's functions read). */
+#ifndef PX_FCHAIN_H
+#define PX_FCHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "plexus/px_filter.h"
+
+/* A chain is short (a handful of filters); per-call data has a slot per filter. */
+#define PX_FCHAIN_MAX PX_FILTER_MAX_CHAIN
+
+typedef struct px_fentry {
+    const px_filter_ops *ops;
+    void *state;
+    const char *name; /* the module's, for messages */
+} px_fentry;
+
+typedef struct px_fchain {
+    px_fentry e[PX_FCHAIN_MAX];
+    uint8_t n;
+} px_fchain;
+
+struct px_fcall {
+    const px_fchain *chain;
+    uint8_t next;            /* the next filter whose on_request runs */
+    uint8_t ran;             /* filters whose on_request ran: on_done runs for these */
+    uint8_t current;         /* the filter whose hook runs now (px_fcall_data) */
+    uint8_t pending;         /* an on_request returned PENDING and has not resumed */
+    uint8_t verdict;         /* what px_fcall_resume said (px_filter_verdict) */
+    px_filter_side side;
+    const char *method;
+    const char *peer;
+    const ProtobufCMessage *request;
+    size_t request_bytes, response_bytes;
+    int64_t start_mono_us, start_unix_us, end_mono_us; /* end 0 while running */
+    int64_t *deadline_us;    /* the owner's deadline (monotonic; INT64_MAX: none) */
+    px_status status;        /* on_done: the outcome; set by px_fcall_reject before */
+    char msg[256];
+    /* The owner continues the chain on its loop after px_fcall_resume (fc->verdict);
+     * it may be called from any thread, even before on_request returned PENDING. */
+    void (*resume)(px_fcall *fc);
+    void *owner;
+    void *data[PX_FCHAIN_MAX];
+};
+
+/** Appends entries (filters of a scope) to a chain; -1 when it would be too long. */
+int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n);
+
+/** Starts a call in its chain (the caller fills method, peer, request, bytes, deadline,
+ *  resume after). */
+void px_fcall_begin(px_fcall *fc, const px_fchain *ch, px_filter_side side);
+/**
+ * Runs on_request from fc->next on: CONTINUE when every filter let it through,
+ * REJECT (fc->status and msg say why) or PENDING (the owner waits for fc->resume).
+ */
+px_filter_verdict px_fchain_request(px_fcall *fc);
+/** The owner's loop, after fc->resume(fc) with v = fc->verdict: REJECT, or the rest of
+ *  the chain's verdict. */
+px_filter_verdict px_fchain_resumed(px_fcall *fc, px_filter_verdict v);
+/** The call ended with st/msg: runs on_done, in reverse, for the filters that ran. */
+void px_fchain_done(px_fcall *fc, px_status st, const char *msg);
+
+#endif

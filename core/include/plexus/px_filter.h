@@ -1,0 +1,108 @@
+/* FILTER modules: interceptors that see every call on its way in and on its way out. */
+#ifndef PLEXUS_PX_FILTER_H
+#define PLEXUS_PX_FILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+#include "px_export.h"
+#include "px_module.h"
+#include "px_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * A call as filters see it. A chain is configured per server (`server.filters`),
+ * per service (`filters:` in a service's block: after the server's) and per client
+ * upstream (`client.upstreams.NAME.filters`). The core owns the call; a filter reads
+ * it through the functions below, only while one of its hooks runs, or, after
+ * on_request returned PX_FILTER_PENDING, until it calls px_fcall_resume.
+ */
+typedef struct px_fcall px_fcall;
+
+/** The most filters one call passes through (a server's and a service's together). */
+#define PX_FILTER_MAX_CHAIN 16
+
+/** Where a chain runs. */
+typedef enum px_filter_side {
+    PX_FILTER_SERVER = 1, /**< a server's calls: the request came from peer */
+    PX_FILTER_CLIENT = 2, /**< a client's calls: the request goes to the upstream */
+} px_filter_side;
+
+/** What on_request decided. */
+typedef enum px_filter_verdict {
+    PX_FILTER_CONTINUE = 0, /**< the next filter (then the handler, or the send) runs */
+    PX_FILTER_REJECT = 1,   /**< the call ends with the status px_fcall_reject set */
+    PX_FILTER_PENDING = 2,  /**< the filter decides later with px_fcall_resume */
+} px_filter_verdict;
+
+typedef struct px_filter_ops {
+    /** PX_FILTER_SERVER and/or PX_FILTER_CLIENT: where the filter may be configured. */
+    unsigned sides;
+    /**
+     * The call on its way in, filters in chain order: on a server after the request
+     * is admitted and decoded, before the handler runs; in a client before the first
+     * attempt is sent. Runs on the call's IO thread (a blocking client: the caller's
+     * thread). To reject, call px_fcall_reject and return PX_FILTER_REJECT: later
+     * filters and the handler never see the call. May be NULL.
+     */
+    px_filter_verdict (*on_request)(void *state, px_fcall *call);
+    /**
+     * The outcome, filters in reverse order, for every filter whose on_request ran
+     * (the one that rejected included): status, timings and bytes are final. On a
+     * server it runs on the call's IO thread once the answer is queued; in a client on
+     * the thread that completes the call, before the caller's completion. Must not
+     * block. May be NULL.
+     */
+    void (*on_done)(void *state, px_fcall *call);
+    void *spare[6];
+} px_filter_ops;
+
+/* ---- reading the call ---------------------------------------------------------- */
+
+PX_API px_filter_side px_fcall_side(const px_fcall *call);
+/** "package.Service/Method". */
+PX_API const char *px_fcall_method(const px_fcall *call);
+/** The other side's address: a server's client ("127.0.0.1:50412"), or in a client
+ *  the endpoint of the last attempt ("" before the first is sent). */
+PX_API const char *px_fcall_peer(const px_fcall *call);
+/** The decoded request (a client: the caller's message). */
+PX_API const ProtobufCMessage *px_fcall_request(const px_fcall *call);
+/** Bytes of the encoded request body; on_done: and of the reply body (0: none). */
+PX_API size_t px_fcall_request_bytes(const px_fcall *call);
+PX_API size_t px_fcall_response_bytes(const px_fcall *call);
+/** CLOCK_REALTIME microseconds when the call started (for logs). */
+PX_API int64_t px_fcall_start_unix_us(const px_fcall *call);
+/** Microseconds from the start to now (on_done: to the end). */
+PX_API int64_t px_fcall_elapsed_us(const px_fcall *call);
+/** Microseconds left of the call's deadline; INT64_MAX when it has none. */
+PX_API int64_t px_fcall_remaining_us(const px_fcall *call);
+/** on_done: the status the call ended with, and its message ("" for PX_OK). */
+PX_API px_status px_fcall_status(const px_fcall *call, const char **msg);
+/** A per-call pointer for the filter that calls it, NULL at first: what on_request
+ *  stored there, on_done reads. The filter frees what it points to. */
+PX_API void **px_fcall_data(px_fcall *call);
+
+/* ---- acting on it -------------------------------------------------------------- */
+
+/** on_request: the status and message the call ends with when it returns
+ *  PX_FILTER_REJECT (or resumes with it). PX_OK becomes PX_UNKNOWN. */
+PX_API void px_fcall_reject(px_fcall *call, px_status st, const char *fmt, ...) PX_PRINTF(3, 4);
+/**
+ * on_request: shortens the call's deadline to at most budget_us from now (never
+ * lengthens it). A server's handler and the calls it makes inherit it; a client
+ * sends it.
+ */
+PX_API void px_fcall_limit_deadline(px_fcall *call, int64_t budget_us);
+/**
+ * Ends a PX_FILTER_PENDING on_request with its verdict (CONTINUE or REJECT), from
+ * any thread, exactly once. The chain goes on on the call's IO thread.
+ */
+PX_API void px_fcall_resume(px_fcall *call, px_filter_verdict verdict);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
