@@ -26,7 +26,8 @@ wait_port() {
   return 1
 }
 
-# The YAML of the Plexus server and of its clients (one per codec).
+# The YAML of the Plexus server and of its clients (one per codec). BENCH_FILTERS, e.g.
+# "[deadline_floor]", puts that filter chain on the server and on the clients.
 write_plexus_confs() {
   local port=$1 codecs="protobuf"
   [ "$HAVE_BINARY" = 1 ] && codecs="protobuf, binary"
@@ -38,6 +39,7 @@ server:
   listen: 127.0.0.1:$port
   io_threads: 1
   codecs: [$codecs]
+${BENCH_FILTERS:+  filters: $BENCH_FILTERS}
   services:
     - module: calc
 EOF
@@ -56,6 +58,7 @@ client:
       endpoints: [127.0.0.1:$port]
       codec: $codec
       timeout: { module: fixed, connect: 1s, call: 30s }
+${BENCH_FILTERS:+      filters: $BENCH_FILTERS}
 EOF
   done
 }

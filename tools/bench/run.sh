@@ -16,6 +16,7 @@
 #   BENCH_PENDING [100000]  pending calls of the timer test (0 skips it)
 #   BENCH_PROFILE [1]  perf record + perf trace of plexusd at 8x16 (needs perf)
 #   BENCH_SERVER_CPU [0] BENCH_CLIENT_CPU [1]   BENCH_OUT [BUILD_DIR/bench-results/DATE]
+#   BENCH_FILTERS []   a filter chain for the Plexus server and clients: "[deadline_floor]"
 set -euo pipefail
 
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
