@@ -49,3 +49,4 @@ if(TARGET test_filter)
   target_sources(test_filter PRIVATE ${CMAKE_SOURCE_DIR}/modules/filter_access_log/access_line.c)
   target_include_directories(test_filter PRIVATE ${CMAKE_SOURCE_DIR}/modules/filter_access_log)
 endif()
+
