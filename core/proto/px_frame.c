@@ -90,6 +90,13 @@ size_t px_frame_total(const uint8_t *buf, size_t len)
     return (size_t)PX_FRAME_HEADER_SIZE + rd16(buf + 20) + (size_t)rd32(buf + 24) + rd32(buf + 28);
 }
 
+unsigned px_frame_peek_type(const uint8_t *buf, size_t len)
+{
+    if (len < 4 || rd16(buf) != PX_FRAME_MAGIC)
+        return 0;
+    return buf[3];
+}
+
 static void px__frame_header(uint8_t *h, const px_frame *f, uint32_t body_len)
 {
     wr16(h, PX_FRAME_MAGIC);

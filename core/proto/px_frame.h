@@ -80,6 +80,13 @@ px_parse_result px_frame_parse(const uint8_t *buf, size_t len, uint64_t max_meta
  */
 size_t px_frame_total(const uint8_t *buf, size_t len);
 
+/**
+ * The type of the frame buf starts with, once its magic and type bytes are in; 0
+ * before, or when buf does not start a frame. A look at what waits on a socket
+ * (MSG_PEEK), not a parse: nothing else is checked.
+ */
+unsigned px_frame_peek_type(const uint8_t *buf, size_t len);
+
 /** Appends a whole frame (header + method + meta + body) to out. 0, or -1 on OOM. */
 int px_frame_append(px_buf *out, const px_frame *f);
 
