@@ -1,4 +1,5 @@
-/* Endpoint health, one mechanism for every failover module (they report, we decide):
+/* Endpoint health, one mechanism for both clients and every failover module: the core
+ * records every attempt's outcome (px_upstream_attempt_done, px_upstream_attempt_lost);
  * max_fails failures within fail_window eject an endpoint for `ejection`; each
  * re-ejection soon after re-admission doubles it up to max_ejection; never more than
  * max_ejected_percent of an upstream is out at once. Re-admission is lazy: the first
@@ -15,9 +16,16 @@ static int px__counts_as_failure(px_status st)
     return st == PX_UNAVAILABLE || st == PX_DEADLINE_EXCEEDED || st == PX_RESOURCE_EXHAUSTED;
 }
 
-void px_endpoint_report(px_endpoint *pub, px_status st)
+/* Since ABI 1.2 the core records every attempt itself; a module built before still
+ * calls this, and must not count each attempt twice. */
+void px_endpoint_report(px_endpoint *ep, px_status st)
 {
-    px_ep *ep = (px_ep *)pub;
+    (void)ep;
+    (void)st;
+}
+
+void px_health_report(px_ep *ep, px_status st)
+{
     px_upstream *up = ep->up;
     const px_health_conf *h = &up->conf->health;
     if (!px__counts_as_failure(st)) {

@@ -3,9 +3,16 @@
 #define PX_HEALTH_H
 
 #include <stdint.h>
+#include "plexus/px_status.h"
 
 struct px_ep;
 
+/**
+ * Records one attempt's outcome on ep (the core calls it for every attempt, whatever
+ * the failover module): UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED count
+ * toward ejection, any other status proves ep alive and resets the count. Thread-safe.
+ */
+void px_health_report(struct px_ep *ep, px_status st);
 /**
  * Whether ep is ejected at now_us. With probing off (probe_interval 0) an endpoint
  * whose ejection ran out is re-admitted here; otherwise only a probe re-admits it.

@@ -131,6 +131,10 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
 {
     if (ep && up->balancer->feedback)
         up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, st);
+    /* Health is the core's: a failover module only decides (one that reports nothing
+     * still gets ejection), and reported first, so a retry's pick sees an ejection. */
+    if (ep)
+        px_health_report(ep, st);
     if (up->timeout->observe)
         up->timeout->observe(up->timeout_state, method, latency_us, st);
     px_attempt a = {.method = method, .endpoint = ep ? &ep->pub : NULL, .status = st,
@@ -148,16 +152,24 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
     return act == PX_FAILOVER_RETRY ? PX_FAILOVER_RETRY : PX_FAILOVER_DONE;
 }
 
-/* Health hears of it from the core, not from failover: ejecting a server that swallows
- * requests must not depend on a module remembering to report hedge losers. A healthy
- * server whose slow tail gets hedged is not ejected by this: each of its other answers
- * reports OK, which resets its fail count (px_endpoint_report), so only an endpoint
- * that answers nothing while max_fails of its attempts each outlive the hedge delay
- * is ejected. Not observed by the timeout module: the age is cut short by the winner,
- * so it measures the winner, not how long this endpoint takes. */
+/* Judged by the core, as every attempt is: ejecting a server that swallows requests
+ * must not depend on a module. A healthy server whose slow tail gets hedged is not
+ * ejected by this: each of its other answers reports OK, which resets its fail count,
+ * so only an endpoint that answers nothing while max_fails of its attempts each outlive
+ * the hedge delay is ejected. Not observed by the timeout module: the age is cut short
+ * by the winner, so it measures the winner, not how long this endpoint takes. */
 void px_upstream_attempt_lost(px_upstream *up, px_ep *ep, int64_t latency_us)
 {
     if (up->balancer->feedback)
         up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, PX_DEADLINE_EXCEEDED);
-    px_endpoint_report(&ep->pub, PX_DEADLINE_EXCEEDED);
+    px_health_report(ep, PX_DEADLINE_EXCEEDED);
+}
+
+/* Silence for the whole hedge delay is what the hedge was for, so a loser that old is
+ * judged as timed out: a frozen or cut-off server no longer hides behind its hedges. A
+ * younger loser, a backup the original beat, says nothing of its server. */
+void px_upstream_hedge_lost(px_upstream *up, px_ep *ep, int64_t hedge_us, int64_t age_us)
+{
+    if (hedge_us > 0 && age_us >= hedge_us)
+        px_upstream_attempt_lost(up, ep, age_us);
 }

@@ -71,7 +71,8 @@ px_call_opts px_upstream_call_opts(px_upstream *up, const char *method,
 int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_call_opts *opts);
 int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us);
 /**
- * An attempt ended: feeds the balancer and timeout module, asks failover.
+ * An attempt ended: feeds the balancer, endpoint health (every attempt: the failover
+ * module only decides) and the timeout module, asks failover.
  * Returns PX_FAILOVER_RETRY only when a retry is allowed and time is left. An
  * attempt a server refused unexecuted (refused) is retried once per call whatever
  * failover says, as gRPC's transparent retry: *transparent records that the call used
@@ -89,6 +90,26 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
  * ignore). The timeout module and failover do not hear of it.
  */
 void px_upstream_attempt_lost(px_upstream *up, px_ep *ep, int64_t latency_us);
+
+/**
+ * The hedge delay of a call with budget_us (0 = none): the failover module's
+ * hedge_after_us when it has one, the upstream has another endpoint and the delay is
+ * shorter than the budget; else 0 (no hedge). Both clients ask it once per call.
+ */
+static inline int64_t px_upstream_hedge_us(px_upstream *up, const char *method,
+                                           int64_t budget_us)
+{
+    if (!up->failover->hedge_after_us || up->n < 2)
+        return 0;
+    int64_t h = up->failover->hedge_after_us(up->failover_state, method);
+    return h > 0 && (budget_us <= 0 || h < budget_us) ? h : 0;
+}
+/**
+ * An attempt still out, age_us old, when its hedged call (hedge delay hedge_us) was
+ * won by the other copy: px_upstream_attempt_lost when it outlived the delay, else
+ * nothing (a backup beaten by the original says nothing of its server).
+ */
+void px_upstream_hedge_lost(px_upstream *up, px_ep *ep, int64_t hedge_us, int64_t age_us);
 
 static inline void px_ep_inflight_add(px_ep *ep, int d)
 {

@@ -1,7 +1,8 @@
 /* FAILOVER "hedge": backup requests. If a call has no reply after hedge_after, the
- * async client sends a copy to another endpoint; the first reply wins and the loser
- * is cancelled with a CANCEL frame (the core does the sending and cancelling; this
- * module only says when). Failures before the request left are retried once. */
+ * client (async or blocking) sends a copy to another endpoint; the first reply wins and
+ * the loser is cancelled with a CANCEL frame (the core does the sending, cancelling and
+ * judging; this module only says when). Failures before the request left are retried
+ * once. */
 #include <stddef.h>
 #include <plexus/plexus.h>
 
@@ -21,8 +22,6 @@ static const px_directive hedge_directives[] = {
 static px_failover_action hedge_on_result(void *state, const px_attempt *a)
 {
     const hedge_conf *c = state;
-    if (a->endpoint != NULL)
-        px_endpoint_report(a->endpoint, a->status);
     /* A request that never left cannot have run: repeating it is always safe. */
     if (a->status != PX_OK && !a->sent && a->attempt < (unsigned)c->retries)
         return PX_FAILOVER_RETRY;

@@ -1,5 +1,5 @@
 /* FAILOVER "retry": retry a failed call on another endpoint when repeating it is safe,
- * at most `retries` times and within a retry budget; every attempt feeds endpoint health.
+ * at most `retries` times and within a retry budget (endpoint health is the core's).
  *
  * Which attempts are retried (the rest end the call with their status):
  *   - never PX_OK, CANCELLED (the caller or client gave up) or DEADLINE_EXCEEDED (no
@@ -56,8 +56,6 @@ static int fr_retryable(px_status st, int sent, int idempotent)
 static px_failover_action fr_on_result(void *state, const px_attempt *a)
 {
     fr_state *s = state;
-    if (a->endpoint != NULL)
-        px_endpoint_report(a->endpoint, a->status);
     int64_t now = fr_now_us();
     /* Every call deposits once, with its first attempt, successful or not. */
     if (a->attempt == 0)

@@ -199,21 +199,25 @@ static void test_retry_decision_table(void **state)
     assert_int_equal(ops->on_result(st, &late), PX_FAILOVER_DONE);
     s->retry->destroy(st);
 
-    /* retries: 0 is failfast with health reporting. */
+    /* retries: 0 is failfast (health is the core's either way). */
     st = retry_new(s->retry, 0, 1000, 1000000, 10000000);
     px_attempt a = {.status = PX_UNAVAILABLE, .sent = 0, .idempotent = 1, .remaining_us = 1000000};
     assert_int_equal(ops->on_result(st, &a), PX_FAILOVER_DONE);
     s->retry->destroy(st);
 }
 
-/* An upstream of one endpoint as the core builds it, so reports land in real health. */
+/* An upstream of one endpoint as the core builds it, with the retry module as its
+ * failover, so the core's records land in real health. */
+static const px_balancer_ops no_feedback = {0};
+static const px_timeout_ops no_observe = {0};
+
 typedef struct one_ep {
     px_upstream_conf uc;
     px_upstream up;
     px_ep ep;
 } one_ep;
 
-static void one_ep_init(one_ep *o)
+static void one_ep_init(one_ep *o, const px_module *failover, void *failover_state)
 {
     memset(o, 0, sizeof *o);
     o->uc = (px_upstream_conf){
@@ -221,21 +225,27 @@ static void one_ep_init(one_ep *o)
         .health = {.max_fails = 3, .fail_window_us = 60000000, .ejection_us = 1000000,
                    .max_ejection_us = 30000000, .max_ejected_percent = 100},
     };
-    o->up = (px_upstream){.conf = &o->uc, .config_file = "test", .n = 1};
+    o->up = (px_upstream){.conf = &o->uc, .config_file = "test", .n = 1,
+                          .balancer = &no_feedback, .timeout = &no_observe,
+                          .failover = failover->ops, .failover_state = failover_state};
     o->ep = (px_ep){.pub = {.address = "127.0.0.1:7101", .weight = 1}, .up = &o->up};
     pthread_mutex_init(&o->ep.lock, NULL);
     o->up.eps = &o->ep;
 }
 
-static void test_retry_reports_every_attempt(void **state)
+/* Since ABI 1.2 the core records every attempt (px_upstream_attempt_done) whatever the
+ * module decides; the module itself reports nothing. */
+static void test_core_records_every_attempt(void **state)
 {
     mods *s = *state;
     const px_failover_ops *ops = s->retry->ops;
     void *st = retry_new(s->retry, 2, 1000, 1000000, 10000000);
     one_ep o;
-    one_ep_init(&o);
+    one_ep_init(&o, s->retry, st);
     px_attempt a = {.method = "calc.Calculator/Add", .endpoint = &o.ep.pub, .sent = 0,
-                    .remaining_us = 1000000};
+                    .status = PX_UNAVAILABLE, .remaining_us = 1000000};
+    assert_int_equal(ops->on_result(st, &a), PX_FAILOVER_RETRY);
+    assert_int_equal(o.ep.fails, 0);
     /* Failures count up whether or not the module retries; a success resets. */
     const px_status seq[] = {PX_UNAVAILABLE, PX_UNAVAILABLE, PX_OK, PX_DEADLINE_EXCEEDED,
                              PX_INVALID_ARGUMENT, PX_UNAVAILABLE};
@@ -244,16 +254,18 @@ static void test_retry_reports_every_attempt(void **state)
     const px_failover_action act[] = {PX_FAILOVER_RETRY, PX_FAILOVER_RETRY, PX_FAILOVER_DONE,
                                       PX_FAILOVER_DONE, PX_FAILOVER_RETRY, PX_FAILOVER_RETRY};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
-        a.status = seq[i];
-        a.attempt = attempt[i];
-        assert_int_equal(ops->on_result(st, &a), act[i]);
+        assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, seq[i], attempt[i], 0,
+                                                  0, 0, NULL, 1000, 1000000),
+                         act[i]);
         assert_int_equal(o.ep.fails, fails_after[i]);
     }
-    a.attempt = 1;
-    a.status = PX_UNAVAILABLE;
-    assert_int_equal(ops->on_result(st, &a), PX_FAILOVER_RETRY);
-    a.attempt = 2; /* the third failure in the window ejects, even on the last attempt */
-    assert_int_equal(ops->on_result(st, &a), PX_FAILOVER_DONE);
+    assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, PX_UNAVAILABLE, 1, 0, 0, 0,
+                                              NULL, 1000, 1000000),
+                     PX_FAILOVER_RETRY);
+    /* The third failure in the window ejects, even on the last attempt. */
+    assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, PX_UNAVAILABLE, 2, 0, 0, 0,
+                                              NULL, 1000, 1000000),
+                     PX_FAILOVER_DONE);
     assert_int_equal(px_endpoint_is_ejected(&o.ep.pub), 1);
     pthread_mutex_destroy(&o.ep.lock);
     s->retry->destroy(st);
@@ -620,7 +632,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_descriptors),
         cmocka_unit_test(test_retry_decision_table),
-        cmocka_unit_test(test_retry_reports_every_attempt),
+        cmocka_unit_test(test_core_records_every_attempt),
         cmocka_unit_test(test_budget_caps_a_flood),
         cmocka_unit_test(test_budget_caps_a_flood_from_threads),
         cmocka_unit_test(test_budget_window_slides),

@@ -319,9 +319,11 @@ static void test_failfast_never_retries(void **state)
     assert_int_equal(done, 3 * PX_STATUS_COUNT);
 }
 
-/* An upstream of one endpoint as the core builds it, so the module's reports land in
- * the real health bookkeeping (libplexus.so's px_endpoint_report). */
-static void test_failfast_reports_health(void **state)
+/* An upstream of one endpoint as the core builds it, with failfast as its failover: the
+ * core records every attempt to endpoint health (px_upstream_attempt_done), so a dead
+ * endpoint is ejected although failfast reports nothing and never retries; and
+ * px_endpoint_report, which modules built before ABI 1.2 still call, counts nothing. */
+static void test_core_reports_health_under_failfast(void **state)
 {
     mods *s = *state;
     const px_failover_ops *ops = s->failfast->ops;
@@ -330,25 +332,37 @@ static void test_failfast_reports_health(void **state)
         .health = {.max_fails = 3, .fail_window_us = 60000000, .ejection_us = 1000000,
                    .max_ejection_us = 30000000, .max_ejected_percent = 100},
     };
-    px_upstream up = {.conf = &uc, .config_file = "test", .n = 1};
+    timeout_fixed_conf tconf = {.connect_us = 100000, .call_us = 300000};
+    px_upstream up = {.conf = &uc, .config_file = "test", .n = 1, .balancer = s->random->ops,
+                      .failover = ops, .timeout = s->fixed->ops, .timeout_state = &tconf};
     px_ep ep = {.pub = {.address = "127.0.0.1:7101", .weight = 1}, .up = &up};
     pthread_mutex_init(&ep.lock, NULL);
     up.eps = &ep;
 
-    px_attempt a = {.method = "calc.Calculator/Add", .endpoint = &ep.pub};
+    /* The module alone, and the old report call, leave health alone. */
+    px_attempt a = {.method = "calc.Calculator/Add", .endpoint = &ep.pub,
+                    .status = PX_UNAVAILABLE, .sent = 1, .remaining_us = 1000000};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ops->on_result(NULL, &a), PX_FAILOVER_DONE);
+        px_endpoint_report(&ep.pub, PX_UNAVAILABLE);
+    }
+    assert_int_equal(ep.fails, 0);
+    assert_int_equal(px_endpoint_is_ejected(&ep.pub), 0);
+
     const px_status seq[] = {PX_UNAVAILABLE, PX_DEADLINE_EXCEEDED, PX_OK,
                              PX_INVALID_ARGUMENT, PX_UNAVAILABLE, PX_UNAVAILABLE};
     const int fails_after[] = {1, 2, 0, 0, 1, 2};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
-        a.status = seq[i];
-        a.attempt = (unsigned)i;
-        assert_int_equal(ops->on_result(NULL, &a), PX_FAILOVER_DONE);
+        px_failover_action act = px_upstream_attempt_done(
+            &up, &ep, "calc.Calculator/Add", seq[i], 0, 1, 0, 0, NULL, 1000, 1000000);
+        assert_int_equal(act, PX_FAILOVER_DONE);
         assert_int_equal(ep.fails, fails_after[i]);
         assert_int_equal(px_endpoint_is_ejected(&ep.pub), 0);
     }
     /* The third failure in the window ejects it, although failfast never retried. */
-    a.status = PX_UNAVAILABLE;
-    assert_int_equal(ops->on_result(NULL, &a), PX_FAILOVER_DONE);
+    assert_int_equal(px_upstream_attempt_done(&up, &ep, "calc.Calculator/Add", PX_UNAVAILABLE,
+                                              0, 1, 0, 0, NULL, 1000, 1000000),
+                     PX_FAILOVER_DONE);
     assert_int_equal(px_endpoint_is_ejected(&ep.pub), 1);
     assert_int_equal(up.n_ejected, 1);
     pthread_mutex_destroy(&ep.lock);
@@ -386,7 +400,7 @@ int main(void)
         cmocka_unit_test(test_random_unseeded),
         cmocka_unit_test(test_random_threads),
         cmocka_unit_test(test_failfast_never_retries),
-        cmocka_unit_test(test_failfast_reports_health),
+        cmocka_unit_test(test_core_reports_health_under_failfast),
         cmocka_unit_test(test_fixed_values),
     };
     return cmocka_run_group_tests_name("modules_basic", tests, setup, teardown);

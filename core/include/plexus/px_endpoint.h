@@ -1,4 +1,4 @@
-/* An upstream endpoint as strategy modules see it, and the health it reports into. */
+/* An upstream endpoint as strategy modules see it. */
 #ifndef PLEXUS_PX_ENDPOINT_H
 #define PLEXUS_PX_ENDPOINT_H
 
@@ -35,10 +35,10 @@ static inline int px_endpoint_is_ejected(const px_endpoint *ep)
 }
 
 /**
- * Reports the outcome of one attempt on ep to the core's endpoint health
- * (the seed's "exclude the broken machine, add it back once it recovers").
- * UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED count toward ejection;
- * any other status proves the endpoint alive and resets the count. Thread-safe.
+ * Does nothing. Since ABI 1.2 the core records every attempt's outcome to endpoint
+ * health itself (connect failures, resets, timeouts, hedge losers, statuses), so a
+ * failover module only decides; kept so modules built before still load (their
+ * reports would otherwise count each attempt twice).
  */
 PX_API void px_endpoint_report(px_endpoint *ep, px_status st);
 

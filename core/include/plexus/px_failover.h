@@ -1,4 +1,4 @@
-/* FAILOVER modules: decide what happens after an attempt fails. */
+/* FAILOVER modules: decide what happens after an attempt fails (health is the core's). */
 #ifndef PLEXUS_PX_FAILOVER_H
 #define PLEXUS_PX_FAILOVER_H
 
@@ -28,19 +28,20 @@ typedef struct px_attempt {
 } px_attempt;
 
 /**
- * on_result is called for every attempt, successful or not, and must report the
- * outcome to endpoint health with px_endpoint_report() when endpoint is set.
+ * on_result is called for every attempt, successful or not, and only decides whether
+ * the call is retried: the core has already recorded the outcome to endpoint health
+ * (since ABI 1.2; px_endpoint_report is a no-op kept for older modules).
  * It may run concurrently on several threads.
  */
 typedef struct px_failover_ops {
     px_failover_action (*on_result)(void *state, const px_attempt *a);
     /**
      * Hedging (backup requests): microseconds after which, with no reply yet, the
-     * async client sends a second copy of the call to another endpoint; the first
-     * reply wins and the other attempt is cancelled (a CANCEL frame). Return 0 for
-     * no hedge. Asked once per call. May be NULL (never hedge). on_result does not
-     * see the cancelled attempt: if it had been out this long the core itself reports
-     * it to health (and the balancer) as DEADLINE_EXCEEDED.
+     * client (async or blocking) sends a second copy of the call to another endpoint;
+     * the first reply wins and the other attempt is cancelled (a CANCEL frame). Return
+     * 0 for no hedge. Asked once per call. May be NULL (never hedge). on_result does
+     * not see the cancelled attempt: if it had been out this long the core judges it
+     * as DEADLINE_EXCEEDED (endpoint health and the balancer).
      */
     int64_t (*hedge_after_us)(void *state, const char *method);
 } px_failover_ops;
