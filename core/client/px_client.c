@@ -9,6 +9,7 @@
 
 #include "px_ctx.h"
 #include "px_log.h"
+#include "px_native_client.h"
 #include "px_net.h"
 #include "px_probe.h"
 #include "px_time.h"
@@ -16,7 +17,7 @@
 /* Requests up to this size are encoded inside the call's own allocation. */
 #define PX_CALL_INLINE_REQ 192
 
-static void px__attempt(px_ccall *call);
+static int px__attempt(px_ccall *call);
 
 static __thread px_status px__stub_st;
 static __thread const char *px__stub_msg;
@@ -45,10 +46,8 @@ static void px__att_unlink(px_catt *a)
 static void px__att_cancel_frame(px_catt *a)
 {
     /* Tell the server we gave up; its late reply will find no context anyway. */
-    if (a->conn && !a->conn->conn.closed && !a->conn->conn.connecting) {
-        px_frame c = {.type = PX_FRAME_CANCEL, .id = a->call->id};
-        px_frame_append(px_conn_out(&a->conn->conn), &c);
-    }
+    if (a->conn && !a->conn->conn.closed && !a->conn->conn.connecting)
+        px_nc_cancel(px_conn_out(&a->conn->conn), a->call->id);
 }
 
 /* Ends an attempt without judging it: the call ended by other means. */
@@ -63,16 +62,12 @@ static void px__att_abandon(px_catt *a)
     a->call->n_live--;
 }
 
-/* The call was won while this attempt was still out. Silence for the whole hedge
- * delay is what the hedge was for, so an attempt that old is judged as timed out
- * (health and balancer; its call is over, so failover has nothing to decide): a frozen
- * or cut-off server no longer hides behind its hedges. A younger loser, a backup the
- * original beat, says nothing of its server and stays unjudged. */
+/* The call was won while this attempt was still out: judged by the shared rule
+ * (px_upstream_hedge_lost; its call is over, so failover has nothing to decide). */
 static void px__att_judge_loser(px_catt *a, int64_t now)
 {
-    int64_t age = now - a->start_us;
-    if (a->live && a->call->hedge_us > 0 && age >= a->call->hedge_us)
-        px_upstream_attempt_lost(a->call->cl->up, a->ep, age);
+    if (a->live)
+        px_upstream_hedge_lost(a->call->cl->up, a->ep, a->call->hedge_us, now - a->start_us);
 }
 
 static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
@@ -105,8 +100,8 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     free(call);
 }
 
-/* An attempt ended: let the balancer, timeout module and failover (which reports to
- * endpoint health) judge it; then finish the call, wait for a hedge twin, or retry. */
+/* An attempt ended: the core records it (balancer, endpoint health, timeout module) and
+ * failover decides; then finish the call, wait for a hedge twin, or retry. */
 static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMessage *reply)
 {
     px_ccall *call = a->call;
@@ -172,8 +167,9 @@ static void px__hedge_cb(px_tnode *t)
     px_ccall *call = (px_ccall *)((char *)t - offsetof(px_ccall, hedge_t));
     if (call->n_live != 1 || call->expired || call->lp->stopping)
         return;
-    __atomic_add_fetch(&call->cl->stats.hedges, 1, __ATOMIC_RELAXED);
-    px__attempt(call);
+    px_client *cl = call->cl; /* with its first attempt out, the call outlives this */
+    if (px__attempt(call))
+        __atomic_add_fetch(&cl->stats.hedges, 1, __ATOMIC_RELAXED);
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -194,14 +190,11 @@ static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
  * one closes it. With a status, the server refused the connection outright (e.g. too
  * many connections): nothing sent on it ran, and the status and reason are what every
  * attempt on it ends with, rather than the reset that follows. */
-static void px__cconn_goaway(px_cconn *cc, const px_frame *f)
+static void px__cconn_goaway(px_cconn *cc, const px_nc_msg *m)
 {
     px_cloop *lp = cc->lp;
-    if (f->status != 0 && cc->refusal.status == PX_OK) {
-        px_status st = f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
-        px_err_set(&cc->refusal, st, "%s refused the connection: %.*s", cc->conn.peer,
-                   (int)f->body_len, (const char *)f->body);
-    }
+    if (m->status != PX_OK && cc->refusal.status == PX_OK)
+        px_nc_err(m, cc->conn.peer, &cc->refusal);
     if (!cc->goaway) {
         cc->goaway = 1; /* new calls open a fresh connection */
         if (lp->conns[cc->slot] == cc)
@@ -228,38 +221,45 @@ static void px__reply_arena_init(px_ccall *call)
     px_arena_init(&call->reply_arena, (void *)aligned, cap);
 }
 
+/* An ERROR for one call: it ends that attempt. */
+static void px__cconn_error(px_catt *a, const px_nc_msg *m)
+{
+    px_err e;
+    px_nc_err(m, a->conn->conn.peer, &e);
+    if (m->not_executed) {
+        a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
+        a->refused = 1;
+    }
+    px__att_done(a, e.status, e.msg, NULL);
+}
+
 static void px__cconn_on_frame(px_conn *c, const px_frame *f)
 {
     px_cconn *cc = (px_cconn *)c;
     px_cloop *lp = cc->lp;
     px_client *cl = lp->cl;
-    switch (f->type) {
-    case PX_FRAME_HELLO:
-    case PX_FRAME_PONG:
-        return;
-    case PX_FRAME_GOAWAY:
-        px__cconn_goaway(cc, f);
-        return;
-    case PX_FRAME_RESPONSE:
-    case PX_FRAME_ERROR:
+    px_nc_msg m;
+    px_err e;
+    switch (px_nc_classify(f, &m)) {
+    case PX_NC_REPLY:
+    case PX_NC_ERROR:
         break;
-    default: {
-        px_err e;
-        px_err_set(&e, PX_INTERNAL, "protocol error: unexpected %s frame from %s",
-                   px_frame_type_name(f->type), c->peer);
+    case PX_NC_PONG:
+        return;
+    case PX_NC_HELLO:
+        if (px_nc_hello_check(&m, cl->up->codec_name, c->peer, &e) != PX_OK)
+            px_conn_close(c, &e);
+        return;
+    case PX_NC_GOAWAY:
+        px__cconn_goaway(cc, &m);
+        return;
+    case PX_NC_CONN_ERROR:  /* codec refused, protocol error: every call on it ends */
+    case PX_NC_UNEXPECTED:
+        px_nc_err(&m, c->peer, &e);
         px_conn_close(c, &e);
         return;
     }
-    }
-    if (f->type == PX_FRAME_ERROR && f->id == 0) {
-        /* A connection-level error (codec refused, protocol error): every call on it ends. */
-        px_err e;
-        px_status st = f->status > 0 && f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
-        px_err_set(&e, st, "%s: %.*s", c->peer, (int)f->body_len, (const char *)f->body);
-        px_conn_close(c, &e);
-        return;
-    }
-    px_ccall *call = px_ctx_find(&lp->ctx, f->id);
+    px_ccall *call = px_ctx_find(&lp->ctx, m.id);
     px_catt *a = NULL;
     for (int i = 0; call && i < 2; i++)
         if (call->att[i].live && call->att[i].conn == cc)
@@ -268,15 +268,8 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         __atomic_add_fetch(&cl->stats.late_responses, 1, __ATOMIC_RELAXED);
         return;
     }
-    if (f->type == PX_FRAME_ERROR) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "%.*s", (int)f->body_len, (const char *)f->body);
-        px_status st = f->status > 0 && f->status < PX_STATUS_COUNT ? f->status : PX_UNKNOWN;
-        if (f->flags & PX_FRAME_F_NOT_EXECUTED) {
-            a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
-            a->refused = 1;
-        }
-        px__att_done(a, st, msg, NULL);
+    if (m.kind == PX_NC_ERROR) {
+        px__cconn_error(a, &m);
         return;
     }
     ProtobufCMessage *reply = NULL;
@@ -287,10 +280,10 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     if (up->codec_decode_with && !call->keep) {
         /* px_call_wait's callers free their reply themselves: those stay on malloc. */
         px__reply_arena_init(call);
-        st = up->codec_decode_with(up->codec_state, call->reply_desc, f->body, f->body_len,
+        st = up->codec_decode_with(up->codec_state, call->reply_desc, m.body, m.body_len,
                                    &call->reply_arena.alloc, &reply, &err);
     } else {
-        st = up->codec->decode(up->codec_state, call->reply_desc, f->body, f->body_len, &reply,
+        st = up->codec->decode(up->codec_state, call->reply_desc, m.body, m.body_len, &reply,
                                &err);
     }
     if (st != PX_OK) {
@@ -399,30 +392,36 @@ static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px
     cc->connect_w.data = cc;
     ev_timer_start(lp->loop.ev, &cc->connect_w);
     /* HELLO goes first; requests follow without waiting for the answer. */
-    const char *codec = cl->up->codec_name;
-    px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
-                  .body_len = (uint32_t)strlen(codec)};
-    px_frame_append(&cc->conn.out, &h);
+    px_nc_hello(&cc->conn.out, cl->up->codec_name);
     return cc;
 }
 
 /* ---- attempts ------------------------------------------------------------ */
 
-static void px__attempt(px_ccall *call)
+/* The endpoint of the call's attempt in flight (there is one when a hedge is picked). */
+static px_ep *px__twin_ep(const px_ccall *call)
+{
+    return call->att[0].live ? call->att[0].ep : call->att[1].ep;
+}
+
+/* Starts an attempt; returns 0 when none was started (a hedge with nowhere to go). */
+static int px__attempt(px_ccall *call)
 {
     px_cloop *lp = call->lp;
     px_upstream *up = call->cl->up;
     int64_t now = px_loop_now_us(&lp->loop);
     px_ep *ep = px_upstream_pick(up, call->method, &call->opts, call->tried,
                                  px_loop_mono_us(&lp->loop));
-    if (!ep) {
+    /* A hedge never joins its twin: on the same connection, under the same id, the
+     * server would refuse the duplicate id and end the connection. */
+    if (!ep || (call->n_live > 0 && px__twin_ep(call) == ep)) {
         if (call->n_live > 0)
-            return; /* a hedge with nowhere else to go: keep waiting for the first */
+            return 0; /* a hedge with nowhere else to go: keep waiting for the first */
         char msg[300];
         snprintf(msg, sizeof msg, "%s: no endpoint available in upstream %s", call->method,
                  up->conf->name);
         px__complete(call, PX_UNAVAILABLE, msg, NULL);
-        return;
+        return 0;
     }
     px_catt *a = call->att[0].live ? &call->att[1] : &call->att[0];
     *a = (px_catt){.call = call, .ep = ep, .start_us = now, .number = call->attempts++, .live = 1};
@@ -435,18 +434,14 @@ static void px__attempt(px_ccall *call)
     px_cconn *cc = px__cconn_get(lp, ep, left, &err);
     if (!cc) {
         px__att_done(a, err.status, err.msg, NULL);
-        return;
+        return 1;
     }
-    uint32_t deadline_ms = 0;
-    if (call->deadline_us)
-        deadline_ms = left <= 1000 ? 1 : (uint32_t)((left + 999) / 1000);
-    px_frame f = {.type = PX_FRAME_REQUEST, .id = call->id, .deadline_ms = deadline_ms,
-                  .method = (const uint8_t *)call->method,
-                  .method_len = call->method_len, .body = call->req.data,
-                  .body_len = (uint32_t)call->req.len};
-    if (px_frame_append(px_conn_out(&cc->conn), &f) != 0) {
+    px_nc_request r = {.id = call->id,
+                       .deadline_ms = px_nc_deadline_ms(call->deadline_us != 0, left),
+                       .method = call->method, .method_len = call->method_len};
+    if (px_nc_request_append(px_conn_out(&cc->conn), &r, call->req.data, call->req.len) != 0) {
         px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
-        return;
+        return 1;
     }
     a->sent = 1;
     a->conn = cc;
@@ -455,6 +450,7 @@ static void px__attempt(px_ccall *call)
         cc->atts->prev = a;
     cc->atts = a;
     cc->n_atts++;
+    return 1;
 }
 
 static void px__call_start(px_loop *l, void *arg)
@@ -482,11 +478,8 @@ static void px__call_start(px_loop *l, void *arg)
         call->deadline_us = px_loop_now_us(l) + budget;
         px_tq_arm(&lp->tq, &call->deadline_t, budget / 1e6, px__deadline_cb);
     }
-    px_upstream *up = call->cl->up;
-    int64_t hedge = up->failover->hedge_after_us
-                        ? up->failover->hedge_after_us(up->failover_state, call->method)
-                        : 0;
-    if (hedge > 0 && up->n > 1 && (budget <= 0 || hedge < budget)) {
+    int64_t hedge = px_upstream_hedge_us(call->cl->up, call->method, budget);
+    if (hedge > 0) {
         call->hedge_us = hedge;
         px_tq_arm(&lp->tq, &call->hedge_t, hedge / 1e6, px__hedge_cb);
     }

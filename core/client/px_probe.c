@@ -10,6 +10,7 @@
 
 #include "px_client_int.h"
 #include "px_health.h"
+#include "px_native_client.h"
 #include "px_net.h"
 #include "px_time.h"
 
@@ -22,16 +23,28 @@ typedef struct px_probe {
     struct px_probe *prev, *next;
 } px_probe;
 
+/* A PONG re-admits; a wrong HELLO answer, an ERROR, a refusal or a frame a server
+ * must not send fails the probe. A plain GOAWAY does not: the PING is still answered. */
 static void px__probe_on_frame(px_conn *c, const px_frame *f)
 {
     px_probe *p = (px_probe *)c;
-    if (f->type == PX_FRAME_PONG) {
+    px_nc_msg m;
+    px_err e;
+    switch (px_nc_classify(f, &m)) {
+    case PX_NC_PONG:
         p->ok = 1;
         px_conn_close(c, NULL);
-    } else if (f->type == PX_FRAME_ERROR) {
-        px_err e;
-        px_err_set(&e, PX_UNAVAILABLE, "%.*s", (int)f->body_len, (const char *)f->body);
-        px_conn_close(c, &e);
+        return;
+    case PX_NC_HELLO:
+        if (px_nc_hello_check(&m, p->lp->cl->up->codec_name, c->peer, &e) != PX_OK)
+            px_conn_close(c, &e);
+        return;
+    case PX_NC_REPLY:
+        return;
+    default:
+        if (px_nc_err(&m, c->peer, &e) != PX_OK)
+            px_conn_close(c, &e);
+        return;
     }
 }
 
@@ -84,12 +97,8 @@ static void px__probe_one(px_cloop *lp, px_ep *ep)
     if (lp->probes)
         lp->probes->prev = p;
     lp->probes = p;
-    const char *codec = up->codec_name;
-    px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
-                  .body_len = (uint32_t)strlen(codec)};
-    px_frame ping = {.type = PX_FRAME_PING, .id = 1};
-    px_frame_append(&p->conn.out, &h);
-    px_frame_append(&p->conn.out, &ping);
+    px_nc_hello(&p->conn.out, up->codec_name);
+    px_nc_ping(&p->conn.out, 1);
     ev_timer_init(&p->timeout_w, px__probe_timeout_cb, up->conf->health.probe_timeout_us / 1e6, 0);
     p->timeout_w.data = p;
     ev_timer_start(lp->loop.ev, &p->timeout_w);
