@@ -112,7 +112,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
  *  flight, ties taken in rotation. */
 size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per);
 
-/** The blocking connection pool (px_client_sync.c). */
+/** The blocking client's connection pool (px_sync_pool.c). */
 px_status px__sync_new(px_client *c, px_err *err);
 void px__sync_free(px_client *c);
 

@@ -1,348 +1,384 @@
-/* The blocking client (the seed's 10 steps): a pool of N long-lived connections per
- * endpoint with get/put, send and receive bounded by the call's deadline through
- * poll(2), the same balancer/failover/timeout modules as the async client. */
+/* The blocking client (the seed's 10 steps) on the caller's thread: pooled connections
+ * (px_sync_pool.c), IO bounded by poll(2), frames through the shared client protocol
+ * layer (px_native_client.c), and every decision taken by the code the async client
+ * uses: px_upstream_pick, px_upstream_attempt_done (retries, the transparent retry,
+ * endpoint health), the hedge rules of px_upstream_hedge_us / px_upstream_hedge_lost,
+ * the timeout module and deadline propagation. Like an async call, a call holds up to
+ * two attempts: the second is the hedge. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "px_client_int.h"
-#include "px_net.h"
+#include "px_native_client.h"
+#include "px_sync_pool.h"
 #include "px_time.h"
 
-typedef struct px_bconn {
-    int fd;
+/* One attempt: a request on one pooled connection. */
+typedef struct px_satt {
+    px_bconn *b;      /* while live */
     px_ep *ep;
-    px_buf in;
-    struct px_bconn *next;
-} px_bconn;
+    uint64_t id;      /* its own: a late answer to one attempt never matches another */
+    int64_t start_us;
+    unsigned number;  /* 0 for the call's first attempt */
+    int live;
+    int sent;         /* the request may have reached the server */
+    int refused;      /* a server said it did not execute it */
+    int healthy;      /* the connection may go back to the pool */
+} px_satt;
 
-typedef struct px_sync_ep {
-    px_bconn *idle;
-    int total; /* open or being opened */
-} px_sync_ep;
+typedef struct px_scall {
+    px_client *c;
+    px_upstream *up;
+    const char *method;
+    uint16_t method_len;
+    const px_call_opts *opts;
+    const ProtobufCMessageDescriptor *reply_desc;
+    px_buf body;      /* the encoded request, sent again by retries and hedges */
+    px_buf frame;     /* the REQUEST of the attempt being sent */
+    int64_t deadline; /* monotonic µs; 0 = none */
+    int64_t hedge_us; /* the hedge delay; 0 = no hedge */
+    int64_t hedge_at; /* when the hedge goes; 0 = not armed, or gone */
+    uint8_t *tried;   /* up->n flags */
+    unsigned attempts;
+    int n_live;       /* attempts in flight: 0..2 */
+    int transparent;  /* the one retry of a refused, unexecuted attempt was used */
+    int expired;      /* the deadline passed: no more attempts */
+    int done;
+    px_status st;
+    ProtobufCMessage *reply;
+    px_err *err;      /* the caller's */
+    px_satt att[2];
+} px_scall;
 
-typedef struct px_sync_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    px_sync_ep *eps;
-    uint64_t next_id; /* atomic */
-} px_sync_pool;
+static int px__sattempt(px_scall *call);
 
-px_status px__sync_new(px_client *c, px_err *err)
+static void px__sfinish(px_scall *call, px_status st, const char *msg, ProtobufCMessage *reply)
 {
-    px_sync_pool *p = calloc(1, sizeof *p);
-    if (!p || !(p->eps = calloc(c->up->n, sizeof *p->eps))) {
-        free(p);
-        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    c->sync = p;
-    return PX_OK;
+    call->done = 1;
+    call->st = st;
+    call->reply = reply;
+    if (st != PX_OK)
+        px_err_set(call->err, st, "%s", msg);
 }
 
-static void px__bconn_close(px_bconn *b)
+/* Tells the server the client gave up on a's request, as the async client does. A
+ * CANCEL the socket does not take at once may have gone in part: the connection is then
+ * not to be trusted. */
+static void px__scancel(px_satt *a)
 {
-    close(b->fd);
-    px_buf_free(&b->in);
-    free(b);
+    uint8_t mem[PX_FRAME_HEADER_SIZE];
+    px_buf cancel;
+    px_buf_borrow(&cancel, mem, sizeof mem);
+    if (px_nc_cancel(&cancel, a->id) != 0 || px_bconn_send_now(a->b, cancel.data, cancel.len) != 0)
+        a->healthy = 0;
+    px_buf_free(&cancel);
 }
 
-void px__sync_free(px_client *c)
+/* Ends an attempt without judging it (its call was won by the other one): CANCEL, as
+ * the async client sends, then back to the pool. The connection goes back with the
+ * answer still to come, as after a deadline: it is drained by whoever reads it next,
+ * who matches replies by request id, and ids come from one per-client counter and are
+ * never reused, so the late answer can only be dropped and counted (late_responses),
+ * never handed to another call. Closing it instead would cost a connect and a HELLO
+ * per hedge, and hedges are what a slow tail makes often. */
+static void px__sabandon(px_scall *call, px_satt *a)
 {
-    px_sync_pool *p = c->sync;
-    if (!p)
+    px__scancel(a);
+    px_sync_put(call->c, a->b, a->healthy);
+    a->b = NULL;
+    px_ep_inflight_add(a->ep, -1);
+    a->live = 0;
+    call->n_live--;
+}
+
+/* An attempt ended: the core records it (balancer, endpoint health, timeout module) and
+ * failover decides; then finish the call, wait for the hedge twin, or retry. As in the
+ * async client's px__att_done, rule for rule. */
+static void px__satt_done(px_scall *call, px_satt *a, px_status st, const char *msg,
+                          ProtobufCMessage *reply)
+{
+    px_upstream *up = call->up;
+    if (a->b)
+        px_sync_put(call->c, a->b, a->healthy);
+    a->b = NULL;
+    px_ep_inflight_add(a->ep, -1);
+    a->live = 0;
+    call->n_live--;
+    int64_t now = px_mono_us();
+    int64_t remaining = call->expired ? 0 : call->deadline ? call->deadline - now : INT64_MAX;
+    /* With its hedge twin still out the call does not retry now: no transparent retry
+     * is spent on it. */
+    px_failover_action act = px_upstream_attempt_done(
+        up, a->ep, call->method, st, a->number, a->sent, call->opts->idempotent, a->refused,
+        call->n_live == 0 ? &call->transparent : NULL, now - a->start_us, remaining);
+    if (st == PX_OK) {
+        for (int i = 0; i < 2; i++) {
+            px_satt *loser = &call->att[i];
+            if (!loser->live)
+                continue;
+            px_upstream_hedge_lost(up, loser->ep, call->hedge_us, now - loser->start_us);
+            px__sabandon(call, loser);
+        }
+        px__sfinish(call, PX_OK, "", reply);
         return;
-    for (size_t i = 0; i < c->up->n; i++)
-        for (px_bconn *b = p->eps[i].idle, *next; b; b = next) {
-            next = b->next;
-            px__bconn_close(b);
-        }
-    free(p->eps);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    free(p);
-    c->sync = NULL;
-}
-
-static int px__poll_ms(int64_t deadline_us)
-{
-    if (!deadline_us)
-        return -1;
-    int64_t left = deadline_us - px_mono_us();
-    return left <= 0 ? 0 : (int)((left + 999) / 1000);
-}
-
-static px_status px__send_all(int fd, const uint8_t *p, size_t n, int64_t deadline_us,
-                              const char *peer, px_err *err)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno != EAGAIN)
-            return px_err_set(err, PX_UNAVAILABLE, "write to %s: %s", peer, strerror(errno));
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int r = poll(&pfd, 1, px__poll_ms(deadline_us));
-        if (r == 0)
-            return px_err_set(err, PX_DEADLINE_EXCEEDED, "deadline exceeded sending to %s", peer);
-        if (r < 0 && errno != EINTR)
-            return px_err_set(err, PX_UNAVAILABLE, "poll: %s", strerror(errno));
     }
-    return PX_OK;
-}
-
-static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn **out,
-                          px_err *err)
-{
-    int fd = px_net_connect(&ep->sa, err);
-    if (fd < 0)
-        return err->status;
-    int64_t ct = px_upstream_connect_timeout(c->up, deadline_us ? deadline_us - px_mono_us() : 0);
-    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-    int r;
-    do
-        r = poll(&pfd, 1, ct > 0 ? (int)((ct + 999) / 1000) : -1);
-    while (r < 0 && errno == EINTR);
-    int e = 0;
-    socklen_t l = sizeof e;
-    if (r == 0) {
-        close(fd);
-        return px_err_set(err, PX_UNAVAILABLE, "connect to %s timed out", ep->pub.address);
+    if (call->n_live > 0)
+        return; /* the other (hedged) attempt may still answer */
+    if (act == PX_FAILOVER_RETRY) {
+        __atomic_add_fetch(&call->c->stats.retries, 1, __ATOMIC_RELAXED);
+        px__sattempt(call);
+        return;
     }
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
-    if (r < 0 || e) {
-        close(fd);
-        return px_err_set(err, PX_UNAVAILABLE, "connect to %s: %s", ep->pub.address,
-                          strerror(r < 0 ? errno : e));
-    }
-    px_bconn *b = calloc(1, sizeof *b);
-    if (!b) {
-        close(fd);
-        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    }
-    b->fd = fd;
-    b->ep = ep;
-    /* HELLO now; its answer (or refusal) is read with the first reply. */
-    const char *codec = c->up->codec_name;
-    px_buf hello = {0};
-    px_frame h = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)codec,
-                  .body_len = (uint32_t)strlen(codec)};
-    px_status st = px_frame_append(&hello, &h) == 0
-                       ? px__send_all(fd, hello.data, hello.len, deadline_us, ep->pub.address, err)
-                       : px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    px_buf_free(&hello);
-    if (st != PX_OK) {
-        px__bconn_close(b);
-        return st;
-    }
-    *out = b;
-    return PX_OK;
-}
-
-/* Whether the server is done with an idle pooled connection: it closed it, reset it
- * or said GOAWAY while it sat in the pool. One non-blocking peek per reuse; a late
- * reply waiting there is left for px__recv to drop and count. */
-static int px__bconn_stale(px_bconn *b)
-{
-    uint8_t head[4];
-    ssize_t n = recv(b->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0)
-        return errno != EAGAIN && errno != EWOULDBLOCK;
-    if (b->in.len >= 4) /* a frame begun by an earlier read */
-        return b->in.data[3] == PX_FRAME_GOAWAY;
-    return n == 0 || (n == (ssize_t)sizeof head && head[3] == PX_FRAME_GOAWAY);
-}
-
-/* getConnection: an idle one, a new one while under pool_size, or wait for a put. */
-static px_status px__get(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn **out, px_err *err)
-{
-    px_sync_pool *p = c->sync;
-    px_sync_ep *se = &p->eps[ep->pub.index];
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        if (se->idle) {
-            px_bconn *b = se->idle;
-            se->idle = b->next;
-            if (px__bconn_stale(b)) {
-                /* The server closed it or said GOAWAY while it sat in the pool. */
-                se->total--;
-                pthread_mutex_unlock(&p->lock);
-                px__bconn_close(b);
-                pthread_mutex_lock(&p->lock);
-                continue;
-            }
-            pthread_mutex_unlock(&p->lock);
-            *out = b;
-            return PX_OK;
-        }
-        if (se->total < c->up->conf->pool_size) {
-            se->total++;
-            pthread_mutex_unlock(&p->lock);
-            px_status st = px__open(c, ep, deadline_us, out, err);
-            if (st != PX_OK) {
-                pthread_mutex_lock(&p->lock);
-                se->total--;
-                pthread_cond_broadcast(&p->cond);
-                pthread_mutex_unlock(&p->lock);
-            }
-            return st;
-        }
-        if (!deadline_us) {
-            pthread_cond_wait(&p->cond, &p->lock);
-            continue;
-        }
-        struct timespec ts = {.tv_sec = deadline_us / 1000000,
-                              .tv_nsec = (deadline_us % 1000000) * 1000};
-        if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT) {
-            pthread_mutex_unlock(&p->lock);
-            return px_err_set(err, PX_DEADLINE_EXCEEDED,
-                              "deadline exceeded waiting for a free connection to %s (pool_size %d)",
-                              ep->pub.address, c->up->conf->pool_size);
-        }
-    }
-}
-
-/* putConnection: back to the pool, or closed when it can no longer be trusted. */
-static void px__put(px_client *c, px_bconn *b, int healthy)
-{
-    px_sync_pool *p = c->sync;
-    px_sync_ep *se = &p->eps[b->ep->pub.index];
-    pthread_mutex_lock(&p->lock);
-    if (healthy) {
-        b->next = se->idle;
-        se->idle = b;
-    } else {
-        se->total--;
-    }
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    if (!healthy)
-        px__bconn_close(b);
-}
-
-/* Reads frames until the one answering id; others are late replies to calls that
- * already timed out on this connection, and are dropped. */
-static px_status px__recv(px_client *c, px_bconn *b, uint64_t id, int64_t deadline_us,
-                          const ProtobufCMessageDescriptor *desc, ProtobufCMessage **reply,
-                          int *healthy, int *refused, px_err *err)
-{
-    const px_upstream_conf *uc = c->up->conf;
-    const char *peer = b->ep->pub.address;
-    for (;;) {
-        px_frame f;
-        size_t used = 0;
-        px_parse_result r = px_frame_parse(b->in.data, b->in.len, uc->limits.max_meta,
-                                           uc->limits.max_frame, &f, &used, err);
-        if (r == PX_PARSE_ERROR) {
-            *healthy = 0;
-            return px_err_set(err, PX_INTERNAL, "protocol error from %s: %s", peer, err->msg);
-        }
-        if (r == PX_PARSE_OK) {
-            px_status st = PX_OK;
-            int mine = 0;
-            if (f.type == PX_FRAME_ERROR && f.id == 0) {
-                *healthy = 0;
-                st = px_err_set(err, f.status > 0 && f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
-                                "%s: %.*s", peer, (int)f.body_len, (const char *)f.body);
-                mine = 1;
-            } else if (f.type == PX_FRAME_GOAWAY) {
-                *healthy = 0; /* finish this call, then do not reuse the connection */
-                if (f.status != 0) {
-                    /* The server refused the connection: nothing sent on it ran. */
-                    *refused = 1;
-                    mine = 1;
-                    st = px_err_set(err, f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
-                                    "%s refused the connection: %.*s", peer, (int)f.body_len,
-                                    (const char *)f.body);
-                }
-            } else if ((f.type == PX_FRAME_RESPONSE || f.type == PX_FRAME_ERROR) && f.id == id) {
-                mine = 1;
-                if (f.type == PX_FRAME_ERROR && (f.flags & PX_FRAME_F_NOT_EXECUTED))
-                    *refused = 1;
-                if (f.type == PX_FRAME_ERROR)
-                    st = px_err_set(err, f.status > 0 && f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
-                                    "%.*s", (int)f.body_len, (const char *)f.body);
-                else if (c->up->codec->decode(c->up->codec_state, desc, f.body, f.body_len, reply,
-                                              err) != PX_OK)
-                    st = px_err_set(err, PX_INTERNAL, "cannot decode the reply from %s: %s", peer,
-                                    err->msg);
-            } else if (f.type == PX_FRAME_RESPONSE || f.type == PX_FRAME_ERROR) {
-                __atomic_add_fetch(&c->stats.late_responses, 1, __ATOMIC_RELAXED);
-            }
-            memmove(b->in.data, b->in.data + used, b->in.len - used);
-            b->in.len -= used;
-            if (mine)
-                return st;
-            continue;
-        }
-        if (px_buf_reserve(&b->in, 64 * 1024) != 0) {
-            *healthy = 0;
-            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-        }
-        struct pollfd pfd = {.fd = b->fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, px__poll_ms(deadline_us));
-        if (pr == 0)
-            return px_err_set(err, PX_DEADLINE_EXCEEDED, "deadline exceeded waiting for %s", peer);
-        if (pr < 0) {
-            if (errno == EINTR)
-                continue;
-            *healthy = 0;
-            return px_err_set(err, PX_UNAVAILABLE, "poll: %s", strerror(errno));
-        }
-        ssize_t n = read(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len);
-        if (n > 0) {
-            b->in.len += (size_t)n;
-        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            *healthy = 0;
-            return px_err_set(err, PX_UNAVAILABLE, "%s %s", peer,
-                              n == 0 ? "closed the connection" : strerror(errno));
-        }
-    }
+    px__sfinish(call, st, msg, NULL);
 }
 
 /* After a failed write: the frames already in the socket, read without waiting, for a
  * refusal (GOAWAY with a status) or a connection ERROR that explains the failure
  * better than the reset; err is replaced when one is there. */
-static px_status px__recv_last_words(px_client *c, px_bconn *b, int *refused, px_err *err)
+static void px__slast_words(px_scall *call, px_satt *a, px_err *err)
 {
-    const px_upstream_conf *uc = c->up->conf;
-    for (int i = 0; i < 16; i++) {
-        if (px_buf_reserve(&b->in, 4096) != 0)
-            return err->status;
-        ssize_t n = recv(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len, MSG_DONTWAIT);
-        if (n <= 0)
-            break;
-        b->in.len += (size_t)n;
-    }
+    const px_upstream_conf *uc = call->up->conf;
+    px_err rerr;
+    for (int i = 0; i < 16 && px_bconn_read(a->b, &rerr) > 0; i++)
+        ;
+    px_buf *in = &a->b->in;
     size_t off = 0, used = 0;
     px_frame f;
-    px_err perr;
-    while (px_frame_parse(b->in.data + off, b->in.len - off, uc->limits.max_meta,
-                          uc->limits.max_frame, &f, &used, &perr) == PX_PARSE_OK) {
+    px_nc_msg m;
+    while (px_frame_parse(in->data + off, in->len - off, uc->limits.max_meta,
+                          uc->limits.max_frame, &f, &used, &rerr) == PX_PARSE_OK) {
         off += used;
-        int refusal = f.type == PX_FRAME_GOAWAY && f.status != 0;
-        if (refusal || (f.type == PX_FRAME_ERROR && f.id == 0)) {
-            *refused = refusal;
-            return px_err_set(err, f.status < PX_STATUS_COUNT ? f.status : PX_UNKNOWN,
-                              "%s%s: %.*s", b->ep->pub.address,
-                              refusal ? " refused the connection" : "", (int)f.body_len,
-                              (const char *)f.body);
+        px_nc_classify(&f, &m);
+        int refusal = m.kind == PX_NC_GOAWAY && m.status != PX_OK;
+        if (refusal || m.kind == PX_NC_CONN_ERROR) {
+            a->refused = refusal;
+            px_nc_err(&m, a->ep->pub.address, err);
+            return;
         }
     }
-    return err->status;
+}
+
+/* The frames read on a's connection, in order, until a's answer; answers to other ids
+ * are late (an earlier call on this connection gave up on them). Returns 1 when a has
+ * ended (its connection is no longer a's), 0 when more must be read. */
+static int px__sframes(px_scall *call, px_satt *a)
+{
+    px_bconn *b = a->b;
+    px_upstream *up = call->up;
+    const char *peer = a->ep->pub.address;
+    px_err e, e2;
+    for (;;) {
+        px_frame f;
+        size_t used = 0;
+        px_parse_result r = px_frame_parse(b->in.data, b->in.len, up->conf->limits.max_meta,
+                                           up->conf->limits.max_frame, &f, &used, &e2);
+        if (r == PX_PARSE_NEED_MORE)
+            return 0;
+        if (r == PX_PARSE_ERROR) {
+            a->healthy = 0;
+            px_err_set(&e, PX_INTERNAL, "protocol error from %s: %s", peer, e2.msg);
+            px__satt_done(call, a, e.status, e.msg, NULL);
+            return 1;
+        }
+        px_nc_msg m;
+        ProtobufCMessage *reply = NULL;
+        px_status st = PX_OK;
+        int ended = 1;
+        switch (px_nc_classify(&f, &m)) {
+        case PX_NC_REPLY:
+        case PX_NC_ERROR:
+            if (m.id != a->id) {
+                __atomic_add_fetch(&call->c->stats.late_responses, 1, __ATOMIC_RELAXED);
+                ended = 0;
+            } else if (m.kind == PX_NC_ERROR) {
+                st = px_nc_err(&m, peer, &e);
+                if (m.not_executed) {
+                    a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
+                    a->refused = 1;
+                }
+            } else if (up->codec->decode(up->codec_state, call->reply_desc, m.body, m.body_len,
+                                         &reply, &e2) != PX_OK) {
+                st = px_err_set(&e, PX_INTERNAL, "%s: cannot decode the reply from %s: %s",
+                                call->method, peer, e2.msg);
+            }
+            break;
+        case PX_NC_GOAWAY:
+            a->healthy = 0; /* finish this call, then do not reuse the connection */
+            if (m.status == PX_OK) {
+                ended = 0;
+            } else { /* the server refused the connection: nothing sent on it ran */
+                st = px_nc_err(&m, peer, &e);
+                a->sent = 0;
+                a->refused = 1;
+            }
+            break;
+        case PX_NC_HELLO:
+            st = px_nc_hello_check(&m, up->codec_name, peer, &e);
+            ended = st != PX_OK;
+            if (ended)
+                a->healthy = 0;
+            break;
+        case PX_NC_PONG:
+            ended = 0;
+            break;
+        case PX_NC_CONN_ERROR: /* codec refused, protocol error: the connection is over */
+        case PX_NC_UNEXPECTED:
+            a->healthy = 0;
+            st = px_nc_err(&m, peer, &e);
+            break;
+        }
+        px_bconn_consume(b, used);
+        if (ended) {
+            px__satt_done(call, a, st, st == PX_OK ? "" : e.msg, reply);
+            return 1;
+        }
+    }
+}
+
+/* Starts an attempt on an endpoint picked for it; returns 0 when none was started (a
+ * hedge with nowhere else to go, or no free connection for it). */
+static int px__sattempt(px_scall *call)
+{
+    px_upstream *up = call->up;
+    int hedge = call->n_live > 0;
+    int64_t now = px_mono_us();
+    px_ep *ep = px_upstream_pick(up, call->method, call->opts, call->tried, now);
+    /* A hedge never joins its twin's endpoint, as in the async client. */
+    px_satt *twin = call->att[0].live ? &call->att[0] : &call->att[1];
+    if (!ep || (hedge && twin->ep == ep)) {
+        if (hedge)
+            return 0; /* a hedge with nowhere else to go: keep waiting for the first */
+        px_err e;
+        px_err_set(&e, PX_UNAVAILABLE, "%s: no endpoint available in upstream %s", call->method,
+                   up->conf->name);
+        px__sfinish(call, e.status, e.msg, NULL);
+        return 0;
+    }
+    px_satt *a = call->att[0].live ? &call->att[1] : &call->att[0];
+    *a = (px_satt){.ep = ep, .start_us = now, .number = call->attempts, .live = 1, .healthy = 1};
+    uint8_t was_tried = call->tried[ep->pub.index];
+    call->tried[ep->pub.index] = 1; /* a retry or hedge goes elsewhere when it can */
+    px_ep_inflight_add(ep, 1);
+    call->n_live++;
+    px_err e;
+    /* A hedge never waits for another caller's connection: it would sit there instead of
+     * reading the first attempt's answer. */
+    px_status st = px_sync_get(call->c, ep, call->deadline, !hedge, &a->b, &e);
+    if (st == PX_OK && !a->b) {
+        call->tried[ep->pub.index] = was_tried;
+        px_ep_inflight_add(ep, -1);
+        a->live = 0;
+        call->n_live--;
+        return 0;
+    }
+    call->attempts++;
+    if (st != PX_OK) {
+        px__satt_done(call, a, st, e.msg, NULL);
+        return 1;
+    }
+    a->id = px_sync_next_id(call->c);
+    px_nc_request r = {.id = a->id,
+                       .deadline_ms = px_nc_deadline_ms(call->deadline != 0,
+                                                        call->deadline - px_mono_us()),
+                       .method = call->method, .method_len = call->method_len};
+    call->frame.len = 0;
+    if (px_nc_request_append(&call->frame, &r, call->body.data, call->body.len) != 0) {
+        px__satt_done(call, a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        return 1;
+    }
+    st = px_bconn_send(a->b, call->frame.data, call->frame.len, call->deadline, &e);
+    a->sent = 1;
+    if (st != PX_OK) {
+        a->healthy = 0;
+        /* A reset while writing: what the server said before it (a refusal GOAWAY) is
+         * the better reason, and says whether anything ran. */
+        px__slast_words(call, a, &e);
+        if (a->refused)
+            a->sent = 0; /* never executed: safe to send elsewhere */
+        px__satt_done(call, a, e.status, e.msg, NULL);
+    }
+    return 1;
+}
+
+/* The deadline passed: each attempt is judged as timed out and told CANCEL, as in the
+ * async client; the last one ends the call. Their connections stay pooled. */
+static void px__sexpire(px_scall *call)
+{
+    char msg[400];
+    px_satt *live[2];
+    int n = 0;
+    for (int i = 0; i < 2; i++)
+        if (call->att[i].live)
+            live[n++] = &call->att[i];
+    call->expired = 1;
+    snprintf(msg, sizeof msg, "%s: deadline exceeded waiting for %s", call->method,
+             n ? live[0]->ep->pub.address : "an endpoint");
+    for (int k = 0; k < n; k++) {
+        px__scancel(live[k]);
+        px__satt_done(call, live[k], PX_DEADLINE_EXCEEDED, msg, NULL);
+    }
+}
+
+/* One wait: frames already read, or poll(2) on the live attempts' connections until an
+ * answer, the hedge time or the deadline. */
+static void px__swait(px_scall *call)
+{
+    for (int i = 0; i < 2; i++)
+        if (call->att[i].live && px__sframes(call, &call->att[i]))
+            return;
+    struct pollfd p[2];
+    px_satt *pa[2];
+    px_bconn *pb[2];
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!call->att[i].live)
+            continue;
+        pa[n] = &call->att[i];
+        pb[n] = call->att[i].b;
+        p[n] = (struct pollfd){.fd = pb[n]->fd, .events = POLLIN};
+        n++;
+    }
+    int64_t until = call->deadline;
+    if (call->hedge_at && call->n_live == 1 && (!until || call->hedge_at < until))
+        until = call->hedge_at;
+    int r = poll(p, (nfds_t)n, px_sync_poll_ms(until));
+    if (r < 0 && errno == EINTR)
+        return;
+    px_err e;
+    if (r < 0) {
+        px_err_set(&e, PX_UNAVAILABLE, "poll: %s", strerror(errno));
+        for (int k = 0; k < n; k++) {
+            pa[k]->healthy = 0;
+            px__satt_done(call, pa[k], e.status, e.msg, NULL);
+        }
+        return;
+    }
+    if (r == 0) {
+        int64_t now = px_mono_us();
+        if (call->deadline && now >= call->deadline) {
+            px__sexpire(call);
+        } else if (call->hedge_at && now >= call->hedge_at) {
+            call->hedge_at = 0;
+            if (call->n_live == 1 && px__sattempt(call))
+                __atomic_add_fetch(&call->c->stats.hedges, 1, __ATOMIC_RELAXED);
+        }
+        return;
+    }
+    for (int k = 0; k < n && !call->done; k++) {
+        /* Still the same attempt on the same connection (the other's answer may have
+         * ended it, or started a retry in its place). */
+        if (!p[k].revents || !pa[k]->live || pa[k]->b != pb[k])
+            continue;
+        if (px_bconn_read(pb[k], &e) < 0) {
+            pa[k]->healthy = 0;
+            px__satt_done(call, pa[k], e.status, e.msg, NULL);
+        } else {
+            px__sframes(call, pa[k]);
+        }
+    }
 }
 
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
@@ -356,81 +392,44 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                           "px_call: method must be package.Service/Method and arguments non-NULL");
     px_upstream *up = c->up;
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
-    /* Steps 1-2: serialise the request into a frame once; retries resend the same bytes. */
-    px_buf frame = {0};
-    px_frame f = {.type = PX_FRAME_REQUEST, .method = (const uint8_t *)method,
-                  .method_len = (uint16_t)mlen};
-    size_t off = px_frame_begin(&frame, &f);
-    px_err e = {0};
-    if (off == (size_t)-1 || up->codec->encode(up->codec_state, req, &frame, &e) != PX_OK) {
-        px_buf_free(&frame);
+    /* Steps 1-2: serialise the request once; each attempt frames it with its own id and
+     * the budget left then. */
+    px_scall call = {.c = c, .up = up, .method = method, .method_len = (uint16_t)mlen,
+                     .reply_desc = reply_desc, .err = err};
+    px_err e;
+    px_err_clear(&e);
+    if (up->codec->encode(up->codec_state, req, &call.body, &e) != PX_OK) {
+        px_buf_free(&call.body);
         __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
-        return px_err_set(err, PX_INVALID_ARGUMENT, "%s: cannot encode the request: %s", method, e.msg);
+        return px_err_set(err, PX_INVALID_ARGUMENT, "%s: cannot encode the request: %s", method,
+                          e.msg);
     }
-    px_frame_end(&frame, off);
-    size_t body_len = frame.len - off - PX_FRAME_HEADER_SIZE - mlen;
-    if (body_len > up->conf->limits.max_frame) {
-        px_buf_free(&frame);
+    if (call.body.len > up->conf->limits.max_frame) {
+        size_t len = call.body.len;
+        px_buf_free(&call.body);
         __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: request of %zu bytes exceeds max_frame %llu",
-                          method, body_len, (unsigned long long)up->conf->limits.max_frame);
+                          method, len, (unsigned long long)up->conf->limits.max_frame);
     }
     px_call_opts o = px_upstream_call_opts(up, method, req, opts);
-    opts = &o;
-    int64_t budget = px_upstream_call_timeout(up, method, opts);
+    call.opts = &o;
+    int64_t budget = px_upstream_call_timeout(up, method, &o);
     int64_t start = px_mono_us();
-    int64_t deadline = budget > 0 ? start + budget : 0;
+    call.deadline = budget > 0 ? start + budget : 0;
+    call.hedge_us = px_upstream_hedge_us(up, method, budget);
+    call.hedge_at = call.hedge_us ? start + call.hedge_us : 0;
     uint8_t tried[up->n];
     memset(tried, 0, up->n);
-    px_status st = PX_UNAVAILABLE;
-    px_err_set(err, PX_UNAVAILABLE, "%s: no endpoint available in upstream %s", method,
-               up->conf->name);
-    int transparent = 0; /* the one retry of a refused, unexecuted attempt was used */
-    for (unsigned attempt = 0;; attempt++) {
-        px_ep *ep = px_upstream_pick(up, method, opts, tried, px_mono_us());
-        if (!ep)
-            break;
-        tried[ep->pub.index] = 1;
-        px_ep_inflight_add(ep, 1);
-        int64_t t0 = px_mono_us();
-        int sent = 0, healthy = 1, refused = 0;
-        px_bconn *b = NULL;
-        st = px__get(c, ep, deadline, &b, err);
-        if (st == PX_OK) {
-            uint64_t id = __atomic_add_fetch(&c->sync->next_id, 1, __ATOMIC_RELAXED);
-            /* Patch the id and the remaining budget into the prepared header. */
-            int64_t left = deadline ? deadline - px_mono_us() : 0;
-            uint32_t dms = deadline ? (left <= 1000 ? 1 : (uint32_t)((left + 999) / 1000)) : 0;
-            for (int i = 0; i < 8; i++)
-                frame.data[off + 8 + i] = (uint8_t)(id >> (56 - 8 * i));
-            for (int i = 0; i < 4; i++)
-                frame.data[off + 16 + i] = (uint8_t)(dms >> (24 - 8 * i));
-            st = px__send_all(b->fd, frame.data, frame.len, deadline, ep->pub.address, err);
-            sent = 1;
-            if (st != PX_OK) {
-                healthy = 0;
-                /* A reset while writing: what the server said before it (a refusal
-                 * GOAWAY) is the better reason, and says whether anything ran. */
-                st = px__recv_last_words(c, b, &refused, err);
-            } else {
-                st = px__recv(c, b, id, deadline, reply_desc, reply, &healthy, &refused, err);
-            }
-            if (refused)
-                sent = 0; /* never executed: safe to send elsewhere */
-            px__put(c, b, healthy);
-        }
-        px_ep_inflight_add(ep, -1);
-        int64_t now = px_mono_us();
-        px_failover_action act = px_upstream_attempt_done(
-            up, ep, method, st, attempt, sent, opts->idempotent, refused, &transparent,
-            now - t0, deadline ? deadline - now : INT64_MAX);
-        if (act != PX_FAILOVER_RETRY)
-            break;
-        __atomic_add_fetch(&c->stats.retries, 1, __ATOMIC_RELAXED);
-    }
-    px_buf_free(&frame);
+    call.tried = tried;
+    px__sattempt(&call);
+    while (!call.done)
+        px__swait(&call);
+    px_buf_free(&call.body);
+    px_buf_free(&call.frame);
     __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
-    if (st == PX_OK)
+    if (call.st == PX_OK) {
+        *reply = call.reply;
         px_err_clear(err);
-    return st;
+    }
+    return call.st;
 }

@@ -1,0 +1,268 @@
+/* The blocking client's connection pool: per endpoint, idle connections and a count of
+ * those open or being opened, under one mutex; callers wait on one condition variable
+ * for a connection put back. Connecting, HELLO and all IO are poll(2)-bounded. */
+#include "px_sync_pool.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "px_native_client.h"
+#include "px_net.h"
+#include "px_time.h"
+
+typedef struct px_sync_ep {
+    px_bconn *idle;
+    int total; /* open or being opened */
+} px_sync_ep;
+
+typedef struct px_sync_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    px_sync_ep *eps;
+    uint64_t next_id; /* atomic */
+} px_sync_pool;
+
+px_status px__sync_new(px_client *c, px_err *err)
+{
+    px_sync_pool *p = calloc(1, sizeof *p);
+    if (!p || !(p->eps = calloc(c->up->n, sizeof *p->eps))) {
+        free(p);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    c->sync = p;
+    return PX_OK;
+}
+
+static void px__bconn_close(px_bconn *b)
+{
+    close(b->fd);
+    px_buf_free(&b->in);
+    free(b);
+}
+
+void px__sync_free(px_client *c)
+{
+    px_sync_pool *p = c->sync;
+    if (!p)
+        return;
+    for (size_t i = 0; i < c->up->n; i++)
+        for (px_bconn *b = p->eps[i].idle, *next; b; b = next) {
+            next = b->next;
+            px__bconn_close(b);
+        }
+    free(p->eps);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+    c->sync = NULL;
+}
+
+uint64_t px_sync_next_id(px_client *c)
+{
+    return __atomic_add_fetch(&c->sync->next_id, 1, __ATOMIC_RELAXED);
+}
+
+int px_sync_poll_ms(int64_t until_us)
+{
+    if (!until_us)
+        return -1;
+    int64_t left = until_us - px_mono_us();
+    return left <= 0 ? 0 : (int)((left + 999) / 1000);
+}
+
+px_status px_bconn_send(px_bconn *b, const uint8_t *p, size_t n, int64_t deadline_us,
+                        px_err *err)
+{
+    const char *peer = b->ep->pub.address;
+    while (n) {
+        ssize_t w = write(b->fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno != EAGAIN)
+            return px_err_set(err, PX_UNAVAILABLE, "write to %s: %s", peer, strerror(errno));
+        struct pollfd pfd = {.fd = b->fd, .events = POLLOUT};
+        int r = poll(&pfd, 1, px_sync_poll_ms(deadline_us));
+        if (r == 0)
+            return px_err_set(err, PX_DEADLINE_EXCEEDED, "deadline exceeded sending to %s", peer);
+        if (r < 0 && errno != EINTR)
+            return px_err_set(err, PX_UNAVAILABLE, "poll: %s", strerror(errno));
+    }
+    return PX_OK;
+}
+
+int px_bconn_send_now(px_bconn *b, const uint8_t *p, size_t n)
+{
+    ssize_t w;
+    do
+        w = write(b->fd, p, n);
+    while (w < 0 && errno == EINTR);
+    return w == (ssize_t)n ? 0 : -1;
+}
+
+int px_bconn_read(px_bconn *b, px_err *err)
+{
+    if (px_buf_reserve(&b->in, 64 * 1024) != 0) {
+        px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
+    }
+    ssize_t n = read(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len);
+    if (n > 0) {
+        b->in.len += (size_t)n;
+        return (int)n;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    px_err_set(err, PX_UNAVAILABLE, "%s %s", b->ep->pub.address,
+               n == 0 ? "closed the connection" : strerror(errno));
+    return -1;
+}
+
+void px_bconn_consume(px_bconn *b, size_t n)
+{
+    memmove(b->in.data, b->in.data + n, b->in.len - n);
+    b->in.len -= n;
+}
+
+/* Connects (bounded by the connect timeout) and sends HELLO; its answer (or refusal)
+ * is read with the first reply. */
+static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn **out,
+                          px_err *err)
+{
+    int fd = px_net_connect(&ep->sa, err);
+    if (fd < 0)
+        return err->status;
+    int64_t ct = px_upstream_connect_timeout(c->up, deadline_us ? deadline_us - px_mono_us() : 0);
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int r;
+    do
+        r = poll(&pfd, 1, ct > 0 ? (int)((ct + 999) / 1000) : -1);
+    while (r < 0 && errno == EINTR);
+    int e = 0;
+    socklen_t l = sizeof e;
+    if (r == 0) {
+        close(fd);
+        return px_err_set(err, PX_UNAVAILABLE, "connect to %s timed out", ep->pub.address);
+    }
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l);
+    if (r < 0 || e) {
+        close(fd);
+        return px_err_set(err, PX_UNAVAILABLE, "connect to %s: %s", ep->pub.address,
+                          strerror(r < 0 ? errno : e));
+    }
+    px_bconn *b = calloc(1, sizeof *b);
+    if (!b) {
+        close(fd);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    b->fd = fd;
+    b->ep = ep;
+    px_buf hello = {0};
+    px_status st = px_nc_hello(&hello, c->up->codec_name) == 0
+                       ? px_bconn_send(b, hello.data, hello.len, deadline_us, err)
+                       : px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    px_buf_free(&hello);
+    if (st != PX_OK) {
+        px__bconn_close(b);
+        return st;
+    }
+    *out = b;
+    return PX_OK;
+}
+
+/* Whether the server is done with an idle pooled connection: it closed it, reset it
+ * or said GOAWAY while it sat in the pool. One non-blocking peek per reuse; a late
+ * reply waiting there is left for the next reader to drop and count. */
+static int px__bconn_stale(px_bconn *b)
+{
+    uint8_t head[4];
+    ssize_t n = recv(b->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0)
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    if (b->in.len > 0) /* a frame begun by an earlier read comes first */
+        return px_frame_peek_type(b->in.data, b->in.len) == PX_FRAME_GOAWAY;
+    return px_frame_peek_type(head, (size_t)n) == PX_FRAME_GOAWAY;
+}
+
+px_status px_sync_get(px_client *c, px_ep *ep, int64_t deadline_us, int wait, px_bconn **out,
+                      px_err *err)
+{
+    px_sync_pool *p = c->sync;
+    px_sync_ep *se = &p->eps[ep->pub.index];
+    *out = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        if (se->idle) {
+            px_bconn *b = se->idle;
+            se->idle = b->next;
+            if (px__bconn_stale(b)) {
+                se->total--;
+                pthread_mutex_unlock(&p->lock);
+                px__bconn_close(b);
+                pthread_mutex_lock(&p->lock);
+                continue;
+            }
+            pthread_mutex_unlock(&p->lock);
+            *out = b;
+            return PX_OK;
+        }
+        if (se->total < c->up->conf->pool_size) {
+            se->total++;
+            pthread_mutex_unlock(&p->lock);
+            px_status st = px__open(c, ep, deadline_us, out, err);
+            if (st != PX_OK) {
+                pthread_mutex_lock(&p->lock);
+                se->total--;
+                pthread_cond_broadcast(&p->cond);
+                pthread_mutex_unlock(&p->lock);
+            }
+            return st;
+        }
+        if (!wait) {
+            pthread_mutex_unlock(&p->lock);
+            return PX_OK;
+        }
+        if (!deadline_us) {
+            pthread_cond_wait(&p->cond, &p->lock);
+            continue;
+        }
+        struct timespec ts = {.tv_sec = deadline_us / 1000000,
+                              .tv_nsec = (deadline_us % 1000000) * 1000};
+        if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT) {
+            pthread_mutex_unlock(&p->lock);
+            return px_err_set(err, PX_DEADLINE_EXCEEDED,
+                              "deadline exceeded waiting for a free connection to %s (pool_size %d)",
+                              ep->pub.address, c->up->conf->pool_size);
+        }
+    }
+}
+
+void px_sync_put(px_client *c, px_bconn *b, int healthy)
+{
+    px_sync_pool *p = c->sync;
+    px_sync_ep *se = &p->eps[b->ep->pub.index];
+    pthread_mutex_lock(&p->lock);
+    if (healthy) {
+        b->next = se->idle;
+        se->idle = b;
+    } else {
+        se->total--;
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    if (!healthy)
+        px__bconn_close(b);
+}
