@@ -1,5 +1,6 @@
-/* Hedged (backup) requests: one endpoint swallows requests, the other answers. Every
- * call succeeds through its hedge, and each swallowed request is cancelled. */
+/* Hedged (backup) requests, through both clients: one endpoint swallows requests (or
+ * answers late), the other answers. Every call succeeds through its hedge, each
+ * swallowed request is cancelled, and a late answer never reaches another call. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,10 +156,119 @@ static void test_hedge_wins_and_loser_is_cancelled(void **state)
     blackhole_stop(&b);
 }
 
+static uint64_t add(px_client *cl, int64_t a, int64_t b, px_err *err)
+{
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    req.a = a;
+    req.b = b;
+    ProtobufCMessage *rep = NULL;
+    assert_int_equal(px_call(cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                             NULL, &rep, err), PX_OK);
+    int64_t sum = ((Calc__AddReply *)rep)->sum;
+    px_msg_free(rep);
+    return (uint64_t)sum;
+}
+
+/* The blocking client against the black hole: the same as the async client above,
+ * px_call after px_call on pooled connections. */
+static void test_blocking_hedge_wins_and_loser_is_cancelled(void **state)
+{
+    blackhole b;
+    blackhole_start(&b);
+    px_proc srv;
+    assert_int_equal(px_proc_start(&srv, "fast", "  services:\n    - module: calc\n"), 0);
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/client.yaml", srv.dir);
+    int ports[2] = {b.port, srv.port};
+    px_write_client_conf(conf, ports, 2,
+                         "      balancer: round_robin\n"
+                         "      failover: { module: hedge, hedge_after: 30ms }\n"
+                         "      timeout: { module: fixed, call: 5s }\n"
+                         "      health: { max_fails: 0 }\n");
+    px_config *cfg;
+    px_client *cl;
+    px_err err;
+    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
+    enum { N = 10 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(add(cl, i, 1, &err), i + 1);
+    px_client_stats st;
+    px_client_stats_get(cl, &st);
+    int swallowed = __atomic_load_n(&b.requests, __ATOMIC_ACQUIRE);
+    assert_int_equal(swallowed, N / 2); /* round_robin: every other call starts there */
+    assert_int_equal(st.hedges, (uint64_t)swallowed);
+    assert_int_equal(st.retries, 0);
+    int64_t end = px_mono_us() + 10 * 1000000;
+    while (__atomic_load_n(&b.cancels, __ATOMIC_ACQUIRE) < swallowed && px_mono_us() < end)
+        usleep(1000);
+    assert_int_equal(__atomic_load_n(&b.cancels, __ATOMIC_ACQUIRE), swallowed);
+    assert_int_equal(st.calls_completed, N);
+    px_client_free(cl);
+    px_config_free(cfg);
+    unlink(conf);
+    assert_int_equal(px_proc_stop(&srv), 0);
+    blackhole_stop(&b);
+}
+
+/* px_call hedges a slow server: its reply comes from the fast one long before the slow
+ * one answers. The losing connection goes back to the pool (pool_size 1: it is the slow
+ * endpoint's only one) with the slow answer still to come; the calls after it, some of
+ * which start on that very connection, each get their own sum, and the stale answer is
+ * dropped as late. */
+static void test_blocking_hedge_late_answer_reaches_no_one(void **state)
+{
+    px_proc slow, fast;
+    assert_int_equal(px_proc_start(&slow, "slow",
+                                   "  services:\n    - module: calc\n      workers: 4\n"
+                                   "      delay: 1s\n"),
+                     0);
+    assert_int_equal(px_proc_start(&fast, "fast", "  services:\n    - module: calc\n"), 0);
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/client.yaml", fast.dir);
+    int ports[2] = {slow.port, fast.port};
+    px_write_client_conf(conf, ports, 2,
+                         "      balancer: round_robin\n"
+                         "      failover: { module: hedge, hedge_after: 50ms }\n"
+                         "      timeout: { module: fixed, call: 5s }\n"
+                         "      health: { max_fails: 0 }\n"
+                         "      pool_size: 1\n");
+    px_config *cfg;
+    px_client *cl;
+    px_err err;
+    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
+    int64_t t0 = px_mono_us();
+    assert_int_equal(add(cl, 1, 1, &err), 2); /* round_robin starts with the slow one */
+    int64_t took = px_mono_us() - t0;
+    px_client_stats st;
+    px_client_stats_get(cl, &st);
+    assert_int_equal(st.hedges, 1);
+    assert_int_equal(st.retries, 0);
+    if (took >= 700 * 1000)
+        fail_msg("the hedged px_call took %lld ms: the slow server answers after 1000 ms",
+                 (long long)(took / 1000));
+    /* The slow answer is on its way to the pooled connection: let it arrive. */
+    while (px_mono_us() - t0 < 1300 * 1000)
+        usleep(10000);
+    for (int i = 1; i <= 4; i++)
+        assert_int_equal(add(cl, 100 * i, i, &err), 101 * i);
+    px_client_stats_get(cl, &st);
+    assert_true(st.late_responses >= 1); /* the stale answer was read, and dropped */
+    assert_true(st.hedges >= 2);         /* calls that started on the slow one */
+    px_client_free(cl);
+    px_config_free(cfg);
+    unlink(conf);
+    assert_int_equal(px_proc_stop(&fast), 0);
+    assert_int_equal(px_proc_stop(&slow), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hedge_wins_and_loser_is_cancelled),
+        cmocka_unit_test(test_blocking_hedge_wins_and_loser_is_cancelled),
+        cmocka_unit_test(test_blocking_hedge_late_answer_reaches_no_one),
     };
     return cmocka_run_group_tests_name("hedge", tests, NULL, NULL);
 }
