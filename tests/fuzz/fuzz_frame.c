@@ -1,7 +1,8 @@
 /* libFuzzer target: the server's frame reader (px_conn over a socketpair) fed a byte
  * stream split at fuzzer-chosen points, checked against one parse of the whole stream;
  * as a client connection, and as a server one that pauses reading (a memory budget) and
- * has calls in progress when the stream ends. */
+ * has calls in progress when the stream ends. Every frame is also read as a client
+ * reads a server's frame (px_nc_classify and the messages made of it). */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "px_conn.h"
 #include "px_frame.h"
 #include "px_loop.h"
+#include "px_native_client.h"
 
 /*
  * Input layout: byte 0 picks max_meta (bits 0-1) and the mode (bits 2-3: a client
@@ -54,6 +56,46 @@ static void fail(const char *what, size_t i)
     abort();
 }
 
+/* The client's reading of f: the kind its type says, a status a client knows (never OK
+ * for an ERROR), the frame's own bytes, and messages that agree with the status. */
+static void check_client_view(const px_frame *f, size_t i)
+{
+    px_nc_msg m;
+    px_nc_kind k = px_nc_classify(f, &m);
+    if (k != m.kind || m.id != f->id || m.type != f->type || m.body != f->body ||
+        m.body_len != f->body_len || m.meta != f->meta || m.meta_len != f->meta_len)
+        fail("px_nc_classify does not carry the frame's own fields", i);
+    px_nc_kind want = f->type == PX_FRAME_RESPONSE ? PX_NC_REPLY
+                      : f->type == PX_FRAME_ERROR  ? (f->id ? PX_NC_ERROR : PX_NC_CONN_ERROR)
+                      : f->type == PX_FRAME_GOAWAY ? PX_NC_GOAWAY
+                      : f->type == PX_FRAME_HELLO  ? PX_NC_HELLO
+                      : f->type == PX_FRAME_PONG   ? PX_NC_PONG
+                                                   : PX_NC_UNEXPECTED;
+    if (k != want)
+        fail("px_nc_classify gave the wrong kind", i);
+    int failing = k == PX_NC_ERROR || k == PX_NC_CONN_ERROR ||
+                  (k == PX_NC_GOAWAY && f->status != 0);
+    if (failing && (m.status <= PX_OK || m.status >= PX_STATUS_COUNT))
+        fail("a failing frame classified with a status a client does not know", i);
+    if (failing && f->status > 0 && f->status < PX_STATUS_COUNT && m.status != f->status)
+        fail("a known status was not kept", i);
+    if (!failing && m.status != PX_OK)
+        fail("a frame that fails nothing carries a status", i);
+    if (m.not_executed != ((k == PX_NC_ERROR && (f->flags & PX_FRAME_F_NOT_EXECUTED)) ||
+                           (k == PX_NC_GOAWAY && f->status != 0)))
+        fail("not_executed differs from the flag (or the refusal)", i);
+    px_err e;
+    px_err_clear(&e);
+    px_status st = px_nc_err(&m, "fuzz", &e);
+    if ((failing || k == PX_NC_UNEXPECTED) != (st != PX_OK) || (st != PX_OK && e.status != st))
+        fail("px_nc_err disagrees with the kind", i);
+    if (k == PX_NC_HELLO) {
+        int same = f->body_len == 8 && memcmp(f->body, "protobuf", 8) == 0;
+        if ((px_nc_hello_check(&m, "protobuf", "fuzz", &e) == PX_OK) != same)
+            fail("px_nc_hello_check accepted another codec, or refused its own", i);
+    }
+}
+
 static void on_frame(px_conn *c, const px_frame *f)
 {
     if (n_seen >= n_ref)
@@ -67,6 +109,7 @@ static void on_frame(px_conn *c, const px_frame *f)
     if (memcmp(f->method, w->method, f->method_len) != 0 ||
         memcmp(f->meta, w->meta, f->meta_len) != 0 || memcmp(f->body, w->body, f->body_len) != 0)
         fail("method, metadata or body bytes differ from the whole-stream parse", n_seen);
+    check_client_view(f, n_seen);
     n_seen++;
     since_resume++;
     if (mode_busy && f->type == PX_FRAME_REQUEST)

@@ -91,6 +91,25 @@ static int frame_seeds(const char *dir)
     px_frame_append(&s, &req);
     s.data[28] = 0x7f; /* body length far past the data */
     frame_seed(dir, "body-past-data", 3, 3, &s);
+    /* What a client reads from a server (px_nc_classify): the HELLO answer, a reply with
+     * metadata, refusals, an unknown status, a connection ERROR, a refusing GOAWAY. */
+    const px_frame answers[] = {
+        hello,
+        {.type = PX_FRAME_RESPONSE, .id = 7, .meta = meta, .meta_len = sizeof meta - 1,
+         .body = add, .body_len = 2},
+        {.type = PX_FRAME_ERROR, .id = 8, .status = PX_UNAVAILABLE,
+         .flags = PX_FRAME_F_NOT_EXECUTED, .body = (const uint8_t *)"draining", .body_len = 8},
+        {.type = PX_FRAME_ERROR, .id = 9, .status = 99, .body = (const uint8_t *)"?", .body_len = 1},
+        {.type = PX_FRAME_PONG, .id = 3},
+        {.type = PX_FRAME_ERROR, .status = PX_UNIMPLEMENTED, .body = (const uint8_t *)"codec",
+         .body_len = 5},
+        {.type = PX_FRAME_GOAWAY, .status = PX_RESOURCE_EXHAUSTED,
+         .body = (const uint8_t *)"too many connections", .body_len = 20},
+    };
+    s.len = 0;
+    for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++)
+        px_frame_append(&s, &answers[i]);
+    frame_seed(dir, "server-answers", 3, 3, &s);
     px_buf_free(&s);
     return 0;
 }
