@@ -98,18 +98,10 @@ static void test_silent_failover_still_ejects(void **state)
     px_client_free(sync_cl);
 }
 
-static int cluster_down(void **state)
-{
-    px_cluster *c = *state;
-    int rc = c ? px_cluster_down(c) : 0;
-    free(c);
-    return rc;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_silent_failover_still_ejects, cluster_down),
+        cmocka_unit_test_teardown(test_silent_failover_still_ejects, px_cluster_teardown),
     };
     return cmocka_run_group_tests_name("health_core", tests, NULL, NULL);
 }

@@ -108,107 +108,81 @@ static void blackhole_stop(blackhole *b)
     close(b->lfd);
 }
 
-static void test_hedge_wins_and_loser_is_cancelled(void **state)
-{
-    blackhole b;
-    blackhole_start(&b);
-    px_proc srv;
-    assert_int_equal(px_proc_start(&srv, "fast", "  services:\n    - module: calc\n"), 0);
-    char conf[256];
-    snprintf(conf, sizeof conf, "%s/client.yaml", srv.dir);
-    int ports[2] = {b.port, srv.port};
-    px_write_client_conf(conf, ports, 2,
-                         "      balancer: { module: random, seed: 7 }\n"
-                         "      failover: { module: hedge, hedge_after: 30ms }\n"
-                         "      timeout: { module: fixed, call: 5s }\n"
-                         "      health: { max_fails: 0 }\n");
-    px_config *cfg;
-    px_client *cl;
-    px_err err;
-    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
-    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
-    enum { N = 30 };
-    for (int i = 0; i < N; i++) {
-        Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
-        req.a = i;
-        req.b = 1;
-        ProtobufCMessage *rep = NULL;
-        assert_int_equal(px_call_wait(cl, "calc.Calculator/Add", &req.base,
-                                      &calc__add_reply__descriptor, NULL, &rep, &err), PX_OK);
-        assert_int_equal(((Calc__AddReply *)rep)->sum, i + 1);
-        px_msg_free(rep);
-    }
-    px_client_stats st;
-    px_client_stats_get(cl, &st);
-    int swallowed = __atomic_load_n(&b.requests, __ATOMIC_ACQUIRE);
-    assert_true(swallowed >= 1); /* with seed 7 some first attempts go to the black hole */
-    assert_int_equal(st.hedges, (uint64_t)swallowed);
-    /* Every swallowed request is cancelled once its hedge has answered. */
-    int64_t end = px_mono_us() + 10 * 1000000;
-    while (__atomic_load_n(&b.cancels, __ATOMIC_ACQUIRE) < swallowed && px_mono_us() < end)
-        usleep(1000);
-    assert_int_equal(__atomic_load_n(&b.cancels, __ATOMIC_ACQUIRE), swallowed);
-    assert_int_equal(st.calls_completed, N);
-    px_client_free(cl);
-    px_config_free(cfg);
-    unlink(conf);
-    assert_int_equal(px_proc_stop(&srv), 0);
-    blackhole_stop(&b);
-}
+/* px_call and px_call_wait (the async client, waited for) take the same arguments. */
+typedef px_status (*call_fn)(px_client *, const char *, const ProtobufCMessage *,
+                             const ProtobufCMessageDescriptor *, const px_call_opts *,
+                             ProtobufCMessage **, px_err *);
 
-static uint64_t add(px_client *cl, int64_t a, int64_t b, px_err *err)
+static int64_t add(px_client *cl, call_fn call, int64_t a, int64_t b)
 {
     Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
     req.a = a;
     req.b = b;
     ProtobufCMessage *rep = NULL;
-    assert_int_equal(px_call(cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
-                             NULL, &rep, err), PX_OK);
+    px_err err;
+    assert_int_equal(call(cl, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor,
+                          NULL, &rep, &err), PX_OK);
     int64_t sum = ((Calc__AddReply *)rep)->sum;
     px_msg_free(rep);
-    return (uint64_t)sum;
+    return sum;
 }
 
-/* The blocking client against the black hole: the same as the async client above,
- * px_call after px_call on pooled connections. */
-static void test_blocking_hedge_wins_and_loser_is_cancelled(void **state)
+/* n calls through `call`, over the black hole and a calc server, picked by `balancer`
+ * (a YAML value): each succeeds through its hedge, and every request the black hole
+ * swallowed was hedged once and cancelled once. Returns how many it swallowed. */
+static int hedge_over_black_hole(call_fn call, const char *balancer, int n)
 {
     blackhole b;
     blackhole_start(&b);
     px_proc srv;
     assert_int_equal(px_proc_start(&srv, "fast", "  services:\n    - module: calc\n"), 0);
-    char conf[256];
+    char conf[256], yaml[512];
     snprintf(conf, sizeof conf, "%s/client.yaml", srv.dir);
+    snprintf(yaml, sizeof yaml,
+             "      balancer: %s\n"
+             "      failover: { module: hedge, hedge_after: 30ms }\n"
+             "      timeout: { module: fixed, call: 5s }\n"
+             "      health: { max_fails: 0 }\n",
+             balancer);
     int ports[2] = {b.port, srv.port};
-    px_write_client_conf(conf, ports, 2,
-                         "      balancer: round_robin\n"
-                         "      failover: { module: hedge, hedge_after: 30ms }\n"
-                         "      timeout: { module: fixed, call: 5s }\n"
-                         "      health: { max_fails: 0 }\n");
+    px_write_client_conf(conf, ports, 2, yaml);
     px_config *cfg;
     px_client *cl;
     px_err err;
     assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
     assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
-    enum { N = 10 };
-    for (int i = 0; i < N; i++)
-        assert_int_equal(add(cl, i, 1, &err), i + 1);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(add(cl, call, i, 1), i + 1);
     px_client_stats st;
     px_client_stats_get(cl, &st);
     int swallowed = __atomic_load_n(&b.requests, __ATOMIC_ACQUIRE);
-    assert_int_equal(swallowed, N / 2); /* round_robin: every other call starts there */
     assert_int_equal(st.hedges, (uint64_t)swallowed);
     assert_int_equal(st.retries, 0);
+    /* Every swallowed request is cancelled once its hedge has answered. */
     int64_t end = px_mono_us() + 10 * 1000000;
     while (__atomic_load_n(&b.cancels, __ATOMIC_ACQUIRE) < swallowed && px_mono_us() < end)
         usleep(1000);
     assert_int_equal(__atomic_load_n(&b.cancels, __ATOMIC_ACQUIRE), swallowed);
-    assert_int_equal(st.calls_completed, N);
+    assert_int_equal(st.calls_completed, (uint64_t)n);
     px_client_free(cl);
     px_config_free(cfg);
     unlink(conf);
     assert_int_equal(px_proc_stop(&srv), 0);
     blackhole_stop(&b);
+    return swallowed;
+}
+
+static void test_hedge_wins_and_loser_is_cancelled(void **state)
+{
+    /* With seed 7 some first attempts go to the black hole. */
+    assert_true(hedge_over_black_hole(px_call_wait, "{ module: random, seed: 7 }", 30) >= 1);
+}
+
+/* The blocking client the same way, px_call after px_call on pooled connections. */
+static void test_blocking_hedge_wins_and_loser_is_cancelled(void **state)
+{
+    /* round_robin: every other call starts on the black hole. */
+    assert_int_equal(hedge_over_black_hole(px_call, "round_robin", 10), 5);
 }
 
 /* px_call hedges a slow server: its reply comes from the fast one long before the slow
@@ -239,7 +213,7 @@ static void test_blocking_hedge_late_answer_reaches_no_one(void **state)
     assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
     assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
     int64_t t0 = px_mono_us();
-    assert_int_equal(add(cl, 1, 1, &err), 2); /* round_robin starts with the slow one */
+    assert_int_equal(add(cl, px_call, 1, 1), 2); /* round_robin starts with the slow one */
     int64_t took = px_mono_us() - t0;
     px_client_stats st;
     px_client_stats_get(cl, &st);
@@ -252,7 +226,7 @@ static void test_blocking_hedge_late_answer_reaches_no_one(void **state)
     while (px_mono_us() - t0 < 1300 * 1000)
         usleep(10000);
     for (int i = 1; i <= 4; i++)
-        assert_int_equal(add(cl, 100 * i, i, &err), 101 * i);
+        assert_int_equal(add(cl, px_call, 100 * i, i), 101 * i);
     px_client_stats_get(cl, &st);
     assert_true(st.late_responses >= 1); /* the stale answer was read, and dropped */
     assert_true(st.hedges >= 2);         /* calls that started on the slow one */

@@ -58,14 +58,6 @@ static int no_setup(void **state)
     return 0;
 }
 
-static int cluster_down(void **state)
-{
-    cluster *c = *state;
-    int rc = c ? px_cluster_down(c) : 0;
-    free(c);
-    return rc;
-}
-
 static uint64_t late_responses(px_client *cl)
 {
     px_client_stats st;
@@ -340,13 +332,14 @@ static void test_hedged_tail_ejects_no_healthy_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_frozen_server_is_ejected, no_setup, cluster_down),
+        cmocka_unit_test_setup_teardown(test_frozen_server_is_ejected, no_setup,
+                                        px_cluster_teardown),
         cmocka_unit_test_setup_teardown(test_frozen_server_is_charged_by_the_balancer, no_setup,
-                                        cluster_down),
+                                        px_cluster_teardown),
         cmocka_unit_test_setup_teardown(test_young_backup_loser_is_not_judged, no_setup,
-                                        cluster_down),
+                                        px_cluster_teardown),
         cmocka_unit_test_setup_teardown(test_hedged_tail_ejects_no_healthy_server, no_setup,
-                                        cluster_down),
+                                        px_cluster_teardown),
     };
     return cmocka_run_group_tests_name("hedge_health", tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,5 +52,13 @@ int px_cluster_down(px_cluster *c)
         if (c->srv[i].pid > 0 && px_proc_stop(&c->srv[i]) != 0)
             rc = -1;
     px_load_free(&c->load);
+    return rc;
+}
+
+int px_cluster_teardown(void **state)
+{
+    px_cluster *c = *state;
+    int rc = c ? px_cluster_down(c) : 0;
+    free(c);
     return rc;
 }

@@ -42,5 +42,10 @@ int px_cluster_up(px_cluster *c, const px_cluster_spec *spec);
  * the servers. Returns 0, or -1 when a server did not exit cleanly.
  */
 int px_cluster_down(px_cluster *c);
+/**
+ * A cmocka teardown for a test that calloc'd its px_cluster into *state (NULL when it
+ * started nothing): px_cluster_down, then free.
+ */
+int px_cluster_teardown(void **state);
 
 #endif
