@@ -11,11 +11,6 @@
 #include "px_time.h"
 #include "px_upstream.h"
 
-static int px__counts_as_failure(px_status st)
-{
-    return st == PX_UNAVAILABLE || st == PX_DEADLINE_EXCEEDED || st == PX_RESOURCE_EXHAUSTED;
-}
-
 /* Since ABI 1.2 the core records every attempt itself; a module built before still
  * calls this, and must not count each attempt twice. */
 void px_endpoint_report(px_endpoint *ep, px_status st)
@@ -24,17 +19,10 @@ void px_endpoint_report(px_endpoint *ep, px_status st)
     (void)st;
 }
 
-void px_health_report(px_ep *ep, px_status st)
+void px_health_failure(px_ep *ep)
 {
     px_upstream *up = ep->up;
     const px_health_conf *h = &up->conf->health;
-    if (!px__counts_as_failure(st)) {
-        /* Success path: one relaxed load unless there is something to reset. */
-        if (__atomic_load_n(&ep->fails, __ATOMIC_RELAXED) == 0)
-            return;
-        __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
-        return;
-    }
     if (h->max_fails <= 0)
         return;
     int64_t now = px_mono_us();
