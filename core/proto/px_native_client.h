@@ -25,8 +25,9 @@ static inline uint32_t px_nc_deadline_ms(int has_deadline, int64_t left_us)
         return 0;
     if (left_us <= 1000)
         return 1;
-    int64_t ms = (left_us + 999) / 1000;
-    return ms > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+    if (left_us > (int64_t)UINT32_MAX * 1000) /* 49 days: the field's limit */
+        return UINT32_MAX;
+    return (uint32_t)((left_us + 999) / 1000);
 }
 
 /** What a REQUEST says besides its body. */
