@@ -6,6 +6,7 @@
 #include "px_status.h"
 #include "px_buf.h"
 #include "px_units.h"
+#include "px_meta.h"
 #include "px_module.h"
 #include "px_endpoint.h"
 #include "px_codec.h"
