@@ -29,16 +29,20 @@ static __attribute__((noinline)) void *px__arena_spill(px_arena *a, size_t size)
     return (char *)p + PX_ARENA_HDR;
 }
 
+void *px_arena_take(px_arena *a, size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15; /* keep every block 16-byte aligned */
+    if (need < n || need > a->cap - a->used)
+        return NULL;
+    void *p = a->mem + a->used;
+    a->used += need;
+    return p;
+}
+
 static void *px__arena_alloc(void *data, size_t size)
 {
-    px_arena *a = data;
-    size_t need = (size + 15) & ~(size_t)15; /* keep every block 16-byte aligned */
-    if (need >= size && need <= a->cap - a->used) {
-        void *p = a->mem + a->used;
-        a->used += need;
-        return p;
-    }
-    return px__arena_spill(a, size);
+    void *p = px_arena_take(data, size);
+    return p ? p : px__arena_spill(data, size);
 }
 
 static void px__arena_free(void *data, void *p)

@@ -21,6 +21,9 @@ typedef struct px_arena {
 
 /** Points the arena at mem[0..cap) (16-byte aligned), empty, with no spill limit. */
 void px_arena_init(px_arena *a, void *mem, size_t cap);
+/** n bytes of the arena's own room (16-byte aligned), released with it; NULL when they
+ *  do not fit there (nothing spills to the heap). */
+void *px_arena_take(px_arena *a, size_t n);
 /** Frees msg, decoded through a->alloc (only blocks that spilled to malloc cost
  *  anything), and empties the arena. */
 void px_arena_free_message(px_arena *a, ProtobufCMessage *msg);

@@ -78,6 +78,10 @@ void px__call_finish(px_scall *call)
         px__scall_filter_done(call);
     px__scall_free_input(call);
     px_buf_free(&call->reply);
+    if (call->meta_heap)
+        free((void *)call->meta);
+    if (call->resp_meta)
+        px_meta_free(call->resp_meta);
     if (call->id_live)
         px_idset_del(&sc->ids, call->id);
     if (call->prev)
@@ -116,12 +120,40 @@ void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const c
         px__sconn_error(call->sc, call->id, st, flags, "%s", msg);
 }
 
-/* Encodes the handler's answer as a frame appended to out. */
+/* The handler's response metadata goes into f's metadata section; past the server's
+ * max_meta the call fails instead, without it. 0, or -1 when it failed the call. */
+static int px__reply_meta(px_scall *call, px_frame *f)
+{
+    const px_meta *rm = call->resp_meta;
+    uint64_t max = call->sc->sl->srv->sc->limits.max_meta;
+    if (rm->enc.len > max) {
+        px_handler_fail(call, PX_INTERNAL, "%s: response metadata of %zu bytes exceeds max_meta %llu",
+                        call->m->name, rm->enc.len, (unsigned long long)max);
+        return -1;
+    }
+    f->meta = rm->enc.data;
+    f->meta_len = (uint32_t)rm->enc.len;
+    return 0;
+}
+
+/* An ERROR frame for the call, with f's metadata. */
+static void px__append_error(px_buf *out, px_frame *f, px_status st, const char *msg)
+{
+    f->type = PX_FRAME_ERROR;
+    f->status = (uint16_t)st;
+    f->body = (const uint8_t *)msg;
+    f->body_len = (uint32_t)strlen(msg);
+    px_frame_append(out, f);
+}
+
+/* Encodes the handler's answer, with its metadata, as a frame appended to out. */
 static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
 {
     const px_codec_inst *codec = call->sc->codec;
+    px_frame f = {.type = PX_FRAME_RESPONSE, .id = call->id};
+    if (call->resp_meta && px__reply_meta(call, &f) != 0)
+        reply = NULL;
     if (reply) {
-        px_frame f = {.type = PX_FRAME_RESPONSE, .id = call->id};
         size_t off = px_frame_begin(out, &f);
         if (off == (size_t)-1)
             return;
@@ -135,7 +167,7 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
         call->out_status = PX_INTERNAL;
         snprintf(call->msg, sizeof call->msg, "cannot encode the reply of %s: %.200s",
                  call->m->name, err.msg);
-        px_frame_append_error(out, call->id, PX_INTERNAL, call->msg);
+        px__append_error(out, &f, PX_INTERNAL, call->msg);
         return;
     }
     if (call->status == PX_OK) {
@@ -144,7 +176,7 @@ static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage
                  call->m->name);
     }
     call->out_status = call->status;
-    px_frame_append_error(out, call->id, call->status, call->msg);
+    px__append_error(out, &f, call->status, call->msg);
 }
 
 /* Loop thread: the answer frame of n bytes just appended at out[from..) stays only
@@ -228,6 +260,26 @@ int64_t px_handler_remaining_us(void *closure_data)
 const char *px_handler_method(void *closure_data)
 {
     return ((px_scall *)closure_data)->m->name;
+}
+
+const px_meta *px_handler_meta(void *closure_data)
+{
+    px_scall *call = closure_data;
+    if (call->meta_len)
+        px_meta_view(&call->req_view, call->meta, call->meta_len, call->meta_count);
+    else
+        px_meta_view(&call->req_view, NULL, 0, 0);
+    return &call->req_view;
+}
+
+px_status px_handler_set_meta(void *closure_data, const char *key, const void *value, size_t len,
+                              px_err *err)
+{
+    px_scall *call = closure_data;
+    /* Allocated on first use: a call without response metadata costs nothing. */
+    if (!call->resp_meta && !(call->resp_meta = px_meta_new()))
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    return px_meta_add(call->resp_meta, key, value, len, err);
 }
 
 /* ---- running handlers ----------------------------------------------------- */
@@ -330,6 +382,39 @@ static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
                    (int)(slash - f->method), (const char *)f->method);
 }
 
+/* Row 9b of PROTOCOL.md §6.1: a REQUEST whose metadata section is malformed is refused
+ * before anything runs; the connection goes on. 0 when it is well formed (*count
+ * entries), -1 when refused. */
+static int px__check_meta(px_sconn *sc, const px_frame *f, const px_method *m, size_t *count)
+{
+    size_t at = 0;
+    char what[200];
+    if (px_meta_wire_check(f->meta, f->meta_len, count, &at, what, sizeof what) == 0)
+        return 0;
+    px__refuse(sc, f->id, PX_INVALID_ARGUMENT, PX_FRAME_F_NOT_EXECUTED,
+               "%s: malformed metadata at byte %zu: %s", m->name, at, what);
+    return -1;
+}
+
+/* The request's metadata stays with the call until it ends (a handler may answer later,
+ * or on a worker, when the frame's bytes are gone): in the record's own room when it
+ * fits there, else on the heap, counted in what the call holds. 0, or -1 on OOM. */
+static int px__keep_meta(px_scall *call, const px_frame *f, size_t count)
+{
+    uint8_t *p = px_arena_take(&call->arena, f->meta_len);
+    if (!p) {
+        if (!(p = malloc(f->meta_len)))
+            return -1;
+        call->meta_heap = 1;
+        call->held += (int64_t)f->meta_len;
+    }
+    memcpy(p, f->meta, f->meta_len);
+    call->meta = p;
+    call->meta_len = f->meta_len;
+    call->meta_count = count;
+    return 0;
+}
+
 /* Decodes the body into call->input within budget bytes of heap beyond the call record.
  * Returns PX_OK or the codec's error; *over is set when it was the budget that ran out. */
 static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, size_t budget,
@@ -421,6 +506,9 @@ void px__on_request(px_sconn *sc, const px_frame *f)
                    (unsigned long long)lim->max_server_memory);
         return;
     }
+    size_t n_meta = 0;
+    if (f->meta_len && px__check_meta(sc, f, m, &n_meta) != 0)
+        return;
     /* Allocated and recycled on this loop's thread only (completions come back here). */
     px_scall *call = px__scall_get(sc->sl);
     if (!call) {
@@ -452,6 +540,12 @@ void px__on_request(px_sconn *sc, const px_frame *f)
         else
             px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
                        m->name, m->input->name, sc->codec->name, err.msg);
+        return;
+    }
+    if (f->meta_len && px__keep_meta(call, f, n_meta) != 0) {
+        px__scall_free_input(call);
+        px__scall_put(sc->sl, call);
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED, "server out of memory");
         return;
     }
     call->id = f->id;

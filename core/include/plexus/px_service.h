@@ -3,7 +3,9 @@
 #define PLEXUS_PX_SERVICE_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include <protobuf-c/protobuf-c.h>
+#include "px_meta.h"
 #include "px_module.h"
 
 #ifdef __cplusplus
@@ -33,6 +35,20 @@ PX_API void px_handler_fail(void *closure_data, px_status st, const char *fmt, .
 PX_API int64_t px_handler_remaining_us(void *closure_data);
 /** "calc.Calculator/Add". */
 PX_API const char *px_handler_method(void *closure_data);
+/**
+ * The request's metadata (empty when the client sent none), read-only, valid until
+ * closure is called. The server checked every entry before the handler ran.
+ */
+PX_API const px_meta *px_handler_meta(void *closure_data);
+/**
+ * Adds key = value[0..len) to the response metadata, sent with the reply or with the
+ * error of px_handler_fail, in the order added. Keys and values follow px_meta_add's
+ * rules (and its errors). Call it before closure, from the thread that then calls
+ * closure. When the metadata's encoding passes the server's limits.max_meta, the call
+ * ends INTERNAL instead, without it.
+ */
+PX_API px_status px_handler_set_meta(void *closure_data, const char *key, const void *value,
+                                     size_t len, px_err *err);
 
 #ifdef __cplusplus
 }
