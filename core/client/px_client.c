@@ -21,6 +21,9 @@ static int px__attempt(px_ccall *call);
 
 static __thread px_status px__stub_st;
 static __thread const char *px__stub_msg;
+/* The response metadata of the call whose callback runs on this thread. */
+static __thread const px_meta *px__reply_meta;
+static px_meta px__no_meta; /* empty: a call that ended without reply metadata */
 
 /* ---- attempts and completion --------------------------------------------- */
 
@@ -70,7 +73,8 @@ static void px__att_judge_loser(px_catt *a, int64_t now)
         px_upstream_hedge_lost(a->call->cl->up, a->ep, a->call->hedge_us, now - a->start_us);
 }
 
-static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply)
+static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply,
+                         const px_meta *rmeta)
 {
     /* Only replies handed to a callback are decoded into the call's block. */
     int reply_in_arena = reply && !call->keep && call->cl->up->codec_decode_with;
@@ -89,9 +93,11 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
     px__stub_st = st;
     px__stub_msg = msg;
+    px__reply_meta = rmeta ? rmeta : &px__no_meta;
     call->done(call->user, st, st == PX_OK ? "" : msg, shown);
     px__stub_st = PX_OK;
     px__stub_msg = NULL;
+    px__reply_meta = NULL;
     if (reply && reply_in_arena)
         px_arena_free_message(&call->reply_arena, reply);
     else if (reply)
@@ -102,7 +108,8 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
 
 /* An attempt ended: the core records it (balancer, endpoint health, timeout module) and
  * failover decides; then finish the call, wait for a hedge twin, or retry. */
-static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMessage *reply)
+static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMessage *reply,
+                         const px_meta *rmeta)
 {
     px_ccall *call = a->call;
     px_loop *l = &call->lp->loop;
@@ -123,7 +130,7 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
             px__att_judge_loser(&call->att[0], now);
             px__att_judge_loser(&call->att[1], now);
         }
-        px__complete(call, PX_OK, "", reply);
+        px__complete(call, PX_OK, "", reply, rmeta);
         return;
     }
     if (call->n_live > 0)
@@ -133,7 +140,7 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
         px__attempt(call);
         return;
     }
-    px__complete(call, st, msg, reply);
+    px__complete(call, st, msg, reply, rmeta);
 }
 
 static void px__deadline_cb(px_tnode *t)
@@ -152,13 +159,13 @@ static void px__deadline_cb(px_tnode *t)
         snprintf(msg, sizeof msg, "%s: deadline exceeded", call->method);
     call->expired = 1;
     if (n == 0) {
-        px__complete(call, PX_DEADLINE_EXCEEDED, msg, NULL);
+        px__complete(call, PX_DEADLINE_EXCEEDED, msg, NULL, NULL);
         return;
     }
     /* Each attempt is judged as timed out; the last one completes (and frees) the call. */
     for (int k = 0; k < n; k++) {
         px__att_cancel_frame(live[k]);
-        px__att_done(live[k], PX_DEADLINE_EXCEEDED, msg, NULL);
+        px__att_done(live[k], PX_DEADLINE_EXCEEDED, msg, NULL, NULL);
     }
 }
 
@@ -182,7 +189,7 @@ static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
         px_catt *a = cc->atts;
         a->sent = a->sent && reached;
         a->refused = refused;
-        px__att_done(a, st, msg, NULL);
+        px__att_done(a, st, msg, NULL, NULL);
     }
 }
 
@@ -221,8 +228,8 @@ static void px__reply_arena_init(px_ccall *call)
     px_arena_init(&call->reply_arena, (void *)aligned, cap);
 }
 
-/* An ERROR for one call: it ends that attempt. */
-static void px__cconn_error(px_catt *a, const px_nc_msg *m)
+/* An ERROR for one call: it ends that attempt (with the metadata it carried). */
+static void px__cconn_error(px_catt *a, const px_nc_msg *m, const px_meta *rmeta)
 {
     px_err e;
     px_nc_err(m, a->conn->conn.peer, &e);
@@ -230,7 +237,7 @@ static void px__cconn_error(px_catt *a, const px_nc_msg *m)
         a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
         a->refused = 1;
     }
-    px__att_done(a, e.status, e.msg, NULL);
+    px__att_done(a, e.status, e.msg, NULL, rmeta);
 }
 
 static void px__cconn_on_frame(px_conn *c, const px_frame *f)
@@ -268,8 +275,23 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         __atomic_add_fetch(&cl->stats.late_responses, 1, __ATOMIC_RELAXED);
         return;
     }
+    /* The reply's metadata is read in place: the callback runs before this returns. */
+    px_meta view;
+    const px_meta *rmeta = NULL;
+    if (m.meta_len) {
+        px_err merr;
+        size_t n = 0;
+        if (px__reply_meta_check(m.meta, m.meta_len, c->peer, &n, NULL, &merr) != PX_OK) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "%s: %s", call->method, merr.msg);
+            px__att_done(a, PX_INTERNAL, msg, NULL, NULL);
+            return;
+        }
+        px_meta_view(&view, m.meta, m.meta_len, n);
+        rmeta = &view;
+    }
     if (m.kind == PX_NC_ERROR) {
-        px__cconn_error(a, &m);
+        px__cconn_error(a, &m, rmeta);
         return;
     }
     ProtobufCMessage *reply = NULL;
@@ -290,10 +312,10 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         char msg[700];
         snprintf(msg, sizeof msg, "%s: cannot decode the reply from %s: %s", call->method, c->peer,
                  err.msg);
-        px__att_done(a, PX_INTERNAL, msg, NULL);
+        px__att_done(a, PX_INTERNAL, msg, NULL, NULL);
         return;
     }
-    px__att_done(a, PX_OK, "", reply);
+    px__att_done(a, PX_OK, "", reply, rmeta);
 }
 
 static void px__cconn_on_close(px_conn *c, const px_err *why)
@@ -420,7 +442,7 @@ static int px__attempt(px_ccall *call)
         char msg[300];
         snprintf(msg, sizeof msg, "%s: no endpoint available in upstream %s", call->method,
                  up->conf->name);
-        px__complete(call, PX_UNAVAILABLE, msg, NULL);
+        px__complete(call, PX_UNAVAILABLE, msg, NULL, NULL);
         return 0;
     }
     px_catt *a = call->att[0].live ? &call->att[1] : &call->att[0];
@@ -433,14 +455,16 @@ static int px__attempt(px_ccall *call)
     px_err_clear(&err);
     px_cconn *cc = px__cconn_get(lp, ep, left, &err);
     if (!cc) {
-        px__att_done(a, err.status, err.msg, NULL);
+        px__att_done(a, err.status, err.msg, NULL, NULL);
         return 1;
     }
     px_nc_request r = {.id = call->id,
                        .deadline_ms = px_nc_deadline_ms(call->deadline_us != 0, left),
-                       .method = call->method, .method_len = call->method_len};
+                       .method = call->method, .method_len = call->method_len,
+                       .meta = (const uint8_t *)call->method + call->method_len + 1,
+                       .meta_len = call->meta_len};
     if (px_nc_request_append(px_conn_out(&cc->conn), &r, call->req.data, call->req.len) != 0) {
-        px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL);
         return 1;
     }
     a->sent = 1;
@@ -465,7 +489,7 @@ static void px__call_start(px_loop *l, void *arg)
         return;
     }
     if (lp->stopping) {
-        px__complete(call, PX_CANCELLED, "client is shutting down", NULL);
+        px__complete(call, PX_CANCELLED, "client is shutting down", NULL, NULL);
         return;
     }
     int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
@@ -501,16 +525,24 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     if (__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE))
         return px_err_set(err, PX_CANCELLED, "client is shutting down");
     px_upstream *up = c->up;
-    /* One allocation per call: the call, its method name, its tried flags and room
-     * for a small encoded request (larger ones move to the heap as they grow). */
-    size_t extra = mlen + 1 + up->n;
+    const uint8_t *meta = NULL;
+    size_t meta_len = 0;
+    if (opts && opts->meta && px__call_meta(up, method, opts->meta, &meta, &meta_len, err) != PX_OK)
+        return err->status;
+    /* One allocation per call: the call, its method name, its request metadata (kept
+     * for retries and hedges), its tried flags and room for a small encoded request
+     * (larger ones move to the heap as they grow). */
+    size_t extra = mlen + 1 + meta_len + up->n;
     px_ccall *call = malloc(sizeof *call + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     memset(call, 0, sizeof *call + extra);
     memcpy(call->method, method, mlen + 1);
     call->method_len = (uint16_t)mlen;
-    call->tried = (uint8_t *)call->method + mlen + 1;
+    if (meta_len)
+        memcpy(call->method + mlen + 1, meta, meta_len);
+    call->meta_len = (uint32_t)meta_len;
+    call->tried = (uint8_t *)call->method + mlen + 1 + meta_len;
     px_buf_borrow(&call->req, call->tried + up->n, PX_CALL_INLINE_REQ);
     /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */
     px_err e; /* not = {0}: that zero-fills 516 bytes per call */
@@ -535,6 +567,8 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->user = user;
     call->keep = keep;
     call->opts = px_upstream_call_opts(up, call->method, req, opts);
+    call->opts.meta = NULL; /* copied above; the caller's may go away */
+    call->opts.reply_meta = NULL;
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Called from one of this client's IO threads (a callback making the next call):
      * start it right here, so it leaves with this iteration's writes, with no queue
@@ -572,7 +606,7 @@ static void px__loop_stop_task(px_loop *l, void *arg)
     for (uint32_t i = 0; i < lp->ctx.cap; i++) {
         px_ccall *call = px_ctx_slot(&lp->ctx, i);
         if (call)
-            px__complete(call, PX_CANCELLED, "client is shutting down", NULL);
+            px__complete(call, PX_CANCELLED, "client is shutting down", NULL, NULL);
     }
     size_t n = lp->cl->up->n * (size_t)lp->cl->up->conf->connections_per_endpoint;
     for (size_t i = 0; i < n; i++) {
@@ -680,6 +714,8 @@ void px_client_stats_get(px_client *c, px_client_stats *out)
     out->retries = __atomic_load_n(&c->stats.retries, __ATOMIC_RELAXED);
     out->hedges = __atomic_load_n(&c->stats.hedges, __ATOMIC_RELAXED);
 }
+
+const px_meta *px_call_reply_meta(void) { return px__reply_meta; }
 
 px_status px_stub_status(const char **msg)
 {

@@ -8,6 +8,7 @@
 #include "px_ctx.h"
 #include "px_timerq.h"
 #include "px_loop.h"
+#include "px_meta.h"
 #include "px_upstream.h"
 
 struct px_cloop;
@@ -48,6 +49,7 @@ typedef struct px_ccall {
     int expired;             /* the deadline fired: no more attempts */
     int transparent;         /* the one retry of a refused, unexecuted attempt was used */
     uint16_t method_len;
+    uint32_t meta_len;       /* request metadata, kept right after the method's NUL */
     px_arena reply_arena;    /* the inline room the request left, for the reply */
     px_catt att[2];
     uint8_t *tried;          /* n endpoints flags, allocated with the call */
@@ -111,6 +113,16 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
  *  empty slot (to be connected), else the open connection with the fewest attempts in
  *  flight, ties taken in rotation. */
 size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per);
+
+/** opts->meta's encoding, checked against the upstream's max_meta (px_client_meta.c):
+ *  PX_OK with *p, *len; RESOURCE_EXHAUSTED naming both sizes (the call is not made). */
+px_status px__call_meta(const px_upstream *up, const char *method, const px_meta *meta,
+                        const uint8_t **p, size_t *len, px_err *err);
+/** A reply's metadata section (meta_len bytes at meta) checked (*count entries) and,
+ *  when copy is not NULL, copied into it: PX_OK, or INTERNAL with "malformed response
+ *  metadata from PEER at byte N: ..." (or RESOURCE_EXHAUSTED when out of memory). */
+px_status px__reply_meta_check(const uint8_t *meta, uint32_t meta_len, const char *peer,
+                               size_t *count, px_meta *copy, px_err *err);
 
 /** The blocking client's connection pool (px_sync_pool.c). */
 px_status px__sync_new(px_client *c, px_err *err);

@@ -37,6 +37,9 @@ typedef struct px_scall {
     const px_call_opts *opts;
     const ProtobufCMessageDescriptor *reply_desc;
     px_buf body;      /* the encoded request, sent again by retries and hedges */
+    const uint8_t *meta; /* the request metadata's encoding (the caller's), and ... */
+    uint32_t meta_len;   /* ... its length: sent by every attempt */
+    px_meta *reply_meta; /* the caller's opts->reply_meta: the last answer's metadata */
     px_buf frame;     /* the REQUEST of the attempt being sent */
     int64_t deadline; /* monotonic µs; 0 = none */
     int64_t hedge_us; /* the hedge delay; 0 = no hedge */
@@ -161,6 +164,17 @@ static void px__slast_words(px_scall *call, px_satt *a, px_err *err)
     }
 }
 
+/* An answer's metadata, checked, becomes the call's reply_meta (only the last answer's
+ * counts): PX_OK, or the error that ends the attempt (the connection stays good). */
+static px_status px__sreply_meta(px_scall *call, const px_nc_msg *m, const char *peer, px_err *e)
+{
+    px_meta_clear(call->reply_meta);
+    size_t n = 0;
+    if (!m->meta_len)
+        return PX_OK;
+    return px__reply_meta_check(m->meta, m->meta_len, peer, &n, call->reply_meta, e);
+}
+
 /* The frames read on a's connection, in order, until a's answer; answers to other ids
  * are late (an earlier call on this connection gave up on them). Returns 1 when a has
  * ended (its connection is no longer a's), 0 when more must be read. */
@@ -193,6 +207,8 @@ static int px__sframes(px_scall *call, px_satt *a)
             if (m.id != a->id) {
                 __atomic_add_fetch(&call->c->stats.late_responses, 1, __ATOMIC_RELAXED);
                 ended = 0;
+            } else if (px__sreply_meta(call, &m, peer, &e) != PX_OK) {
+                st = e.status;
             } else if (m.kind == PX_NC_ERROR) {
                 st = px_nc_err(&m, peer, &e);
                 if (m.not_executed) {
@@ -245,6 +261,7 @@ static int px__sattempt(px_scall *call)
     px_upstream *up = call->up;
     int hedge = call->n_live > 0;
     int64_t now = px_mono_us();
+    px_meta_clear(call->reply_meta); /* what came back is the last answer's */
     px_ep *ep = px_upstream_pick(up, call->method, call->opts, call->tried, now);
     /* A hedge never joins its twin's endpoint, as in the async client. */
     px_satt *twin = call->att[0].live ? &call->att[0] : &call->att[1];
@@ -283,7 +300,8 @@ static int px__sattempt(px_scall *call)
     px_nc_request r = {.id = a->id,
                        .deadline_ms = px_nc_deadline_ms(call->deadline != 0,
                                                         call->deadline - px_mono_us()),
-                       .method = call->method, .method_len = call->method_len};
+                       .method = call->method, .method_len = call->method_len,
+                       .meta = call->meta, .meta_len = call->meta_len};
     call->frame.len = 0;
     if (px_nc_request_append(&call->frame, &r, call->body.data, call->body.len) != 0) {
         px__satt_done(call, a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -391,11 +409,18 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "px_call: method must be package.Service/Method and arguments non-NULL");
     px_upstream *up = c->up;
+    px_scall call = {.c = c, .up = up, .method = method, .method_len = (uint16_t)mlen,
+                     .reply_desc = reply_desc, .err = err,
+                     .reply_meta = opts ? opts->reply_meta : NULL};
+    size_t meta_len = 0;
+    px_meta_clear(call.reply_meta);
+    if (opts && opts->meta &&
+        px__call_meta(up, method, opts->meta, &call.meta, &meta_len, err) != PX_OK)
+        return err->status;
+    call.meta_len = (uint32_t)meta_len;
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Steps 1-2: serialise the request once; each attempt frames it with its own id and
      * the budget left then. */
-    px_scall call = {.c = c, .up = up, .method = method, .method_len = (uint16_t)mlen,
-                     .reply_desc = reply_desc, .err = err};
     px_err e;
     px_err_clear(&e);
     if (up->codec->encode(up->codec_state, req, &call.body, &e) != PX_OK) {

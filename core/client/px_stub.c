@@ -5,11 +5,22 @@
 #include <string.h>
 
 #include "px_client_int.h"
+#include "px_meta.h"
 
 typedef struct px__stub_call {
     ProtobufCClosure closure;
     void *closure_data;
 } px__stub_call;
+
+/* px_stub_call_opts: what this thread's stub calls use (generated stubs take none). */
+static __thread px_call_opts px__stub_opts;
+static __thread int px__stub_has_opts;
+
+void px_stub_call_opts(const px_call_opts *opts)
+{
+    px__stub_has_opts = opts != NULL;
+    px__stub_opts = opts ? *opts : (px_call_opts){0};
+}
 
 static void px__stub_done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
 {
@@ -36,7 +47,8 @@ static void px__stub_invoke(ProtobufCService *service, unsigned method_index,
     }
     sc->closure = closure;
     sc->closure_data = closure_data;
-    if (px_call_async(stub->cl, method, input, d->methods[method_index].output, NULL,
+    const px_call_opts *opts = px__stub_has_opts ? &px__stub_opts : NULL;
+    if (px_call_async(stub->cl, method, input, d->methods[method_index].output, opts,
                       px__stub_done, sc, &err) != PX_OK) {
         /* The call never started: the closure still runs exactly once, here. */
         free(sc);
@@ -71,11 +83,18 @@ typedef struct px__waiter {
     int done;
     px_status st;
     char msg[512];
+    px_meta *reply_meta; /* the caller's, filled on the IO thread while it waits */
 } px__waiter;
 
 static void px__wait_done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
 {
     px__waiter *w = user;
+    const px_meta *rm = px_call_reply_meta();
+    if (w->reply_meta && rm && rm->enc.len &&
+        px_meta_assign(w->reply_meta, rm->enc.data, rm->enc.len, rm->count) != 0 && st == PX_OK) {
+        st = PX_RESOURCE_EXHAUSTED;
+        msg = "out of memory for the response metadata";
+    }
     pthread_mutex_lock(&w->lock);
     w->st = st;
     snprintf(w->msg, sizeof w->msg, "%s", msg ? msg : "");
@@ -88,9 +107,11 @@ px_status px_call_wait(px_client *c, const char *method, const ProtobufCMessage 
                        const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
                        ProtobufCMessage **reply, px_err *err)
 {
-    px__waiter w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    px__waiter w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+                    .reply_meta = opts ? opts->reply_meta : NULL};
     ProtobufCMessage *got = NULL;
     *reply = NULL;
+    px_meta_clear(w.reply_meta);
     px_status st = px__call_async_keep(c, method, req, reply_desc, opts, px__wait_done, &w, &got, err);
     if (st != PX_OK)
         return st;

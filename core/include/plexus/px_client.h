@@ -6,6 +6,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include "px_config.h"
 #include "px_export.h"
+#include "px_meta.h"
 #include "px_status.h"
 
 #ifdef __cplusplus
@@ -20,12 +21,26 @@ extern "C" {
  */
 typedef struct px_client px_client;
 
-/** Per-call options; a zeroed struct (or NULL) means "as configured". */
+/**
+ * Per-call options; a zeroed struct (or NULL) means "as configured".
+ *
+ * ABI: the struct grew in ABI 1.3 (meta, reply_meta, spare). The library reads the
+ * caller's struct, so px_call_async, px_call and px_call_wait bind to new symbols
+ * (px_call_async_v2, ...) while the old ones stay for binaries built against the
+ * older, 32-byte struct. Later fields go into spare, keeping the size.
+ */
 typedef struct px_call_opts {
     int64_t timeout_us; /**< overrides the timeout module's budget when > 0 */
     int idempotent;     /**< the call may be repeated: failover may retry it after sending */
     uint64_t hash_key;  /**< for hashing balancers, when has_hash_key */
     int has_hash_key;
+    /** Request metadata to send (NULL: none). Copied when the call starts; retries and
+     *  hedges send the same. Its encoding may not pass the upstream's limits.max_meta. */
+    const px_meta *meta;
+    /** px_call and px_call_wait: cleared, then filled with the response metadata (also
+     *  of an error reply). px_call_async ignores it: see px_call_reply_meta. */
+    px_meta *reply_meta;
+    void *spare[4]; /**< zero */
 } px_call_opts;
 
 /**
@@ -60,7 +75,14 @@ PX_API px_status px_call_async(px_client *c, const char *method,
                                const ProtobufCMessage *req,
                                const ProtobufCMessageDescriptor *reply_desc,
                                const px_call_opts *opts, px_done_fn done,
-                               void *user, px_err *err);
+                               void *user, px_err *err) PX_SYMBOL("px_call_async_v2");
+
+/**
+ * Inside a px_done_fn callback or a stub closure: the response metadata of the call
+ * (also of an error reply; empty when the server sent none or no reply came). NULL
+ * anywhere else. Valid until the callback returns.
+ */
+PX_API const px_meta *px_call_reply_meta(void);
 
 /**
  * A blocking call over the blocking connection pool (the seed's synchronous
@@ -70,14 +92,14 @@ PX_API px_status px_call(px_client *c, const char *method,
                          const ProtobufCMessage *req,
                          const ProtobufCMessageDescriptor *reply_desc,
                          const px_call_opts *opts, ProtobufCMessage **reply,
-                         px_err *err);
+                         px_err *err) PX_SYMBOL("px_call_v2");
 
 /** Like px_call, but made through the asynchronous client and waited for. */
 PX_API px_status px_call_wait(px_client *c, const char *method,
                               const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *reply_desc,
                               const px_call_opts *opts, ProtobufCMessage **reply,
-                              px_err *err);
+                              px_err *err) PX_SYMBOL("px_call_wait_v2");
 
 /** Frees a reply returned by px_call / px_call_wait. */
 PX_API void px_msg_free(ProtobufCMessage *msg);
@@ -92,6 +114,13 @@ PX_API ProtobufCService *px_client_service(px_client *c,
                                            const ProtobufCServiceDescriptor *desc);
 /** Inside a stub closure: the call's status and message. */
 PX_API px_status px_stub_status(const char **msg);
+/**
+ * Options for the stub calls this thread makes from now on (generated stubs take
+ * none): metadata, timeout, idempotency, hash key. Copied; opts->meta must stay valid
+ * while set (each call copies its encoding when it starts). NULL goes back to none.
+ * reply_meta is not used: in the closure, px_call_reply_meta() gives the reply's.
+ */
+PX_API void px_stub_call_opts(const px_call_opts *opts);
 
 PX_API void px_client_stats_get(px_client *c, px_client_stats *out);
 

@@ -17,7 +17,8 @@ extern "C" {
  * refuses any other major. Minors only append (ops, spare slots), so an older
  * module keeps loading into a newer core. */
 #define PX_ABI_MAJOR 1
-#define PX_ABI_MINOR 2 /* 1: px_codec_ops.decode_with; 2: FILTER kind */
+#define PX_ABI_MINOR 3 /* 1: px_codec_ops.decode_with; 2: FILTER kind;
+                        * 3: metadata API, px_call_opts grew (old symbols kept) */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
