@@ -21,7 +21,7 @@ static int px__attempt(px_ccall *call);
 
 static __thread px_status px__stub_st;
 static __thread const char *px__stub_msg;
-/* The response metadata of the call whose callback runs on this thread. */
+/* The response metadata of the call whose callback runs on this thread (NULL: none). */
 static __thread const px_meta *px__reply_meta;
 static px_meta px__no_meta; /* empty: a call that ended without reply metadata */
 
@@ -93,7 +93,7 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
     px__stub_st = st;
     px__stub_msg = msg;
-    px__reply_meta = rmeta ? rmeta : &px__no_meta;
+    px__reply_meta = rmeta;
     call->done(call->user, st, st == PX_OK ? "" : msg, shown);
     px__stub_st = PX_OK;
     px__stub_msg = NULL;
@@ -240,6 +240,23 @@ static void px__cconn_error(px_catt *a, const px_nc_msg *m, const px_meta *rmeta
     px__att_done(a, e.status, e.msg, NULL, rmeta);
 }
 
+/* A reply's metadata as a view of the frame, or NULL when it is malformed: the attempt
+ * has then failed with INTERNAL. Out of line: most replies carry none. */
+static __attribute__((noinline)) const px_meta *px__reply_meta_view(px_catt *a, const px_nc_msg *m,
+                                                                     px_meta *view)
+{
+    px_err err;
+    size_t n = 0;
+    if (px__reply_meta_check(m->meta, m->meta_len, a->conn->conn.peer, &n, NULL, &err) != PX_OK) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: %s", a->call->method, err.msg);
+        px__att_done(a, PX_INTERNAL, msg, NULL, NULL);
+        return NULL;
+    }
+    px_meta_view(view, m->meta, m->meta_len, n);
+    return view;
+}
+
 static void px__cconn_on_frame(px_conn *c, const px_frame *f)
 {
     px_cconn *cc = (px_cconn *)c;
@@ -278,18 +295,8 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     /* The reply's metadata is read in place: the callback runs before this returns. */
     px_meta view;
     const px_meta *rmeta = NULL;
-    if (m.meta_len) {
-        px_err merr;
-        size_t n = 0;
-        if (px__reply_meta_check(m.meta, m.meta_len, c->peer, &n, NULL, &merr) != PX_OK) {
-            char msg[700];
-            snprintf(msg, sizeof msg, "%s: %s", call->method, merr.msg);
-            px__att_done(a, PX_INTERNAL, msg, NULL, NULL);
-            return;
-        }
-        px_meta_view(&view, m.meta, m.meta_len, n);
-        rmeta = &view;
-    }
+    if (__builtin_expect(m.meta_len != 0, 0) && !(rmeta = px__reply_meta_view(a, &m, &view)))
+        return;
     if (m.kind == PX_NC_ERROR) {
         px__cconn_error(a, &m, rmeta);
         return;
@@ -567,8 +574,6 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->user = user;
     call->keep = keep;
     call->opts = px_upstream_call_opts(up, call->method, req, opts);
-    call->opts.meta = NULL; /* copied above; the caller's may go away */
-    call->opts.reply_meta = NULL;
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Called from one of this client's IO threads (a callback making the next call):
      * start it right here, so it leaves with this iteration's writes, with no queue
@@ -715,7 +720,13 @@ void px_client_stats_get(px_client *c, px_client_stats *out)
     out->hedges = __atomic_load_n(&c->stats.hedges, __ATOMIC_RELAXED);
 }
 
-const px_meta *px_call_reply_meta(void) { return px__reply_meta; }
+const px_meta *px_call_reply_meta(void)
+{
+    /* px__stub_msg is set exactly while a callback runs. */
+    if (!px__stub_msg)
+        return NULL;
+    return px__reply_meta ? px__reply_meta : &px__no_meta;
+}
 
 px_status px_stub_status(const char **msg)
 {

@@ -44,8 +44,13 @@ static px_scall *px__scall_get(px_sloop *sl)
     return call;
 }
 
+/* Loop thread: the record goes back with nothing attached (its metadata freed). */
 static void px__scall_put(px_sloop *sl, px_scall *call)
 {
+    if (call->meta_heap)
+        free((void *)call->meta);
+    if (call->resp_meta)
+        px_meta_free(call->resp_meta);
     if (sl->n_free_calls < PX_SLOOP_MAX_FREE_CALLS) {
         call->next_free = sl->free_calls;
         sl->free_calls = call;
@@ -78,10 +83,6 @@ void px__call_finish(px_scall *call)
         px__scall_filter_done(call);
     px__scall_free_input(call);
     px_buf_free(&call->reply);
-    if (call->meta_heap)
-        free((void *)call->meta);
-    if (call->resp_meta)
-        px_meta_free(call->resp_meta);
     if (call->id_live)
         px_idset_del(&sc->ids, call->id);
     if (call->prev)
@@ -382,29 +383,29 @@ static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
                    (int)(slash - f->method), (const char *)f->method);
 }
 
-/* Row 9b of PROTOCOL.md §6.1: a REQUEST whose metadata section is malformed is refused
- * before anything runs; the connection goes on. 0 when it is well formed (*count
- * entries), -1 when refused. */
-static int px__check_meta(px_sconn *sc, const px_frame *f, const px_method *m, size_t *count)
+/* The request's metadata (row 9b of PROTOCOL.md §6.1): a malformed section is refused
+ * before anything runs, and the connection goes on. A good one stays with the call until
+ * it ends (a handler may answer later, or on a worker, when the frame's bytes are gone):
+ * in the record's own room when it fits there, else on the heap, counted in what the
+ * call holds. 0, or -1 when refused (the record is put back). */
+static int px__admit_meta(px_sconn *sc, px_scall *call, const px_frame *f, const px_method *m)
 {
-    size_t at = 0;
+    size_t count = 0, at = 0;
     char what[200];
-    if (px_meta_wire_check(f->meta, f->meta_len, count, &at, what, sizeof what) == 0)
-        return 0;
-    px__refuse(sc, f->id, PX_INVALID_ARGUMENT, PX_FRAME_F_NOT_EXECUTED,
-               "%s: malformed metadata at byte %zu: %s", m->name, at, what);
-    return -1;
-}
-
-/* The request's metadata stays with the call until it ends (a handler may answer later,
- * or on a worker, when the frame's bytes are gone): in the record's own room when it
- * fits there, else on the heap, counted in what the call holds. 0, or -1 on OOM. */
-static int px__keep_meta(px_scall *call, const px_frame *f, size_t count)
-{
+    if (px_meta_wire_check(f->meta, f->meta_len, &count, &at, what, sizeof what) != 0) {
+        px__scall_put(sc->sl, call);
+        px__refuse(sc, f->id, PX_INVALID_ARGUMENT, PX_FRAME_F_NOT_EXECUTED,
+                   "%s: malformed metadata at byte %zu: %s", m->name, at, what);
+        return -1;
+    }
     uint8_t *p = px_arena_take(&call->arena, f->meta_len);
     if (!p) {
-        if (!(p = malloc(f->meta_len)))
+        if (!(p = malloc(f->meta_len))) {
+            px__scall_put(sc->sl, call);
+            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+                       "server out of memory");
             return -1;
+        }
         call->meta_heap = 1;
         call->held += (int64_t)f->meta_len;
     }
@@ -506,9 +507,6 @@ void px__on_request(px_sconn *sc, const px_frame *f)
                    (unsigned long long)lim->max_server_memory);
         return;
     }
-    size_t n_meta = 0;
-    if (f->meta_len && px__check_meta(sc, f, m, &n_meta) != 0)
-        return;
     /* Allocated and recycled on this loop's thread only (completions come back here). */
     px_scall *call = px__scall_get(sc->sl);
     if (!call) {
@@ -518,6 +516,8 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     call->sc = sc;
     call->m = m;
     call->held = (int64_t)sizeof *call;
+    if (__builtin_expect(f->meta_len != 0, 0) && px__admit_meta(sc, call, f, m) != 0)
+        return;
     int limit = 0;
     size_t budget = px__decode_budget(sc, f->body_len, &limit);
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
@@ -540,12 +540,6 @@ void px__on_request(px_sconn *sc, const px_frame *f)
         else
             px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
                        m->name, m->input->name, sc->codec->name, err.msg);
-        return;
-    }
-    if (f->meta_len && px__keep_meta(call, f, n_meta) != 0) {
-        px__scall_free_input(call);
-        px__scall_put(sc->sl, call);
-        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED, "server out of memory");
         return;
     }
     call->id = f->id;
