@@ -1,4 +1,5 @@
-/* SERVICE "calc": the example Calculator implementation (Add, Div, Echo, Sleep, Whoami). */
+/* SERVICE "calc": the example Calculator implementation (Add, Div, Echo, Sleep, Whoami);
+ * Echo returns the request's metadata as well. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -74,6 +75,24 @@ static void calc_echo(Calc__Calculator_Service *svc, const Calc__EchoMsg *in,
                       Calc__EchoMsg_Closure closure, void *data)
 {
     calc_delay(svc);
+    /* The request's metadata comes back too, entry by entry (keys of a list are not
+     * NUL-terminated; px_handler_set_meta takes a C string). */
+    const px_meta *md = px_handler_meta(data);
+    for (size_t i = 0; i < px_meta_count(md); i++) {
+        const char *k;
+        size_t klen, len;
+        const void *v;
+        char key[256];
+        px_meta_at(md, i, &k, &klen, &v, &len);
+        memcpy(key, k, klen);
+        key[klen] = 0;
+        px_err err;
+        if (px_handler_set_meta(data, key, v, len, &err) != PX_OK) {
+            px_handler_fail(data, err.status, "%s", err.msg);
+            closure(NULL, data);
+            return;
+        }
+    }
     closure(in, data); /* the input stays valid until closure returns */
 }
 

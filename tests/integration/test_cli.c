@@ -1,6 +1,6 @@
 /* The command-line tools end to end: `plexus call|modules|check` and `plexusd -t`,
  * run as processes against a real plexusd on 127.0.0.1; stdout, stderr and exit
- * status asserted exactly. */
+ * status asserted exactly; `call -H` metadata both ways. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +188,92 @@ static void test_call_upstream_by_name(void **state)
     assert_int_equal(r.rc, 2);
     assert_string_equal(r.out, "");
     assert_contains(r.err, "no upstream named 'nope'");
+}
+
+/* `plexus call -c conf [--async] -H h... method json`: h is a NULL-terminated list. */
+static void call_with_meta(fixture *f, run *r, int async, const char *const *h,
+                           const char *method, const char *json)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = f->plexus;
+    argv[n++] = "call";
+    argv[n++] = "-c";
+    argv[n++] = f->client_conf;
+    if (async)
+        argv[n++] = "--async";
+    for (; *h && n < 28; h++) {
+        argv[n++] = "-H";
+        argv[n++] = (char *)*h;
+    }
+    argv[n++] = (char *)method;
+    argv[n++] = (char *)json;
+    argv[n] = NULL;
+    run_argv(r, argv);
+}
+
+/* calc's Echo returns the request's metadata: -H sends it, stderr shows what came back. */
+static void test_call_metadata(void **state)
+{
+    fixture *f = *state;
+    char file[300];
+    snprintf(file, sizeof file, "%s/blob", f->srv.dir);
+    FILE *fp = fopen(file, "wb");
+    assert_non_null(fp);
+    fwrite("\x00\x01\xff", 1, 3, fp);
+    fclose(fp);
+    char at_file[320];
+    snprintf(at_file, sizeof at_file, "blob-bin=@%s", file);
+    const char *h[] = {"tenant=blue", "trace-bin=00FF7f", "tenant=red shift", "empty=", at_file,
+                       NULL};
+    for (int async = 0; async < 2; async++) {
+        run r;
+        call_with_meta(f, &r, async, h, "calc.Calculator/Echo", "{\"f_int32\":1}");
+        assert_int_equal(r.rc, 0);
+        assert_contains(r.out, "1");
+        assert_string_equal(r.err, "tenant: blue\n"
+                                   "trace-bin: 00ff7f\n"
+                                   "tenant: red shift\n"
+                                   "empty: \n"
+                                   "blob-bin: 0001ff\n");
+    }
+    unlink(file);
+    /* A reply without metadata prints none (calc's Div returns none). */
+    const char *one[] = {"tenant=blue", NULL};
+    run r;
+    call_with_meta(f, &r, 0, one, "calc.Calculator/Div", "{\"a\":1,\"b\":0}");
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "INVALID_ARGUMENT: division by zero\n");
+}
+
+static void test_call_bad_metadata(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *h, *err;
+    } bad[] = {
+        {"novalue", "plexus: call: -H 'novalue': expected KEY=VALUE"},
+        {"=v", "plexus: call: -H '=v': expected KEY=VALUE"},
+        {"Tenant=x", "plexus: call: -H 'Tenant=x': metadata key 'Tenant': byte 0 (0x54) is not "
+                     "one of a-z 0-9 - _ . (keys are lowercase)"},
+        {"px-trace=1", "plexus: call: -H 'px-trace=1': metadata key 'px-trace' is reserved"},
+        {"grpc-timeout=1", "plexus: call: -H 'grpc-timeout=1': metadata key 'grpc-timeout' is "
+                           "reserved"},
+        {"k-bin=0g", "plexus: call: -H 'k-bin=0g': the value of a -bin key is hex digits"},
+        {"k-bin=abc", "plexus: call: -H 'k-bin=abc': the value of a -bin key is hex digits"},
+        {"k-bin=@/nonexistent/blob", "plexus: call: -H 'k-bin=@/nonexistent/blob': cannot read "
+                                     "/nonexistent/blob"},
+        {"k=tab\there", "plexus: call: -H 'k=tab\there': metadata value of key 'k': byte 3 "
+                        "(0x09) is not printable ASCII"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *h[] = {bad[i].h, NULL};
+        run r;
+        call_with_meta(f, &r, 0, h, "calc.Calculator/Echo", "{}");
+        assert_int_equal(r.rc, 2);
+        assert_string_equal(r.out, "");
+        assert_starts_with(r.err, bad[i].err);
+    }
 }
 
 /* ---- plexus call: error statuses ---------------------------------------------------- */
@@ -566,6 +652,8 @@ int main(void)
         cmocka_unit_test(test_call_add_async),
         cmocka_unit_test(test_call_whoami_default_request),
         cmocka_unit_test(test_call_upstream_by_name),
+        cmocka_unit_test(test_call_metadata),
+        cmocka_unit_test(test_call_bad_metadata),
         cmocka_unit_test(test_call_div_by_zero),
         cmocka_unit_test(test_call_deadline_sync),
         cmocka_unit_test(test_call_deadline_async),

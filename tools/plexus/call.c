@@ -14,6 +14,7 @@ typedef struct px__call_args {
     const char *method;   /* "package.Service/Method" */
     const char *json;
     px_call_opts opts;
+    px_meta *meta;       /* -H KEY=VALUE, in order */
     int async;
 } px__call_args;
 
@@ -24,15 +25,24 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
         {"upstream", required_argument, NULL, 'u'},
         {"timeout", required_argument, NULL, 't'},
         {"async", no_argument, NULL, 'a'},
+        {"header", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
+    if ((a->meta = px_meta_new()) == NULL)
+        return px_cli_bad_usage("call: out of memory");
     int opt;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:u:t:", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:u:t:H:", longs, NULL)) != -1) {
         switch (opt) {
         case 'c': a->file = optarg; break;
+        case 'H': {
+            int rc = px_cli_meta_arg(a->meta, optarg);
+            if (rc != PX_CLI_OK)
+                return rc;
+            break;
+        }
         case 'u': a->upstream = optarg; break;
         case 'a': a->async = 1; break;
         case 't': {
@@ -172,9 +182,16 @@ static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethod
         return PX_CLI_USAGE;
     }
     ProtobufCMessage *reply = NULL;
+    px_meta *reply_meta = px_meta_new();
+    px_call_opts opts = a->opts;
+    opts.meta = a->meta;
+    opts.reply_meta = reply_meta;
     px_status st = a->async
-                       ? px_call_wait(client, a->method, req, md->output, &a->opts, &reply, &err)
-                       : px_call(client, a->method, req, md->output, &a->opts, &reply, &err);
+                       ? px_call_wait(client, a->method, req, md->output, &opts, &reply, &err)
+                       : px_call(client, a->method, req, md->output, &opts, &reply, &err);
+    /* The response metadata, also of an error, goes to stderr before the outcome. */
+    px_cli_meta_print(reply_meta, stderr);
+    px_meta_free(reply_meta);
     int rc = PX_CLI_OK;
     if (st != PX_OK) {
         fprintf(stderr, "%s: %s\n", px_status_name(st),
@@ -235,13 +252,14 @@ int px_cli_call(int argc, char **argv)
 {
     px__call_args a;
     int rc = px__parse_args(argc, argv, &a);
-    if (rc != PX_CLI_OK)
-        return rc;
-    px_cli_request r;
-    rc = px_cli_request_open(&r, a.file, a.method, a.json);
-    if (rc != PX_CLI_OK)
-        return rc;
-    rc = px__run(r.cfg, &a, r.md, &r.json, r.req);
-    px_cli_request_close(&r);
+    if (rc == PX_CLI_OK) {
+        px_cli_request r;
+        rc = px_cli_request_open(&r, a.file, a.method, a.json);
+        if (rc == PX_CLI_OK) {
+            rc = px__run(r.cfg, &a, r.md, &r.json, r.req);
+            px_cli_request_close(&r);
+        }
+    }
+    px_meta_free(a.meta);
     return rc;
 }

@@ -66,6 +66,12 @@ typedef struct px_cli_request {
 int px_cli_request_open(px_cli_request *r, const char *file, const char *method, const char *json);
 void px_cli_request_close(px_cli_request *r);
 
+/** One -H KEY=VALUE of `call` added to m (call_meta.c): text, or for a KEY ending in
+ *  -bin hex digits or @FILE. PX_CLI_OK, or PX_CLI_USAGE after printing why. */
+int px_cli_meta_arg(px_meta *m, const char *arg);
+/** m as "key: value" lines (binary values in hex). */
+void px_cli_meta_print(const px_meta *m, FILE *to);
+
 /** plexus bench -c FILE ... SERVICE/METHOD JSON: the RPC load generator (bench_rpc.c). */
 int px_cli_bench_rpc(int argc, char **argv);
 
