@@ -346,6 +346,36 @@ static void test_reply_meta_check(void **state)
     px_meta_free(copy);
 }
 
+/* The worked example of docs/PROTOCOL.md §2.3, byte for byte. */
+static void test_protocol_example(void **state)
+{
+    static const uint8_t want_meta[] = {
+        0x06, 0x74, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x00, 0x04, 0x62, 0x6c, 0x75, 0x65, 0x09,
+        0x74, 0x72, 0x61, 0x63, 0x65, 0x2d, 0x62, 0x69, 0x6e, 0x00, 0x02, 0x00, 0xff};
+    static const char want_frame[] =
+        "50580102000000000000000000000002000003e8001300000000001b0000000463616c632e43616c63"
+        "756c61746f722f4164640674656e616e740004626c75650974726163652d62696e000200ff08021003";
+    px_meta *m = px_meta_new();
+    px_err err;
+    assert_int_equal(px_meta_add_str(m, "tenant", "blue", &err), PX_OK);
+    assert_int_equal(px_meta_add(m, "trace-bin", "\x00\xff", 2, &err), PX_OK);
+    assert_int_equal(m->enc.len, sizeof want_meta);
+    assert_memory_equal(m->enc.data, want_meta, sizeof want_meta);
+    px_frame f = {.type = PX_FRAME_REQUEST, .id = 2, .deadline_ms = 1000,
+                  .method = (const uint8_t *)"calc.Calculator/Add", .method_len = 19,
+                  .meta = m->enc.data, .meta_len = (uint32_t)m->enc.len,
+                  .body = (const uint8_t *)"\x08\x02\x10\x03", .body_len = 4};
+    px_buf b = {0};
+    assert_int_equal(px_frame_append(&b, &f), 0);
+    char hex[2 * 82 + 1];
+    assert_int_equal(b.len, 82);
+    for (size_t i = 0; i < b.len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", b.data[i]);
+    assert_string_equal(hex, want_frame);
+    px_buf_free(&b);
+    px_meta_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_max_meta_bound),
         cmocka_unit_test(test_list_bound),
         cmocka_unit_test(test_reply_meta_check),
+        cmocka_unit_test(test_protocol_example),
     };
     return cmocka_run_group_tests_name("meta", tests, NULL, NULL);
 }
