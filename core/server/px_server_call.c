@@ -48,7 +48,7 @@ static px_scall *px__scall_get(px_sloop *sl)
 static void px__scall_put(px_sloop *sl, px_scall *call)
 {
     if (call->meta_heap)
-        free((void *)call->meta);
+        free(call->req_meta.enc.data);
     if (call->resp_meta)
         px_meta_free(call->resp_meta);
     if (sl->n_free_calls < PX_SLOOP_MAX_FREE_CALLS) {
@@ -265,12 +265,9 @@ const char *px_handler_method(void *closure_data)
 
 const px_meta *px_handler_meta(void *closure_data)
 {
+    static px_meta none; /* empty: px_meta_at never writes its cursor */
     px_scall *call = closure_data;
-    if (call->meta_len)
-        px_meta_view(&call->req_view, call->meta, call->meta_len, call->meta_count);
-    else
-        px_meta_view(&call->req_view, NULL, 0, 0);
-    return &call->req_view;
+    return call->meta_len ? &call->req_meta : &none;
 }
 
 px_status px_handler_set_meta(void *closure_data, const char *key, const void *value, size_t len,
@@ -410,9 +407,9 @@ static int px__admit_meta(px_sconn *sc, px_scall *call, const px_frame *f, const
         call->held += (int64_t)f->meta_len;
     }
     memcpy(p, f->meta, f->meta_len);
-    call->meta = p;
+    /* Made here, before any handler runs: handler threads only read it. */
+    px_meta_view(&call->req_meta, p, f->meta_len, count);
     call->meta_len = f->meta_len;
-    call->meta_count = count;
     return 0;
 }
 

@@ -99,15 +99,14 @@ typedef struct px_scall {
     unsigned id_live : 1;  /* its id is in sc->ids */
     unsigned queued : 1;   /* submitted to a worker pool, or waiting for a filter */
     unsigned filtered : 1; /* passes through its method's filter chain (call->fc) */
-    unsigned meta_heap : 1; /* meta was malloc'd (it did not fit in the record) */
-    uint32_t meta_len;    /* bytes of request metadata, kept at meta; 0: none */
+    unsigned meta_heap : 1; /* req_meta's bytes were malloc'd (they did not fit in the record) */
+    uint32_t meta_len;    /* bytes of request metadata, in req_meta; 0: none */
     int64_t held;         /* bytes charged to the connection for this call */
     px_meta *resp_meta;   /* the handler's response metadata; NULL until it adds some */
     struct px_scall *prev, *next; /* in sc->calls */
     char msg[256];
-    const uint8_t *meta;  /* the request's metadata, checked (set when meta_len) */
-    size_t meta_count;    /* its entries */
-    px_meta req_view;     /* what px_handler_meta returns, made when asked */
+    px_meta req_meta;     /* when meta_len: a view of the request's checked metadata, kept
+                           * with the call (what px_handler_meta returns) */
     px_buf reply;         /* the answer frame when built off the IO thread */
     px_fcall *fc;         /* the call in its filter chain; kept with the record once made */
     struct px_scall *next_free;
