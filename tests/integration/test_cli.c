@@ -49,25 +49,32 @@ static void run_argv(run *r, char *const argv[])
     r->took_us = px_mono_us() - t0;
 }
 
-/* `plexus call -c conf [extra options] method [json]`; json may be NULL. */
-static void call(fixture *f, run *r, const char *conf, const char *opt1, const char *opt2,
-                 const char *method, const char *json)
+/* `plexus call -c conf OPTS... method [json]`: opts is NULL-terminated, json may be NULL. */
+static void call_argv(fixture *f, run *r, const char *conf, const char *const *opts,
+                      const char *method, const char *json)
 {
-    char *argv[10];
+    char *argv[32];
     int n = 0;
     argv[n++] = f->plexus;
     argv[n++] = "call";
     argv[n++] = "-c";
     argv[n++] = (char *)conf;
-    if (opt1)
-        argv[n++] = (char *)opt1;
-    if (opt2)
-        argv[n++] = (char *)opt2;
-    argv[n++] = (char *)method;
+    for (; opts && *opts && n < 28; opts++)
+        argv[n++] = (char *)*opts;
+    if (method)
+        argv[n++] = (char *)method;
     if (json)
         argv[n++] = (char *)json;
     argv[n] = NULL;
     run_argv(r, argv);
+}
+
+/* `plexus call -c conf [extra options] method [json]`; json may be NULL. */
+static void call(fixture *f, run *r, const char *conf, const char *opt1, const char *opt2,
+                 const char *method, const char *json)
+{
+    const char *opts[] = {opt1, opt2, NULL};
+    call_argv(f, r, conf, opt1 ? opts : opts + 1, method, json);
 }
 
 #define assert_contains(hay, needle)                                                      \
@@ -194,22 +201,16 @@ static void test_call_upstream_by_name(void **state)
 static void call_with_meta(fixture *f, run *r, int async, const char *const *h,
                            const char *method, const char *json)
 {
-    char *argv[32];
+    const char *opts[30];
     int n = 0;
-    argv[n++] = f->plexus;
-    argv[n++] = "call";
-    argv[n++] = "-c";
-    argv[n++] = f->client_conf;
     if (async)
-        argv[n++] = "--async";
+        opts[n++] = "--async";
     for (; *h && n < 28; h++) {
-        argv[n++] = "-H";
-        argv[n++] = (char *)*h;
+        opts[n++] = "-H";
+        opts[n++] = *h;
     }
-    argv[n++] = (char *)method;
-    argv[n++] = (char *)json;
-    argv[n] = NULL;
-    run_argv(r, argv);
+    opts[n] = NULL;
+    call_argv(f, r, f->client_conf, opts, method, json);
 }
 
 /* calc's Echo returns the request's metadata: -H sends it, stderr shows what came back. */

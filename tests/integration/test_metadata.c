@@ -122,20 +122,32 @@ static Calc__EchoMsg echo_request(void)
     return req;
 }
 
+/* An Echo through px_call (or px_call_wait) sending `sent`, its reply's metadata in got. */
+static void echo(px_client *cl, int wait, const px_meta *sent, px_meta *got)
+{
+    px_call_opts o = {.meta = sent, .reply_meta = got};
+    Calc__EchoMsg req = echo_request();
+    ProtobufCMessage *rep = NULL;
+    px_err err;
+    px_status st = wait ? px_call_wait(cl, "calc.Calculator/Echo", &req.base,
+                                       &calc__echo_msg__descriptor, &o, &rep, &err)
+                        : px_call(cl, "calc.Calculator/Echo", &req.base,
+                                  &calc__echo_msg__descriptor, &o, &rep, &err);
+    assert_int_equal(st, PX_OK);
+    assert_int_equal(((Calc__EchoMsg *)rep)->f_int32, 7);
+    px_msg_free(rep);
+}
+
 static void test_blocking_call(void **state)
 {
     fixture *f = *state;
     px_meta *sent = request_meta(), *got = px_meta_new();
     for (int i = 0; i < N_SRV; i++) {
+        echo(f->cl[i], 0, sent, got);
+        assert_meta_equal(got, sent);
         px_call_opts o = {.meta = sent, .reply_meta = got};
-        Calc__EchoMsg req = echo_request();
         ProtobufCMessage *rep = NULL;
         px_err err;
-        assert_int_equal(px_call(f->cl[i], "calc.Calculator/Echo", &req.base,
-                                 &calc__echo_msg__descriptor, &o, &rep, &err), PX_OK);
-        assert_int_equal(((Calc__EchoMsg *)rep)->f_int32, 7);
-        px_msg_free(rep);
-        assert_meta_equal(got, sent);
         /* The handler saw them, in order, with the binary bytes intact. */
         Calc__WhoamiRequest w = CALC__WHOAMI_REQUEST__INIT;
         assert_int_equal(px_call(f->cl[i], "calc.Calculator/Whoami", &w.base,
@@ -167,17 +179,8 @@ static void take_reply_meta(seen *s, px_status st)
     const px_meta *rm = px_call_reply_meta();
     s->had_meta = rm != NULL;
     s->st = st;
-    for (size_t i = 0; rm && i < px_meta_count(rm); i++) {
-        const char *k;
-        size_t klen, len;
-        const void *v;
-        char key[256];
-        px_meta_at(rm, i, &k, &klen, &v, &len);
-        memcpy(key, k, klen);
-        key[klen] = 0;
-        px_err err;
-        assert_int_equal(px_meta_add(s->meta, key, v, len, &err), PX_OK);
-    }
+    if (rm && s->meta)
+        assert_int_equal(px_meta_assign(s->meta, rm->enc.data, rm->enc.len, rm->count), 0);
     __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
 }
 
@@ -223,13 +226,7 @@ static void test_wait_call(void **state)
     fixture *f = *state;
     px_meta *sent = request_meta(), *got = px_meta_new();
     for (int i = 0; i < N_SRV; i++) {
-        px_call_opts o = {.meta = sent, .reply_meta = got};
-        Calc__EchoMsg req = echo_request();
-        ProtobufCMessage *rep = NULL;
-        px_err err;
-        assert_int_equal(px_call_wait(f->cl[i], "calc.Calculator/Echo", &req.base,
-                                      &calc__echo_msg__descriptor, &o, &rep, &err), PX_OK);
-        px_msg_free(rep);
+        echo(f->cl[i], 1, sent, got);
         assert_meta_equal(got, sent);
     }
     px_meta_free(sent);
@@ -279,12 +276,7 @@ static void test_binary_round_trip(void **state)
     px_err err;
     assert_int_equal(px_meta_add(sent, "all-bin", all, sizeof all, &err), PX_OK);
     for (int i = 0; i < N_SRV; i++) {
-        px_call_opts o = {.meta = sent, .reply_meta = got};
-        Calc__EchoMsg req = echo_request();
-        ProtobufCMessage *rep = NULL;
-        assert_int_equal(px_call(f->cl[i], "calc.Calculator/Echo", &req.base,
-                                 &calc__echo_msg__descriptor, &o, &rep, &err), PX_OK);
-        px_msg_free(rep);
+        echo(f->cl[i], i, sent, got); /* px_call, then px_call_wait */
         size_t len = 0;
         const void *v = px_meta_get(got, "all-bin", &len);
         assert_int_equal(len, sizeof all);
@@ -426,20 +418,6 @@ static void test_later_answer_keeps_request_metadata(void **state)
     px_meta_free(other);
 }
 
-/* A REQUEST frame with metadata for calc.Calculator/Add (20 + 22). */
-static int send_add(px_raw_reader *r, uint64_t id, const uint8_t *meta, uint32_t meta_len)
-{
-    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
-    req.a = 20;
-    req.b = 22;
-    uint8_t body[32];
-    size_t len = protobuf_c_message_pack(&req.base, body);
-    px_frame q = {.type = PX_FRAME_REQUEST, .id = id, .method = (const uint8_t *)"calc.Calculator/Add",
-                  .method_len = 19, .meta = meta, .meta_len = meta_len, .body = body,
-                  .body_len = (uint32_t)len};
-    return px_raw_send(r->fd, &q, 1);
-}
-
 /* A malformed section from a client: INVALID_ARGUMENT, not executed, for that call
  * only; the connection goes on serving. */
 static void test_malformed_request_metadata(void **state)
@@ -464,7 +442,7 @@ static void test_malformed_request_metadata(void **state)
         assert_true(r.fd >= 0);
         for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
             uint64_t id = 100 + k;
-            assert_int_equal(send_add(&r, id, bad[k].meta, bad[k].len), 0);
+            assert_int_equal(px_raw_send_add(&r, id, bad[k].meta, bad[k].len), 0);
             px_frame fr;
             assert_int_equal(px_raw_next(&r, &fr), 0);
             assert_int_equal(fr.type, PX_FRAME_ERROR);
@@ -478,7 +456,7 @@ static void test_malformed_request_metadata(void **state)
         }
         /* A well-formed section with a px- key: the wire takes it (the API would not). */
         const uint8_t ok[] = {4, 'p', 'x', '-', 'a', 0, 1, '1'};
-        assert_int_equal(send_add(&r, 7, ok, sizeof ok), 0);
+        assert_int_equal(px_raw_send_add(&r, 7, ok, sizeof ok), 0);
         px_frame fr;
         assert_int_equal(px_raw_next(&r, &fr), 0);
         assert_int_equal(fr.type, PX_FRAME_RESPONSE);

@@ -88,7 +88,7 @@ px_raw_reader px_raw_open(int port, const char *codec)
     return r;
 }
 
-int px_raw_add(px_raw_reader *r, uint64_t id)
+int px_raw_send_add(px_raw_reader *r, uint64_t id, const uint8_t *meta, uint32_t meta_len)
 {
     Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
     req.a = 20;
@@ -96,9 +96,15 @@ int px_raw_add(px_raw_reader *r, uint64_t id)
     uint8_t body[32];
     size_t len = protobuf_c_message_pack(&req.base, body);
     px_frame q = {.type = PX_FRAME_REQUEST, .id = id, .method = (const uint8_t *)"calc.Calculator/Add",
-                  .method_len = 19, .body = body, .body_len = (uint32_t)len};
+                  .method_len = 19, .meta = meta, .meta_len = meta_len, .body = body,
+                  .body_len = (uint32_t)len};
+    return px_raw_send(r->fd, &q, 1);
+}
+
+int px_raw_add(px_raw_reader *r, uint64_t id)
+{
     px_frame f;
-    if (px_raw_send(r->fd, &q, 1) != 0 || px_raw_next(r, &f) != 0 ||
+    if (px_raw_send_add(r, id, NULL, 0) != 0 || px_raw_next(r, &f) != 0 ||
         f.type != PX_FRAME_RESPONSE || f.id != id)
         return -1;
     Calc__AddReply *rep = calc__add_reply__unpack(NULL, f.body_len, f.body);

@@ -31,6 +31,9 @@ int px_raw_closed(px_raw_reader *r);
 
 /** A connection to 127.0.0.1:port that sent HELLO for codec and got it back; fd -1 if not. */
 px_raw_reader px_raw_open(int port, const char *codec);
+/** Sends calc.Calculator/Add(20, 22) with this id and metadata section (protobuf); 0
+ *  when it went out. */
+int px_raw_send_add(px_raw_reader *r, uint64_t id, const uint8_t *meta, uint32_t meta_len);
 /** One calc.Calculator/Add(20, 22) with this id on r (protobuf): 0 when answered 42. */
 int px_raw_add(px_raw_reader *r, uint64_t id);
 
