@@ -581,7 +581,7 @@ static void test_malformed_response_metadata(void **state)
 
 /* ---- the entry points of the old px_call_opts ---------------------------------------- */
 
-/* px_call_opts before ABI 1.2, as a binary built then passes it. */
+/* px_call_opts before ABI 1.3, as a binary built then passes it. */
 typedef struct old_opts {
     int64_t timeout_us;
     int idempotent;
