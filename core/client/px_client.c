@@ -543,7 +543,8 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     px_ccall *call = malloc(sizeof *call + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    memset(call, 0, sizeof *call + extra);
+    /* Zeroed from task on: opts is filled whole below. */
+    memset(&call->task, 0, sizeof *call - offsetof(px_ccall, task) + extra);
     memcpy(call->method, method, mlen + 1);
     call->method_len = (uint16_t)mlen;
     if (meta_len)
@@ -573,7 +574,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->done = done;
     call->user = user;
     call->keep = keep;
-    call->opts = px_upstream_call_opts(up, call->method, req, opts);
+    px_upstream_call_opts_into(up, call->method, req, opts, &call->opts);
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Called from one of this client's IO threads (a callback making the next call):
      * start it right here, so it leaves with this iteration's writes, with no queue

@@ -30,6 +30,7 @@ typedef struct px_catt {
 
 /** One call of the async client (the seed's "context"): lives from px_call_async to done. */
 typedef struct px_ccall {
+    px_call_opts opts;       /* first: written whole when the call is made, never zeroed */
     px_task task;
     struct px_client *cl;
     struct px_cloop *lp;
@@ -38,7 +39,6 @@ typedef struct px_ccall {
     void *user;
     ProtobufCMessage **keep; /* px_call_wait: take the reply instead of freeing it */
     px_buf req;              /* encoded request body, kept for retries and hedges */
-    px_call_opts opts;
     px_tnode deadline_t;     /* the deadline (O(1) timer lists) */
     px_tnode hedge_t;        /* the backup request, when failover asks for one */
     int64_t deadline_us;     /* loop time; 0 = none */

@@ -86,27 +86,26 @@ px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts 
     return NULL;
 }
 
-px_call_opts px_upstream_call_opts(px_upstream *up, const char *method,
-                                   const ProtobufCMessage *req, const px_call_opts *opts)
+void px_upstream_call_opts_into(px_upstream *up, const char *method, const ProtobufCMessage *req,
+                                const px_call_opts *opts, px_call_opts *o)
 {
-    px_call_opts o = opts ? *opts : (px_call_opts){0};
+    *o = opts ? *opts : (px_call_opts){0};
     /* Called from a handler: never wait longer than its own caller will. */
     int64_t inherited = px_deadline_inherited();
     if (inherited != INT64_MAX) {
         int64_t left = inherited - px_mono_us();
         if (left < 1)
             left = 1; /* already expired: the call fails with DEADLINE_EXCEEDED at once */
-        int64_t own = px_upstream_call_timeout(up, method, &o);
+        int64_t own = px_upstream_call_timeout(up, method, o);
         if (own <= 0 || left < own)
-            o.timeout_us = left;
+            o->timeout_us = left;
     }
     uint64_t key = 0;
-    if (!o.has_hash_key && up->balancer->hash_key &&
+    if (!o->has_hash_key && up->balancer->hash_key &&
         up->balancer->hash_key(up->balancer_state, method, req, &key)) {
-        o.hash_key = key;
-        o.has_hash_key = 1;
+        o->hash_key = key;
+        o->has_hash_key = 1;
     }
-    return o;
 }
 
 int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_call_opts *opts)

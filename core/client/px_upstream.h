@@ -62,11 +62,21 @@ void px_upstream_free(px_upstream *up);
 px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
                         const uint8_t *tried, int64_t now);
 /**
- * The call's options as the pick will see them: a copy of opts (or zeroes) with the
- * balancer's hash key filled in from req when the caller gave none.
+ * The call's options as the pick will see them, in *o: a copy of opts (or zeroes) with
+ * the balancer's hash key filled in from req when the caller gave none. Written in
+ * place: px_call_opts is 80 bytes, and a call record keeps its own copy.
  */
-px_call_opts px_upstream_call_opts(px_upstream *up, const char *method,
-                                   const ProtobufCMessage *req, const px_call_opts *opts);
+void px_upstream_call_opts_into(px_upstream *up, const char *method, const ProtobufCMessage *req,
+                                const px_call_opts *opts, px_call_opts *o);
+/** px_upstream_call_opts_into, returned. */
+static inline px_call_opts px_upstream_call_opts(px_upstream *up, const char *method,
+                                                 const ProtobufCMessage *req,
+                                                 const px_call_opts *opts)
+{
+    px_call_opts o;
+    px_upstream_call_opts_into(up, method, req, opts, &o);
+    return o;
+}
 /** The budget of a call: opts->timeout_us if set, else the timeout module's. 0 = none. */
 int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_call_opts *opts);
 int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us);
