@@ -46,7 +46,7 @@ endif()
 
 # test_filter also checks the access_log module's line format (its access_line.c).
 if(TARGET test_filter)
-  target_sources(test_filter PRIVATE ${CMAKE_SOURCE_DIR}/modules/filter_access_log/access_line.c)
-  target_include_directories(test_filter PRIVATE ${CMAKE_SOURCE_DIR}/modules/filter_access_log)
+  target_sources(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log/access_line.c)
+  target_include_directories(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log)
 endif()
 
