@@ -1,7 +1,8 @@
 /* Metadata end to end against real plexusd processes serving the fxmeta fixture
  * (tests/fixtures/fx_meta.c), one with handlers on its IO thread and one on workers:
  * request metadata reaches the handler and response metadata comes back through
- * px_call, px_call_async, px_call_wait and a generated stub; binary values; an error
+ * px_call, px_call_async, px_call_wait and a generated stub, and again on a retry;
+ * binary values; an error
  * carries the handler's metadata; both max_meta bounds; a malformed section from a
  * client (refused, not executed, the connection goes on) and from a server (the call
  * fails, the connection stays); the entry points of the old px_call_opts layout. */
@@ -263,6 +264,40 @@ static void test_generated_stub(void **state)
         px_meta_free(none.meta);
     }
     px_meta_free(sent);
+}
+
+/* Retries send the same metadata: an upstream whose first endpoint refuses connections,
+ * taken in turn, with retry failover; every call reaches the live server with it. */
+static void test_retries_resend_metadata(void **state)
+{
+    fixture *f = *state;
+    int ports[2] = {px_free_port(), f->srv[IO].port};
+    char conf[300];
+    snprintf(conf, sizeof conf, "%s/retry.yaml", f->srv[IO].dir);
+    assert_int_equal(px_write_client_conf(conf, ports, 2,
+                                          UPSTREAM_YAML
+                                          "      balancer: round_robin\n"
+                                          "      failover: { module: retry, retries: 2 }\n"
+                                          "      health: { max_fails: 0 }\n"),
+                     0);
+    px_config *cfg = NULL;
+    px_client *cl = NULL;
+    px_err err;
+    assert_int_equal(px_config_load(conf, &cfg, &err), PX_OK);
+    assert_int_equal(px_client_new(cfg, "calc", &cl, &err), PX_OK);
+    px_meta *sent = request_meta(), *got = px_meta_new();
+    for (int k = 0; k < 4; k++) {
+        echo(cl, k & 1, sent, got); /* px_call, px_call_wait */
+        assert_meta_equal(got, sent);
+    }
+    px_client_stats st;
+    px_client_stats_get(cl, &st);
+    assert_true(st.retries >= 2); /* each client went to the dead endpoint at least once */
+    px_meta_free(sent);
+    px_meta_free(got);
+    px_client_free(cl);
+    px_config_free(cfg);
+    unlink(conf);
 }
 
 /* Every byte value in a -bin value, both ways. */
@@ -658,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_async_call),
         cmocka_unit_test(test_wait_call),
         cmocka_unit_test(test_generated_stub),
+        cmocka_unit_test(test_retries_resend_metadata),
         cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_error_carries_metadata),
         cmocka_unit_test(test_request_metadata_over_max_meta),
