@@ -15,6 +15,15 @@ add_test(NAME integration.out_of_tree_msgpack
 set_tests_properties(integration.out_of_tree_msgpack PROPERTIES
   ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 600 LABELS integration)
 
+# The example filter plugins/filter_tenant (it reads the request metadata and adds
+# response metadata), built out of tree against a staged install and run in front of
+# calc with the staged plexusd and plexus call -H.
+add_test(NAME integration.out_of_tree_filter
+  COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_filter.sh
+          ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
+set_tests_properties(integration.out_of_tree_filter PROPERTIES
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+
 # `plexus bench codec` reaches plexus-codec-bench, which loads every codec of this
 # build and measures each on the whole corpus: a short run, checked for a row per
 # standard codec, the reference rows, the targets table and no failed cell.
@@ -49,4 +58,3 @@ if(TARGET test_filter)
   target_sources(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log/access_line.c)
   target_include_directories(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log)
 endif()
-

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "px_fchain.h"
+#include "px_meta.h"
 #include "px_time.h"
 
 px_filter_side px_fcall_side(const px_fcall *call) { return call->side; }
@@ -30,6 +31,32 @@ px_status px_fcall_status(const px_fcall *call, const char **msg)
     if (msg)
         *msg = call->msg;
     return call->status;
+}
+
+/* What a call without metadata shows: px_meta_at never writes an empty list's cursor. */
+static px_meta px__no_meta;
+
+const px_meta *px_fcall_meta(const px_fcall *call)
+{
+    return call->meta ? call->meta : &px__no_meta;
+}
+
+const px_meta *px_fcall_reply_meta(const px_fcall *call)
+{
+    return call->reply_meta ? call->reply_meta : &px__no_meta;
+}
+
+px_status px_fcall_add_meta(px_fcall *call, const char *key, const void *value, size_t len,
+                            px_err *err)
+{
+    if (!call->add_meta)
+        return px_err_set(err, PX_FAILED_PRECONDITION,
+                          "%s: this call sends no more metadata (px_fcall_add_meta in on_done?)",
+                          call->method);
+    /* Made on first use: a call no filter adds to costs nothing. */
+    if (!*call->add_meta && !(*call->add_meta = px_meta_new()))
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    return px_meta_add(*call->add_meta, key, value, len, err);
 }
 
 void **px_fcall_data(px_fcall *call)

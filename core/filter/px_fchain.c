@@ -23,6 +23,8 @@ void px_fcall_begin(px_fcall *fc, const px_fchain *ch, px_filter_side side)
     fc->next = fc->ran = fc->current = fc->pending = 0;
     fc->side = side;
     fc->request = NULL;
+    fc->meta = fc->reply_meta = NULL;
+    fc->add_meta = NULL;
     fc->request_bytes = fc->response_bytes = 0;
     fc->start_mono_us = px_mono_us();
     struct timespec ts;

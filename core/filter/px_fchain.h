@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "plexus/px_filter.h"
+#include "plexus/px_meta.h"
 
 /* A chain is short (a handful of filters); per-call data has a slot per filter. */
 #define PX_FCHAIN_MAX PX_FILTER_MAX_CHAIN
@@ -32,6 +33,10 @@ struct px_fcall {
     const char *method;
     const char *peer;
     const ProtobufCMessage *request;
+    const px_meta *meta;       /* the request metadata; NULL: none */
+    const px_meta *reply_meta; /* on_done: the response metadata; NULL: none */
+    px_meta **add_meta;        /* the list px_fcall_add_meta adds to, made there on first
+                                * use (a server's answer); NULL: nothing more is sent */
     size_t request_bytes, response_bytes;
     int64_t start_mono_us, start_unix_us, end_mono_us; /* end 0 while running */
     int64_t *deadline_us;    /* the owner's deadline (monotonic; INT64_MAX: none) */
@@ -47,8 +52,8 @@ struct px_fcall {
 /** Appends entries (filters of a scope) to a chain; -1 when it would be too long. */
 int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n);
 
-/** Starts a call in its chain (the caller fills method, peer, request, bytes, deadline,
- *  resume after). */
+/** Starts a call in its chain (the caller fills method, peer, request, metadata, bytes,
+ *  deadline, resume after). */
 void px_fcall_begin(px_fcall *fc, const px_fchain *ch, px_filter_side side);
 /**
  * Runs on_request from fc->next on: CONTINUE when every filter let it through,

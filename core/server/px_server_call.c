@@ -130,6 +130,8 @@ static int px__reply_meta(px_scall *call, px_frame *f)
     if (rm->enc.len > max) {
         px_handler_fail(call, PX_INTERNAL, "%s: response metadata of %zu bytes exceeds max_meta %llu",
                         call->m->name, rm->enc.len, (unsigned long long)max);
+        px_meta_free(call->resp_meta); /* not sent: what a filter's on_done sees */
+        call->resp_meta = NULL;
         return -1;
     }
     f->meta = rm->enc.data;

@@ -102,6 +102,8 @@ int px__scall_filter_in(px_scall *call, const px_frame *f)
     fc->method = call->m->name;
     fc->peer = call->sc->conn.peer;
     fc->request = call->input;
+    fc->meta = call->meta_len ? &call->req_meta : NULL;
+    fc->add_meta = &call->resp_meta;
     fc->request_bytes = f->body_len;
     fc->deadline_us = &call->deadline_us;
     fc->resume = px__resume;
@@ -117,5 +119,8 @@ int px__scall_filter_in(px_scall *call, const px_frame *f)
 void px__scall_filter_done(px_scall *call)
 {
     px_fcall *fc = call->fc;
+    fc->add_meta = NULL;
+    /* An answer the loop gave early (a rejection, a deadline) carried none. */
+    fc->reply_meta = call->answered ? NULL : call->resp_meta;
     px_fchain_done(fc, fc->status, fc->msg);
 }

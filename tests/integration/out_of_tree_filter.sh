@@ -50,7 +50,7 @@ step "serving calc through filter_tenant with the staged plexusd on 127.0.0.1:$p
 "$stage/bin/plexusd" -c "$tmp/server.yaml" > "$tmp/plexusd.log" 2>&1 &
 pid=$!
 # shellcheck disable=SC2064 # expand now
-trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '$tmp'" EXIT
+trap "kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf '$tmp'" EXIT
 for _ in $(seq 100); do
   grep -q "listening" "$tmp/plexusd.log" && break
   kill -0 "$pid" 2>/dev/null || { cat "$tmp/plexusd.log" >&2; fail "plexusd exited"; }

@@ -1,6 +1,6 @@
 /* Metadata: the public px_meta list and the wire codec of a frame's metadata section
  * (docs/PROTOCOL.md §2.3): every bound, every refused byte, truncation at every offset,
- * repeated keys, order, and the client's max_meta bound. */
+ * repeated keys, order, the client's max_meta bound, and a filter's view of it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 
 #include "plexus/px_meta.h"
 #include "px_client_int.h"
+#include "px_fchain.h"
 #include "px_meta.h"
 
 /* The wire check of m's own encoding: it must accept it with m's count. */
@@ -376,6 +377,63 @@ static void test_protocol_example(void **state)
     px_meta_free(m);
 }
 
+/* A filter's view of metadata (px_filter.h): the request's, what it adds for the answer,
+ * and in on_done the answer's; nothing can be added once the call is done. */
+static px_status mf_add_in_done;
+static size_t mf_reply_count;
+
+static px_filter_verdict mf_request(void *state, px_fcall *call)
+{
+    size_t len = 0;
+    const void *tenant = px_meta_get(px_fcall_meta(call), "tenant", &len);
+    px_err err;
+    if (!tenant || px_fcall_add_meta(call, "tenant-seen", tenant, len, &err) != PX_OK ||
+        px_fcall_add_meta(call, "px-x", "1", 1, &err) != PX_INVALID_ARGUMENT)
+        px_fcall_reject(call, PX_INTERNAL, "unexpected");
+    return PX_FILTER_CONTINUE;
+}
+
+static void mf_done(void *state, px_fcall *call)
+{
+    px_err err;
+    mf_reply_count = px_meta_count(px_fcall_reply_meta(call));
+    mf_add_in_done = px_fcall_add_meta(call, "late", "1", 1, &err);
+}
+
+static void test_filter_meta(void **state)
+{
+    static const px_filter_ops ops = {.sides = PX_FILTER_SERVER, .on_request = mf_request,
+                                      .on_done = mf_done};
+    px_fchain chain = {.e = {{.ops = &ops, .name = "mf"}}, .n = 1};
+    int64_t deadline = INT64_MAX;
+    px_meta *req = px_meta_new(), *answer = NULL;
+    px_err err;
+    assert_int_equal(px_meta_add_str(req, "tenant", "acme", &err), PX_OK);
+    px_fcall fc;
+    px_fcall_begin(&fc, &chain, PX_FILTER_SERVER);
+    fc.method = "calc.Calculator/Add";
+    fc.deadline_us = &deadline;
+    fc.meta = req;
+    fc.add_meta = &answer;
+    assert_int_equal(px_fchain_request(&fc), PX_FILTER_CONTINUE);
+    assert_int_equal(fc.status, PX_OK);
+    assert_non_null(answer); /* made on first use */
+    assert_memory_equal(px_meta_get(answer, "tenant-seen", NULL), "acme", 4);
+    assert_int_equal(px_meta_count(answer), 1);
+    fc.add_meta = NULL; /* the answer went out */
+    fc.reply_meta = answer;
+    px_fchain_done(&fc, PX_OK, "");
+    assert_int_equal(mf_reply_count, 1);
+    assert_int_equal(mf_add_in_done, PX_FAILED_PRECONDITION);
+    /* A call without metadata: empty lists, never NULL. */
+    px_fcall_begin(&fc, &chain, PX_FILTER_SERVER);
+    assert_non_null(px_fcall_meta(&fc));
+    assert_int_equal(px_meta_count(px_fcall_meta(&fc)), 0);
+    assert_int_equal(px_meta_count(px_fcall_reply_meta(&fc)), 0);
+    px_meta_free(req);
+    px_meta_free(answer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_list_bound),
         cmocka_unit_test(test_reply_meta_check),
         cmocka_unit_test(test_protocol_example),
+        cmocka_unit_test(test_filter_meta),
     };
     return cmocka_run_group_tests_name("meta", tests, NULL, NULL);
 }

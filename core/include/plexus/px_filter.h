@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 #include "px_export.h"
+#include "px_meta.h"
 #include "px_module.h"
 #include "px_status.h"
 
@@ -70,6 +71,10 @@ PX_API const char *px_fcall_method(const px_fcall *call);
 PX_API const char *px_fcall_peer(const px_fcall *call);
 /** The decoded request (a client: the caller's message). */
 PX_API const ProtobufCMessage *px_fcall_request(const px_fcall *call);
+/** The request metadata (PROTOCOL.md §2.3), read-only; empty when the call has none. */
+PX_API const px_meta *px_fcall_meta(const px_fcall *call);
+/** on_done: the response metadata the answer carried (empty: none). */
+PX_API const px_meta *px_fcall_reply_meta(const px_fcall *call);
 /** Bytes of the encoded request body; on_done: and of the reply body (0: none). */
 PX_API size_t px_fcall_request_bytes(const px_fcall *call);
 PX_API size_t px_fcall_response_bytes(const px_fcall *call);
@@ -96,6 +101,13 @@ PX_API void px_fcall_reject(px_fcall *call, px_status st, const char *fmt, ...) 
  * sends it.
  */
 PX_API void px_fcall_limit_deadline(px_fcall *call, int64_t budget_us);
+/**
+ * on_request: adds key = value[0..len) to the metadata the call sends next: a server's
+ * answer (before what its handler adds), a client's request. Keys and values follow
+ * px_meta_add's rules and errors. Not sent with the answer of a call a filter rejects.
+ */
+PX_API px_status px_fcall_add_meta(px_fcall *call, const char *key, const void *value,
+                                   size_t len, px_err *err);
 /**
  * Ends a PX_FILTER_PENDING on_request with its verdict (CONTINUE or REJECT), from
  * any thread, exactly once. The chain goes on on the call's IO thread.
