@@ -2,6 +2,7 @@
  * loop registers the context under a request id, arms the deadline, picks an endpoint,
  * writes the frame on a multiplexed connection and matches the reply by id. */
 #include "px_client_int.h"
+#include "px_client_filter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,13 @@
 
 /* Requests up to this size are encoded inside the call's own allocation. */
 #define PX_CALL_INLINE_REQ 192
+
+/* Where a filtered call's px_fcall lies: after its block and inline request room. */
+static inline size_t px__fc_offset(const px_upstream *up, size_t mlen, size_t meta_len)
+{
+    size_t end = sizeof(px_ccall) + mlen + 1 + meta_len + up->n + PX_CALL_INLINE_REQ;
+    return (end + 15) & ~(size_t)15;
+}
 
 static int px__attempt(px_ccall *call);
 
@@ -84,6 +92,9 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     px__att_abandon(&call->att[0]);
     px__att_abandon(&call->att[1]);
     px_ctx_del(&call->lp->ctx, call->id);
+    if (__builtin_expect(call->fc != NULL, 0))
+        px__cfilter_done(call->fc, st, msg, call->last_ep ? call->last_ep->pub.address : "",
+                         call->resp_bytes, rmeta);
     const ProtobufCMessage *shown = st == PX_OK ? reply : NULL;
     if (call->keep) {
         *call->keep = reply; /* px_call_wait takes the reply over */
@@ -103,6 +114,7 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     else if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     px_buf_free(&call->req);
+    px_buf_free(&call->fmeta);
     free(call);
 }
 
@@ -297,6 +309,10 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     const px_meta *rmeta = NULL;
     if (__builtin_expect(m.meta_len != 0, 0) && !(rmeta = px__reply_meta_view(a, &m, &view)))
         return;
+    if (__builtin_expect(call->fc != NULL, 0)) {
+        call->last_ep = a->ep;
+        call->resp_bytes = m.kind == PX_NC_REPLY ? m.body_len : 0;
+    }
     if (m.kind == PX_NC_ERROR) {
         px__cconn_error(a, &m, rmeta);
         return;
@@ -470,6 +486,12 @@ static int px__attempt(px_ccall *call)
                        .method = call->method, .method_len = call->method_len,
                        .meta = (const uint8_t *)call->method + call->method_len + 1,
                        .meta_len = call->meta_len};
+    if (__builtin_expect(call->fmeta.len != 0, 0)) {
+        r.meta = call->fmeta.data;
+        r.meta_len = (uint32_t)call->fmeta.len;
+    }
+    if (__builtin_expect(call->fc != NULL, 0))
+        call->last_ep = ep;
     if (px_nc_request_append(px_conn_out(&cc->conn), &r, call->req.data, call->req.len) != 0) {
         px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL);
         return 1;
@@ -482,6 +504,35 @@ static int px__attempt(px_ccall *call)
     cc->atts = a;
     cc->n_atts++;
     return 1;
+}
+
+/* The caller's thread, as the call is made: its upstream's filters (on_request) see it
+ * with the caller's request message. A rejection is delivered like any outcome, by the
+ * completion on the IO thread (px__call_start); a shorter deadline becomes the call's
+ * timeout; metadata they add goes with every attempt. */
+static void px__call_filters(px_ccall *call, const ProtobufCMessage *req)
+{
+    px_upstream *up = call->cl->up;
+    px_fcall *fc = (px_fcall *)((char *)call + px__fc_offset(up, call->method_len, call->meta_len));
+    int64_t budget = px_upstream_call_timeout(up, call->method, &call->opts);
+    int64_t before = budget > 0 ? px_mono_us() + budget : INT64_MAX, dl = before;
+    px_meta *added = NULL;
+    call->fc = fc;
+    px_status st = px__cfilter_in(up, fc, call->method, req, call->req.len, call->opts.meta,
+                                  &dl, &added);
+    if (st == PX_OK && added) {
+        px_err err;
+        px_err_clear(&err);
+        st = px__cfilter_meta(up, call->method, (const uint8_t *)call->method + call->method_len + 1,
+                              call->meta_len, added, &call->fmeta, &err);
+        if (st != PX_OK) {
+            fc->status = st;
+            snprintf(fc->msg, sizeof fc->msg, "%.255s", err.msg);
+        }
+    }
+    px_meta_free(added);
+    if (st == PX_OK && dl != before)
+        call->opts.timeout_us = px__cfilter_budget(budget, before, dl);
 }
 
 static void px__call_start(px_loop *l, void *arg)
@@ -497,6 +548,10 @@ static void px__call_start(px_loop *l, void *arg)
     }
     if (lp->stopping) {
         px__complete(call, PX_CANCELLED, "client is shutting down", NULL, NULL);
+        return;
+    }
+    if (__builtin_expect(call->fc != NULL, 0) && call->fc->status != PX_OK) {
+        px__complete(call, call->fc->status, call->fc->msg, NULL, NULL); /* a filter refused */
         return;
     }
     int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
@@ -540,7 +595,10 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
      * for retries and hedges), its tried flags and room for a small encoded request
      * (larger ones move to the heap as they grow). */
     size_t extra = mlen + 1 + meta_len + up->n;
-    px_ccall *call = malloc(sizeof *call + extra + PX_CALL_INLINE_REQ);
+    size_t size = sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ;
+    if (__builtin_expect(up->chain.n != 0, 0))
+        size = px__fc_offset(up, mlen, meta_len) + sizeof(px_fcall);
+    px_ccall *call = malloc(size);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     /* Zeroed from task on: opts is filled whole below. */
@@ -575,6 +633,8 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->user = user;
     call->keep = keep;
     px_upstream_call_opts_into(up, call->method, req, opts, &call->opts);
+    if (__builtin_expect(up->chain.n != 0, 0))
+        px__call_filters(call, req);
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Called from one of this client's IO threads (a callback making the next call):
      * start it right here, so it leaves with this iteration's writes, with no queue

@@ -52,6 +52,11 @@ typedef struct px_ccall {
     uint32_t meta_len;       /* request metadata, kept right after the method's NUL */
     px_arena reply_arena;    /* the inline room the request left, for the reply */
     px_catt att[2];
+    px_fcall *fc;            /* in its upstream's filter chain (room after the block); NULL:
+                              * no filters, or not started yet */
+    px_buf fmeta;            /* the request metadata with what filters added, if they did */
+    px_ep *last_ep;          /* filtered calls: the endpoint of the last attempt ... */
+    uint32_t resp_bytes;     /* ... and the body bytes of the reply */
     uint8_t *tried;          /* n endpoints flags, allocated with the call */
     char method[];           /* "package.Service/Method", allocated with the call */
 } px_ccall;

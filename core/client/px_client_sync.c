@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "px_client_int.h"
+#include "px_client_filter.h"
 #include "px_native_client.h"
 #include "px_sync_pool.h"
 #include "px_time.h"
@@ -40,6 +41,8 @@ typedef struct px_scall {
     const uint8_t *meta; /* the request metadata's encoding (the caller's), and ... */
     uint32_t meta_len;   /* ... its length: sent by every attempt */
     px_meta *reply_meta; /* the caller's opts->reply_meta: the last answer's metadata */
+    px_ep *last_ep;      /* where the last answer came from (filters' on_done) ... */
+    uint32_t resp_bytes; /* ... and its body bytes */
     px_buf frame;     /* the REQUEST of the attempt being sent */
     int64_t deadline; /* monotonic µs; 0 = none */
     int64_t hedge_us; /* the hedge delay; 0 = no hedge */
@@ -207,7 +210,11 @@ static int px__sframes(px_scall *call, px_satt *a)
             if (m.id != a->id) {
                 __atomic_add_fetch(&call->c->stats.late_responses, 1, __ATOMIC_RELAXED);
                 ended = 0;
-            } else if (px__sreply_meta(call, &m, peer, &e) != PX_OK) {
+                break;
+            }
+            call->last_ep = a->ep; /* for the filters' on_done */
+            call->resp_bytes = m.kind == PX_NC_REPLY ? m.body_len : 0;
+            if (px__sreply_meta(call, &m, peer, &e) != PX_OK) {
                 st = e.status;
             } else if (m.kind == PX_NC_ERROR) {
                 st = px_nc_err(&m, peer, &e);
@@ -399,6 +406,35 @@ static void px__swait(px_scall *call)
     }
 }
 
+/* The caller's thread, before the first attempt: the upstream's filters. PX_OK: the
+ * call goes on, with *budget what they left and the metadata they added in *fmeta
+ * (sent by every attempt); else the status it ends with (fc->msg). */
+static px_status px__sync_filters(px_scall *call, px_fcall *fc, const ProtobufCMessage *req,
+                                  const px_call_opts *opts, int64_t *budget, px_buf *fmeta)
+{
+    px_upstream *up = call->up;
+    int64_t before = *budget > 0 ? px_mono_us() + *budget : INT64_MAX, dl = before;
+    px_meta *added = NULL;
+    px_status st = px__cfilter_in(up, fc, call->method, req, call->body.len,
+                                  opts ? opts->meta : NULL, &dl, &added);
+    if (st == PX_OK && added) {
+        px_err e;
+        px_err_clear(&e);
+        st = px__cfilter_meta(up, call->method, call->meta, call->meta_len, added, fmeta, &e);
+        if (st != PX_OK) {
+            fc->status = st;
+            snprintf(fc->msg, sizeof fc->msg, "%.255s", e.msg);
+        } else {
+            call->meta = fmeta->data;
+            call->meta_len = (uint32_t)fmeta->len;
+        }
+    }
+    px_meta_free(added);
+    if (st == PX_OK && dl != before)
+        *budget = px__cfilter_budget(*budget, before, dl);
+    return st;
+}
+
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
                   ProtobufCMessage **reply, px_err *err)
@@ -439,6 +475,26 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px_call_opts o = px_upstream_call_opts(up, method, req, opts);
     call.opts = &o;
     int64_t budget = px_upstream_call_timeout(up, method, &o);
+    px_fcall fc;
+    px_buf fmeta = {0};
+    px_meta *own_reply_meta = NULL;
+    if (__builtin_expect(up->chain.n != 0, 0)) {
+        /* On_done shows the answer's metadata even when the caller does not ask for it. */
+        if (!call.reply_meta && !(call.reply_meta = own_reply_meta = px_meta_new())) {
+            px_buf_free(&call.body);
+            __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
+            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+        }
+        px_status fst = px__sync_filters(&call, &fc, req, opts, &budget, &fmeta);
+        if (fst != PX_OK) {
+            px__cfilter_done(&fc, fst, fc.msg, "", 0, NULL);
+            px_meta_free(own_reply_meta);
+            px_buf_free(&call.body);
+            px_buf_free(&fmeta);
+            __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
+            return px_err_set(err, fst, "%s", fc.msg);
+        }
+    }
     int64_t start = px_mono_us();
     call.deadline = budget > 0 ? start + budget : 0;
     call.hedge_us = px_upstream_hedge_us(up, method, budget);
@@ -449,6 +505,13 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px__sattempt(&call);
     while (!call.done)
         px__swait(&call);
+    if (__builtin_expect(up->chain.n != 0, 0)) {
+        px__cfilter_done(&fc, call.st, call.st == PX_OK ? "" : err->msg,
+                         call.last_ep ? call.last_ep->pub.address : "", call.resp_bytes,
+                         call.reply_meta);
+        px_meta_free(own_reply_meta);
+        px_buf_free(&fmeta);
+    }
     px_buf_free(&call.body);
     px_buf_free(&call.frame);
     __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);

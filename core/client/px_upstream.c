@@ -45,6 +45,8 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
     up->balancer = px_insts_one(&up->insts, PX_MOD_BALANCER, &up->balancer_state);
     up->failover = px_insts_one(&up->insts, PX_MOD_FAILOVER, &up->failover_state);
     up->timeout = px_insts_one(&up->insts, PX_MOD_TIMEOUT, &up->timeout_state);
+    if (px_fchain_add_insts(&up->chain, &up->insts) != 0)
+        return px_err_set(err, PX_INTERNAL, "more than %d filters", PX_FCHAIN_MAX);
     if (up->balancer->update)
         up->balancer->update(up->balancer_state, up->ep_ptrs, up->n);
     return PX_OK;

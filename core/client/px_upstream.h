@@ -12,6 +12,7 @@
 #include "plexus/px_failover.h"
 #include "plexus/px_timeout.h"
 #include "px_config_int.h"
+#include "px_fchain.h"
 #include "px_insts.h"
 #include "px_net.h"
 
@@ -37,6 +38,7 @@ typedef struct px_upstream {
     size_t n;
     uint32_t n_ejected;       /* atomic */
     px_insts insts;           /* every module instance of the upstream, by kind */
+    px_fchain chain;          /* its filters (n 0: none, the call path skips them) */
     const char *codec_name;   /* offered in HELLO */
     const px_codec_ops *codec;
     void *codec_state;

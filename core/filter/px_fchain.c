@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "px_insts.h"
 #include "px_time.h"
 
 int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n)
@@ -13,6 +14,18 @@ int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n)
         return -1;
     memcpy(&ch->e[ch->n], e, n * sizeof *e);
     ch->n = (uint8_t)(ch->n + n);
+    return 0;
+}
+
+int px_fchain_add_insts(px_fchain *ch, const px_insts *in)
+{
+    size_t n;
+    px_inst *f = px_insts_of(in, PX_MOD_FILTER, &n);
+    for (size_t i = 0; i < n; i++) {
+        px_fentry e = {.ops = f[i].ops, .state = f[i].state, .name = f[i].ref->mod->name};
+        if (px_fchain_append(ch, &e, 1) != 0)
+            return -1;
+    }
     return 0;
 }
 

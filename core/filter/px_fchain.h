@@ -51,6 +51,10 @@ struct px_fcall {
 
 /** Appends entries (filters of a scope) to a chain; -1 when it would be too long. */
 int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n);
+struct px_insts;
+/** Appends the FILTER instances of a scope, in config order; -1 when too long (the
+ *  config refuses such chains at load). */
+int px_fchain_add_insts(px_fchain *ch, const struct px_insts *in);
 
 /** Starts a call in its chain (the caller fills method, peer, request, metadata, bytes,
  *  deadline, resume after). */

@@ -30,14 +30,8 @@ static px_status px__filters_new(px_insts *out, const px_modlist *list,
 /* The config refused longer chains at load (px_config.c). */
 static px_status px__chain_add(px_fchain *ch, const px_insts *in, px_err *err)
 {
-    size_t n;
-    px_inst *f = px_insts_of(in, PX_MOD_FILTER, &n);
-    for (size_t i = 0; i < n; i++) {
-        px_fentry e = {.ops = f[i].ops, .state = f[i].state, .name = f[i].ref->mod->name};
-        if (px_fchain_append(ch, &e, 1) != 0)
-            return px_err_set(err, PX_INTERNAL, "more than %d filters in one chain",
-                              PX_FCHAIN_MAX);
-    }
+    if (px_fchain_add_insts(ch, in) != 0)
+        return px_err_set(err, PX_INTERNAL, "more than %d filters in one chain", PX_FCHAIN_MAX);
     return PX_OK;
 }
 

@@ -44,18 +44,21 @@ typedef struct px_filter_ops {
     unsigned sides;
     /**
      * The call on its way in, filters in chain order: on a server after the request
-     * is admitted and decoded, before the handler runs; in a client before the first
-     * attempt is sent. Runs on the call's IO thread (a blocking client: the caller's
-     * thread). To reject, call px_fcall_reject and return PX_FILTER_REJECT: later
-     * filters and the handler never see the call. May be NULL.
+     * is admitted and decoded, before the handler runs, on the call's IO thread; in a
+     * client as the call is made, on the caller's thread, before anything is sent.
+     * To reject, call px_fcall_reject and return PX_FILTER_REJECT: later filters and
+     * the handler never see the call (a client sends nothing). A server filter may
+     * return PX_FILTER_PENDING; a client filter must decide at once (PENDING ends the
+     * call INTERNAL, naming the filter). May be NULL.
      */
     px_filter_verdict (*on_request)(void *state, px_fcall *call);
     /**
      * The outcome, filters in reverse order, for every filter whose on_request ran
      * (the one that rejected included): status, timings and bytes are final. On a
-     * server it runs on the call's IO thread once the answer is queued; in a client on
-     * the thread that completes the call, before the caller's completion. Must not
-     * block. May be NULL.
+     * server it runs on the call's IO thread once the answer is queued; in a client
+     * before the caller hears of the outcome: on the IO thread before an async call's
+     * completion, on the caller's thread before px_call returns. Must not block. May be
+     * NULL.
      */
     void (*on_done)(void *state, px_fcall *call);
     void *spare[6];
