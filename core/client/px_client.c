@@ -18,7 +18,7 @@
 /* Requests up to this size are encoded inside the call's own allocation. */
 #define PX_CALL_INLINE_REQ 192
 
-/* Where a filtered call's px_fcall lies: after its block and inline request room. */
+/* Where a filtered call's px_cfilt lies: after its block and inline request room. */
 static inline size_t px__fc_offset(const px_upstream *up, size_t mlen, size_t meta_len)
 {
     size_t end = sizeof(px_ccall) + mlen + 1 + meta_len + up->n + PX_CALL_INLINE_REQ;
@@ -92,9 +92,10 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     px__att_abandon(&call->att[0]);
     px__att_abandon(&call->att[1]);
     px_ctx_del(&call->lp->ctx, call->id);
-    if (__builtin_expect(call->fc != NULL, 0))
-        px__cfilter_done(call->fc, st, msg, call->last_ep ? call->last_ep->pub.address : "",
-                         call->resp_bytes, rmeta);
+    px_cfilt *flt = call->flt;
+    if (__builtin_expect(flt != NULL, 0))
+        px__cfilter_done(&flt->fc, st, msg, flt->last_ep ? flt->last_ep->pub.address : "",
+                         flt->resp_bytes, rmeta);
     const ProtobufCMessage *shown = st == PX_OK ? reply : NULL;
     if (call->keep) {
         *call->keep = reply; /* px_call_wait takes the reply over */
@@ -114,7 +115,8 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     else if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     px_buf_free(&call->req);
-    px_buf_free(&call->fmeta);
+    if (__builtin_expect(flt != NULL, 0))
+        px_buf_free(&flt->fmeta);
     free(call);
 }
 
@@ -309,9 +311,9 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     const px_meta *rmeta = NULL;
     if (__builtin_expect(m.meta_len != 0, 0) && !(rmeta = px__reply_meta_view(a, &m, &view)))
         return;
-    if (__builtin_expect(call->fc != NULL, 0)) {
-        call->last_ep = a->ep;
-        call->resp_bytes = m.kind == PX_NC_REPLY ? m.body_len : 0;
+    if (__builtin_expect(call->flt != NULL, 0)) {
+        call->flt->last_ep = a->ep;
+        call->flt->resp_bytes = m.kind == PX_NC_REPLY ? m.body_len : 0;
     }
     if (m.kind == PX_NC_ERROR) {
         px__cconn_error(a, &m, rmeta);
@@ -486,12 +488,13 @@ static int px__attempt(px_ccall *call)
                        .method = call->method, .method_len = call->method_len,
                        .meta = (const uint8_t *)call->method + call->method_len + 1,
                        .meta_len = call->meta_len};
-    if (__builtin_expect(call->fmeta.len != 0, 0)) {
-        r.meta = call->fmeta.data;
-        r.meta_len = (uint32_t)call->fmeta.len;
+    if (__builtin_expect(call->flt != NULL, 0)) {
+        call->flt->last_ep = ep;
+        if (call->flt->fmeta.len) {
+            r.meta = call->flt->fmeta.data;
+            r.meta_len = (uint32_t)call->flt->fmeta.len;
+        }
     }
-    if (__builtin_expect(call->fc != NULL, 0))
-        call->last_ep = ep;
     if (px_nc_request_append(px_conn_out(&cc->conn), &r, call->req.data, call->req.len) != 0) {
         px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL);
         return 1;
@@ -513,18 +516,22 @@ static int px__attempt(px_ccall *call)
 static void px__call_filters(px_ccall *call, const ProtobufCMessage *req)
 {
     px_upstream *up = call->cl->up;
-    px_fcall *fc = (px_fcall *)((char *)call + px__fc_offset(up, call->method_len, call->meta_len));
+    px_cfilt *flt = (px_cfilt *)((char *)call + px__fc_offset(up, call->method_len, call->meta_len));
+    px_fcall *fc = &flt->fc;
     int64_t budget = px_upstream_call_timeout(up, call->method, &call->opts);
     int64_t before = budget > 0 ? px_mono_us() + budget : INT64_MAX, dl = before;
     px_meta *added = NULL;
-    call->fc = fc;
+    flt->fmeta = (px_buf){0};
+    flt->last_ep = NULL;
+    flt->resp_bytes = 0;
+    call->flt = flt;
     px_status st = px__cfilter_in(up, fc, call->method, req, call->req.len, call->opts.meta,
                                   &dl, &added);
     if (st == PX_OK && added) {
         px_err err;
         px_err_clear(&err);
         st = px__cfilter_meta(up, call->method, (const uint8_t *)call->method + call->method_len + 1,
-                              call->meta_len, added, &call->fmeta, &err);
+                              call->meta_len, added, &flt->fmeta, &err);
         if (st != PX_OK) {
             fc->status = st;
             snprintf(fc->msg, sizeof fc->msg, "%.255s", err.msg);
@@ -550,8 +557,8 @@ static void px__call_start(px_loop *l, void *arg)
         px__complete(call, PX_CANCELLED, "client is shutting down", NULL, NULL);
         return;
     }
-    if (__builtin_expect(call->fc != NULL, 0) && call->fc->status != PX_OK) {
-        px__complete(call, call->fc->status, call->fc->msg, NULL, NULL); /* a filter refused */
+    if (__builtin_expect(call->flt != NULL, 0) && call->flt->fc.status != PX_OK) {
+        px__complete(call, call->flt->fc.status, call->flt->fc.msg, NULL, NULL); /* refused */
         return;
     }
     int64_t budget = px_upstream_call_timeout(call->cl->up, call->method, &call->opts);
@@ -597,7 +604,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     size_t extra = mlen + 1 + meta_len + up->n;
     size_t size = sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ;
     if (__builtin_expect(up->chain.n != 0, 0))
-        size = px__fc_offset(up, mlen, meta_len) + sizeof(px_fcall);
+        size = px__fc_offset(up, mlen, meta_len) + sizeof(px_cfilt);
     px_ccall *call = malloc(size);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");

@@ -10,6 +10,7 @@
 #include "px_loop.h"
 #include "px_meta.h"
 #include "px_upstream.h"
+#include "px_fchain.h"
 
 struct px_cloop;
 struct px_cconn;
@@ -27,6 +28,14 @@ typedef struct px_catt {
     int live;
     int refused;                 /* a server said it did not execute it */
 } px_catt;
+
+/** A filtered async call's part, in room after its block (px_client.c). */
+typedef struct px_cfilt {
+    px_fcall fc;
+    px_buf fmeta;        /* the request metadata with what filters added, if they did */
+    px_ep *last_ep;      /* the endpoint of the last attempt ... */
+    uint32_t resp_bytes; /* ... and the body bytes of its reply */
+} px_cfilt;
 
 /** One call of the async client (the seed's "context"): lives from px_call_async to done. */
 typedef struct px_ccall {
@@ -52,11 +61,8 @@ typedef struct px_ccall {
     uint32_t meta_len;       /* request metadata, kept right after the method's NUL */
     px_arena reply_arena;    /* the inline room the request left, for the reply */
     px_catt att[2];
-    px_fcall *fc;            /* in its upstream's filter chain (room after the block); NULL:
-                              * no filters, or not started yet */
-    px_buf fmeta;            /* the request metadata with what filters added, if they did */
-    px_ep *last_ep;          /* filtered calls: the endpoint of the last attempt ... */
-    uint32_t resp_bytes;     /* ... and the body bytes of the reply */
+    struct px_cfilt *flt;    /* in its upstream's filter chain (room after the block); NULL:
+                              * no filters (one pointer zeroed per call, nothing more) */
     uint8_t *tried;          /* n endpoints flags, allocated with the call */
     char method[];           /* "package.Service/Method", allocated with the call */
 } px_ccall;

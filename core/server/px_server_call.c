@@ -74,7 +74,9 @@ void px__sloop_free_calls(px_sloop *sl)
 
 /* Loop thread: every way a call ends (answered by its handler, or released by a worker
  * after the loop answered it) comes here once. */
-void px__call_finish(px_scall *call)
+/* Inline on the hot path (the closure, the completion task); px__call_finish is the
+ * same for px_server_filter.c. */
+static inline __attribute__((always_inline)) void px__finish(px_scall *call)
 {
     px_sconn *sc = call->sc;
     if (call->queued)
@@ -98,6 +100,8 @@ void px__call_finish(px_scall *call)
         px__sconn_call_ended(sc);
     px_conn_unref(&sc->conn);
 }
+
+void px__call_finish(px_scall *call) { px__finish(call); }
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -211,11 +215,11 @@ static void px__call_complete_task(px_loop *loop, void *arg)
         if (px_buf_append(out, call->reply.data, call->reply.len) == 0)
             px__check_reply_budget(call, out, from);
     }
-    px__call_finish(call);
+    px__finish(call);
 }
 
 /* Loop thread: a worker found the call answered already and hands it back. */
-static void px__call_release_task(px_loop *loop, void *arg) { px__call_finish(arg); }
+static void px__call_release_task(px_loop *loop, void *arg) { px__finish(arg); }
 
 /* The ProtobufCClosure handed to handlers: any thread, exactly once. */
 static void px__closure(const ProtobufCMessage *reply, void *data)
@@ -231,7 +235,7 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
                 px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
             px__check_reply_budget(call, out, from);
         }
-        px__call_finish(call);
+        px__finish(call);
         return;
     }
     /* The grace ran out and the server gave up on this handler: its loop may be gone. */
@@ -451,6 +455,26 @@ static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, siz
     return PX_OK;
 }
 
+/* An admitted call runs: queued for a worker, or its handler now on this thread. */
+static inline __attribute__((always_inline)) void px__dispatch(px_scall *call)
+{
+    const px_method *m = call->m;
+    if (m->pool) {
+        call->queued = 1;
+        if (call->deadline_us != INT64_MAX) {
+            int64_t left = call->deadline_us - px_loop_mono_us(&call->sc->sl->loop);
+            px_tq_arm(&call->sc->sl->tq, &call->queue_t, left > 0 ? (double)left / 1e6 : 0,
+                      px__queued_deadline_cb);
+        }
+        px_pool_submit(m->pool, &call->task, px__run_on_worker, call);
+    } else {
+        __atomic_store_n(&call->state, PX_SCALL_RUNNING, __ATOMIC_RELAXED);
+        px__invoke(call);
+    }
+}
+
+void px__scall_dispatch(px_scall *call) { px__dispatch(call); }
+
 void px__on_request(px_sconn *sc, const px_frame *f)
 {
     px_server *srv = sc->sl->srv;
@@ -555,23 +579,8 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     px_conn_ref(&sc->conn);
     if (m->chain && !px__scall_filter_in(call, f))
         return;
-    px__scall_dispatch(call);
+    px__dispatch(call);
 }
 
-void px__scall_dispatch(px_scall *call)
-{
-    const px_method *m = call->m;
-    if (m->pool) {
-        call->queued = 1;
-        if (call->deadline_us != INT64_MAX) {
-            int64_t left = call->deadline_us - px_loop_mono_us(&call->sc->sl->loop);
-            px_tq_arm(&call->sc->sl->tq, &call->queue_t, left > 0 ? (double)left / 1e6 : 0,
-                      px__queued_deadline_cb);
-        }
-        px_pool_submit(m->pool, &call->task, px__run_on_worker, call);
-    } else {
-        __atomic_store_n(&call->state, PX_SCALL_RUNNING, __ATOMIC_RELAXED);
-        px__invoke(call);
-    }
-}
+
 
