@@ -18,12 +18,7 @@
 /* Requests up to this size are encoded inside the call's own allocation. */
 #define PX_CALL_INLINE_REQ 192
 
-/* Where a filtered call's px_cfilt lies: after its block and inline request room. */
-static inline size_t px__fc_offset(const px_upstream *up, size_t mlen, size_t meta_len)
-{
-    size_t end = sizeof(px_ccall) + mlen + 1 + meta_len + up->n + PX_CALL_INLINE_REQ;
-    return (end + 15) & ~(size_t)15;
-}
+
 
 static int px__attempt(px_ccall *call);
 
@@ -115,8 +110,10 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     else if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     px_buf_free(&call->req);
-    if (__builtin_expect(flt != NULL, 0))
+    if (__builtin_expect(flt != NULL, 0)) {
         px_buf_free(&flt->fmeta);
+        free(flt);
+    }
     free(call);
 }
 
@@ -512,11 +509,17 @@ static int px__attempt(px_ccall *call)
 /* The caller's thread, as the call is made: its upstream's filters (on_request) see it
  * with the caller's request message. A rejection is delivered like any outcome, by the
  * completion on the IO thread (px__call_start); a shorter deadline becomes the call's
- * timeout; metadata they add goes with every attempt. */
-static void px__call_filters(px_ccall *call, const ProtobufCMessage *req)
+ * timeout; metadata they add goes with every attempt. 0: out of memory. */
+static int px__call_filters(px_ccall *call, const ProtobufCMessage *req)
 {
     px_upstream *up = call->cl->up;
-    px_cfilt *flt = (px_cfilt *)((char *)call + px__fc_offset(up, call->method_len, call->meta_len));
+    /* Its own block, not room in the call's: the call's stays small enough for malloc's
+     * per-thread cache (a filtered call is one malloc more, not a slower one). */
+    px_cfilt *flt = malloc(sizeof *flt + up->chain.n * sizeof(void *));
+    if (!flt) {
+        call->flt = NULL;
+        return 0;
+    }
     px_fcall *fc = &flt->fc;
     int64_t budget = px_upstream_call_timeout(up, call->method, &call->opts);
     int64_t before = budget > 0 ? px_mono_us() + budget : INT64_MAX, dl = before;
@@ -540,6 +543,7 @@ static void px__call_filters(px_ccall *call, const ProtobufCMessage *req)
     px_meta_free(added);
     if (st == PX_OK && dl != before)
         call->opts.timeout_us = px__cfilter_budget(budget, before, dl);
+    return 1;
 }
 
 static void px__call_start(px_loop *l, void *arg)
@@ -602,10 +606,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
      * for retries and hedges), its tried flags and room for a small encoded request
      * (larger ones move to the heap as they grow). */
     size_t extra = mlen + 1 + meta_len + up->n;
-    size_t size = sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ;
-    if (__builtin_expect(up->chain.n != 0, 0))
-        size = px__fc_offset(up, mlen, meta_len) + sizeof(px_cfilt);
-    px_ccall *call = malloc(size);
+    px_ccall *call = malloc(sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     /* Zeroed from task on: opts is filled whole below. */
@@ -640,8 +641,11 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->user = user;
     call->keep = keep;
     px_upstream_call_opts_into(up, call->method, req, opts, &call->opts);
-    if (__builtin_expect(up->chain.n != 0, 0))
-        px__call_filters(call, req);
+    if (__builtin_expect(up->chain.n != 0, 0) && !px__call_filters(call, req)) {
+        px_buf_free(&call->req);
+        free(call);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    }
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Called from one of this client's IO threads (a callback making the next call):
      * start it right here, so it leaves with this iteration's writes, with no queue

@@ -29,12 +29,12 @@ typedef struct px_catt {
     int refused;                 /* a server said it did not execute it */
 } px_catt;
 
-/** A filtered async call's part, in room after its block (px_client.c). */
+/** A filtered async call's part, a block of its own (px_client.c). */
 typedef struct px_cfilt {
-    px_fcall fc;
     px_buf fmeta;        /* the request metadata with what filters added, if they did */
     px_ep *last_ep;      /* the endpoint of the last attempt ... */
     uint32_t resp_bytes; /* ... and the body bytes of its reply */
+    px_fcall fc;         /* last: its per-filter slots follow */
 } px_cfilt;
 
 /** One call of the async client (the seed's "context"): lives from px_call_async to done. */
@@ -61,8 +61,8 @@ typedef struct px_ccall {
     uint32_t meta_len;       /* request metadata, kept right after the method's NUL */
     px_arena reply_arena;    /* the inline room the request left, for the reply */
     px_catt att[2];
-    struct px_cfilt *flt;    /* in its upstream's filter chain (room after the block); NULL:
-                              * no filters (one pointer zeroed per call, nothing more) */
+    struct px_cfilt *flt;    /* in its upstream's filter chain; NULL: no filters (one
+                              * pointer zeroed per call, nothing more) */
     uint8_t *tried;          /* n endpoints flags, allocated with the call */
     char method[];           /* "package.Service/Method", allocated with the call */
 } px_ccall;

@@ -475,7 +475,9 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px_call_opts o = px_upstream_call_opts(up, method, req, opts);
     call.opts = &o;
     int64_t budget = px_upstream_call_timeout(up, method, &o);
-    px_fcall fc;
+    /* The filters' call record and its per-filter slots, on this stack. */
+    _Alignas(px_fcall) unsigned char fc_room[px_fcall_size(PX_FCHAIN_MAX)];
+    px_fcall *fc = (px_fcall *)fc_room;
     px_buf fmeta = {0};
     px_meta *own_reply_meta = NULL;
     if (__builtin_expect(up->chain.n != 0, 0)) {
@@ -485,14 +487,14 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         }
-        px_status fst = px__sync_filters(&call, &fc, req, opts, &budget, &fmeta);
+        px_status fst = px__sync_filters(&call, fc, req, opts, &budget, &fmeta);
         if (fst != PX_OK) {
-            px__cfilter_done(&fc, fst, fc.msg, "", 0, NULL);
+            px__cfilter_done(fc, fst, fc->msg, "", 0, NULL);
             px_meta_free(own_reply_meta);
             px_buf_free(&call.body);
             px_buf_free(&fmeta);
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
-            return px_err_set(err, fst, "%s", fc.msg);
+            return px_err_set(err, fst, "%s", fc->msg);
         }
     }
     int64_t start = px_mono_us();
@@ -506,7 +508,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     while (!call.done)
         px__swait(&call);
     if (__builtin_expect(up->chain.n != 0, 0)) {
-        px__cfilter_done(&fc, call.st, call.st == PX_OK ? "" : err->msg,
+        px__cfilter_done(fc, call.st, call.st == PX_OK ? "" : err->msg,
                          call.last_ep ? call.last_ep->pub.address : "", call.resp_bytes,
                          call.reply_meta);
         px_meta_free(own_reply_meta);

@@ -1,6 +1,7 @@
 /* What a filter reads and does to a call (the SDK side of px_filter.h). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "px_fchain.h"
 #include "px_meta.h"
@@ -12,7 +13,13 @@ const char *px_fcall_peer(const px_fcall *call) { return call->peer ? call->peer
 const ProtobufCMessage *px_fcall_request(const px_fcall *call) { return call->request; }
 size_t px_fcall_request_bytes(const px_fcall *call) { return call->request_bytes; }
 size_t px_fcall_response_bytes(const px_fcall *call) { return call->response_bytes; }
-int64_t px_fcall_start_unix_us(const px_fcall *call) { return call->start_unix_us; }
+int64_t px_fcall_start_unix_us(const px_fcall *call)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t unix_now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return unix_now - (px_mono_us() - call->start_mono_us);
+}
 
 int64_t px_fcall_elapsed_us(const px_fcall *call)
 {

@@ -38,7 +38,7 @@ struct px_fcall {
     px_meta **add_meta;        /* the list px_fcall_add_meta adds to, made there on first
                                 * use (a server's answer); NULL: nothing more is sent */
     size_t request_bytes, response_bytes;
-    int64_t start_mono_us, start_unix_us, end_mono_us; /* end 0 while running */
+    int64_t start_mono_us, end_mono_us; /* end 0 while running */
     int64_t *deadline_us;    /* the owner's deadline (monotonic; INT64_MAX: none) */
     px_status status;        /* on_done: the outcome; set by px_fcall_reject before */
     char msg[256];
@@ -46,8 +46,12 @@ struct px_fcall {
      * it may be called from any thread, even before on_request returned PENDING. */
     void (*resume)(px_fcall *fc);
     void *owner;
-    void *data[PX_FCHAIN_MAX];
+    void *data[];            /* one slot per filter of the chain: a record has room for
+                              * px_fcall_size(chain->n) bytes */
 };
+
+/** Bytes a px_fcall takes for a chain of n filters. */
+#define px_fcall_size(n) (sizeof(px_fcall) + (size_t)(n) * sizeof(void *))
 
 /** Appends entries (filters of a scope) to a chain; -1 when it would be too long. */
 int px_fchain_append(px_fchain *ch, const px_fentry *e, size_t n);

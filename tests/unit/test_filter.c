@@ -58,7 +58,8 @@ static const px_filter_ops mute_ops = {.sides = PX_FILTER_SERVER, .on_request = 
 
 static tf filters[4];
 static px_fchain chain;
-static px_fcall fc;
+static _Alignas(px_fcall) unsigned char fc_room[px_fcall_size(PX_FCHAIN_MAX)];
+#define fc (*(px_fcall *)fc_room)
 static int64_t deadline;
 static int resumed;
 

@@ -82,7 +82,8 @@ endif()
 
 # One target that builds everything `make bench` runs.
 add_custom_target(plexus_rpc_bench DEPENDS ${PX_RPC_TARGETS} px_malloc_count plexusd plexus_cli
-  codec_protobuf codec_json service_calc lb_random failover_failfast timeout_fixed)
+  codec_protobuf codec_json service_calc lb_random failover_failfast timeout_fixed
+  filter_deadline_floor filter_access_log) # BENCH_FILTERS's chains
 if(TARGET codec_binary)
   add_dependencies(plexus_rpc_bench codec_binary)
 endif()
