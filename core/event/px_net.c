@@ -109,7 +109,7 @@ static px_status px__resolve(const char *host, px_addr *out, px_err *err)
     return PX_OK;
 }
 
-static px_status px__host(const char *host, px_addr *out, px_err *err)
+static px_status px__host(const char *host, int resolve, px_addr *out, px_err *err)
 {
     /* As before this parser resolved names: a server on localhost and a client of it
      * agree on 127.0.0.1 whatever order the hosts file lists ::1 in. */
@@ -119,10 +119,27 @@ static px_status px__host(const char *host, px_addr *out, px_err *err)
         return px__v4(host, out, err);
     if (!px__host_chars(host))
         return px_err_set(err, PX_INVALID_ARGUMENT, "'%s' is not a valid host name", host);
+    if (!resolve)
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "'%s' is a host name: a numeric address is needed here (names are "
+                          "resolved only when a config is loaded)",
+                          host);
     return px__resolve(host, out, err);
 }
 
+static px_status px__parse(const char *text, int resolve, px_addr *out, px_err *err);
+
 px_status px_net_parse(const char *text, px_addr *out, px_err *err)
+{
+    return px__parse(text, 1, out, err);
+}
+
+px_status px_net_parse_numeric(const char *text, px_addr *out, px_err *err)
+{
+    return px__parse(text, 0, out, err);
+}
+
+static px_status px__parse(const char *text, int resolve, px_addr *out, px_err *err)
 {
     memset(out, 0, sizeof *out);
     text = text ? text : "";
@@ -154,7 +171,7 @@ px_status px_net_parse(const char *text, px_addr *out, px_err *err)
     h[n] = '\0';
     uint16_t p;
     if (px__port(port, &p, err) != PX_OK ||
-        (bracketed ? px__v6(h, out, err) : px__host(h, out, err)) != PX_OK) {
+        (bracketed ? px__v6(h, out, err) : px__host(h, resolve, out, err)) != PX_OK) {
         memset(out, 0, sizeof *out);
         return err->status;
     }

@@ -27,6 +27,11 @@ typedef struct px_addr {
  * text and where it came from.
  */
 px_status px_net_parse(const char *text, px_addr *out, px_err *err);
+/**
+ * px_net_parse for run time (naming updates): the same forms, but a host name is refused
+ * ("'db1' is a host name: ...") instead of resolved; "localhost" is still 127.0.0.1.
+ */
+px_status px_net_parse_numeric(const char *text, px_addr *out, px_err *err);
 /** "1.2.3.4:80" or "[::1]:80" into buf (PX_NET_NAME_MAX bytes hold any); "?" if unknown. */
 void px_net_name(const struct sockaddr *sa, socklen_t len, char *buf, size_t n);
 /** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT. -1 on error. */
