@@ -11,6 +11,7 @@
 #include "px_ctx.h"
 #include "px_log.h"
 #include "px_native_client.h"
+#include "px_naming_int.h"
 #include "px_net.h"
 #include "px_probe.h"
 #include "px_time.h"
@@ -204,21 +205,28 @@ static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
     }
 }
 
-/* A GOAWAY: no new attempt goes to this connection; those on it finish, and the last
- * one closes it. With a status, the server refused the connection outright (e.g. too
- * many connections): nothing sent on it ran, and the status and reason are what every
- * attempt on it ends with, rather than the reset that follows. */
-static void px__cconn_goaway(px_cconn *cc, const px_nc_msg *m)
+/* Out of the loop's table: no new attempt goes to this connection (new calls open a
+ * fresh one); the attempts on it finish and the last one closes it (px__att_unlink). */
+static void px__cconn_unlist(px_cconn *cc)
 {
-    px_cloop *lp = cc->lp;
-    if (m->status != PX_OK && cc->refusal.status == PX_OK)
-        px_nc_err(m, cc->conn.peer, &cc->refusal);
-    if (!cc->goaway) {
-        cc->goaway = 1; /* new calls open a fresh connection */
-        if (lp->conns[cc->slot] == cc)
-            lp->conns[cc->slot] = NULL;
-        px_conn_unref(&cc->conn); /* the table's reference */
-    }
+    if (cc->goaway)
+        return;
+    cc->goaway = 1;
+    if (cc->lp->conns[cc->slot] == cc)
+        cc->lp->conns[cc->slot] = NULL;
+    px_conn_unref(&cc->conn); /* the table's reference; the open connection keeps its own */
+}
+
+/* A GOAWAY, or naming removed the endpoint: the attempts on the connection finish (reply,
+ * error or their own deadline), and it closes after the last. With a GOAWAY's status, the
+ * server refused the connection outright (e.g. too many connections): nothing sent on it
+ * ran, and the status and reason are what every attempt on it ends with, rather than the
+ * reset that follows. */
+static void px__cconn_retire(px_cconn *cc, const px_nc_msg *goaway)
+{
+    if (goaway && goaway->status != PX_OK && cc->refusal.status == PX_OK)
+        px_nc_err(goaway, cc->conn.peer, &cc->refusal);
+    px__cconn_unlist(cc);
     if (cc->refusal.status != PX_OK)
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
     if (cc->n_atts == 0)
@@ -230,7 +238,7 @@ static void px__cconn_goaway(px_cconn *cc, const px_nc_msg *m)
  * intact, since a reply that fails to decode may be followed by a retry. */
 static void px__reply_arena_init(px_ccall *call)
 {
-    uint8_t *room = call->tried + call->cl->up->n;
+    uint8_t *room = (uint8_t *)call->method + call->method_len + 1 + call->meta_len;
     uint8_t *end = room + PX_CALL_INLINE_REQ;
     if (call->req.data == room)
         room += call->req.len;
@@ -286,7 +294,7 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
             px_conn_close(c, &e);
         return;
     case PX_NC_GOAWAY:
-        px__cconn_goaway(cc, &m);
+        px__cconn_retire(cc, &m);
         return;
     case PX_NC_CONN_ERROR:  /* codec refused, protocol error: every call on it ends */
     case PX_NC_UNEXPECTED:
@@ -344,11 +352,7 @@ static void px__cconn_on_close(px_conn *c, const px_err *why)
 {
     px_cconn *cc = (px_cconn *)c;
     ev_timer_stop(c->loop->ev, &cc->connect_w);
-    if (!cc->goaway && cc->lp->conns[cc->slot] == cc) {
-        cc->lp->conns[cc->slot] = NULL;
-        cc->goaway = 1;
-        px_conn_unref(c); /* the table's reference; the closing reference is still held */
-    }
+    px__cconn_unlist(cc);
     if (cc->refusal.status != PX_OK) {
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
         return;
@@ -407,10 +411,33 @@ size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per)
     return best;
 }
 
+/* Room in lp->conns for the endpoint of record index i: the table grows on its loop as
+ * naming lists new endpoints, so nothing is sized by an endpoint count fixed at start. */
+static int px__cconns_reserve(px_cloop *lp, uint32_t index, uint32_t per)
+{
+    size_t need = ((size_t)index + 1) * per;
+    if (need <= lp->conns_cap)
+        return 0;
+    size_t cap = lp->conns_cap ? lp->conns_cap : 8 * (size_t)per;
+    while (cap < need)
+        cap *= 2;
+    px_cconn **p = realloc(lp->conns, cap * sizeof *p);
+    if (p == NULL)
+        return -1;
+    memset(p + lp->conns_cap, 0, (cap - lp->conns_cap) * sizeof *p);
+    lp->conns = p;
+    lp->conns_cap = cap;
+    return 0;
+}
+
 static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px_err *err)
 {
     px_client *cl = lp->cl;
     int per = cl->up->conf->connections_per_endpoint;
+    if (px__cconns_reserve(lp, ep->pub.index, (uint32_t)per) != 0) {
+        px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+        return NULL;
+    }
     size_t slot = px__cconn_slot(lp, ep, (uint32_t)per);
     px_cconn *cc = lp->conns[slot];
     if (cc)
@@ -454,7 +481,7 @@ static int px__attempt(px_ccall *call)
     px_cloop *lp = call->lp;
     px_upstream *up = call->cl->up;
     int64_t now = px_loop_now_us(&lp->loop);
-    px_ep *ep = px_upstream_pick(up, call->method, &call->opts, call->tried,
+    px_ep *ep = px_upstream_pick(up, call->method, &call->opts, &call->tried,
                                  px_loop_mono_us(&lp->loop));
     /* A hedge never joins its twin: on the same connection, under the same id, the
      * server would refuse the duplicate id and end the connection. */
@@ -470,7 +497,7 @@ static int px__attempt(px_ccall *call)
     px_catt *a = call->att[0].live ? &call->att[1] : &call->att[0];
     *a = (px_catt){.call = call, .ep = ep, .start_us = now, .number = call->attempts++, .live = 1};
     call->n_live++;
-    call->tried[ep->pub.index] = 1; /* a retry or hedge goes elsewhere when it can */
+    px_tried_add(&call->tried, ep->pub.index); /* a retry or hedge goes elsewhere if it can */
     px_ep_inflight_add(ep, 1);
     int64_t left = call->deadline_us ? call->deadline_us - now : 0;
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
@@ -603,9 +630,9 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     if (opts && opts->meta && px__call_meta(up, method, opts->meta, &meta, &meta_len, err) != PX_OK)
         return err->status;
     /* One allocation per call: the call, its method name, its request metadata (kept
-     * for retries and hedges), its tried flags and room for a small encoded request
-     * (larger ones move to the heap as they grow). */
-    size_t extra = mlen + 1 + meta_len + up->n;
+     * for retries and hedges) and room for a small encoded request (larger ones move to
+     * the heap as they grow). */
+    size_t extra = mlen + 1 + meta_len;
     px_ccall *call = malloc(sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
@@ -616,8 +643,7 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     if (meta_len)
         memcpy(call->method + mlen + 1, meta, meta_len);
     call->meta_len = (uint32_t)meta_len;
-    call->tried = (uint8_t *)call->method + mlen + 1 + meta_len;
-    px_buf_borrow(&call->req, call->tried + up->n, PX_CALL_INLINE_REQ);
+    px_buf_borrow(&call->req, (uint8_t *)call->method + mlen + 1 + meta_len, PX_CALL_INLINE_REQ);
     /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */
     px_err e; /* not = {0}: that zero-fills 516 bytes per call */
     px_err_clear(&e);
@@ -675,18 +701,45 @@ px_status px_call_async(px_client *c, const char *method, const ProtobufCMessage
 
 /* ---- lifetime ------------------------------------------------------------- */
 
+/* Naming removed endpoints: their connections on this loop take no new attempt and close
+ * once the attempts on them are done. Runs after the update was published, so no pick on
+ * this loop can return a removed endpoint any more. */
+static void px__sweep_task(px_loop *l, void *arg)
+{
+    px_cloop *lp = arg;
+    __atomic_store_n(&lp->sweep_posted, 0, __ATOMIC_SEQ_CST); /* later updates post again */
+    for (size_t i = 0; i < lp->conns_cap; i++) {
+        px_cconn *cc = lp->conns[i];
+        if (cc && !px_ep_is_member(cc->ep))
+            px__cconn_retire(cc, NULL);
+    }
+}
+
+/* Any thread (the naming module's), under the naming lock. */
+static void px__client_on_removed(void *arg)
+{
+    px_client *c = arg;
+    for (int i = 0; i < c->n_loops; i++) {
+        px_cloop *lp = &c->loops[i];
+        if (!__atomic_exchange_n(&lp->sweep_posted, 1, __ATOMIC_SEQ_CST))
+            px_loop_post(&lp->loop, &lp->sweep_task, px__sweep_task, lp);
+    }
+    px__sync_sweep(c);
+}
+
 static void px__loop_stop_task(px_loop *l, void *arg)
 {
     px_cloop *lp = arg;
     lp->stopping = 1;
+    if (lp == &lp->cl->loops[0])
+        px_upstream_naming_stop(lp->cl->up); /* on its thread; no update follows */
     px_probe_stop(lp);
     for (uint32_t i = 0; i < lp->ctx.cap; i++) {
         px_ccall *call = px_ctx_slot(&lp->ctx, i);
         if (call)
             px__complete(call, PX_CANCELLED, "client is shutting down", NULL, NULL);
     }
-    size_t n = lp->cl->up->n * (size_t)lp->cl->up->conf->connections_per_endpoint;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < lp->conns_cap; i++) {
         px_cconn *cc = lp->conns[i];
         if (cc) {
             px_err ok = {0};
@@ -730,8 +783,7 @@ px_status px_client_new(const px_config *cfg, const char *upstream, px_client **
     for (int i = 0; i < n; i++) {
         px_cloop *lp = &c->loops[i];
         lp->cl = c;
-        lp->conns = calloc(c->up->n * (size_t)uc->connections_per_endpoint, sizeof *lp->conns);
-        if (!lp->conns || px_loop_init(&lp->loop, (unsigned)i) != 0) {
+        if (px_loop_init(&lp->loop, (unsigned)i) != 0) {
             px_client_free(c);
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         }
@@ -745,6 +797,14 @@ px_status px_client_new(const px_config *cfg, const char *upstream, px_client **
         }
     }
     if (px__sync_new(c, err) != PX_OK) {
+        px_client_free(c);
+        return err->status;
+    }
+    /* Last: the naming module delivers the list on the first loop's thread, where it
+     * also lives, and may remove endpoints from then on. */
+    c->up->on_removed = px__client_on_removed;
+    c->up->on_removed_arg = c;
+    if (px_upstream_naming_start(c->up, &c->loops[0].loop, err) != PX_OK) {
         px_client_free(c);
         return err->status;
     }

@@ -63,7 +63,7 @@ typedef struct px_ccall {
     px_catt att[2];
     struct px_cfilt *flt;    /* in its upstream's filter chain; NULL: no filters (one
                               * pointer zeroed per call, nothing more) */
-    uint8_t *tried;          /* n endpoints flags, allocated with the call */
+    px_tried tried;          /* endpoints of its attempts, so a retry or hedge goes elsewhere */
     char method[];           /* "package.Service/Method", allocated with the call */
 } px_ccall;
 
@@ -85,7 +85,8 @@ typedef struct px_cconn {
 typedef struct px_cloop {
     px_loop loop;
     struct px_client *cl;
-    px_cconn **conns; /* [endpoint * connections_per_endpoint + k] */
+    px_cconn **conns; /* [endpoint index * connections_per_endpoint + k] */
+    size_t conns_cap; /* slots in conns: grown on this loop as endpoints appear */
     uint32_t rr;
     px_ctx_table ctx;
     px_timerq tq;              /* call deadlines and hedges */
@@ -93,6 +94,8 @@ typedef struct px_cloop {
     int stopping;
     ev_timer probe_w;          /* health probes (first loop only) */
     struct px_probe *probes;   /* probes in flight */
+    px_task sweep_task;        /* closes connections to endpoints naming removed ... */
+    int sweep_posted;          /* ... posted once however many updates come (atomic) */
 } px_cloop;
 
 typedef struct px_stub {
@@ -138,5 +141,7 @@ px_status px__reply_meta_check(const uint8_t *meta, uint32_t meta_len, const cha
 /** The blocking client's connection pool (px_sync_pool.c). */
 px_status px__sync_new(px_client *c, px_err *err);
 void px__sync_free(px_client *c);
+/** Closes the pool's idle connections to endpoints that are no longer listed. */
+void px__sync_sweep(px_client *c);
 
 #endif

@@ -47,7 +47,7 @@ typedef struct px_scall {
     int64_t deadline; /* monotonic µs; 0 = none */
     int64_t hedge_us; /* the hedge delay; 0 = no hedge */
     int64_t hedge_at; /* when the hedge goes; 0 = not armed, or gone */
-    uint8_t *tried;   /* up->n flags */
+    px_tried tried;   /* endpoints of its attempts, so a retry or hedge goes elsewhere */
     unsigned attempts;
     int n_live;       /* attempts in flight: 0..2 */
     int transparent;  /* the one retry of a refused, unexecuted attempt was used */
@@ -269,7 +269,7 @@ static int px__sattempt(px_scall *call)
     int hedge = call->n_live > 0;
     int64_t now = px_mono_us();
     px_meta_clear(call->reply_meta); /* what came back is the last answer's */
-    px_ep *ep = px_upstream_pick(up, call->method, call->opts, call->tried, now);
+    px_ep *ep = px_upstream_pick(up, call->method, call->opts, &call->tried, now);
     /* A hedge never joins its twin's endpoint, as in the async client. */
     px_satt *twin = call->att[0].live ? &call->att[0] : &call->att[1];
     if (!ep || (hedge && twin->ep == ep)) {
@@ -283,8 +283,7 @@ static int px__sattempt(px_scall *call)
     }
     px_satt *a = call->att[0].live ? &call->att[1] : &call->att[0];
     *a = (px_satt){.ep = ep, .start_us = now, .number = call->attempts, .live = 1, .healthy = 1};
-    uint8_t was_tried = call->tried[ep->pub.index];
-    call->tried[ep->pub.index] = 1; /* a retry or hedge goes elsewhere when it can */
+    px_tried_add(&call->tried, ep->pub.index); /* a retry or hedge goes elsewhere if it can */
     px_ep_inflight_add(ep, 1);
     call->n_live++;
     px_err e;
@@ -292,7 +291,7 @@ static int px__sattempt(px_scall *call)
      * reading the first attempt's answer. */
     px_status st = px_sync_get(call->c, ep, call->deadline, !hedge, &a->b, &e);
     if (st == PX_OK && !a->b) {
-        call->tried[ep->pub.index] = was_tried;
+        px_tried_drop_last(&call->tried);
         px_ep_inflight_add(ep, -1);
         a->live = 0;
         call->n_live--;
@@ -501,9 +500,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     call.deadline = budget > 0 ? start + budget : 0;
     call.hedge_us = px_upstream_hedge_us(up, method, budget);
     call.hedge_at = call.hedge_us ? start + call.hedge_us : 0;
-    uint8_t tried[up->n];
-    memset(tried, 0, up->n);
-    call.tried = tried;
     px__sattempt(&call);
     while (!call.done)
         px__swait(&call);

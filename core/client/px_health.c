@@ -2,8 +2,10 @@
  * records every attempt's outcome (px_upstream_attempt_done, px_upstream_attempt_lost);
  * max_fails failures within fail_window eject an endpoint for `ejection`; each
  * re-ejection soon after re-admission doubles it up to max_ejection; never more than
- * max_ejected_percent of an upstream is out at once. Re-admission is lazy: the first
- * pick after the ejection runs out lets the endpoint take traffic again. */
+ * max_ejected_percent of the upstream's live endpoints is out at once. Re-admission is
+ * lazy: the first pick after the ejection runs out lets the endpoint take traffic again.
+ * Health follows the naming module's list: a removed endpoint is neither ejected nor
+ * probed, and one that joins (again) starts with a clean record. */
 #include "px_health.h"
 
 #include "plexus/px_endpoint.h"
@@ -27,7 +29,7 @@ void px_health_failure(px_ep *ep)
         return;
     int64_t now = px_mono_us();
     pthread_mutex_lock(&ep->lock);
-    if (ep->pub.ejected) {
+    if (ep->pub.ejected || !px_ep_is_member(ep)) { /* out already, or removed */
         pthread_mutex_unlock(&ep->lock);
         return;
     }
@@ -39,7 +41,7 @@ void px_health_failure(px_ep *ep)
     __atomic_store_n(&ep->fails, ++fails, __ATOMIC_RELAXED);
     if (fails >= h->max_fails) {
         uint32_t out = __atomic_load_n(&up->n_ejected, __ATOMIC_RELAXED);
-        if ((out + 1) * 100 <= (uint64_t)h->max_ejected_percent * up->n) {
+        if ((out + 1) * 100 <= (uint64_t)h->max_ejected_percent * px_upstream_live_count(up)) {
             /* Ejected again within one window of coming back: back off harder. */
             if (ep->ejected_until_us && now - ep->ejected_until_us < h->fail_window_us) {
                 ep->ejection_us *= 2;
@@ -85,7 +87,8 @@ int px_health_probe_due(px_ep *ep, int64_t now_us)
     if (!px_endpoint_is_ejected(&ep->pub))
         return 0;
     pthread_mutex_lock(&ep->lock);
-    int due = ep->pub.ejected && !ep->probing && now_us >= ep->ejected_until_us;
+    int due = ep->pub.ejected && !ep->probing && now_us >= ep->ejected_until_us &&
+              px_ep_is_member(ep);
     if (due)
         ep->probing = 1;
     pthread_mutex_unlock(&ep->lock);
@@ -97,7 +100,10 @@ void px_health_probe_done(px_ep *ep, int ok, const char *why)
     const px_health_conf *h = &ep->up->conf->health;
     pthread_mutex_lock(&ep->lock);
     ep->probing = 0;
-    if (ok) {
+    if (!ep->pub.ejected) {
+        /* Removed while the probe ran (which ended the ejection), and perhaps back:
+         * the probe says nothing about what naming decided. */
+    } else if (ok) {
         px__readmit(ep, "after a successful probe");
     } else {
         int64_t now = px_mono_us();
@@ -109,5 +115,28 @@ void px_health_probe_done(px_ep *ep, int ok, const char *why)
                     ep->up->conf->name, ep->pub.address, why,
                     (long long)(ep->ejection_us / 1000));
     }
+    pthread_mutex_unlock(&ep->lock);
+}
+
+void px_health_join(px_ep *ep)
+{
+    pthread_mutex_lock(&ep->lock);
+    __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
+    ep->window_start_us = 0;
+    ep->ejected_until_us = 0;
+    ep->ejection_us = ep->up->conf->health.ejection_us;
+    __atomic_store_n(&ep->member, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&ep->lock);
+}
+
+void px_health_leave(px_ep *ep)
+{
+    pthread_mutex_lock(&ep->lock);
+    __atomic_store_n(&ep->member, 0, __ATOMIC_RELEASE);
+    if (ep->pub.ejected) {
+        __atomic_store_n(&ep->pub.ejected, 0, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&ep->up->n_ejected, 1, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&ep->lock);
 }

@@ -37,7 +37,17 @@ static inline void px_health_report(px_ep *ep, px_status st)
 int px_health_is_out(px_ep *ep, int64_t now_us);
 /** Whether ep should be probed now (ejected, ejection over, no probe running); marks it probing. */
 int px_health_probe_due(px_ep *ep, int64_t now_us);
-/** A probe ended: ok re-admits ep; a failure ejects it again for twice as long (capped). */
+/** A probe ended: ok re-admits ep; a failure ejects it again for twice as long (capped).
+ *  The result of a probe of an endpoint removed meanwhile is dropped. */
 void px_health_probe_done(px_ep *ep, int ok, const char *why);
+/**
+ * ep joins the live list (naming update, before it is published): fresh health. A
+ * re-added address had been removed, most likely restarted or redeployed: its old
+ * failures say nothing of the new server.
+ */
+void px_health_join(px_ep *ep);
+/** ep left the live list (after the new list is published): no longer a member; an
+ *  ejection ends, so that max_ejected_percent counts live endpoints only. */
+void px_health_leave(px_ep *ep);
 
 #endif

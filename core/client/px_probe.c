@@ -109,9 +109,11 @@ static void px__probe_tick(struct ev_loop *ev, ev_timer *w, int revents)
     px_cloop *lp = w->data;
     px_upstream *up = lp->cl->up;
     int64_t now = px_mono_us();
-    for (size_t i = 0; i < up->n; i++)
-        if (px_health_probe_due(&up->eps[i], now))
-            px__probe_one(lp, &up->eps[i]);
+    /* Every record, listed or not: px_health_probe_due passes over removed ones. */
+    uint32_t n = px_eptable_count(&up->table);
+    for (uint32_t i = 0; i < n; i++)
+        if (px_health_probe_due(px_upstream_ep(up, i), now))
+            px__probe_one(lp, px_upstream_ep(up, i));
 }
 
 void px_probe_start(px_cloop *lp)

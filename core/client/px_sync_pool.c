@@ -21,17 +21,34 @@ typedef struct px_sync_ep {
 typedef struct px_sync_pool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    px_sync_ep *eps;
+    px_sync_ep *eps; /* by endpoint record index; grown under lock as endpoints appear */
+    size_t cap;
     uint64_t next_id; /* atomic */
 } px_sync_pool;
+
+/* Locked: the pool's entry of ep, or NULL when out of memory. */
+static px_sync_ep *px__sync_ep(px_sync_pool *p, const px_ep *ep)
+{
+    size_t i = ep->pub.index;
+    if (i >= p->cap) {
+        size_t cap = p->cap ? p->cap : 8;
+        while (cap <= i)
+            cap *= 2;
+        px_sync_ep *eps = realloc(p->eps, cap * sizeof *eps);
+        if (eps == NULL)
+            return NULL;
+        memset(eps + p->cap, 0, (cap - p->cap) * sizeof *eps);
+        p->eps = eps;
+        p->cap = cap;
+    }
+    return &p->eps[i];
+}
 
 px_status px__sync_new(px_client *c, px_err *err)
 {
     px_sync_pool *p = calloc(1, sizeof *p);
-    if (!p || !(p->eps = calloc(c->up->n, sizeof *p->eps))) {
-        free(p);
+    if (!p)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -54,7 +71,7 @@ void px__sync_free(px_client *c)
     px_sync_pool *p = c->sync;
     if (!p)
         return;
-    for (size_t i = 0; i < c->up->n; i++)
+    for (size_t i = 0; i < p->cap; i++)
         for (px_bconn *b = p->eps[i].idle, *next; b; b = next) {
             next = b->next;
             px__bconn_close(b);
@@ -197,14 +214,44 @@ static int px__bconn_stale(px_bconn *b)
     return px_frame_peek_type(head, (size_t)n) == PX_FRAME_GOAWAY;
 }
 
+void px__sync_sweep(px_client *c)
+{
+    px_sync_pool *p = c->sync;
+    px_bconn *gone = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->cap; i++) {
+        px_sync_ep *se = &p->eps[i];
+        if (!se->idle || px_ep_is_member(se->idle->ep))
+            continue;
+        for (px_bconn *b = se->idle, *next; b; b = next) {
+            next = b->next;
+            b->next = gone;
+            gone = b;
+            se->total--;
+        }
+        se->idle = NULL;
+    }
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (px_bconn *b = gone, *next; b; b = next) {
+        next = b->next;
+        px__bconn_close(b);
+    }
+}
+
 px_status px_sync_get(px_client *c, px_ep *ep, int64_t deadline_us, int wait, px_bconn **out,
                       px_err *err)
 {
     px_sync_pool *p = c->sync;
-    px_sync_ep *se = &p->eps[ep->pub.index];
     *out = NULL;
     pthread_mutex_lock(&p->lock);
+    if (px__sync_ep(p, ep) == NULL) {
+        pthread_mutex_unlock(&p->lock);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    }
     for (;;) {
+        /* Again after every wait: another thread may have grown the array meanwhile. */
+        px_sync_ep *se = &p->eps[ep->pub.index];
         if (se->idle) {
             px_bconn *b = se->idle;
             se->idle = b->next;
@@ -225,7 +272,7 @@ px_status px_sync_get(px_client *c, px_ep *ep, int64_t deadline_us, int wait, px
             px_status st = px__open(c, ep, deadline_us, out, err);
             if (st != PX_OK) {
                 pthread_mutex_lock(&p->lock);
-                se->total--;
+                p->eps[ep->pub.index].total--;
                 pthread_cond_broadcast(&p->cond);
                 pthread_mutex_unlock(&p->lock);
             }
@@ -253,8 +300,9 @@ px_status px_sync_get(px_client *c, px_ep *ep, int64_t deadline_us, int wait, px
 void px_sync_put(px_client *c, px_bconn *b, int healthy)
 {
     px_sync_pool *p = c->sync;
-    px_sync_ep *se = &p->eps[b->ep->pub.index];
     pthread_mutex_lock(&p->lock);
+    px_sync_ep *se = &p->eps[b->ep->pub.index]; /* px_sync_get made the entry */
+    healthy = healthy && px_ep_is_member(b->ep); /* naming removed it: close, not pool */
     if (healthy) {
         b->next = se->idle;
         se->idle = b;

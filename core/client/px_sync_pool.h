@@ -27,7 +27,8 @@ uint64_t px_sync_next_id(px_client *c);
  */
 px_status px_sync_get(px_client *c, px_ep *ep, int64_t deadline_us, int wait, px_bconn **out,
                       px_err *err);
-/** putConnection: back to the pool, or closed when it can no longer be trusted. */
+/** putConnection: back to the pool, or closed when it can no longer be trusted or its
+ *  endpoint is no longer listed. */
 void px_sync_put(px_client *c, px_bconn *b, int healthy);
 
 /** poll(2)'s timeout for a monotonic time until_us: whole ms rounded up, -1 for 0. */

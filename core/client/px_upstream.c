@@ -6,6 +6,7 @@
 
 #include "px_deadline.h"
 #include "px_health.h"
+#include "px_naming_int.h"
 #include "px_time.h"
 
 px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_upstream **out,
@@ -17,22 +18,11 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
     *out = up;
     up->conf = uc;
     up->config_file = cfg->file;
-    up->eps = calloc(uc->n_endpoints, sizeof *up->eps);
-    up->ep_ptrs = calloc(uc->n_endpoints, sizeof *up->ep_ptrs);
-    if (!up->eps || !up->ep_ptrs)
+    px_grace_init(&up->grace);
+    /* The first list is empty: a pick finds nothing until the naming module delivers. */
+    up->live = calloc(1, sizeof *up->live);
+    if (!up->live || px_eptable_init(&up->table, uc->max_endpoints) != 0)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    for (size_t i = 0; i < uc->n_endpoints; i++) {
-        px_ep *ep = &up->eps[i];
-        ep->sa = uc->addrs[i];
-        ep->pub.address = uc->endpoints[i];
-        ep->pub.index = (uint32_t)i;
-        ep->pub.weight = uc->weights ? uc->weights[i] : 1;
-        ep->up = up;
-        ep->ejection_us = uc->health.ejection_us;
-        pthread_mutex_init(&ep->lock, NULL);
-        up->ep_ptrs[i] = &ep->pub;
-        up->n++;
-    }
     px_module_env env = {.config_file = cfg->file, .server_id = "", .scope = uc->name};
     px_status st = px_insts_new(uc->mods, &env, &up->insts, err);
     if (st != PX_OK)
@@ -45,47 +35,53 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
     up->balancer = px_insts_one(&up->insts, PX_MOD_BALANCER, &up->balancer_state);
     up->failover = px_insts_one(&up->insts, PX_MOD_FAILOVER, &up->failover_state);
     up->timeout = px_insts_one(&up->insts, PX_MOD_TIMEOUT, &up->timeout_state);
+    up->naming = px_insts_one(&up->insts, PX_MOD_NAMING, &up->naming_state);
     if (px_fchain_add_insts(&up->chain, &up->insts) != 0)
         return px_err_set(err, PX_INTERNAL, "more than %d filters", PX_FCHAIN_MAX);
-    if (up->balancer->update)
-        up->balancer->update(up->balancer_state, up->ep_ptrs, up->n);
-    return PX_OK;
+    return px_naming_sink_new(up, err);
 }
 
 void px_upstream_free(px_upstream *up)
 {
     if (!up)
         return;
+    px_naming_sink_free(up); /* stops the naming module if nobody did */
     px_insts_free(&up->insts);
-    for (size_t i = 0; i < up->n; i++)
-        pthread_mutex_destroy(&up->eps[i].lock);
-    free(up->eps);
-    free(up->ep_ptrs);
+    /* No pick is left: everything retired can go, then the last list. */
+    px_grace_destroy(&up->grace);
+    free(up->live);
+    px_eptable_free(&up->table);
     free(up);
 }
 
 px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
-                        const uint8_t *tried, int64_t now)
+                        const px_tried *tried, int64_t now)
 {
-    size_t n = up->n;
-    uint8_t avoid[n];
+    unsigned stripe = px_grace_enter(&up->grace);
+    const px_epset *set = __atomic_load_n(&up->live, __ATOMIC_SEQ_CST);
+    size_t n = set->n;
+    px_ep *got = NULL;
+    uint8_t avoid[n ? n : 1];
     px_pick_ctx ctx = {.method = method, .avoid = avoid};
     if (opts && opts->has_hash_key) {
         ctx.hash_key = opts->hash_key;
         ctx.has_hash_key = 1;
     }
     /* First: untried and healthy. Then: untried even if ejected. Then: anything. */
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; n && round < 3; round++) {
         for (size_t i = 0; i < n; i++) {
-            px_ep *ep = &up->eps[i];
+            px_ep *ep = (px_ep *)set->eps[i];
             int ejected = round == 0 && px_health_is_out(ep, now);
-            avoid[i] = (round < 2 && tried[i]) || ejected;
+            avoid[i] = (round < 2 && tried->n && px_tried_has(tried, ep->pub.index)) || ejected;
         }
-        int k = up->balancer->pick(up->balancer_state, up->ep_ptrs, n, &ctx);
-        if (k >= 0 && (size_t)k < n && !avoid[k])
-            return &up->eps[k];
+        int k = up->balancer->pick(up->balancer_state, set->eps, n, &ctx);
+        if (k >= 0 && (size_t)k < n && !avoid[k]) {
+            got = (px_ep *)set->eps[k];
+            break;
+        }
     }
-    return NULL;
+    px_grace_exit(&up->grace, stripe);
+    return got;
 }
 
 void px_upstream_call_opts_into(px_upstream *up, const char *method, const ProtobufCMessage *req,

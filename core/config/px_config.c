@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "plexus/px_naming.h"
+#include "px_builtin.h"
 #include "px_conf.h"
 #include "plexus/px_filter.h"
 #include "px_config_int.h"
@@ -135,7 +137,7 @@ static const px_directive px__client_dirs[] = {
 static const char *const px__client_keys[] = {"descriptors", "upstreams", NULL};
 
 typedef struct px__upstream_raw {
-    int64_t conns, pool_size;
+    int64_t conns, pool_size, max_endpoints;
 } px__upstream_raw;
 
 static const px_directive px__upstream_dirs[] = {
@@ -143,6 +145,9 @@ static const px_directive px__upstream_dirs[] = {
      "64", NULL, "async client: multiplexed connections per endpoint"},
     {"pool_size", PX_DIR_INT, offsetof(px__upstream_raw, pool_size), "4", 0, "1", "1024", NULL,
      "sync client: blocking connections per endpoint"},
+    {"max_endpoints", PX_DIR_INT, offsetof(px__upstream_raw, max_endpoints), "1024", 0, "1",
+     "16384", NULL,
+     "distinct endpoint addresses the upstream may list over its life (naming updates)"},
     {NULL},
 };
 static const char *const px__upstream_keys[] = {"endpoints", "health", "limits", NULL};
@@ -632,15 +637,29 @@ static px_status px__endpoint(px__ctx *c, const px_ynode *item, size_t i, px_ups
     return px__address(c, addr_node, scope, raw.address, &u->addrs[i]);
 }
 
+/* The endpoints: list, when the upstream has one (whether it must depends on its naming
+ * module: px__naming_list). */
 static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf *u)
 {
     const px_ynode *list = px_ymap_get(up, "endpoints");
+    if (list == NULL && px_ymap_get(up, "naming") == NULL) {
+        /* The default naming module is built in: whether it needs the list is known
+         * before any module is loaded, so this error comes first, as it always did. */
+        const px_module *def =
+            px_builtin_find(PX_MOD_NAMING, px_kind_get(PX_MOD_NAMING)->upstream.def);
+        if (def && (((const px_naming_ops *)def->ops)->flags & PX_NAMING_USES_ENDPOINTS))
+            return px__at(c, up, PX_INVALID_ARGUMENT,
+                          "upstreams.%s: missing required key 'endpoints'", u->name);
+    }
     if (list == NULL)
-        return px__at(c, up, PX_INVALID_ARGUMENT,
-                      "upstreams.%s: missing required key 'endpoints'", u->name);
+        return PX_OK;
     if (list->kind != PX_YSEQ || list->n == 0)
         return px__at(c, list, PX_INVALID_ARGUMENT,
                       "upstreams.%s.endpoints: expected a non-empty list of host:port", u->name);
+    if (list->n > u->max_endpoints)
+        return px__at(c, list, PX_INVALID_ARGUMENT,
+                      "upstreams.%s.endpoints: %zu endpoints is more than max_endpoints (%u)",
+                      u->name, list->n, (unsigned)u->max_endpoints);
     u->endpoints = calloc(list->n, sizeof *u->endpoints);
     u->weights = calloc(list->n, sizeof *u->weights);
     u->addrs = calloc(list->n, sizeof *u->addrs);
@@ -653,6 +672,23 @@ static px_status px__endpoints(px__ctx *c, const px_ynode *up, px_upstream_conf 
             return st;
     }
     return PX_OK;
+}
+
+/* A naming module that serves the endpoints: list (static, the default) needs one; any
+ * other may do without. */
+static px_status px__naming_list(px__ctx *c, const px_ynode *up, px_upstream_conf *u)
+{
+    const px_modref *ref = px_modlist_one(u->mods, PX_MOD_NAMING);
+    const px_naming_ops *ops = ref ? ref->mod->ops : NULL;
+    if (u->n_endpoints > 0 || ops == NULL || !(ops->flags & PX_NAMING_USES_ENDPOINTS))
+        return PX_OK;
+    if (px_ymap_get(up, "naming") == NULL)
+        return px__at(c, up, PX_INVALID_ARGUMENT,
+                      "upstreams.%s: missing required key 'endpoints'", u->name);
+    return px__at(c, up, PX_INVALID_ARGUMENT,
+                  "upstreams.%s: missing required key 'endpoints' (naming '%s' serves that "
+                  "list)",
+                  u->name, ref->mod->name);
 }
 
 static px_status px__health(px__ctx *c, const px_ynode *node, px_health_conf *h)
@@ -716,9 +752,12 @@ static px_status px__upstream(px__ctx *c, const px_ynode *key, const px_ynode *u
         return st;
     u->connections_per_endpoint = (int)raw.conns;
     u->pool_size = (int)raw.pool_size;
+    u->max_endpoints = (uint32_t)raw.max_endpoints;
     st = px__endpoints(c, up, u);
     if (st == PX_OK)
         st = px__scope_mods(c, up, 0, "", u->mods);
+    if (st == PX_OK)
+        st = px__naming_list(c, up, u);
     if (st == PX_OK)
         st = px__health(c, px_ymap_get(up, "health"), &u->health);
     if (st == PX_OK)

@@ -78,13 +78,16 @@ typedef struct px_health_conf {
 
 typedef struct px_upstream_conf {
     char *name;
-    char **endpoints;   /**< "host:port" */
+    char **endpoints;   /**< "host:port"; none (n_endpoints 0) when the naming module
+                             does not need the list */
     px_addr *addrs;     /**< endpoints[i], resolved at load: run time never resolves */
     uint32_t *weights;  /**< per endpoint, default 1 */
     size_t n_endpoints;
     px_modlist mods[PX_KIND_LIMIT]; /**< by kind, from the keys of the kind registry: one
                                          codec (default protobuf), balancer (random),
-                                         failover (failfast), timeout (fixed) */
+                                         failover (failfast), timeout (fixed), naming
+                                         (static) */
+    uint32_t max_endpoints;  /**< distinct addresses the upstream may ever list; default 1024 */
     px_health_conf health;
     int connections_per_endpoint; /**< async client: multiplexed connections; default 1 */
     int pool_size;                /**< sync client: blocking connections per endpoint; default 4 */

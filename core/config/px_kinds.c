@@ -5,6 +5,7 @@
 #include "plexus/px_codec.h"
 #include "plexus/px_failover.h"
 #include "plexus/px_filter.h"
+#include "plexus/px_naming.h"
 #include "plexus/px_service.h"
 #include "plexus/px_timeout.h"
 
@@ -30,6 +31,11 @@ static const char *px__timeout_missing(const void *ops)
     return NULL;
 }
 
+static const char *px__naming_missing(const void *ops)
+{
+    return ((const px_naming_ops *)ops)->start ? NULL : "start";
+}
+
 static const char *px__service_missing(const void *ops)
 {
     const px_service_ops *o = ops;
@@ -52,7 +58,9 @@ static const char *px__filter_scope(const void *ops, int server)
     return server ? "it is a client-side filter only" : "it is a server-side filter only";
 }
 
-/* Config order: a server's codecs, then an upstream's codec, balancer, failover, timeout. */
+/* Config order: a server's codecs, then an upstream's codec, balancer, failover, timeout,
+ * filters, naming (created last, so it is destroyed first: it may feed the balancer until
+ * then). */
 static const px_kind px__kinds[] = {
     {.id = PX_MOD_CODEC, .name = "codec", .prefix = "codec_",
      .server = {"codecs", 1, "protobuf"}, .upstream = {"codec", 0, "protobuf"},
@@ -68,6 +76,8 @@ static const px_kind px__kinds[] = {
     {.id = PX_MOD_FILTER, .name = "filter", .prefix = "filter_", .since_minor = 2, .repeat = 1,
      .server = {"filters", 1, NULL}, .upstream = {"filters", 1, NULL},
      .missing_op = px__filter_missing, .refuses_scope = px__filter_scope},
+    {.id = PX_MOD_NAMING, .name = "naming", .prefix = "naming_", .since_minor = 2,
+     .upstream = {"naming", 0, "static"}, .missing_op = px__naming_missing},
 };
 
 const px_kind *px_kinds_all(size_t *n)

@@ -9,13 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "px_loader.h"
+#include "px_builtin.h"
 #include "px_conf.h"
 #include "px_kinds.h"
 
 typedef struct px__loaded {
     const px_module *mod;
-    char *path;   /* the file as it was opened */
-    void *handle; /* from dlopen */
+    char *path;   /* the file as it was opened; PX_BUILTIN_PATH for a built-in module */
+    void *handle; /* from dlopen; NULL for a built-in module */
 } px__loaded;
 
 /* Not thread-safe: modules are loaded while a config is read, before any thread runs. */
@@ -87,6 +88,8 @@ void px_loader_free(px_loader *l)
         return;
     /* Reverse load order: a later module may use an earlier one's symbols. */
     for (size_t i = l->n_mods; i-- > 0;) {
+        if (l->mods[i].handle == NULL)
+            continue; /* built in: nothing was opened */
         dlclose(l->mods[i].handle);
         free(l->mods[i].path);
     }
@@ -241,6 +244,21 @@ static px_status px__check_descriptor(px_loader *l, const px__want *w, const cha
     return PX_OK;
 }
 
+/* Adds a checked module to the loaded list. 0, or -1 when out of memory. */
+static int px__record(px_loader *l, const px_module *m, char *path, void *handle)
+{
+    if (l->n_mods == l->cap_mods) {
+        size_t cap = l->cap_mods ? l->cap_mods * 2 : 8;
+        px__loaded *p = realloc(l->mods, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        l->mods = p;
+        l->cap_mods = cap;
+    }
+    l->mods[l->n_mods++] = (px__loaded){.mod = m, .path = path, .handle = handle};
+    return 0;
+}
+
 /* Opens one file, checks it and records it; cached when the same object is loaded. */
 static px_status px__open(px_loader *l, const px__want *w, const char *file,
                           const px_module **mod, const char **path, px_err *err)
@@ -310,29 +328,32 @@ static px_status px__open(px_loader *l, const px__want *w, const char *file,
     }
 
     px_status st = px__check_descriptor(l, w, file, m, err);
+    char *copy = st == PX_OK ? strdup(file) : NULL;
+    if (st == PX_OK && (copy == NULL || px__record(l, m, copy, h) != 0))
+        st = px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s%s: out of memory", pre, file);
     if (st != PX_OK) {
+        free(copy);
         dlclose(h);
         return st;
     }
-    if (l->n_mods == l->cap_mods) {
-        size_t cap = l->cap_mods ? l->cap_mods * 2 : 8;
-        px__loaded *p = realloc(l->mods, cap * sizeof *p);
-        if (p == NULL) {
-            dlclose(h);
-            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s%s: out of memory", pre, file);
-        }
-        l->mods = p;
-        l->cap_mods = cap;
-    }
-    char *copy = strdup(file);
-    if (copy == NULL) {
-        dlclose(h);
-        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s%s: out of memory", pre, file);
-    }
-    l->mods[l->n_mods++] = (px__loaded){.mod = m, .path = copy, .handle = h};
     *mod = m;
     if (path)
         *path = copy;
+    return PX_OK;
+}
+
+/* A built-in module, checked as a file is (its descriptor is as much a contract). */
+static px_status px__builtin(px_loader *l, const px__want *w, const px_module *m,
+                             const px_module **mod, const char **path, px_err *err)
+{
+    px_status st = px__check_descriptor(l, w, PX_BUILTIN_PATH, m, err);
+    if (st != PX_OK)
+        return st;
+    if (px__record(l, m, (char *)PX_BUILTIN_PATH, NULL) != 0)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%sout of memory", w->prefix);
+    *mod = m;
+    if (path)
+        *path = PX_BUILTIN_PATH;
     return PX_OK;
 }
 
@@ -390,6 +411,11 @@ px_status px_loader_load(px_loader *l, px_module_kind kind, const char *name,
     }
 
     w.name = name;
+    /* Built-in modules come first: the core's own `static` cannot be shadowed by a
+     * stray file on the path. */
+    const px_module *b = px_builtin_find(kind, name);
+    if (b != NULL)
+        return px__builtin(l, &w, b, mod, path, err);
     char file[256];
     int n = snprintf(file, sizeof file, "%s%s.so", px_module_kind_prefix(kind), name);
     if (n < 0 || (size_t)n >= sizeof file)

@@ -14,7 +14,8 @@ size_t px_loader_path_count(const px_loader *l);
 const char *px_loader_path_at(const px_loader *l, size_t i);
 
 /**
- * Loads the module `name` of `kind`: searches "<prefix><name>.so" (prefix from
+ * Loads the module `name` of `kind`: a module built into libplexus (px_builtin.h) first,
+ * with *path PX_BUILTIN_PATH; else searches "<prefix><name>.so" (prefix from
  * px_module_kind_prefix) in each path, in order; a name containing '/' is a file.
  * Already loaded (kind, name) pairs are returned from the cache. Refuses, with
  * err->msg naming the file and the reason: not found (listing every path tried),

@@ -130,7 +130,7 @@ static void watch_health(cluster *c)
 {
     int64_t now = px_mono_us();
     for (int i = 0; i < NSRV; i++) {
-        int out = px_endpoint_is_ejected(&c->cl->up->eps[i].pub);
+        int out = px_endpoint_is_ejected(&px_upstream_ep(c->cl->up, (uint32_t)i)->pub);
         if (out == c->ejected[i])
             continue;
         c->ejected[i] = out;

@@ -51,7 +51,7 @@ static uint64_t retries(px_client *cl)
 
 static int victim_out(px_client *cl)
 {
-    return px_endpoint_is_ejected(&cl->up->eps[VICTIM].pub);
+    return px_endpoint_is_ejected(&px_upstream_ep(cl->up, VICTIM)->pub);
 }
 
 /* The victim is dead: calls go on until it is ejected, having cost at most a few

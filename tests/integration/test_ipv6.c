@@ -220,7 +220,7 @@ static void test_server_names_ipv6_peers(void **state)
 static void test_probe_readmits_over_ipv6(void **state)
 {
     fixture *f = need_v6(state);
-    px_ep *ep = &f->cl->up->eps[0];
+    px_ep *ep = px_upstream_ep(f->cl->up, 0);
     assert_int_equal(px_proc_stop(&f->srv), 0);
     px_err err = {0};
     assert_int_equal(add(f, 1, &err), -1);

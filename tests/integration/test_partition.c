@@ -175,7 +175,7 @@ static void tick(void *arg)
     if (!c->quiet_from_us && ejected_at && c->drop_us && !c->heal_us)
         c->quiet_from_us = ejected_at + (DEADLINE_MS + 100) * 1000LL;
     if (c->quiet_from_us && !c->heal_us && px_mono_us() >= c->quiet_from_us) {
-        uint32_t n = px_endpoint_inflight(&c->px.cl->up->eps[VICTIM].pub);
+        uint32_t n = px_endpoint_inflight(&px_upstream_ep(c->px.cl->up, VICTIM)->pub);
         if (n > c->quiet_inflight)
             c->quiet_inflight = n;
         c->quiet_samples++;

@@ -171,7 +171,8 @@ void px_watch_init(px_watch *w, px_client *cl)
 {
     memset(w, 0, sizeof *w);
     w->cl = cl;
-    w->n = (int)cl->up->n < PX_LOAD_MAX_SRV ? (int)cl->up->n : PX_LOAD_MAX_SRV;
+    int n = (int)px_eptable_count(&cl->up->table); /* the static list, in its order */
+    w->n = n < PX_LOAD_MAX_SRV ? n : PX_LOAD_MAX_SRV;
     w->t0 = px_mono_us();
 }
 
@@ -198,7 +199,7 @@ void px_watch_poll(px_watch *w)
 {
     int64_t now = px_mono_us();
     for (int i = 0; i < w->n; i++) {
-        px_ep *ep = &w->cl->up->eps[i];
+        px_ep *ep = px_upstream_ep(w->cl->up, (uint32_t)i);
         int fails = __atomic_load_n(&ep->fails, __ATOMIC_RELAXED);
         if (fails > w->max_fails[i])
             w->max_fails[i] = fails;

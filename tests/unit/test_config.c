@@ -266,7 +266,8 @@ static void test_client_errors(void **state)
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      retries: 2\n",
                 PX_INVALID_ARGUMENT,
                 "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: codec, balancer, failover, timeout, "
-                "filters, endpoints, health, limits, connections_per_endpoint, pool_size)");
+                "filters, naming, endpoints, health, limits, connections_per_endpoint, pool_size, "
+                "max_endpoints)");
     expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [1.2.3.4:1]\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:5: upstreams: name 'my calc' may only use letters, digits, '_', '-' and "

@@ -225,12 +225,12 @@ static void one_ep_init(one_ep *o, const px_module *failover, void *failover_sta
         .health = {.max_fails = 3, .fail_window_us = 60000000, .ejection_us = 1000000,
                    .max_ejection_us = 30000000, .max_ejected_percent = 100},
     };
-    o->up = (px_upstream){.conf = &o->uc, .config_file = "test", .n = 1,
+    o->up = (px_upstream){.conf = &o->uc, .config_file = "test", .n_live = 1,
                           .balancer = &no_feedback, .timeout = &no_observe,
                           .failover = failover->ops, .failover_state = failover_state};
-    o->ep = (px_ep){.pub = {.address = "127.0.0.1:7101", .weight = 1}, .up = &o->up};
+    o->ep = (px_ep){.pub = {.address = "127.0.0.1:7101", .weight = 1}, .up = &o->up,
+                    .member = 1};
     pthread_mutex_init(&o->ep.lock, NULL);
-    o->up.eps = &o->ep;
 }
 
 /* Since ABI 1.2 the core records every attempt (px_upstream_attempt_done) whatever the

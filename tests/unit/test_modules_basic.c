@@ -333,11 +333,10 @@ static void test_core_reports_health_under_failfast(void **state)
                    .max_ejection_us = 30000000, .max_ejected_percent = 100},
     };
     timeout_fixed_conf tconf = {.connect_us = 100000, .call_us = 300000};
-    px_upstream up = {.conf = &uc, .config_file = "test", .n = 1, .balancer = s->random->ops,
+    px_upstream up = {.conf = &uc, .config_file = "test", .n_live = 1, .balancer = s->random->ops,
                       .failover = ops, .timeout = s->fixed->ops, .timeout_state = &tconf};
-    px_ep ep = {.pub = {.address = "127.0.0.1:7101", .weight = 1}, .up = &up};
+    px_ep ep = {.pub = {.address = "127.0.0.1:7101", .weight = 1}, .up = &up, .member = 1};
     pthread_mutex_init(&ep.lock, NULL);
-    up.eps = &ep;
 
     /* The module alone, and the old report call, leave health alone. */
     px_attempt a = {.method = "calc.Calculator/Add", .endpoint = &ep.pub,

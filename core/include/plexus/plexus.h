@@ -15,6 +15,7 @@
 #include "px_timeout.h"
 #include "px_service.h"
 #include "px_filter.h"
+#include "px_naming.h"
 #include "px_config.h"
 #include "px_client.h"
 
