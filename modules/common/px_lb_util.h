@@ -25,10 +25,12 @@ uint64_t px_lb_rng_next(px_lb_rng *r);
 /** A number in [0, bound), bound > 0 (Lemire's multiply-shift: bias below 2^-32 for our sizes). */
 uint64_t px_lb_rng_below(px_lb_rng *r, uint64_t bound);
 
-/** The core gives weight 1 by default; 0 is read as 1 so no endpoint is unreachable. */
+/** The core gives weight 1 by default; 0 is read as 1 so no endpoint is unreachable. Read
+ *  atomically: a naming update may change it while a pick runs. */
 static inline uint64_t px_lb_weight(const px_endpoint *ep)
 {
-    return ep->weight ? ep->weight : 1;
+    uint32_t w = px_endpoint_weight(ep);
+    return w ? w : 1;
 }
 
 /** How many of the n flags are 0 (endpoints a pick may return). */

@@ -22,17 +22,33 @@
 
 typedef struct ch_point {
     uint64_t hash;
-    uint32_t ep; /* position in the endpoint array given to update */
+    uint32_t ep; /* position in the endpoint list the ring was built for */
 } ch_point;
 
+/* A ring, never changed once published: positions into one list, which it names. */
+typedef struct ch_ring {
+    px_endpoint *const *eps; /* the list given to update (compared, never read) */
+    size_t n_eps;
+    size_t n_points;
+    ch_point points[]; /* sorted by hash, then endpoint */
+} ch_ring;
+
+/*
+ * Lists change under picks (naming updates). Each update builds a new ring aside and
+ * publishes it; a pick uses the ring built for the list it was given, found by that
+ * list's address (the core keeps a list at one address while any pick holds it): the
+ * current ring, or the previous one for a pick that still holds the list before the
+ * update. Older rings are handed to px_balancer_retire, which frees them once no pick
+ * can be reading them. A list matching neither (a pick two updates late) is served at
+ * random, as calls without a key are.
+ */
 typedef struct lb_ch {
     uint32_t vnodes;
     char *key_field;
     char scope[64];
     px_lb_rng rng;
-    ch_point *ring; /* sorted by hash, then endpoint */
-    size_t n_points;
-    size_t n_eps;
+    ch_ring *cur;  /* atomic: the ring of the latest list; NULL: none (out of memory) */
+    ch_ring *prev; /* atomic: the ring of the list before it */
     int warned; /* the key_field type warning was printed */
 } lb_ch;
 
@@ -67,14 +83,9 @@ static uint64_t ch_vnode_hash(const char *address, uint32_t i)
     return px_lb_mix64(ch_fnv1a(CH_FNV_OFFSET, buf, (size_t)len));
 }
 
-/* Rebuilds the ring (not concurrent with pick: the core calls it before any pick). */
-static void ch_update(void *state, px_endpoint *const *eps, size_t n)
+/* A ring for the list eps[0..n), or NULL when out of memory. */
+static ch_ring *ch_build(const lb_ch *st, px_endpoint *const *eps, size_t n)
 {
-    lb_ch *st = state;
-    free(st->ring);
-    st->ring = NULL;
-    st->n_points = 0;
-    st->n_eps = n;
     /* Points per endpoint: vnodes x weight, weights reduced by their gcd (100:200 is
      * 1:2), then scaled down together if the ring would be too big. */
     uint64_t g = 0, total = 0;
@@ -85,37 +96,66 @@ static void ch_update(void *state, px_endpoint *const *eps, size_t n)
     double scale = total > CH_MAX_POINTS ? (double)CH_MAX_POINTS / (double)total : 1.0;
     uint32_t *count = calloc(n ? n : 1, sizeof *count);
     if (count == NULL)
-        return; /* pick falls back to random without a ring */
+        return NULL;
     total = 0;
     for (size_t i = 0; i < n; i++) {
         double c = (double)st->vnodes * (double)(px_lb_weight(eps[i]) / g) * scale;
         count[i] = c < 1 ? 1 : (uint32_t)c;
         total += count[i];
     }
-    st->ring = malloc((total ? total : 1) * sizeof *st->ring);
-    if (st->ring == NULL) {
+    ch_ring *r = malloc(sizeof *r + (total ? total : 1) * sizeof r->points[0]);
+    if (r == NULL) {
         free(count);
-        return;
+        return NULL;
     }
+    r->eps = eps;
+    r->n_eps = n;
+    r->n_points = 0;
     for (size_t i = 0; i < n; i++)
         for (uint32_t v = 0; v < count[i]; v++)
-            st->ring[st->n_points++] = (ch_point){ch_vnode_hash(eps[i]->address, v), (uint32_t)i};
+            r->points[r->n_points++] =
+                (ch_point){ch_vnode_hash(eps[i]->address, v), (uint32_t)i};
     free(count);
-    qsort(st->ring, st->n_points, sizeof *st->ring, ch_point_cmp);
+    qsort(r->points, r->n_points, sizeof r->points[0], ch_point_cmp);
+    return r;
+}
+
+/* Publishes the new ring: the old current one becomes the previous, and the previous
+ * one is retired once no pick may hold it (prev is replaced before it is retired). */
+static void ch_update(void *state, px_endpoint *const *eps, size_t n)
+{
+    lb_ch *st = state;
+    ch_ring *r = ch_build(st, eps, n); /* NULL: pick falls back to random */
+    ch_ring *old_prev = st->prev, *old_cur = st->cur;
+    __atomic_store_n(&st->prev, old_cur, __ATOMIC_RELEASE);
+    if (old_prev != NULL)
+        px_balancer_retire(old_prev, free);
+    __atomic_store_n(&st->cur, r, __ATOMIC_RELEASE);
 }
 
 /* The first point at or after h, wrapping to 0 past the last. */
-static size_t ch_lower_bound(const lb_ch *st, uint64_t h)
+static size_t ch_lower_bound(const ch_ring *r, uint64_t h)
 {
-    size_t lo = 0, hi = st->n_points;
+    size_t lo = 0, hi = r->n_points;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (st->ring[mid].hash < h)
+        if (r->points[mid].hash < h)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo == st->n_points ? 0 : lo;
+    return lo == r->n_points ? 0 : lo;
+}
+
+/* The ring built for this list, or NULL. */
+static const ch_ring *ch_ring_for(const lb_ch *st, px_endpoint *const *eps, size_t n)
+{
+    const ch_ring *r = __atomic_load_n(&st->cur, __ATOMIC_ACQUIRE);
+    if (r == NULL || r->eps != eps || r->n_eps != n)
+        r = __atomic_load_n(&st->prev, __ATOMIC_ACQUIRE);
+    if (r == NULL || r->eps != eps || r->n_eps != n || r->n_points == 0)
+        return NULL;
+    return r;
 }
 
 static int ch_pick(void *state, px_endpoint *const *eps, size_t n, const px_pick_ctx *ctx)
@@ -123,12 +163,13 @@ static int ch_pick(void *state, px_endpoint *const *eps, size_t n, const px_pick
     lb_ch *st = state;
     if (px_lb_count_free(ctx->avoid, n) == 0)
         return -1;
-    if (!ctx->has_hash_key || st->n_points == 0 || n != st->n_eps)
+    const ch_ring *r = ctx->has_hash_key ? ch_ring_for(st, eps, n) : NULL;
+    if (r == NULL)
         return px_lb_random_free(&st->rng, eps, n, ctx->avoid);
     /* Mixed again: keys callers make up (1, 2, 3...) would otherwise crowd one arc. */
-    size_t at = ch_lower_bound(st, px_lb_mix64(ctx->hash_key));
-    for (size_t k = 0; k < st->n_points; k++) {
-        uint32_t ep = st->ring[(at + k) % st->n_points].ep;
+    size_t at = ch_lower_bound(r, px_lb_mix64(ctx->hash_key));
+    for (size_t k = 0; k < r->n_points; k++) {
+        uint32_t ep = r->points[(at + k) % r->n_points].ep;
         if (!ctx->avoid[ep])
             return (int)ep;
     }
@@ -179,7 +220,8 @@ static px_status ch_create(const px_module_env *env, const void *conf, void **st
 static void ch_destroy(void *state)
 {
     lb_ch *st = state;
-    free(st->ring);
+    free(st->cur);
+    free(st->prev);
     free(st->key_field);
     free(st);
 }

@@ -23,7 +23,10 @@ typedef struct ewma_avg {
 /*
  * Per-endpoint estimate, reached through px_endpoint.lb_data. feedback updates `est`
  * under `lock` (a read-modify-write of two fields); pick reads the fields with atomic
- * loads and no lock: a torn pair only misplaces the decay by one sample's age.
+ * loads and no lock: a torn pair only misplaces the decay by one sample's age. Made by
+ * the first update that lists the endpoint and kept until destroy (endpoints live as
+ * long as the upstream): an endpoint that stays keeps its estimate across updates, one
+ * that comes back finds it (stale after stale_after, so its first sample replaces it).
  */
 typedef struct ewma_ep {
     pthread_mutex_t lock;
@@ -38,13 +41,20 @@ typedef struct lb_ewma {
     int64_t stale_after_us;
     lb_p2c_ewma_clock now_us; /* CLOCK_MONOTONIC; a test's simulated time */
     px_lb_rng rng;
-    ewma_ep *slots;
-    px_endpoint **eps; /* the endpoints whose lb_data points into slots */
-    size_t n;
+    ewma_ep **slots;   /* every estimate made (update and destroy only) ... */
+    px_endpoint **eps; /* ... and the endpoint whose lb_data points to it */
+    size_t n, cap;
     /* double: the upstream's typical latency now (ewma_ref_add); 0 = none yet.
      * Written by every feedback, so kept off the cache line pick reads above. */
     _Alignas(64) uint64_t ref_bits;
 } lb_ewma;
+
+/* An endpoint's estimate; NULL before an update listed it. Acquire: update publishes a
+ * new estimate while picks on other threads run. */
+static ewma_ep *ewma_slot(const px_endpoint *ep)
+{
+    return __atomic_load_n(&ep->lb_data, __ATOMIC_ACQUIRE);
+}
 
 static int64_t ewma_mono_us(void)
 {
@@ -119,7 +129,7 @@ static double ewma_ref(const lb_ewma *st)
  */
 static int ewma_probe(const lb_ewma *st, const px_endpoint *ep, int64_t now)
 {
-    ewma_ep *s = ep->lb_data;
+    ewma_ep *s = ewma_slot(ep);
     if (s == NULL || px_endpoint_inflight(ep) != 0)
         return 0;
     int64_t heard = __atomic_load_n(&s->est.stamp_us, __ATOMIC_RELAXED);
@@ -138,7 +148,7 @@ static int ewma_probe(const lb_ewma *st, const px_endpoint *ep, int64_t now)
 static double ewma_cost(const lb_ewma *st, const px_endpoint *ep, double ref, int64_t now)
 {
     double inflight = (double)px_endpoint_inflight(ep);
-    const ewma_ep *s = ep->lb_data;
+    const ewma_ep *s = ewma_slot(ep);
     double est = 0;
     if (s != NULL) {
         int64_t stamp;
@@ -180,7 +190,7 @@ static int ewma_pick(void *state, px_endpoint *const *eps, size_t n, const px_pi
 static void ewma_feedback(void *state, px_endpoint *ep, int64_t latency_us, px_status status)
 {
     lb_ewma *st = state;
-    ewma_ep *s = ep->lb_data;
+    ewma_ep *s = ewma_slot(ep);
     /* A cancelled attempt lost a hedge race or its caller gave up: it says nothing of ep. */
     if (s == NULL || status == PX_CANCELLED)
         return;
@@ -206,41 +216,49 @@ static void ewma_feedback(void *state, px_endpoint *ep, int64_t latency_us, px_s
 static void ewma_release(lb_ewma *st)
 {
     for (size_t i = 0; i < st->n; i++) {
-        if (st->eps[i]->lb_data == &st->slots[i])
+        if (st->eps[i]->lb_data == st->slots[i])
             st->eps[i]->lb_data = NULL;
-        pthread_mutex_destroy(&st->slots[i].lock);
+        pthread_mutex_destroy(&st->slots[i]->lock);
+        free(st->slots[i]);
     }
     free(st->slots);
     free(st->eps);
     st->slots = NULL;
     st->eps = NULL;
-    st->n = 0;
+    st->n = st->cap = 0;
 }
 
-/* Fresh estimates for the new set (not concurrent with pick: the core calls it first). */
+/* An estimate for every endpoint listed for the first time; the others keep theirs.
+ * Published with release, so a pick on another thread sees it whole or not at all
+ * (then the endpoint counts as unmeasured). */
 static void ewma_update(void *state, px_endpoint *const *eps, size_t n)
 {
     lb_ewma *st = state;
-    ewma_release(st);
-    st->slots = calloc(n ? n : 1, sizeof *st->slots);
-    st->eps = calloc(n ? n : 1, sizeof *st->eps);
-    if (st->slots == NULL || st->eps == NULL) {
-        /* Without slots every endpoint reads as unmeasured: p2c on outstanding calls. */
-        free(st->slots);
-        free(st->eps);
-        st->slots = NULL;
-        st->eps = NULL;
-        return;
-    }
     for (size_t i = 0; i < n; i++) {
-        pthread_mutex_init(&st->slots[i].lock, NULL);
-        st->slots[i].est.stamp_us = EWMA_NEVER;
-        st->slots[i].set_us = EWMA_NEVER;
-        st->slots[i].probe_us = EWMA_NEVER;
-        st->eps[i] = eps[i];
-        eps[i]->lb_data = &st->slots[i];
+        if (ewma_slot(eps[i]) != NULL)
+            continue;
+        if (st->n == st->cap) {
+            size_t cap = st->cap ? 2 * st->cap : 8;
+            ewma_ep **slots = realloc(st->slots, cap * sizeof *slots);
+            if (slots != NULL)
+                st->slots = slots;
+            px_endpoint **owners = slots ? realloc(st->eps, cap * sizeof *owners) : NULL;
+            if (owners == NULL)
+                return; /* out of memory: the rest stay unmeasured (p2c on load) */
+            st->eps = owners;
+            st->cap = cap;
+        }
+        ewma_ep *s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return;
+        pthread_mutex_init(&s->lock, NULL);
+        s->est.stamp_us = EWMA_NEVER;
+        s->set_us = EWMA_NEVER;
+        s->probe_us = EWMA_NEVER;
+        st->slots[st->n] = s;
+        st->eps[st->n++] = eps[i];
+        __atomic_store_n(&eps[i]->lb_data, s, __ATOMIC_RELEASE);
     }
-    st->n = n;
 }
 
 static px_status ewma_create(const px_module_env *env, const void *conf, void **state,

@@ -1,4 +1,5 @@
-/* BALANCER "random": a uniformly random endpoint, weighted when weights differ. */
+/* BALANCER "random": a uniformly random endpoint, weighted when weights differ. It keeps
+ * no state per list, so it needs no update: every pick reads the list it is given. */
 #include <stdlib.h>
 #include <time.h>
 #include <plexus/plexus.h>
@@ -45,10 +46,12 @@ static uint64_t lb_below(lb_random *st, uint64_t bound)
     return (uint64_t)(((unsigned __int128)lb_next(st) * bound) >> 64);
 }
 
-/* The core gives weight 1 by default; 0 is read as 1 so no endpoint is unreachable. */
+/* The core gives weight 1 by default; 0 is read as 1 so no endpoint is unreachable.
+ * Atomic: a naming update may change it under a pick. */
 static uint64_t lb_weight(const px_endpoint *ep)
 {
-    return ep->weight ? ep->weight : 1;
+    uint32_t w = px_endpoint_weight(ep);
+    return w ? w : 1;
 }
 
 static int lb_pick(void *state, px_endpoint *const *eps, size_t n, const px_pick_ctx *ctx)

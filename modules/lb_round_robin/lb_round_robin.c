@@ -12,34 +12,47 @@
  * guarantee users pick round robin for). The critical section is a few adds per
  * endpoint and no allocation in steady state; nginx takes a lock the same way when
  * its peers live in a shared zone.
+ *
+ * Current weights are kept by endpoint index (px_endpoint.index, fixed for the
+ * upstream's life), not by position: a pick that still holds the list before an update
+ * and one given the new list index the same array, and the lock makes update and pick
+ * take turns, so either list is served correctly.
  */
 typedef struct lb_rr {
     pthread_mutex_t lock;
-    int64_t *current; /* nginx's current_weight, by endpoint position */
-    size_t n;
+    int64_t *current; /* nginx's current_weight, by endpoint index */
+    size_t cap;
 } lb_rr;
 
-/* Makes room for n endpoints, all current weights zero (a new cycle). Called locked. */
-static int rr_reset(lb_rr *st, size_t n)
+/* Room for indexes below need, new ones at zero. Called locked. */
+static int rr_room(lb_rr *st, size_t need)
 {
-    if (n != st->n) {
-        int64_t *cur = realloc(st->current, (n ? n : 1) * sizeof *cur);
-        if (cur == NULL)
-            return -1;
-        st->current = cur;
-        st->n = n;
-    }
-    if (n > 0)
-        memset(st->current, 0, n * sizeof *st->current);
+    if (need <= st->cap)
+        return 0;
+    size_t cap = st->cap ? st->cap : 8;
+    while (cap < need)
+        cap *= 2;
+    int64_t *cur = realloc(st->current, cap * sizeof *cur);
+    if (cur == NULL)
+        return -1;
+    memset(cur + st->cap, 0, (cap - st->cap) * sizeof *cur);
+    st->current = cur;
+    st->cap = cap;
     return 0;
 }
 
+/* A new list starts a new cycle, as nginx does on reload: every current weight zero. */
 static void rr_update(void *state, px_endpoint *const *eps, size_t n)
 {
     lb_rr *st = state;
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        if (eps[i]->index + (size_t)1 > need)
+            need = eps[i]->index + (size_t)1;
     pthread_mutex_lock(&st->lock);
-    if (rr_reset(st, n) != 0)
-        st->n = 0; /* out of memory: pick retries the allocation */
+    rr_room(st, need); /* out of memory: pick tries again */
+    if (st->cap > 0)
+        memset(st->current, 0, st->cap * sizeof *st->current);
     pthread_mutex_unlock(&st->lock);
 }
 
@@ -48,23 +61,26 @@ static int rr_pick(void *state, px_endpoint *const *eps, size_t n, const px_pick
 {
     lb_rr *st = state;
     int best = -1, no_memory = 0;
+    int64_t total = 0, best_cur = 0;
     pthread_mutex_lock(&st->lock);
-    if (n != st->n && rr_reset(st, n) != 0) {
-        no_memory = 1;
-    } else {
-        int64_t total = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (ctx->avoid[i])
-                continue;
-            int64_t w = (int64_t)px_lb_weight(eps[i]);
-            st->current[i] += w;
-            total += w;
-            if (best < 0 || st->current[i] > st->current[best])
-                best = (int)i;
+    for (size_t i = 0; i < n && !no_memory; i++) {
+        if (ctx->avoid[i])
+            continue;
+        size_t k = eps[i]->index;
+        if (k >= st->cap && rr_room(st, k + 1) != 0) {
+            no_memory = 1;
+            break;
         }
-        if (best >= 0)
-            st->current[best] -= total;
+        int64_t w = (int64_t)px_lb_weight(eps[i]);
+        st->current[k] += w;
+        total += w;
+        if (best < 0 || st->current[k] > best_cur) {
+            best = (int)i;
+            best_cur = st->current[k];
+        }
     }
+    if (best >= 0 && !no_memory)
+        st->current[eps[best]->index] -= total;
     pthread_mutex_unlock(&st->lock);
     if (no_memory) /* no room for the cycle: still serve the call */
         best = px_lb_nth_free(ctx->avoid, n, 0);
