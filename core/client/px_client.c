@@ -636,8 +636,10 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     px_ccall *call = malloc(sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-    /* Zeroed from task on: opts is filled whole below. */
-    memset(&call->task, 0, sizeof *call - offsetof(px_ccall, task) + extra);
+    /* Zeroed from task (opts is filled whole below) up to the tried list's slots, which
+     * its count guards: the method and metadata are copied over what follows, and the
+     * request room needs no zeroes. */
+    memset(&call->task, 0, offsetof(px_ccall, tried.idx) - offsetof(px_ccall, task));
     memcpy(call->method, method, mlen + 1);
     call->method_len = (uint16_t)mlen;
     if (meta_len)

@@ -12,15 +12,14 @@ typedef struct px_grace_item {
 
 #define PX__ALL_STRIPES ((uint32_t)((1ull << PX_GRACE_STRIPES) - 1))
 
-static uint32_t px__next_stripe;            /* atomic: hands stripes to threads in turn */
-static __thread unsigned px__stripe_plus1; /* 0: not taken yet */
+static uint32_t px__next_stripe; /* atomic: hands stripes to threads in turn */
+__thread unsigned px__grace_stripe_plus1;
 
-unsigned px_grace_stripe_of_thread(void)
+unsigned px__grace_take_stripe(void)
 {
-    if (__builtin_expect(px__stripe_plus1 == 0, 0))
-        px__stripe_plus1 =
-            __atomic_fetch_add(&px__next_stripe, 1, __ATOMIC_RELAXED) % PX_GRACE_STRIPES + 1;
-    return px__stripe_plus1 - 1;
+    px__grace_stripe_plus1 =
+        __atomic_fetch_add(&px__next_stripe, 1, __ATOMIC_RELAXED) % PX_GRACE_STRIPES + 1;
+    return px__grace_stripe_plus1 - 1;
 }
 
 void px_grace_init(px_grace *g)

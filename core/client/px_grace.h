@@ -32,13 +32,15 @@ void px_grace_init(px_grace *g);
 /** Frees everything still retired (no reader may be left) and the lock. */
 void px_grace_destroy(px_grace *g);
 
-/** The calling thread's stripe, taken on its first read. */
-unsigned px_grace_stripe_of_thread(void);
+/* The calling thread's stripe + 1; 0 until its first read takes one. */
+extern __thread unsigned px__grace_stripe_plus1;
+unsigned px__grace_take_stripe(void);
 
 /** Begins a read: objects loaded from now on stay valid until px_grace_exit. */
 static inline unsigned px_grace_enter(px_grace *g)
 {
-    unsigned s = px_grace_stripe_of_thread();
+    unsigned s = __builtin_expect(px__grace_stripe_plus1 != 0, 1) ? px__grace_stripe_plus1 - 1
+                                                                   : px__grace_take_stripe();
     /* seq_cst: ordered before the loads of the read (see px_grace_sweep). */
     __atomic_add_fetch(&g->stripe[s].readers, 1, __ATOMIC_SEQ_CST);
     return s;

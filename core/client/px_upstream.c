@@ -54,6 +54,33 @@ void px_upstream_free(px_upstream *up)
     free(up);
 }
 
+/* Asks the balancer with avoid set for round: 0 untried and healthy, 1 untried even if
+ * ejected, 2 anything. */
+static px_ep *px__pick_round(px_upstream *up, const px_epset *set, px_pick_ctx *ctx,
+                             uint8_t *avoid, const px_tried *tried, int64_t now, int round)
+{
+    size_t n = set->n;
+    for (size_t i = 0; i < n; i++) {
+        px_ep *ep = (px_ep *)set->eps[i];
+        avoid[i] = (round < 2 && px_tried_has(tried, ep->pub.index)) ||
+                   (round == 0 && px_health_is_out(ep, now));
+    }
+    int k = up->balancer->pick(up->balancer_state, set->eps, n, ctx);
+    return k >= 0 && (size_t)k < n && !avoid[k] ? (px_ep *)set->eps[k] : NULL;
+}
+
+/* A retry, or nothing healthy was left: the later rounds, off the common path. */
+static __attribute__((noinline)) px_ep *px__pick_more(px_upstream *up, const px_epset *set,
+                                                      px_pick_ctx *ctx, uint8_t *avoid,
+                                                      const px_tried *tried, int64_t now,
+                                                      int from)
+{
+    px_ep *got = NULL;
+    for (int round = from; !got && round < 3; round++)
+        got = px__pick_round(up, set, ctx, avoid, tried, now, round);
+    return got;
+}
+
 px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts *opts,
                         const px_tried *tried, int64_t now)
 {
@@ -67,18 +94,17 @@ px_ep *px_upstream_pick(px_upstream *up, const char *method, const px_call_opts 
         ctx.hash_key = opts->hash_key;
         ctx.has_hash_key = 1;
     }
-    /* First: untried and healthy. Then: untried even if ejected. Then: anything. */
-    for (int round = 0; n && round < 3; round++) {
-        for (size_t i = 0; i < n; i++) {
-            px_ep *ep = (px_ep *)set->eps[i];
-            int ejected = round == 0 && px_health_is_out(ep, now);
-            avoid[i] = (round < 2 && tried->n && px_tried_has(tried, ep->pub.index)) || ejected;
-        }
+    if (n > 0 && tried->n == 0) {
+        /* A first attempt: every healthy endpoint may take it. */
+        for (size_t i = 0; i < n; i++)
+            avoid[i] = px_health_is_out((px_ep *)set->eps[i], now);
         int k = up->balancer->pick(up->balancer_state, set->eps, n, &ctx);
-        if (k >= 0 && (size_t)k < n && !avoid[k]) {
+        if (k >= 0 && (size_t)k < n && !avoid[k])
             got = (px_ep *)set->eps[k];
-            break;
-        }
+        else
+            got = px__pick_more(up, set, &ctx, avoid, tried, now, 1);
+    } else if (n > 0) {
+        got = px__pick_more(up, set, &ctx, avoid, tried, now, 0);
     }
     px_grace_exit(&up->grace, stripe);
     return got;
