@@ -707,6 +707,60 @@ static void test_filters(void **state)
     assert_string_equal(u->mods[PX_MOD_FILTER].refs[0].mod->name, "deadline_floor");
 }
 
+/* naming: the default static module serves endpoints: and needs it; another naming
+ * module may do without; max_endpoints bounds the list. */
+static void test_naming(void **state)
+{
+    fx *f = *state;
+    need_modules(f, std_mods);
+    const char *fixdir = getenv("PX_FIXTURE_DIR");
+    if (fixdir == NULL) {
+        print_message("PX_FIXTURE_DIR is not set\n");
+        skip();
+    }
+#define UP "modules: {path: [@MODS@]}\nclient:\n  upstreams:\n    calc:\n"
+    assert_int_equal(load(f, UP "      endpoints: [127.0.0.1:1, {address: 127.0.0.1:2, weight: 3}]\n"),
+                     PX_OK);
+    const px_upstream_conf *u = &f->cfg->client.upstreams[0];
+    const px_modref *naming = px_modlist_one(u->mods, PX_MOD_NAMING);
+    assert_non_null(naming);
+    assert_string_equal(naming->mod->name, "static");
+    assert_int_equal(u->max_endpoints, 1024);
+    assert_int_equal(u->n_endpoints, 2);
+    /* plexus modules lists it as built in. */
+    int found = 0;
+    for (size_t i = 0; i < px_loader_count(f->cfg->loader); i++) {
+        const char *path;
+        const px_module *m = px_loader_at(f->cfg->loader, i, &path);
+        if (m->kind == PX_MOD_NAMING && strcmp(m->name, "static") == 0)
+            found = strcmp(path, "(built-in)") == 0;
+    }
+    assert_true(found);
+    expect_fail(f, UP "      naming: static\n      pool_size: 4\n", PX_INVALID_ARGUMENT,
+                "%s:5:7: upstreams.calc: missing required key 'endpoints' (naming 'static' "
+                "serves that list)");
+    assert_int_equal(load(f, UP "      naming: zk\n      endpoints: [127.0.0.1:1]\n"),
+                     PX_NOT_FOUND);
+    assert_non_null(strstr(f->err.msg, ":5:15: module 'zk' (naming): naming_zk.so not found"));
+    expect_fail(f, UP "      max_endpoints: 2\n      endpoints: [127.0.0.1:1, 127.0.0.1:2, "
+                      "127.0.0.1:3]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:6:18: upstreams.calc.endpoints: 3 endpoints is more than max_endpoints (2)");
+    expect_fail(f, UP "      max_endpoints: 0\n      endpoints: [127.0.0.1:1]\n", PX_OUT_OF_RANGE,
+                "%s:5:22: upstreams.calc.max_endpoints: 0 is out of range (1..16384)");
+    /* A naming module that does not serve endpoints: makes the list optional. */
+    char text[1024];
+    snprintf(text, sizeof text, UP "      naming: {module: '%s/naming_fxdrive.so'}\n"
+                                   "      max_endpoints: 8\n",
+             fixdir);
+    assert_int_equal(load(f, text), PX_OK);
+    u = &f->cfg->client.upstreams[0];
+    assert_int_equal(u->n_endpoints, 0);
+    assert_int_equal(u->max_endpoints, 8);
+    assert_string_equal(px_modlist_one(u->mods, PX_MOD_NAMING)->mod->name, "fxdrive");
+#undef UP
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -716,6 +770,7 @@ int main(void)
         T(test_full_config),      T(test_defaults),       T(test_module_block_errors),
         T(test_filters),
         T(test_services),         T(test_addresses),      T(test_addresses_resolved),
+        T(test_naming),
     };
 #undef T
     return cmocka_run_group_tests_name("px_config", tests, NULL, NULL);
