@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "px_ctx.h"
+#include "px_grow.h"
 #include "px_log.h"
 #include "px_native_client.h"
 #include "px_naming_int.h"
@@ -416,17 +417,12 @@ size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per)
 static int px__cconns_reserve(px_cloop *lp, uint32_t index, uint32_t per)
 {
     size_t need = ((size_t)index + 1) * per;
-    if (need <= lp->conns_cap)
+    if (need <= lp->conns_cap) /* the common case, inline */
         return 0;
-    size_t cap = lp->conns_cap ? lp->conns_cap : 8 * (size_t)per;
-    while (cap < need)
-        cap *= 2;
-    px_cconn **p = realloc(lp->conns, cap * sizeof *p);
-    if (p == NULL)
+    void *conns = lp->conns;
+    if (px_grow_zeroed(&conns, &lp->conns_cap, need, sizeof *lp->conns, 8 * (size_t)per) != 0)
         return -1;
-    memset(p + lp->conns_cap, 0, (cap - lp->conns_cap) * sizeof *p);
-    lp->conns = p;
-    lp->conns_cap = cap;
+    lp->conns = conns;
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "px_grow.h"
 #include "px_native_client.h"
 #include "px_net.h"
 #include "px_time.h"
@@ -30,17 +31,10 @@ typedef struct px_sync_pool {
 static px_sync_ep *px__sync_ep(px_sync_pool *p, const px_ep *ep)
 {
     size_t i = ep->pub.index;
-    if (i >= p->cap) {
-        size_t cap = p->cap ? p->cap : 8;
-        while (cap <= i)
-            cap *= 2;
-        px_sync_ep *eps = realloc(p->eps, cap * sizeof *eps);
-        if (eps == NULL)
-            return NULL;
-        memset(eps + p->cap, 0, (cap - p->cap) * sizeof *eps);
-        p->eps = eps;
-        p->cap = cap;
-    }
+    void *eps = p->eps;
+    if (px_grow_zeroed(&eps, &p->cap, i + 1, sizeof *p->eps, 8) != 0)
+        return NULL;
+    p->eps = eps;
     return &p->eps[i];
 }
 
