@@ -168,7 +168,8 @@ static px_status px__check_descriptor(px_loader *l, const px__want *w, const cha
                                       const px_module *m, px_err *err)
 {
     const char *pre = w->prefix;
-    size_t symsize = px__symbol_size(m);
+    /* A built-in descriptor is no exported symbol: dladdr would name its neighbour. */
+    size_t symsize = strcmp(file, PX_BUILTIN_PATH) == 0 ? 0 : px__symbol_size(m);
     if (symsize != 0 && symsize < sizeof m->magic)
         return px_err_set(err, PX_FAILED_PRECONDITION,
                           "%s%s: symbol '%s' is only %zu bytes: not a Plexus module descriptor",

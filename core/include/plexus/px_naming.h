@@ -40,8 +40,9 @@ extern "C" {
  *   serves calls, so callbacks must not block. What the module leaves open is closed
  *   by the core after stop.
  *
- * Addresses: an endpoint's address is numeric, "10.0.0.5:7101" or "[fd00::5]:7101",
- * parsed by the core's one address parser; the core never resolves a host name at run
+ * Addresses: an endpoint's address is numeric, "10.0.0.5:7101" or "[fd00::5]:7101" (or
+ * localhost:PORT, always 127.0.0.1), parsed by the core's one address parser (the one
+ * that reads the config, minus name lookups); the core never resolves a host name at run
  * time (a DNS module resolves itself and delivers one endpoint per address it found,
  * or hands over the resolved socket address in `sa`). An entry the core cannot take
  * (a host name without `sa`, a bad port, a weight out of range, an address repeated in
