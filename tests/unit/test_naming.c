@@ -459,7 +459,7 @@ static void *churn_updates(void *arg)
         uint32_t mask = (uint32_t)(x & ((1u << UNIVERSE) - 1));
         if (__builtin_popcount(mask) < 2)
             mask |= 3;
-        int op = (int)(x >> 40) % 3;
+        int op = (int)((x >> 40) % 3);
         if (op == 0 || k < 3) {
             /* Written before the update: a pick that sees the new list sees this too. */
             __atomic_store_n(&c->members[k], mask, __ATOMIC_RELAXED);
@@ -472,7 +472,7 @@ static void *churn_updates(void *arg)
         } else {
             /* The same change as one add or remove: flip one address of the last list. */
             uint32_t prev = __atomic_load_n(&c->members[k - 1], __ATOMIC_RELAXED);
-            int i = (int)(x >> 32) % UNIVERSE;
+            int i = (int)((x >> 32) % UNIVERSE);
             uint32_t next = prev ^ (1u << i);
             if (__builtin_popcount(next) < 1)
                 next = prev | (1u << ((i + 1) % UNIVERSE));
