@@ -151,7 +151,7 @@ static px_status px__install(px_naming_sink *s, const px__member *m, size_t k, u
         px__retire_to = NULL;
     }
     __atomic_store_n(&up->live, set, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&up->n_live, (uint32_t)k, __ATOMIC_RELAXED);
+    __atomic_store_n(&up->n_live, (uint32_t)k, __ATOMIC_RELEASE);
     for (size_t j = 0; j < old->n; j++) {
         px_ep *ep = (px_ep *)old->eps[j];
         if (ep->stamp != gen) {
