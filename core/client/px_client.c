@@ -564,8 +564,11 @@ static int px__call_filters(px_ccall *call, const ProtobufCMessage *req)
         }
     }
     px_meta_free(added);
-    if (st == PX_OK && dl != before)
-        call->opts.timeout_us = px__cfilter_budget(budget, before, dl);
+    if (st == PX_OK) {
+        fc->status = PX_OK; /* px__call_start sends it: a stray px_fcall_reject is not a no */
+        if (dl != before)
+            call->opts.timeout_us = px__cfilter_budget(budget, before, dl);
+    }
     return 1;
 }
 
