@@ -86,6 +86,10 @@ static void px__resumed_task(px_loop *loop, void *arg)
 static void px__resume(px_fcall *fc)
 {
     px_scall *call = fc->owner;
+    /* The grace ran out and the server gave up on calls still held: its loop may be
+     * gone (as for a handler that answers too late). */
+    if (__atomic_load_n(&call->sc->sl->srv->abandoned, __ATOMIC_ACQUIRE))
+        return;
     px_loop_post(&call->sc->sl->loop, &call->task, px__resumed_task, call);
 }
 
