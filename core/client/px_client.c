@@ -543,32 +543,17 @@ static int px__call_filters(px_ccall *call, const ProtobufCMessage *req)
         call->flt = NULL;
         return 0;
     }
-    px_fcall *fc = &flt->fc;
-    int64_t budget = px_upstream_call_timeout(up, call->method, &call->opts);
-    int64_t before = budget > 0 ? px_mono_us() + budget : INT64_MAX, dl = before;
-    px_meta *added = NULL;
     flt->fmeta = (px_buf){0};
     flt->last_ep = NULL;
     flt->resp_bytes = 0;
     call->flt = flt;
-    px_status st = px__cfilter_in(up, fc, call->method, req, call->req.len, call->opts.meta,
-                                  &dl, &added);
-    if (st == PX_OK && added) {
-        px_err err;
-        px_err_clear(&err);
-        st = px__cfilter_meta(up, call->method, (const uint8_t *)call->method + call->method_len + 1,
-                              call->meta_len, added, &flt->fmeta, &err);
-        if (st != PX_OK) {
-            fc->status = st;
-            snprintf(fc->msg, sizeof fc->msg, "%.255s", err.msg);
-        }
-    }
-    px_meta_free(added);
-    if (st == PX_OK) {
-        fc->status = PX_OK; /* px__call_start sends it: a stray px_fcall_reject is not a no */
-        if (dl != before)
-            call->opts.timeout_us = px__cfilter_budget(budget, before, dl);
-    }
+    int64_t budget = px_upstream_call_timeout(up, call->method, &call->opts), left = budget;
+    /* A refusal is sent by px__call_start (fc.status); a shorter deadline becomes the
+     * call's timeout. */
+    if (px__cfilter_run(up, &flt->fc, call->method, req, call->req.len, call->opts.meta,
+                        (const uint8_t *)call->method + call->method_len + 1, call->meta_len,
+                        &left, &flt->fmeta) == PX_OK && left != budget)
+        call->opts.timeout_us = left;
     return 1;
 }
 

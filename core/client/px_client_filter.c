@@ -12,9 +12,9 @@
 
 static void px__no_resume(px_fcall *fc) { (void)fc; }
 
-px_status px__cfilter_in(px_upstream *up, px_fcall *fc, const char *method,
-                         const ProtobufCMessage *req, size_t req_bytes, const px_meta *meta,
-                         int64_t *deadline_mono, px_meta **added)
+static px_status px__cfilter_in(px_upstream *up, px_fcall *fc, const char *method,
+                                const ProtobufCMessage *req, size_t req_bytes,
+                                const px_meta *meta, int64_t *deadline_mono, px_meta **added)
 {
     px_fcall_begin(fc, &up->chain, PX_FILTER_CLIENT);
     fc->method = method;
@@ -40,7 +40,7 @@ px_status px__cfilter_in(px_upstream *up, px_fcall *fc, const char *method,
     return fc->status;
 }
 
-px_status px__cfilter_meta(const px_upstream *up, const char *method, const uint8_t *base,
+static px_status px__cfilter_meta(const px_upstream *up, const char *method, const uint8_t *base,
                            size_t base_len, const px_meta *added, px_buf *out, px_err *err)
 {
     size_t total = base_len + added->enc.len;
@@ -55,12 +55,37 @@ px_status px__cfilter_meta(const px_upstream *up, const char *method, const uint
     return PX_OK;
 }
 
-int64_t px__cfilter_budget(int64_t budget_us, int64_t before_mono, int64_t after_mono)
+static int64_t px__cfilter_budget(int64_t budget_us, int64_t before_mono, int64_t after_mono)
 {
     if (after_mono == before_mono)
         return budget_us;
     int64_t left = after_mono - px_mono_us();
     return left > 1 ? left : 1; /* shortened to nothing: it fails DEADLINE_EXCEEDED at once */
+}
+
+px_status px__cfilter_run(px_upstream *up, px_fcall *fc, const char *method,
+                          const ProtobufCMessage *req, size_t req_bytes, const px_meta *meta,
+                          const uint8_t *base, size_t base_len, int64_t *budget, px_buf *fmeta)
+{
+    int64_t before = *budget > 0 ? px_mono_us() + *budget : INT64_MAX, dl = before;
+    px_meta *added = NULL;
+    px_status st = px__cfilter_in(up, fc, method, req, req_bytes, meta, &dl, &added);
+    if (st == PX_OK && added) {
+        px_err err;
+        px_err_clear(&err);
+        st = px__cfilter_meta(up, method, base, base_len, added, fmeta, &err);
+        if (st != PX_OK) {
+            fc->status = st;
+            snprintf(fc->msg, sizeof fc->msg, "%.255s", err.msg);
+        }
+    }
+    px_meta_free(added);
+    if (st != PX_OK)
+        return st;
+    fc->status = PX_OK; /* a stray px_fcall_reject before CONTINUE is not a refusal */
+    if (dl != before)
+        *budget = px__cfilter_budget(*budget, before, dl);
+    return PX_OK;
 }
 
 void px__cfilter_done(px_fcall *fc, px_status st, const char *msg, const char *peer,

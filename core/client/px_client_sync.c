@@ -405,35 +405,6 @@ static void px__swait(px_scall *call)
     }
 }
 
-/* The caller's thread, before the first attempt: the upstream's filters. PX_OK: the
- * call goes on, with *budget what they left and the metadata they added in *fmeta
- * (sent by every attempt); else the status it ends with (fc->msg). */
-static px_status px__sync_filters(px_scall *call, px_fcall *fc, const ProtobufCMessage *req,
-                                  const px_call_opts *opts, int64_t *budget, px_buf *fmeta)
-{
-    px_upstream *up = call->up;
-    int64_t before = *budget > 0 ? px_mono_us() + *budget : INT64_MAX, dl = before;
-    px_meta *added = NULL;
-    px_status st = px__cfilter_in(up, fc, call->method, req, call->body.len,
-                                  opts ? opts->meta : NULL, &dl, &added);
-    if (st == PX_OK && added) {
-        px_err e;
-        px_err_clear(&e);
-        st = px__cfilter_meta(up, call->method, call->meta, call->meta_len, added, fmeta, &e);
-        if (st != PX_OK) {
-            fc->status = st;
-            snprintf(fc->msg, sizeof fc->msg, "%.255s", e.msg);
-        } else {
-            call->meta = fmeta->data;
-            call->meta_len = (uint32_t)fmeta->len;
-        }
-    }
-    px_meta_free(added);
-    if (st == PX_OK && dl != before)
-        *budget = px__cfilter_budget(*budget, before, dl);
-    return st;
-}
-
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
                   ProtobufCMessage **reply, px_err *err)
@@ -486,7 +457,9 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         }
-        px_status fst = px__sync_filters(&call, fc, req, opts, &budget, &fmeta);
+        px_status fst = px__cfilter_run(up, fc, method, req, call.body.len,
+                                        opts ? opts->meta : NULL, call.meta, call.meta_len,
+                                        &budget, &fmeta);
         if (fst != PX_OK) {
             px__cfilter_done(fc, fst, fc->msg, "", 0, NULL);
             px_meta_free(own_reply_meta);
@@ -494,6 +467,10 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
             px_buf_free(&fmeta);
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, fst, "%s", fc->msg);
+        }
+        if (fmeta.len) { /* what filters added goes with every attempt */
+            call.meta = fmeta.data;
+            call.meta_len = (uint32_t)fmeta.len;
         }
     }
     int64_t start = px_mono_us();
