@@ -705,6 +705,14 @@ static void test_filters(void **state)
     const px_upstream_conf *u = &f->cfg->client.upstreams[0];
     assert_int_equal(u->mods[PX_MOD_FILTER].n, 1);
     assert_string_equal(u->mods[PX_MOD_FILTER].refs[0].mod->name, "deadline_floor");
+    /* A server-side filter on a client upstream is refused where it is named. */
+    const char *srv_only[] = {"filter_fxsrv.so", NULL};
+    need_modules(f, srv_only);
+    expect_fail(f, "modules: {path: [@MODS@]}\nclient:\n  upstreams:\n    calc:\n"
+                   "      endpoints: [1.2.3.4:1]\n      filters: [deadline_floor, fxsrv]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:6:33: filters: filter 'fxsrv' cannot be used here: it is a server-side "
+                "filter only");
 }
 
 /* naming: the default static module serves endpoints: and needs it; another naming
