@@ -17,8 +17,9 @@ extern "C" {
  * refuses any other major. Minors only append (ops, spare slots), so an older
  * module keeps loading into a newer core. */
 #define PX_ABI_MAJOR 1
-#define PX_ABI_MINOR 3 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
-                        * 3: metadata API, px_call_opts grew (old symbols kept) */
+#define PX_ABI_MINOR 4 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
+                        * 3: metadata API, px_call_opts grew (old symbols kept);
+                        * 4: PROTOCOL kind */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
@@ -45,12 +46,13 @@ typedef enum px_module_kind {
     PX_MOD_SERVICE = 5,  /**< ops: px_service_ops */
     PX_MOD_NAMING = 6,   /**< ops: px_naming_ops (px_naming.h); since ABI 1.2 */
     PX_MOD_FILTER = 7,   /**< ops: px_filter_ops (px_filter.h), since ABI 1.2 */
+    PX_MOD_PROTOCOL = 8, /**< ops: px_protocol_ops (px_protocol.h), since ABI 1.4 */
 } px_module_kind;
 
 /** "codec", "balancer", ...; "unknown" otherwise. */
 PX_API const char *px_module_kind_name(px_module_kind kind);
 /** File-name prefix the loader uses for a kind: "codec_", "lb_", "failover_", "timeout_",
- *  "service_", "naming_", "filter_". */
+ *  "service_", "naming_", "filter_", "proto_". */
 PX_API const char *px_module_kind_prefix(px_module_kind kind);
 
 /** The value type of a config directive and the C type it is stored as. */
