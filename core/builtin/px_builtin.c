@@ -3,9 +3,11 @@
 #include "px_builtin.h"
 
 extern const px_module px_naming_static_module;
+extern const px_module px_proto_native_module;
 
 static const px_module *const px__builtins[] = {
     &px_naming_static_module,
+    &px_proto_native_module,
 };
 
 const px_module *const *px_builtin_all(size_t *n)

@@ -54,8 +54,10 @@ static void px__att_unlink(px_catt *a)
 static void px__att_cancel_frame(px_catt *a)
 {
     /* Tell the server we gave up; its late reply will find no context anyway. */
-    if (a->conn && !a->conn->conn.closed && !a->conn->conn.connecting)
-        px_nc_cancel(px_conn_out(&a->conn->conn), a->call->id);
+    px_cconn *cc = a->conn;
+    const px_protocol_ops *p = a->call->cl->up->proto;
+    if (cc && !cc->conn.closed && !cc->conn.connecting && p->client_cancel)
+        p->client_cancel(cc->pstate, px_conn_out(&cc->conn), a->call->id);
 }
 
 /* Ends an attempt without judging it: the call ended by other means. */
@@ -223,10 +225,10 @@ static void px__cconn_unlist(px_cconn *cc)
  * server refused the connection outright (e.g. too many connections): nothing sent on it
  * ran, and the status and reason are what every attempt on it ends with, rather than the
  * reset that follows. */
-static void px__cconn_retire(px_cconn *cc, const px_nc_msg *goaway)
+static void px__cconn_retire(px_cconn *cc, const px_cmsg *goaway)
 {
     if (goaway && goaway->status != PX_OK && cc->refusal.status == PX_OK)
-        px_nc_err(goaway, cc->conn.peer, &cc->refusal);
+        px_cmsg_err(goaway, cc->conn.peer, &cc->refusal);
     px__cconn_unlist(cc);
     if (cc->refusal.status != PX_OK)
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
@@ -249,10 +251,10 @@ static void px__reply_arena_init(px_ccall *call)
 }
 
 /* An ERROR for one call: it ends that attempt (with the metadata it carried). */
-static void px__cconn_error(px_catt *a, const px_nc_msg *m, const px_meta *rmeta)
+static void px__cconn_error(px_catt *a, const px_cmsg *m, const px_meta *rmeta)
 {
     px_err e;
-    px_nc_err(m, a->conn->conn.peer, &e);
+    px_cmsg_err(m, a->conn->conn.peer, &e);
     if (m->not_executed) {
         a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
         a->refused = 1;
@@ -262,7 +264,7 @@ static void px__cconn_error(px_catt *a, const px_nc_msg *m, const px_meta *rmeta
 
 /* A reply's metadata as a view of the frame, or NULL when it is malformed: the attempt
  * has then failed with INTERNAL. Out of line: most replies carry none. */
-static __attribute__((noinline)) const px_meta *px__reply_meta_view(px_catt *a, const px_nc_msg *m,
+static __attribute__((noinline)) const px_meta *px__reply_meta_view(px_catt *a, const px_cmsg *m,
                                                                      px_meta *view)
 {
     px_err err;
@@ -277,33 +279,33 @@ static __attribute__((noinline)) const px_meta *px__reply_meta_view(px_catt *a, 
     return view;
 }
 
-static void px__cconn_on_frame(px_conn *c, const px_frame *f)
+/* One message from the server. */
+static void px__cconn_on_msg(px_cconn *cc, const px_cmsg *m)
 {
-    px_cconn *cc = (px_cconn *)c;
+    px_conn *c = &cc->conn;
     px_cloop *lp = cc->lp;
     px_client *cl = lp->cl;
-    px_nc_msg m;
     px_err e;
-    switch (px_nc_classify(f, &m)) {
-    case PX_NC_REPLY:
-    case PX_NC_ERROR:
+    switch (m->kind) {
+    case PX_CMSG_REPLY:
+    case PX_CMSG_ERROR:
         break;
-    case PX_NC_PONG:
+    case PX_CMSG_PONG:
         return;
-    case PX_NC_HELLO:
-        if (px_nc_hello_check(&m, cl->up->codec_name, c->peer, &e) != PX_OK)
+    case PX_CMSG_READY:
+        if (px_cmsg_ready_check(m, cl->up->codec_name, c->peer, &e) != PX_OK)
             px_conn_close(c, &e);
         return;
-    case PX_NC_GOAWAY:
-        px__cconn_retire(cc, &m);
+    case PX_CMSG_GOAWAY:
+        px__cconn_retire(cc, m);
         return;
-    case PX_NC_CONN_ERROR:  /* codec refused, protocol error: every call on it ends */
-    case PX_NC_UNEXPECTED:
-        px_nc_err(&m, c->peer, &e);
+    case PX_CMSG_CONN_ERROR:  /* codec refused, protocol error: every call on it ends */
+    case PX_CMSG_UNEXPECTED:
+        px_cmsg_err(m, c->peer, &e);
         px_conn_close(c, &e);
         return;
     }
-    px_ccall *call = px_ctx_find(&lp->ctx, m.id);
+    px_ccall *call = px_ctx_find(&lp->ctx, m->id);
     px_catt *a = NULL;
     for (int i = 0; call && i < 2; i++)
         if (call->att[i].live && call->att[i].conn == cc)
@@ -315,14 +317,14 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     /* The reply's metadata is read in place: the callback runs before this returns. */
     px_meta view;
     const px_meta *rmeta = NULL;
-    if (__builtin_expect(m.meta_len != 0, 0) && !(rmeta = px__reply_meta_view(a, &m, &view)))
+    if (__builtin_expect(m->meta_len != 0, 0) && !(rmeta = px__reply_meta_view(a, m, &view)))
         return;
     if (__builtin_expect(call->flt != NULL, 0)) {
         call->flt->last_ep = a->ep;
-        call->flt->resp_bytes = m.kind == PX_NC_REPLY ? m.body_len : 0;
+        call->flt->resp_bytes = m->kind == PX_CMSG_REPLY ? m->body_len : 0;
     }
-    if (m.kind == PX_NC_ERROR) {
-        px__cconn_error(a, &m, rmeta);
+    if (m->kind == PX_CMSG_ERROR) {
+        px__cconn_error(a, m, rmeta);
         return;
     }
     ProtobufCMessage *reply = NULL;
@@ -333,10 +335,10 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
     if (up->codec_decode_with && !call->keep) {
         /* px_call_wait's callers free their reply themselves: those stay on malloc. */
         px__reply_arena_init(call);
-        st = up->codec_decode_with(up->codec_state, call->reply_desc, m.body, m.body_len,
+        st = up->codec_decode_with(up->codec_state, call->reply_desc, m->body, m->body_len,
                                    &call->reply_arena.alloc, &reply, &err);
     } else {
-        st = up->codec->decode(up->codec_state, call->reply_desc, m.body, m.body_len, &reply,
+        st = up->codec->decode(up->codec_state, call->reply_desc, m->body, m->body_len, &reply,
                                &err);
     }
     if (st != PX_OK) {
@@ -347,6 +349,41 @@ static void px__cconn_on_frame(px_conn *c, const px_frame *f)
         return;
     }
     px__att_done(a, PX_OK, "", reply, rmeta);
+}
+
+/* What the server sent, one message at a time through the upstream's protocol. */
+static size_t px__cconn_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
+{
+    px_cconn *cc = (px_cconn *)c;
+    px_upstream *up = cc->lp->cl->up;
+    const px_protocol_ops *p = up->proto;
+    size_t off = 0, out_was = c->out.len;
+    while (!c->closed && !c->finishing) {
+        px_cmsg m;
+        size_t used = 0;
+        px_err err;
+        int r = p->client_next(cc->pstate, buf + off, len - off, &up->plim, &c->out, &m, &used,
+                               &err);
+        off += used;
+        if (r == PX_CNEXT_MORE)
+            break;
+        if (r == PX_CNEXT_ERROR) {
+            px_err final;
+            px_err_set(&final, err.status, "protocol error: %s", err.msg);
+            px_conn_close(c, &final);
+            break;
+        }
+        px__cconn_on_msg(cc, &m);
+    }
+    if (c->out.len != out_was && !c->closed)
+        px_conn_out(c); /* the protocol owed the server something: flush it */
+    return off;
+}
+
+static size_t px__cconn_msg_size(px_conn *c, const uint8_t *buf, size_t len)
+{
+    const px_protocol_ops *p = ((px_cconn *)c)->lp->cl->up->proto;
+    return p->client_msg_size ? p->client_msg_size(buf, len) : 0;
 }
 
 static void px__cconn_on_close(px_conn *c, const px_err *why)
@@ -364,7 +401,14 @@ static void px__cconn_on_close(px_conn *c, const px_err *why)
     px__cconn_fail_calls(cc, st, msg);
 }
 
-static void px__cconn_on_free(px_conn *c) { free(c); }
+static void px__cconn_on_free(px_conn *c)
+{
+    px_cconn *cc = (px_cconn *)c;
+    const px_protocol_ops *p = cc->lp->cl->up->proto;
+    if (cc->pstate && p->client_close)
+        p->client_close(cc->pstate);
+    free(c);
+}
 
 static void px__cconn_on_connected(px_conn *c)
 {
@@ -373,7 +417,8 @@ static void px__cconn_on_connected(px_conn *c)
 }
 
 static const px_conn_ops px__cconn_ops = {
-    .on_frame = px__cconn_on_frame,
+    .on_bytes = px__cconn_on_bytes,
+    .msg_size = px__cconn_msg_size,
     .on_close = px__cconn_on_close,
     .on_free = px__cconn_on_free,
     .on_connected = px__cconn_on_connected,
@@ -458,8 +503,14 @@ static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px
     ev_timer_init(&cc->connect_w, px__connect_timeout_cb, ct > 0 ? ct / 1e6 : 10.0, 0);
     cc->connect_w.data = cc;
     ev_timer_start(lp->loop.ev, &cc->connect_w);
-    /* HELLO goes first; requests follow without waiting for the answer. */
-    px_nc_hello(&cc->conn.out, cl->up->codec_name);
+    /* The opening (native: HELLO) goes first; requests follow without waiting for the
+     * answer. */
+    px_upstream *up = cl->up;
+    if (up->proto->client_open(up->proto_state, up->codec_name, &cc->conn.out, &cc->pstate) != 0) {
+        px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+        px_conn_close(&cc->conn, err);
+        return NULL;
+    }
     return cc;
 }
 
@@ -503,19 +554,20 @@ static int px__attempt(px_ccall *call)
         px__att_done(a, err.status, err.msg, NULL, NULL);
         return 1;
     }
-    px_nc_request r = {.id = call->id,
-                       .deadline_ms = px_nc_deadline_ms(call->deadline_us != 0, left),
-                       .method = call->method, .method_len = call->method_len,
-                       .meta = (const uint8_t *)call->method + call->method_len + 1,
-                       .meta_len = call->meta_len};
+    px_creq r = {.id = call->id,
+                 .timeout_us = call->deadline_us == 0 ? 0 : left > 0 ? left : 1,
+                 .method = call->method, .method_len = call->method_len,
+                 .meta = (const uint8_t *)call->method + call->method_len + 1,
+                 .meta_len = call->meta_len};
     if (__builtin_expect(call->flt != NULL, 0)) {
         call->flt->last_ep = ep;
         if (call->flt->fmeta.len) {
             r.meta = call->flt->fmeta.data;
-            r.meta_len = (uint32_t)call->flt->fmeta.len;
+            r.meta_len = call->flt->fmeta.len;
         }
     }
-    if (px_nc_request_append(px_conn_out(&cc->conn), &r, call->req.data, call->req.len) != 0) {
+    if (up->proto->client_request(cc->pstate, px_conn_out(&cc->conn), &r, call->req.data,
+                                  call->req.len) != 0) {
         px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL);
         return 1;
     }

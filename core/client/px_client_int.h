@@ -79,6 +79,7 @@ typedef struct px_cconn {
     px_err refusal;      /* a GOAWAY with a status refused the connection (status set): why,
                           * for every attempt on it */
     size_t slot; /* index in lp->conns */
+    void *pstate;        /* its protocol's state (client_open) */
 } px_cconn;
 
 

@@ -75,10 +75,14 @@ static void px__sfinish(px_scall *call, px_status st, const char *msg, ProtobufC
  * not to be trusted. */
 static void px__scancel(px_satt *a)
 {
-    uint8_t mem[PX_FRAME_HEADER_SIZE];
+    const px_protocol_ops *p = a->b->proto;
+    if (!p->client_cancel)
+        return;
+    uint8_t mem[64];
     px_buf cancel;
     px_buf_borrow(&cancel, mem, sizeof mem);
-    if (px_nc_cancel(&cancel, a->id) != 0 || px_bconn_send_now(a->b, cancel.data, cancel.len) != 0)
+    if (p->client_cancel(a->b->pstate, &cancel, a->id) != 0 ||
+        px_bconn_send_now(a->b, cancel.data, cancel.len) != 0)
         a->healthy = 0;
     px_buf_free(&cancel);
 }
@@ -150,26 +154,26 @@ static void px__slast_words(px_scall *call, px_satt *a, px_err *err)
     px_err rerr;
     for (int i = 0; i < 16 && px_bconn_read(a->b, &rerr) > 0; i++)
         ;
-    px_buf *in = &a->b->in;
+    (void)uc;
+    px_buf *in = &a->b->in, acks = {0};
     size_t off = 0, used = 0;
-    px_frame f;
-    px_nc_msg m;
-    while (px_frame_parse(in->data + off, in->len - off, uc->limits.max_meta,
-                          uc->limits.max_frame, &f, &used, &rerr) == PX_PARSE_OK) {
+    px_cmsg m;
+    while (a->b->proto->client_next(a->b->pstate, in->data + off, in->len - off, &call->up->plim,
+                                    &acks, &m, &used, &rerr) == PX_CNEXT_MSG) {
         off += used;
-        px_nc_classify(&f, &m);
-        int refusal = m.kind == PX_NC_GOAWAY && m.status != PX_OK;
-        if (refusal || m.kind == PX_NC_CONN_ERROR) {
+        int refusal = m.kind == PX_CMSG_GOAWAY && m.status != PX_OK;
+        if (refusal || m.kind == PX_CMSG_CONN_ERROR) {
             a->refused = refusal;
-            px_nc_err(&m, a->ep->pub.address, err);
-            return;
+            px_cmsg_err(&m, a->ep->pub.address, err);
+            break;
         }
     }
+    px_buf_free(&acks); /* the connection is going: nothing more is owed */
 }
 
 /* An answer's metadata, checked, becomes the call's reply_meta (only the last answer's
  * counts): PX_OK, or the error that ends the attempt (the connection stays good). */
-static px_status px__sreply_meta(px_scall *call, const px_nc_msg *m, const char *peer, px_err *e)
+static px_status px__sreply_meta(px_scall *call, const px_cmsg *m, const char *peer, px_err *e)
 {
     px_meta_clear(call->reply_meta);
     size_t n = 0;
@@ -188,36 +192,43 @@ static int px__sframes(px_scall *call, px_satt *a)
     const char *peer = a->ep->pub.address;
     px_err e, e2;
     for (;;) {
-        px_frame f;
+        px_cmsg m;
         size_t used = 0;
-        px_parse_result r = px_frame_parse(b->in.data, b->in.len, up->conf->limits.max_meta,
-                                           up->conf->limits.max_frame, &f, &used, &e2);
-        if (r == PX_PARSE_NEED_MORE)
+        uint8_t mem[64];
+        px_buf acks;
+        px_buf_borrow(&acks, mem, sizeof mem);
+        int r = b->proto->client_next(b->pstate, b->in.data, b->in.len, &up->plim, &acks, &m,
+                                      &used, &e2);
+        if (acks.len && px_bconn_send_now(b, acks.data, acks.len) != 0)
+            a->healthy = 0; /* what the protocol owed the server went in part */
+        px_buf_free(&acks);
+        if (r == PX_CNEXT_MORE) {
+            px_bconn_consume(b, used);
             return 0;
-        if (r == PX_PARSE_ERROR) {
+        }
+        if (r == PX_CNEXT_ERROR) {
             a->healthy = 0;
             px_err_set(&e, PX_INTERNAL, "protocol error from %s: %s", peer, e2.msg);
             px__satt_done(call, a, e.status, e.msg, NULL);
             return 1;
         }
-        px_nc_msg m;
         ProtobufCMessage *reply = NULL;
         px_status st = PX_OK;
         int ended = 1;
-        switch (px_nc_classify(&f, &m)) {
-        case PX_NC_REPLY:
-        case PX_NC_ERROR:
+        switch (m.kind) {
+        case PX_CMSG_REPLY:
+        case PX_CMSG_ERROR:
             if (m.id != a->id) {
                 __atomic_add_fetch(&call->c->stats.late_responses, 1, __ATOMIC_RELAXED);
                 ended = 0;
                 break;
             }
             call->last_ep = a->ep; /* for the filters' on_done */
-            call->resp_bytes = m.kind == PX_NC_REPLY ? m.body_len : 0;
+            call->resp_bytes = m.kind == PX_CMSG_REPLY ? m.body_len : 0;
             if (px__sreply_meta(call, &m, peer, &e) != PX_OK) {
                 st = e.status;
-            } else if (m.kind == PX_NC_ERROR) {
-                st = px_nc_err(&m, peer, &e);
+            } else if (m.kind == PX_CMSG_ERROR) {
+                st = px_cmsg_err(&m, peer, &e);
                 if (m.not_executed) {
                     a->sent = 0; /* the server says it never ran it: safe to send elsewhere */
                     a->refused = 1;
@@ -228,29 +239,29 @@ static int px__sframes(px_scall *call, px_satt *a)
                                 call->method, peer, e2.msg);
             }
             break;
-        case PX_NC_GOAWAY:
+        case PX_CMSG_GOAWAY:
             a->healthy = 0; /* finish this call, then do not reuse the connection */
             if (m.status == PX_OK) {
                 ended = 0;
             } else { /* the server refused the connection: nothing sent on it ran */
-                st = px_nc_err(&m, peer, &e);
+                st = px_cmsg_err(&m, peer, &e);
                 a->sent = 0;
                 a->refused = 1;
             }
             break;
-        case PX_NC_HELLO:
-            st = px_nc_hello_check(&m, up->codec_name, peer, &e);
+        case PX_CMSG_READY:
+            st = px_cmsg_ready_check(&m, up->codec_name, peer, &e);
             ended = st != PX_OK;
             if (ended)
                 a->healthy = 0;
             break;
-        case PX_NC_PONG:
+        case PX_CMSG_PONG:
             ended = 0;
             break;
-        case PX_NC_CONN_ERROR: /* codec refused, protocol error: the connection is over */
-        case PX_NC_UNEXPECTED:
+        case PX_CMSG_CONN_ERROR: /* codec refused, protocol error: the connection is over */
+        case PX_CMSG_UNEXPECTED:
             a->healthy = 0;
-            st = px_nc_err(&m, peer, &e);
+            st = px_cmsg_err(&m, peer, &e);
             break;
         }
         px_bconn_consume(b, used);
@@ -303,13 +314,13 @@ static int px__sattempt(px_scall *call)
         return 1;
     }
     a->id = px_sync_next_id(call->c);
-    px_nc_request r = {.id = a->id,
-                       .deadline_ms = px_nc_deadline_ms(call->deadline != 0,
-                                                        call->deadline - px_mono_us()),
-                       .method = call->method, .method_len = call->method_len,
-                       .meta = call->meta, .meta_len = call->meta_len};
+    int64_t left = call->deadline != 0 ? call->deadline - px_mono_us() : 0;
+    px_creq r = {.id = a->id, .timeout_us = call->deadline == 0 ? 0 : left > 0 ? left : 1,
+                 .method = call->method, .method_len = call->method_len,
+                 .meta = call->meta, .meta_len = call->meta_len};
     call->frame.len = 0;
-    if (px_nc_request_append(&call->frame, &r, call->body.data, call->body.len) != 0) {
+    if (a->b->proto->client_request(a->b->pstate, &call->frame, &r, call->body.data,
+                                    call->body.len) != 0) {
         px__satt_done(call, a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
         return 1;
     }

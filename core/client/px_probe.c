@@ -21,31 +21,61 @@ typedef struct px_probe {
     ev_timer timeout_w;
     int ok;
     struct px_probe *prev, *next;
+    void *pstate; /* the protocol's (client_open) */
 } px_probe;
 
-/* A PONG re-admits; a wrong HELLO answer, an ERROR, a refusal or a frame a server
- * must not send fails the probe. A plain GOAWAY does not: the PING is still answered. */
-static void px__probe_on_frame(px_conn *c, const px_frame *f)
+/* A PONG re-admits (or, for a protocol without pings, the server's acceptance of the
+ * opening); a wrong acceptance, an ERROR, a refusal or a message a server must not send
+ * fails the probe. A plain GOAWAY does not: the PING is still answered. */
+static void px__probe_on_msg(px_probe *p, const px_cmsg *m)
 {
-    px_probe *p = (px_probe *)c;
-    px_nc_msg m;
+    px_conn *c = &p->conn;
     px_err e;
-    switch (px_nc_classify(f, &m)) {
-    case PX_NC_PONG:
+    switch (m->kind) {
+    case PX_CMSG_PONG:
         p->ok = 1;
         px_conn_close(c, NULL);
         return;
-    case PX_NC_HELLO:
-        if (px_nc_hello_check(&m, p->lp->cl->up->codec_name, c->peer, &e) != PX_OK)
+    case PX_CMSG_READY:
+        if (px_cmsg_ready_check(m, p->lp->cl->up->codec_name, c->peer, &e) != PX_OK) {
             px_conn_close(c, &e);
+        } else if (!p->lp->cl->up->proto->client_ping) {
+            p->ok = 1;
+            px_conn_close(c, NULL);
+        }
         return;
-    case PX_NC_REPLY:
+    case PX_CMSG_REPLY:
         return;
     default:
-        if (px_nc_err(&m, c->peer, &e) != PX_OK)
+        if (px_cmsg_err(m, c->peer, &e) != PX_OK)
             px_conn_close(c, &e);
         return;
     }
+}
+
+static size_t px__probe_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
+{
+    px_probe *p = (px_probe *)c;
+    px_upstream *up = p->lp->cl->up;
+    size_t off = 0;
+    while (!c->closed && !c->finishing) {
+        px_cmsg m;
+        size_t used = 0;
+        px_err err;
+        int r = up->proto->client_next(p->pstate, buf + off, len - off, &up->plim, &c->out, &m,
+                                       &used, &err);
+        off += used;
+        if (r == PX_CNEXT_MORE)
+            break;
+        if (r == PX_CNEXT_ERROR) {
+            px_err e;
+            px_err_set(&e, err.status, "protocol error: %s", err.msg);
+            px_conn_close(c, &e);
+            break;
+        }
+        px__probe_on_msg(p, &m);
+    }
+    return off;
 }
 
 static void px__probe_on_close(px_conn *c, const px_err *why)
@@ -61,10 +91,17 @@ static void px__probe_on_close(px_conn *c, const px_err *why)
     px_health_probe_done(p->ep, p->ok, p->ok ? "" : why->status ? why->msg : "closed before PONG");
 }
 
-static void px__probe_on_free(px_conn *c) { free(c); }
+static void px__probe_on_free(px_conn *c)
+{
+    px_probe *p = (px_probe *)c;
+    const px_protocol_ops *po = p->lp->cl->up->proto;
+    if (p->pstate && po->client_close)
+        po->client_close(p->pstate);
+    free(c);
+}
 
 static const px_conn_ops px__probe_ops = {
-    .on_frame = px__probe_on_frame,
+    .on_bytes = px__probe_on_bytes,
     .on_close = px__probe_on_close,
     .on_free = px__probe_on_free,
 };
@@ -97,11 +134,16 @@ static void px__probe_one(px_cloop *lp, px_ep *ep)
     if (lp->probes)
         lp->probes->prev = p;
     lp->probes = p;
-    px_nc_hello(&p->conn.out, up->codec_name);
-    px_nc_ping(&p->conn.out, 1);
     ev_timer_init(&p->timeout_w, px__probe_timeout_cb, up->conf->health.probe_timeout_us / 1e6, 0);
     p->timeout_w.data = p;
     ev_timer_start(lp->loop.ev, &p->timeout_w);
+    const px_protocol_ops *po = up->proto;
+    if (po->client_open(up->proto_state, up->codec_name, &p->conn.out, &p->pstate) != 0 ||
+        (po->client_ping && po->client_ping(p->pstate, &p->conn.out, 1) != 0)) {
+        px_err e;
+        px_err_set(&e, PX_RESOURCE_EXHAUSTED, "out of memory");
+        px_conn_close(&p->conn, &e);
+    }
 }
 
 static void px__probe_tick(struct ev_loop *ev, ev_timer *w, int revents)

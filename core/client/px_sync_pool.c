@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "px_grow.h"
+#include "px_native.h"
 #include "px_native_client.h"
 #include "px_net.h"
 #include "px_time.h"
@@ -55,6 +56,8 @@ px_status px__sync_new(px_client *c, px_err *err)
 
 static void px__bconn_close(px_bconn *b)
 {
+    if (b->pstate && b->proto->client_close)
+        b->proto->client_close(b->pstate);
     close(b->fd);
     px_buf_free(&b->in);
     free(b);
@@ -181,8 +184,10 @@ static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn
     }
     b->fd = fd;
     b->ep = ep;
+    b->proto = c->up->proto;
     px_buf hello = {0};
-    px_status st = px_nc_hello(&hello, c->up->codec_name) == 0
+    px_status st = b->proto->client_open(c->up->proto_state, c->up->codec_name, &hello,
+                                         &b->pstate) == 0
                        ? px_bconn_send(b, hello.data, hello.len, deadline_us, err)
                        : px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     px_buf_free(&hello);
@@ -203,6 +208,8 @@ static int px__bconn_stale(px_bconn *b)
     ssize_t n = recv(b->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (n <= 0)
         return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    if (b->proto != &px_native_ops) /* another protocol's GOAWAY is read with the reply */
+        return 0;
     if (b->in.len > 0) /* a frame begun by an earlier read comes first */
         return px_frame_peek_type(b->in.data, b->in.len) == PX_FRAME_GOAWAY;
     return px_frame_peek_type(head, (size_t)n) == PX_FRAME_GOAWAY;

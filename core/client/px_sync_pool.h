@@ -14,6 +14,8 @@ typedef struct px_bconn {
     px_buf in;         /* read, not consumed yet: an incomplete frame, or frames behind
                         * the last reply (late answers the next reader drops) */
     struct px_bconn *next;
+    const px_protocol_ops *proto; /* the upstream's protocol ... */
+    void *pstate;                 /* ... and its state for this connection */
 } px_bconn;
 
 /** A request id for one attempt: a per-client counter, never 0, never reused. */

@@ -36,6 +36,8 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
     up->failover = px_insts_one(&up->insts, PX_MOD_FAILOVER, &up->failover_state);
     up->timeout = px_insts_one(&up->insts, PX_MOD_TIMEOUT, &up->timeout_state);
     up->naming = px_insts_one(&up->insts, PX_MOD_NAMING, &up->naming_state);
+    up->proto = px_insts_one(&up->insts, PX_MOD_PROTOCOL, &up->proto_state);
+    up->plim = (px_plimits){.max_body = uc->limits.max_frame, .max_meta = uc->limits.max_meta};
     if (px_fchain_add_insts(&up->chain, &up->insts) != 0)
         return px_err_set(err, PX_INTERNAL, "more than %d filters", PX_FCHAIN_MAX);
     return px_naming_sink_new(up, err);

@@ -17,6 +17,7 @@
 #include "px_fchain.h"
 #include "px_eptable.h"
 #include "px_grace.h"
+#include "plexus/px_protocol.h"
 #include "px_insts.h"
 #include "px_net.h"
 
@@ -103,6 +104,9 @@ typedef struct px_upstream {
     void *timeout_state;
     const px_naming_ops *naming;
     void *naming_state;
+    const px_protocol_ops *proto; /* the upstream's protocol: its client half */
+    void *proto_state;
+    px_plimits plim;          /* the upstream's limits, as its protocol reads them */
 } px_upstream;
 
 /** Whether ep is listed by the naming module now. */

@@ -6,6 +6,7 @@
 #include "plexus/px_failover.h"
 #include "plexus/px_filter.h"
 #include "plexus/px_naming.h"
+#include "plexus/px_protocol.h"
 #include "plexus/px_service.h"
 #include "plexus/px_timeout.h"
 
@@ -58,8 +59,32 @@ static const char *px__filter_scope(const void *ops, int server)
     return server ? "it is a client-side filter only" : "it is a server-side filter only";
 }
 
+static const char *px__protocol_missing(const void *ops)
+{
+    const px_protocol_ops *o = ops;
+    if (!o->detect && !o->client_request)
+        return "detect"; /* neither half */
+    if (o->detect && (!o->conn_open || !o->conn_recv || !o->reply_begin || !o->reply_end ||
+                      !o->reply_error))
+        return !o->conn_open ? "conn_open" : !o->conn_recv ? "conn_recv"
+               : !o->reply_begin ? "reply_begin" : !o->reply_end ? "reply_end" : "reply_error";
+    if (o->client_request && (!o->client_open || !o->client_next))
+        return !o->client_open ? "client_open" : "client_next";
+    return NULL;
+}
+
+static const char *px__protocol_scope(const void *ops, int server)
+{
+    const px_protocol_ops *o = ops;
+    if (server && !o->detect)
+        return "it has no server half (it can only call servers)";
+    if (!server && !o->client_request)
+        return "it has no client half (it can only serve)";
+    return NULL;
+}
+
 /* Config order: a server's codecs, then an upstream's codec, balancer, failover, timeout,
- * filters, naming (created last, so it is destroyed first: it may feed the balancer until
+ * filters, protocol, naming (created last, so it is destroyed first: it may feed the balancer until
  * then). */
 static const px_kind px__kinds[] = {
     {.id = PX_MOD_CODEC, .name = "codec", .prefix = "codec_",
@@ -76,6 +101,9 @@ static const px_kind px__kinds[] = {
     {.id = PX_MOD_FILTER, .name = "filter", .prefix = "filter_", .since_minor = 2, .repeat = 1,
      .server = {"filters", 1, NULL}, .upstream = {"filters", 1, NULL},
      .missing_op = px__filter_missing, .refuses_scope = px__filter_scope},
+    {.id = PX_MOD_PROTOCOL, .name = "protocol", .prefix = "proto_", .since_minor = 4,
+     .server = {"protocols", 1, "native"}, .upstream = {"protocol", 0, "native"},
+     .missing_op = px__protocol_missing, .refuses_scope = px__protocol_scope},
     {.id = PX_MOD_NAMING, .name = "naming", .prefix = "naming_", .since_minor = 2,
      .upstream = {"naming", 0, "static"}, .missing_op = px__naming_missing},
 };

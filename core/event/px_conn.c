@@ -98,7 +98,10 @@ static void px__conn_end_if_idle(px_conn *c)
         return;
     if (c->has_final && !c->final_sent) {
         c->final_sent = 1;
-        px_frame_append_error(&c->out, 0, c->why.status, c->why.msg);
+        if (c->ops->write_final)
+            c->ops->write_final(c, &c->why);
+        else
+            px_frame_append_error(&c->out, 0, c->why.status, c->why.msg);
     }
     if (c->connecting) {
         px_conn_close(c, &c->why);
@@ -169,8 +172,35 @@ void px_conn_resume(px_conn *c)
 
 /* Dispatches complete frames from buf[0..len) while the connection may go on; returns
  * the bytes consumed (all of them once it is finishing or closed). */
+/* What a protocol module may leave unconsumed: a message's header, metadata and body. */
+static inline size_t px__conn_unconsumed_max(const px_conn *c)
+{
+    return (size_t)(c->max_meta + c->max_body) + PX_READ_CHUNK;
+}
+
+/* A protocol module's connection: it takes what it can; the core bounds the rest. */
+static size_t px__conn_dispatch_bytes(px_conn *c, const uint8_t *buf, size_t len)
+{
+    size_t used = c->ops->on_bytes(c, buf, len);
+    if (c->closed || c->finishing)
+        return len;
+    if (used > len)
+        used = len;
+    if (len - used > px__conn_unconsumed_max(c)) {
+        px_err final;
+        px_err_set(&final, PX_RESOURCE_EXHAUSTED,
+                   "protocol error: a message of more than %zu bytes (max_meta + max_frame)",
+                   px__conn_unconsumed_max(c));
+        px_conn_finish(c, &final);
+        return len;
+    }
+    return used;
+}
+
 static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
 {
+    if (c->ops->on_bytes)
+        return px__conn_dispatch_bytes(c, buf, len);
     size_t off = 0;
     while (!c->closed && !c->finishing) {
         px_frame f;
@@ -215,8 +245,16 @@ static int px__buf_fit(px_buf *b, size_t cap)
  * the header claims (a header alone may not make the server reserve max_frame). */
 static int px__conn_in_room(px_conn *c)
 {
-    size_t len = c->in.len, total = px_frame_total(c->in.data, len);
+    size_t len = c->in.len, total;
     size_t want = len + PX_FRAME_HEADER_SIZE;
+    if (!c->ops->on_bytes) {
+        total = px_frame_total(c->in.data, len);
+    } else if (c->ops->msg_size) {
+        total = c->ops->msg_size(c, c->in.data, len);
+    } else { /* sizes unknown: grow with what arrives */
+        total = 0;
+        want = len < PX_READ_CHUNK ? len + PX_READ_CHUNK : 2 * len;
+    }
     if (total > len) {
         want = len < PX_READ_CHUNK ? len + PX_READ_CHUNK : 2 * len;
         if (want > total)

@@ -19,6 +19,18 @@ typedef struct px_conn px_conn;
 typedef struct px_conn_ops {
     /** A frame arrived. Its pointers are valid until return. May close the conn. */
     void (*on_frame)(px_conn *c, const px_frame *f);
+    /**
+     * Instead of on_frame (a connection whose protocol is a module): bytes arrived;
+     * returns how many it consumed. The rest is handed back with what follows; past
+     * max_meta + max_body + 64 KiB unconsumed, the connection fails. May close the conn.
+     */
+    size_t (*on_bytes)(px_conn *c, const uint8_t *buf, size_t len);
+    /** With on_bytes: the size of the message buf starts with, once known (0: not
+     *  yet), so that the input buffer grows to it and no further. May be NULL. */
+    size_t (*msg_size)(px_conn *c, const uint8_t *buf, size_t len);
+    /** Appends the last words of px_conn_finish's final error. NULL: a native ERROR
+     *  with id 0. */
+    void (*write_final)(px_conn *c, const px_err *e);
     /** The connection closed (once): why->status PX_OK for an orderly close. */
     void (*on_close)(px_conn *c, const px_err *why);
     /** A pending connect completed (client side). May be NULL. */

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "plexus/px_protocol.h"
 #include "px_frame.h"
 
 /* ---- frames a client sends ------------------------------------------------ */
@@ -57,32 +58,6 @@ int px_nc_ping(px_buf *out, uint64_t id);
 
 /* ---- frames a client receives ---------------------------------------------- */
 
-typedef enum px_nc_kind {
-    PX_NC_REPLY = 0,  /* RESPONSE: id's call succeeded; body is the encoded reply */
-    PX_NC_ERROR,      /* ERROR for id: status, body = message, not_executed */
-    PX_NC_CONN_ERROR, /* ERROR id 0: the whole connection ends with status */
-    PX_NC_GOAWAY,     /* no new calls here; status nonzero: the connection is refused */
-    PX_NC_HELLO,      /* the server's answer to HELLO: body = the codec it accepted */
-    PX_NC_PONG,       /* answer to a PING */
-    PX_NC_UNEXPECTED, /* REQUEST, PING or CANCEL: a server must not send them */
-} px_nc_kind;
-
-/** A server's frame as a client reads it. Pointers are the frame's own. */
-typedef struct px_nc_msg {
-    px_nc_kind kind;
-    uint8_t type;         /* the frame type, for messages */
-    uint64_t id;
-    px_status status;     /* ERROR, CONN_ERROR: never PX_OK (a number the client does
-                           * not know is PX_UNKNOWN); GOAWAY: PX_OK, or the refusal */
-    int not_executed;     /* ERROR flagged NOT_EXECUTED, or a refusing GOAWAY: nothing
-                           * of it ran, so it may go to another server */
-    const uint8_t *body;  /* REPLY: the encoded reply; ERROR, GOAWAY: UTF-8 text;
-                           * HELLO: the codec name */
-    uint32_t body_len;
-    const uint8_t *meta;  /* the metadata section (REPLY, ERROR) */
-    uint32_t meta_len;
-} px_nc_msg;
-
 /* An ERROR's status as the client reports it: the codes of PROTOCOL.md 6.2; 0 (an
  * ERROR that claims success) and numbers this side does not know are UNKNOWN. The one
  * place a status off the wire is decoded. */
@@ -96,7 +71,7 @@ static inline px_status px__nc_status(uint16_t wire)
  * async client, the blocking client and the probe; inline, so that a RESPONSE on the
  * async client's hot path costs only the fields it reads.
  */
-static inline px_nc_kind px_nc_classify(const px_frame *f, px_nc_msg *m)
+static inline px_cmsg_kind px_nc_classify(const px_frame *f, px_cmsg *m)
 {
     m->type = f->type;
     m->id = f->id;
@@ -108,25 +83,25 @@ static inline px_nc_kind px_nc_classify(const px_frame *f, px_nc_msg *m)
     m->meta_len = f->meta_len;
     switch (f->type) {
     case PX_FRAME_RESPONSE:
-        return m->kind = PX_NC_REPLY;
+        return m->kind = PX_CMSG_REPLY;
     case PX_FRAME_ERROR:
         m->status = px__nc_status(f->status);
         if (f->id == 0)
-            return m->kind = PX_NC_CONN_ERROR;
+            return m->kind = PX_CMSG_CONN_ERROR;
         m->not_executed = (f->flags & PX_FRAME_F_NOT_EXECUTED) != 0;
-        return m->kind = PX_NC_ERROR;
+        return m->kind = PX_CMSG_ERROR;
     case PX_FRAME_GOAWAY:
         if (f->status != 0) { /* a refused connection: nothing sent on it ran */
             m->status = px__nc_status(f->status);
             m->not_executed = 1;
         }
-        return m->kind = PX_NC_GOAWAY;
+        return m->kind = PX_CMSG_GOAWAY;
     case PX_FRAME_HELLO:
-        return m->kind = PX_NC_HELLO;
+        return m->kind = PX_CMSG_READY;
     case PX_FRAME_PONG:
-        return m->kind = PX_NC_PONG;
+        return m->kind = PX_CMSG_PONG;
     default:
-        return m->kind = PX_NC_UNEXPECTED;
+        return m->kind = PX_CMSG_UNEXPECTED;
     }
 }
 
@@ -137,13 +112,13 @@ static inline px_nc_kind px_nc_classify(const px_frame *f, px_nc_msg *m)
  * from PEER" (INTERNAL). Returns the status set (PX_OK for REPLY, HELLO, PONG and a
  * plain GOAWAY, with err untouched).
  */
-px_status px_nc_err(const px_nc_msg *m, const char *peer, px_err *err);
+px_status px_cmsg_err(const px_cmsg *m, const char *peer, px_err *err);
 
 /**
  * The server's HELLO must echo the codec asked for. PX_OK, or INTERNAL
  * ("protocol error: PEER answered HELLO with codec 'x', not 'protobuf'") in err.
  */
-px_status px_nc_hello_check(const px_nc_msg *m, const char *codec, const char *peer,
+px_status px_cmsg_ready_check(const px_cmsg *m, const char *codec, const char *peer,
                             px_err *err);
 
 #endif

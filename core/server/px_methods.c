@@ -72,11 +72,11 @@ px_status px_methods_seal(px_methods *t, px_err *err)
     return PX_OK;
 }
 
-const px_method *px_methods_find(const px_methods *t, const uint8_t *name, size_t len)
+const px_method *px_methods_find(const px_methods *t, const char *name, size_t len)
 {
     if (!t->n_slots)
         return NULL;
-    size_t s = px__fnv1a(name, len) & (t->n_slots - 1);
+    size_t s = px__fnv1a((const uint8_t *)name, len) & (t->n_slots - 1);
     while (t->slots[s]) {
         const px_method *m = &t->items[t->slots[s] - 1];
         if (m->name_len == len && memcmp(m->name, name, len) == 0)
@@ -86,7 +86,7 @@ const px_method *px_methods_find(const px_methods *t, const uint8_t *name, size_
     return NULL;
 }
 
-int px_methods_has_service(const px_methods *t, const uint8_t *svc, size_t len)
+int px_methods_has_service(const px_methods *t, const char *svc, size_t len)
 {
     for (size_t i = 0; i < t->n; i++)
         if (t->items[i].name_len > len && t->items[i].name[len] == '/' &&

@@ -30,9 +30,9 @@ px_status px_methods_add(px_methods *t, ProtobufCService *svc, px_pool *pool,
                          const struct px_fchain *chain, px_err *err);
 /** Builds the index after the last add. */
 px_status px_methods_seal(px_methods *t, px_err *err);
-const px_method *px_methods_find(const px_methods *t, const uint8_t *name, size_t len);
+const px_method *px_methods_find(const px_methods *t, const char *name, size_t len);
 /** Whether any method of service "package.Service" exists (to tell unknown service from unknown method). */
-int px_methods_has_service(const px_methods *t, const uint8_t *svc, size_t len);
+int px_methods_has_service(const px_methods *t, const char *svc, size_t len);
 void px_methods_free(px_methods *t);
 
 #endif

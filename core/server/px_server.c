@@ -81,6 +81,13 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
     }
     if (px__filters_new(&s->filters, &sc->mods[PX_MOD_FILTER], &env, err) != PX_OK)
         return err->status;
+    px_modlist only[PX_KIND_LIMIT] = {{0}};
+    only[PX_MOD_PROTOCOL] = sc->mods[PX_MOD_PROTOCOL];
+    if (px_insts_new(only, &env, &s->proto_insts, err) != PX_OK)
+        return err->status;
+    s->protos = px_insts_of(&s->proto_insts, PX_MOD_PROTOCOL, &s->n_protos);
+    if (!s->n_protos) /* the registry's default: the config always lists one */
+        return px_err_set(err, PX_INTERNAL, "server %s has no protocol", sc->id);
     for (size_t i = 0; i < sc->n_services; i++) {
         px_service_inst *si = &s->services[i];
         si->ref = &sc->services[i].module;
@@ -224,6 +231,7 @@ void px_server_free(px_server *s)
         px_insts_free(&s->services[i].filters);
     }
     px_insts_free(&s->filters);
+    px_insts_free(&s->proto_insts);
     for (size_t i = 0; i < s->n_codecs; i++)
         px_modref_destroy(s->codecs[i].ref, s->codecs[i].state);
     px_methods_free(&s->methods);

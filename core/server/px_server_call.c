@@ -125,9 +125,9 @@ void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const c
         px__sconn_error(call->sc, call->id, st, flags, "%s", msg);
 }
 
-/* The handler's response metadata goes into f's metadata section; past the server's
- * max_meta the call fails instead, without it. 0, or -1 when it failed the call. */
-static int px__reply_meta(px_scall *call, px_frame *f)
+/* The handler's response metadata goes with the answer; past the server's max_meta the
+ * call fails instead, without it. 0, or -1 when it failed the call. */
+static int px__reply_meta(px_scall *call, const uint8_t **meta, size_t *meta_len)
 {
     const px_meta *rm = call->resp_meta;
     uint64_t max = call->sc->sl->srv->sc->limits.max_meta;
@@ -138,52 +138,68 @@ static int px__reply_meta(px_scall *call, px_frame *f)
         call->resp_meta = NULL;
         return -1;
     }
-    f->meta = rm->enc.data;
-    f->meta_len = (uint32_t)rm->enc.len;
+    *meta = rm->enc.data;
+    *meta_len = rm->enc.len;
     return 0;
 }
 
-/* An ERROR frame for the call, with f's metadata. */
-static void px__append_error(px_buf *out, px_frame *f, px_status st, const char *msg)
+/* The handler's answer is an error: it goes out with its metadata. */
+static void px__append_failure(px_scall *call, px_buf *out, const uint8_t *meta, size_t meta_len)
 {
-    f->type = PX_FRAME_ERROR;
-    f->status = (uint16_t)st;
-    f->body = (const uint8_t *)msg;
-    f->body_len = (uint32_t)strlen(msg);
-    px_frame_append(out, f);
-}
-
-/* Encodes the handler's answer, with its metadata, as a frame appended to out. */
-static void px__append_reply(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
-{
-    const px_codec_inst *codec = call->sc->codec;
-    px_frame f = {.type = PX_FRAME_RESPONSE, .id = call->id};
-    if (call->resp_meta && px__reply_meta(call, &f) != 0)
-        reply = NULL;
-    if (reply) {
-        size_t off = px_frame_begin(out, &f);
-        if (off == (size_t)-1)
-            return;
-        px_err err; /* not = {0}: that zero-fills 516 bytes per call */
-        px_err_clear(&err);
-        if (codec->ops->encode(codec->state, reply, out, &err) == PX_OK) {
-            call->out_bytes = px_frame_end(out, off);
-            return;
-        }
-        out->len = off;
-        call->out_status = PX_INTERNAL;
-        snprintf(call->msg, sizeof call->msg, "cannot encode the reply of %s: %.200s",
-                 call->m->name, err.msg);
-        px__append_error(out, &f, PX_INTERNAL, call->msg);
-        return;
-    }
+    px_sconn *sc = call->sc;
     if (call->status == PX_OK) {
         call->status = PX_INTERNAL;
         snprintf(call->msg, sizeof call->msg, "handler of %s ended the call without a reply",
                  call->m->name);
     }
     call->out_status = call->status;
-    px__append_error(out, &f, call->status, call->msg);
+    sc->proto->reply_error(sc->pstate, out, call->id, call->status, 0, call->msg, meta, meta_len);
+}
+
+/* Encodes reply with the call's codec at the end of out. 0, or -1 with the call failed. */
+static int px__encode_body(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
+{
+    const px_codec_inst *codec = call->codec;
+    px_err err; /* not = {0}: that zero-fills 516 bytes per call */
+    px_err_clear(&err);
+    if (codec->ops->encode(codec->state, reply, out, &err) == PX_OK)
+        return 0;
+    call->status = PX_INTERNAL;
+    snprintf(call->msg, sizeof call->msg, "cannot encode the reply of %s: %.200s", call->m->name,
+             err.msg);
+    return -1;
+}
+
+/*
+ * Appends the answer to out through the connection's protocol: the handler's reply
+ * (body = NULL: encoded here, straight into out; else body holds it encoded already),
+ * or its failure, with its response metadata.
+ */
+static void px__append_answer(px_scall *call, px_buf *out, const ProtobufCMessage *reply,
+                              const px_buf *body)
+{
+    px_sconn *sc = call->sc;
+    const px_protocol_ops *p = sc->proto;
+    const uint8_t *meta = NULL;
+    size_t meta_len = 0;
+    if (call->resp_meta && px__reply_meta(call, &meta, &meta_len) != 0)
+        reply = NULL, body = NULL;
+    if (reply || body) {
+        size_t mark = p->reply_begin(sc->pstate, out, call->id, meta, meta_len);
+        if (mark == SIZE_MAX)
+            return;
+        int rc = body ? px_buf_append(out, body->data, body->len) : px__encode_body(call, out, reply);
+        if (rc == 0) {
+            call->out_bytes = (uint32_t)p->reply_end(sc->pstate, out, mark);
+            return;
+        }
+        if (body && call->status == PX_OK) {
+            call->status = PX_RESOURCE_EXHAUSTED;
+            snprintf(call->msg, sizeof call->msg, "%s: out of memory", call->m->name);
+        }
+        out->len = mark; /* what reply_begin appended goes too */
+    }
+    px__append_failure(call, out, meta, meta_len);
 }
 
 /* Loop thread: the answer frame of n bytes just appended at out[from..) stays only
@@ -210,10 +226,17 @@ static void px__call_complete_task(px_loop *loop, void *arg)
     if (!call->answered && !sc->conn.closed) {
         px_buf *out = px_conn_out(&sc->conn);
         size_t from = out->len;
-        if (call->filtered)
-            px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
-        if (px_buf_append(out, call->reply.data, call->reply.len) == 0)
+        if (call->body_only) { /* encoded on the worker; framed here, on the loop */
+            px__append_answer(call, out, NULL, call->body_failed ? NULL : &call->reply);
+            if (call->filtered)
+                px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
             px__check_reply_budget(call, out, from);
+        } else {
+            if (call->filtered)
+                px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
+            if (px_buf_append(out, call->reply.data, call->reply.len) == 0)
+                px__check_reply_budget(call, out, from);
+        }
     }
     px__finish(call);
 }
@@ -230,7 +253,7 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
         if (!call->answered && !sc->conn.closed) {
             px_buf *out = px_conn_out(&sc->conn);
             size_t from = out->len;
-            px__append_reply(call, out, reply);
+            px__append_answer(call, out, reply, NULL);
             if (call->filtered)
                 px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
             px__check_reply_budget(call, out, from);
@@ -241,8 +264,14 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
     /* The grace ran out and the server gave up on this handler: its loop may be gone. */
     if (__atomic_load_n(&sc->sl->srv->abandoned, __ATOMIC_ACQUIRE))
         return;
-    /* Encode here, off the IO thread; the loop only copies the finished frame. */
-    px__append_reply(call, &call->reply, reply);
+    /* Encode here, off the IO thread: the loop only copies the finished answer, or,
+     * for a protocol whose framing has connection state, frames the encoded body. */
+    if (call->sc->proto->flags & PX_PROTO_STATELESS_REPLY) {
+        px__append_answer(call, &call->reply, reply, NULL);
+    } else {
+        call->body_only = 1;
+        call->body_failed = !reply || px__encode_body(call, &call->reply, reply) != 0;
+    }
     px_loop_post(&sc->sl->loop, &call->task, px__call_complete_task, call);
 }
 
@@ -350,6 +379,25 @@ void px__sconn_answer_all(px_sconn *sc, const char *why)
     }
 }
 
+void px__sconn_cancel(px_sconn *sc, uint64_t id)
+{
+    for (px_scall *call = sc->calls; call; call = call->next) {
+        if (call->id != id || !call->id_live || call->answered)
+            continue;
+        /* Still waiting for a worker: it never runs (the worker hands the record back). */
+        int expect = PX_SCALL_QUEUED;
+        if (call->queued)
+            __atomic_compare_exchange_n(&call->state, &expect, PX_SCALL_ANSWERED, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        call->answered = 1; /* whatever its handler answers is dropped */
+        if (call->filtered)
+            px__scall_outcome(call, PX_CANCELLED, "the client cancelled the call", 0);
+        px_idset_del(&sc->ids, id);
+        call->id_live = 0;
+        return;
+    }
+}
+
 /* ---- admission ------------------------------------------------------------ */
 
 /* A refusal before anything ran: the id is free again, and the client may send the
@@ -368,10 +416,10 @@ static void px__refuse(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, 
     px__sconn_error(sc, id, st, flags, "%s", msg);
 }
 
-static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
+static void px__refuse_unknown(px_sconn *sc, const px_preq *f)
 {
     const px_methods *methods = &sc->sl->srv->methods;
-    const uint8_t *slash = memchr(f->method, '/', f->method_len);
+    const char *slash = memchr(f->method, '/', f->method_len);
     int mlen = (int)f->method_len;
     if (!slash)
         px__refuse(sc, f->id, PX_UNIMPLEMENTED, 0,
@@ -391,7 +439,7 @@ static void px__refuse_unknown(px_sconn *sc, const px_frame *f)
  * it ends (a handler may answer later, or on a worker, when the frame's bytes are gone):
  * in the record's own room when it fits there, else on the heap, counted in what the
  * call holds. 0, or -1 when refused (the record is put back). */
-static int px__admit_meta(px_sconn *sc, px_scall *call, const px_frame *f, const px_method *m)
+static int px__admit_meta(px_sconn *sc, px_scall *call, const px_preq *f, const px_method *m)
 {
     size_t count = 0, at = 0;
     char what[200];
@@ -421,10 +469,11 @@ static int px__admit_meta(px_sconn *sc, px_scall *call, const px_frame *f, const
 
 /* Decodes the body into call->input within budget bytes of heap beyond the call record.
  * Returns PX_OK or the codec's error; *over is set when it was the budget that ran out. */
-static px_status px__decode(px_sconn *sc, px_scall *call, const px_frame *f, size_t budget,
+static px_status px__decode(px_sconn *sc, px_scall *call, const px_preq *f, size_t budget,
                             int *over, px_err *err)
 {
-    const px_codec_inst *codec = sc->codec;
+    const px_codec_inst *codec = call->codec;
+    (void)sc;
     const ProtobufCMessageDescriptor *desc = call->m->input;
     if (codec->decode_with) {
         call->in_arena = 1;
@@ -475,21 +524,10 @@ static inline __attribute__((always_inline)) void px__dispatch(px_scall *call)
 
 void px__scall_dispatch(px_scall *call) { px__dispatch(call); }
 
-void px__on_request(px_sconn *sc, const px_frame *f)
+void px__on_request(px_sconn *sc, const px_preq *f)
 {
     px_server *srv = sc->sl->srv;
     const px_limits *lim = &srv->sc->limits;
-    if (!sc->codec) {
-        px__sconn_fatal(sc, PX_FAILED_PRECONDITION,
-                        "protocol error: REQUEST before HELLO: open the connection with a HELLO "
-                        "naming a codec");
-        return;
-    }
-    if (f->id == 0) {
-        /* Id 0 names the connection in ERROR frames: a request may not use it. */
-        px__sconn_fatal(sc, PX_INVALID_ARGUMENT, "protocol error: request id 0 is reserved");
-        return;
-    }
     /* The id is registered first (one probe of the set); every refusal below takes it
      * out again. A reused id is a protocol error: an answer for it could not be told
      * from the answer to the call already running under it. */
@@ -538,6 +576,7 @@ void px__on_request(px_sconn *sc, const px_frame *f)
     }
     call->sc = sc;
     call->m = m;
+    call->codec = (const px_codec_inst *)f->codec;
     call->held = (int64_t)sizeof *call;
     if (__builtin_expect(f->meta_len != 0, 0) && px__admit_meta(sc, call, f, m) != 0)
         return;
@@ -559,17 +598,17 @@ void px__on_request(px_sconn *sc, const px_frame *f)
         else if (st == PX_RESOURCE_EXHAUSTED) /* the process itself is out of memory */
             px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
                        "%s: cannot decode %s with codec %s: %s", m->name, m->input->name,
-                       sc->codec->name, err.msg);
+                       call->codec->name, err.msg);
         else
             px__refuse(sc, f->id, PX_INVALID_ARGUMENT, 0, "%s: cannot decode %s with codec %s: %s",
-                       m->name, m->input->name, sc->codec->name, err.msg);
+                       m->name, m->input->name, call->codec->name, err.msg);
         return;
     }
     call->id = f->id;
     call->id_live = 1;
     /* The loop's once-per-iteration clock: the budget counts from when the loop woke. */
     int64_t now = px_loop_mono_us(&sc->sl->loop);
-    call->deadline_us = f->deadline_ms ? now + (int64_t)f->deadline_ms * 1000 : INT64_MAX;
+    call->deadline_us = f->timeout_us > 0 ? now + f->timeout_us : INT64_MAX;
     call->next = sc->calls;
     if (sc->calls)
         sc->calls->prev = call;

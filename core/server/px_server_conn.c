@@ -20,14 +20,15 @@
 
 void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, const char *fmt, ...)
 {
+    if (sc->conn.closed || !sc->proto)
+        return;
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    px_frame f = {.type = PX_FRAME_ERROR, .flags = flags, .status = (uint16_t)st, .id = id,
-                  .body = (const uint8_t *)msg, .body_len = (uint32_t)strlen(msg)};
-    px_frame_append(px_conn_out(&sc->conn), &f);
+    sc->proto->reply_error(sc->pstate, px_conn_out(&sc->conn), id, st,
+                           (flags & PX_FRAME_F_NOT_EXECUTED) != 0, msg, NULL, 0);
 }
 
 void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...)
@@ -41,66 +42,27 @@ void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...)
     px_conn_finish(&sc->conn, &e);
 }
 
-static void px__sconn_goaway(px_sconn *sc, px_status st, const char *why)
+void px__sconn_goaway(px_sconn *sc, px_status st, const char *why)
 {
-    px_frame g = {.type = PX_FRAME_GOAWAY, .status = (uint16_t)st, .body = (const uint8_t *)why,
-                  .body_len = (uint32_t)strlen(why)};
-    px_frame_append(px_conn_out(&sc->conn), &g);
+    if (sc->proto && sc->proto->goaway)
+        sc->proto->goaway(sc->pstate, px_conn_out(&sc->conn), st, why);
 }
 
-/* ---- HELLO and frames ------------------------------------------------------ */
-
-static void px__on_hello(px_sconn *sc, const px_frame *f)
+int px__sconn_start_proto(px_sconn *sc, const px_inst *p)
 {
-    px_server *srv = sc->sl->srv;
-    if (sc->codec) {
-        px__sconn_fatal(sc, PX_INVALID_ARGUMENT, "protocol error: a second HELLO");
-        return;
+    const px_protocol_ops *ops = p->ops;
+    void *cs = NULL;
+    if (ops->conn_open(p->state, (px_pconn *)sc, &cs) != 0) {
+        px_err e;
+        px_err_set(&e, PX_RESOURCE_EXHAUSTED, "out of memory opening a %s connection",
+                   p->ref->mod->name);
+        px_conn_abort(&sc->conn, &e);
+        return -1;
     }
-    for (size_t i = 0; i < srv->n_codecs; i++) {
-        if (strlen(srv->codecs[i].name) == f->body_len &&
-            memcmp(srv->codecs[i].name, f->body, f->body_len) == 0) {
-            sc->codec = &srv->codecs[i];
-            px_frame h = {.type = PX_FRAME_HELLO, .body = f->body, .body_len = f->body_len};
-            px_frame_append(px_conn_out(&sc->conn), &h);
-            return;
-        }
-    }
-    char have[256] = "";
-    for (size_t i = 0; i < srv->n_codecs; i++) {
-        size_t l = strlen(have);
-        snprintf(have + l, sizeof have - l, "%s%s", i ? ", " : "", srv->codecs[i].name);
-    }
-    px__sconn_fatal(sc, PX_UNIMPLEMENTED, "codec '%.*s' is not available on server %s (it has: %s)",
-                    (int)(f->body_len > 64 ? 64 : f->body_len), (const char *)f->body, srv->sc->id,
-                    have);
-}
-
-static void px__sconn_on_frame(px_conn *c, const px_frame *f)
-{
-    px_sconn *sc = (px_sconn *)c;
-    sc->last_active = ev_now(c->loop->ev);
-    switch (f->type) {
-    case PX_FRAME_HELLO:
-        px__on_hello(sc, f);
-        break;
-    case PX_FRAME_REQUEST:
-        px__on_request(sc, f);
-        break;
-    case PX_FRAME_PING: {
-        px_frame p = {.type = PX_FRAME_PONG, .id = f->id};
-        px_frame_append(px_conn_out(c), &p);
-        break;
-    }
-    case PX_FRAME_CANCEL:
-        /* The client has already failed the call and will drop the reply; handlers
-         * see the deadline through px_handler_remaining_us. Nothing to undo here. */
-        break;
-    default:
-        px__sconn_fatal(sc, PX_INVALID_ARGUMENT, "protocol error: unexpected %s frame from a client",
-                        px_frame_type_name(f->type));
-        break;
-    }
+    sc->proto = ops;
+    sc->pstate = cs;
+    sc->proto_name = p->ref->mod->name;
+    return 0;
 }
 
 /* ---- timeouts ------------------------------------------------------------- */
@@ -120,17 +82,22 @@ static void px__watchdog_cb(struct ev_loop *ev, ev_timer *w, int revents)
         return; /* answering what is in progress, then closing: no more limits */
     const px_limits *lim = &sc->sl->srv->sc->limits;
     ev_tstamp now = ev_now(ev), next = now + 3600;
-    if (!sc->codec) {
+    if (!sc->ready) {
         ev_tstamp due = sc->accepted_at + lim->handshake_timeout_us / 1e6;
         if (now >= due) {
-            px__sconn_fatal(sc, PX_DEADLINE_EXCEEDED, "no HELLO within handshake_timeout (%lldms)",
+            px__sconn_fatal(sc, PX_DEADLINE_EXCEEDED,
+                            "handshake not completed within handshake_timeout (%lldms)",
                             (long long)(lim->handshake_timeout_us / 1000));
             return;
         }
         next = due;
     }
-    if (sc->conn.partial_since > 0) {
-        ev_tstamp due = sc->conn.partial_since + lim->read_timeout_us / 1e6;
+    /* A message started: in the connection's buffer, or inside the protocol. */
+    ev_tstamp partial = sc->conn.partial_since;
+    if (sc->partial_at > 0 && (partial == 0 || sc->partial_at < partial))
+        partial = sc->partial_at;
+    if (partial > 0) {
+        ev_tstamp due = partial + lim->read_timeout_us / 1e6;
         if (now >= due) {
             px__sconn_fatal(sc, PX_DEADLINE_EXCEEDED,
                             "frame not completed within read_timeout (%lldms)",
@@ -139,7 +106,7 @@ static void px__watchdog_cb(struct ev_loop *ev, ev_timer *w, int revents)
         }
         if (due < next)
             next = due;
-    } else if (sc->codec) {
+    } else if (sc->ready) {
         /* Nothing partial: check again within read_timeout, when one may have started. */
         ev_tstamp due = now + lim->read_timeout_us / 1e6;
         if (due < next)
@@ -214,14 +181,20 @@ static void px__sconn_on_close(px_conn *c, const px_err *why)
     px__sloop_check_drained(sl);
 }
 
+/* The last call is over too: the protocol's state may go. */
 static void px__sconn_on_free(px_conn *c)
 {
-    px_idset_free(&((px_sconn *)c)->ids);
+    px_sconn *sc = (px_sconn *)c;
+    if (sc->proto && sc->proto->conn_close)
+        sc->proto->conn_close(sc->pstate);
+    px_idset_free(&sc->ids);
     free(c);
 }
 
 static const px_conn_ops px__sconn_ops = {
-    .on_frame = px__sconn_on_frame,
+    .on_bytes = px__sconn_on_bytes,
+    .msg_size = px__sconn_msg_size,
+    .write_final = px__sconn_write_final,
     .on_close = px__sconn_on_close,
     .on_free = px__sconn_on_free,
     .busy = px__sconn_busy,
@@ -231,12 +204,14 @@ static const px_conn_ops px__sconn_ops = {
 /* Best effort on a fresh socket that will not be served: the kernel buffer takes a
  * small frame at once. What the client already sent is read first, so that the close
  * sends a FIN after the GOAWAY rather than a reset that could discard it. */
-static void px__refuse_conn(int fd, const char *why)
+static void px__refuse_conn(px_server *srv, int fd, const char *why)
 {
     px_buf b = {0};
-    px_frame g = {.type = PX_FRAME_GOAWAY, .status = PX_RESOURCE_EXHAUSTED,
-                  .body = (const uint8_t *)why, .body_len = (uint32_t)strlen(why)};
-    if (px_frame_append(&b, &g) == 0 && write(fd, b.data, b.len) < 0) {
+    /* In the listener's first protocol: before any byte there is no other to choose. */
+    const px_protocol_ops *p = srv->protos[0].ops;
+    if (p->goaway)
+        p->goaway(NULL, &b, PX_RESOURCE_EXHAUSTED, why);
+    if (b.len && write(fd, b.data, b.len) < 0) {
         /* the peer is gone already: nothing to tell */
     }
     px_buf_free(&b);
@@ -269,7 +244,7 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             char why[128];
             snprintf(why, sizeof why, "too many connections (max_connections %u)",
                      lim->max_connections);
-            px__refuse_conn(fd, why);
+            px__refuse_conn(srv, fd, why);
             continue;
         }
         px_sconn *sc = calloc(1, sizeof *sc);
@@ -291,10 +266,16 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
         sl->conns = sc;
         sl->n_conns++;
         sc->accepted_at = sc->last_active = ev_now(ev);
+        sc->plim = (px_plimits){.max_body = lim->max_frame, .max_meta = lim->max_meta,
+                                .max_inflight = lim->max_inflight_per_conn};
         ev_init(&sc->watchdog_w, px__watchdog_cb);
         sc->watchdog_w.data = sc;
         sc->watchdog_w.repeat = lim->handshake_timeout_us / 1e6;
         ev_timer_again(ev, &sc->watchdog_w);
+        /* One protocol: it is this connection's, whatever the first bytes (it judges
+         * them itself); several: the first bytes choose (px_server_proto.c). */
+        if (srv->n_protos == 1)
+            px__sconn_start_proto(sc, &srv->protos[0]);
     }
 }
 

@@ -93,7 +93,7 @@ static void px__resume(px_fcall *fc)
     px_loop_post(&call->sc->sl->loop, &call->task, px__resumed_task, call);
 }
 
-int px__scall_filter_in(px_scall *call, const px_frame *f)
+int px__scall_filter_in(px_scall *call, const px_preq *f)
 {
     /* Made once per call record, for the longest chain: kept as records are recycled. */
     if (!call->fc && (call->fc = malloc(px_fcall_size(PX_FCHAIN_MAX))) == NULL) {
@@ -109,7 +109,7 @@ int px__scall_filter_in(px_scall *call, const px_frame *f)
     fc->request = call->input;
     fc->meta = call->meta_len ? &call->req_meta : NULL;
     fc->add_meta = &call->resp_meta;
-    fc->request_bytes = f->body_len;
+    fc->request_bytes = (uint32_t)f->body_len;
     fc->deadline_us = &call->deadline_us;
     fc->resume = px__resume;
     fc->owner = call;

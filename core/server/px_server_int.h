@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "plexus/px_codec.h"
+#include "plexus/px_protocol.h"
 #include "px_arena.h"
 #include "px_codec_abi.h"
 #include "px_config_int.h"
@@ -59,13 +60,18 @@ typedef struct px_sloop {
     unsigned n_paused;
     unsigned pressure_ticks;
     ev_timer trim_w;         /* first loop: gives freed memory back to the system */
+    ev_tstamp detect_logged; /* when an undetected connection was last logged ... */
+    unsigned detect_quiet;   /* ... and how many since went unlogged */
     char why[300];           /* loop thread: the text of the last budget refusal */
 } px_sloop;
 
 typedef struct px_sconn {
     px_conn conn;
     px_sloop *sl;
-    const px_codec_inst *codec;
+    const px_protocol_ops *proto; /* NULL until the first bytes chose one */
+    void *pstate;            /* what its conn_open made */
+    const char *proto_name;  /* its module name, for messages */
+    px_plimits plim;         /* the listener's limits, as protocols see them */
     uint32_t inflight;       /* calls admitted and not yet released */
     px_idset ids;            /* request ids in flight: a reused one is a protocol error */
     const px_method *last_m; /* a connection mostly calls one method: skip the lookup */
@@ -73,7 +79,10 @@ typedef struct px_sconn {
     struct px_scall *calls;  /* calls in progress, for answers at the end of the grace */
     ev_timer watchdog_w;     /* handshake, read (slowloris), idle and drain timeouts */
     ev_tstamp accepted_at, last_active, goaway_at;
+    ev_tstamp partial_at;    /* the protocol holds part of a message since (px_pconn_partial) */
     unsigned goaway : 1;     /* a shutdown GOAWAY went out: new requests are refused */
+    unsigned ready : 1;      /* the protocol's handshake is complete */
+
     unsigned pressure_paused : 1; /* on the paused count of its loop */
 } px_sconn;
 
@@ -89,6 +98,7 @@ typedef struct px_scall {
     px_sconn *sc;
     uint64_t id;
     const px_method *m;
+    const px_codec_inst *codec; /* the request's, which answers it too */
     ProtobufCMessage *input;
     int64_t deadline_us;  /* monotonic; INT64_MAX when the caller set none */
     px_status status;
@@ -100,6 +110,9 @@ typedef struct px_scall {
     unsigned queued : 1;   /* submitted to a worker pool, or waiting for a filter */
     unsigned filtered : 1; /* passes through its method's filter chain (call->fc) */
     unsigned meta_heap : 1; /* req_meta's bytes were malloc'd (they did not fit in the record) */
+    unsigned body_only : 1;   /* call->reply holds the encoded body only (a worker encoded it
+                               * for a protocol that frames on the loop) ... */
+    unsigned body_failed : 1; /* ... or nothing: the call failed (status, msg) */
     uint32_t meta_len;    /* bytes of request metadata, in req_meta; 0: none */
     int64_t held;         /* bytes charged to the connection for this call */
     px_meta *resp_meta;   /* the handler's response metadata; NULL until it adds some */
@@ -123,6 +136,9 @@ struct px_server {
     const px_server_conf *sc;
     px_codec_inst *codecs;
     size_t n_codecs;
+    px_insts proto_insts; /* server.protocols */
+    px_inst *protos;      /* ... in the listed order (detection asks them in it) */
+    size_t n_protos;
     px_insts filters;     /* server.filters */
     px_service_inst *services;
     size_t n_services;
@@ -147,7 +163,7 @@ struct px_server {
 void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents);
 /** A protocol-level failure: answer what is in progress, then ERROR id 0 and close. */
 void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...) PX_PRINTF(3, 4);
-/** Appends an ERROR frame for id (flags: PX_FRAME_F_*). */
+/** Answers call id with an error through the protocol (flags: PX_FRAME_F_NOT_EXECUTED). */
 void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags,
                      const char *fmt, ...) PX_PRINTF(5, 6);
 /** A call of sc ended: closes a draining or finishing connection that became idle. */
@@ -155,8 +171,22 @@ void px__sconn_call_ended(px_sconn *sc);
 void px__sloop_drain_task(px_loop *loop, void *arg);
 void px__sloop_force_task(px_loop *loop, void *arg);
 
+/** Appends the connection's GOAWAY (st PX_OK: no new calls; else a refusal). */
+void px__sconn_goaway(px_sconn *sc, px_status st, const char *why);
+/** Starts sc on protocol p (the listener's only one, or the one its first bytes
+ *  chose). 0, or -1 when it failed (the connection is closing). */
+int px__sconn_start_proto(px_sconn *sc, const px_inst *p);
+
+/* px_server_proto.c */
+/** on_bytes of a server connection: detection first, then its protocol. */
+size_t px__sconn_on_bytes(px_conn *c, const uint8_t *buf, size_t len);
+size_t px__sconn_msg_size(px_conn *c, const uint8_t *buf, size_t len);
+void px__sconn_write_final(px_conn *c, const px_err *e);
+
 /* px_server_call.c */
-void px__on_request(px_sconn *sc, const px_frame *f);
+void px__on_request(px_sconn *sc, const px_preq *r);
+/** The peer gave up on call id: its answer is not sent (px_pconn_cancel). */
+void px__sconn_cancel(px_sconn *sc, uint64_t id);
 /** Loop thread: an admitted call runs: on a worker, or its handler now. */
 void px__scall_dispatch(px_scall *call);
 /** Loop thread: answers the call now with an ERROR; its handler, if any, is dropped. */
@@ -168,7 +198,7 @@ void px__call_finish(px_scall *call);
 /* px_server_filter.c */
 /** Loop thread: runs the call's on_request filters; 1 when it may run now, 0 when a
  *  filter rejected it (answered) or will resume it later. */
-int px__scall_filter_in(px_scall *call, const px_frame *f);
+int px__scall_filter_in(px_scall *call, const px_preq *r);
 /** The answer the client gets (any thread, before the answer is queued). */
 void px__scall_outcome(px_scall *call, px_status st, const char *msg, size_t body_bytes);
 /** Loop thread, as the call finishes: its filters' on_done. */

@@ -60,39 +60,39 @@ static void fail(const char *what, size_t i)
  * for an ERROR), the frame's own bytes, and messages that agree with the status. */
 static void check_client_view(const px_frame *f, size_t i)
 {
-    px_nc_msg m;
-    px_nc_kind k = px_nc_classify(f, &m);
+    px_cmsg m;
+    px_cmsg_kind k = px_nc_classify(f, &m);
     if (k != m.kind || m.id != f->id || m.type != f->type || m.body != f->body ||
         m.body_len != f->body_len || m.meta != f->meta || m.meta_len != f->meta_len)
         fail("px_nc_classify does not carry the frame's own fields", i);
-    px_nc_kind want = f->type == PX_FRAME_RESPONSE ? PX_NC_REPLY
-                      : f->type == PX_FRAME_ERROR  ? (f->id ? PX_NC_ERROR : PX_NC_CONN_ERROR)
-                      : f->type == PX_FRAME_GOAWAY ? PX_NC_GOAWAY
-                      : f->type == PX_FRAME_HELLO  ? PX_NC_HELLO
-                      : f->type == PX_FRAME_PONG   ? PX_NC_PONG
-                                                   : PX_NC_UNEXPECTED;
+    px_cmsg_kind want = f->type == PX_FRAME_RESPONSE ? PX_CMSG_REPLY
+                      : f->type == PX_FRAME_ERROR  ? (f->id ? PX_CMSG_ERROR : PX_CMSG_CONN_ERROR)
+                      : f->type == PX_FRAME_GOAWAY ? PX_CMSG_GOAWAY
+                      : f->type == PX_FRAME_HELLO  ? PX_CMSG_READY
+                      : f->type == PX_FRAME_PONG   ? PX_CMSG_PONG
+                                                   : PX_CMSG_UNEXPECTED;
     if (k != want)
         fail("px_nc_classify gave the wrong kind", i);
-    int failing = k == PX_NC_ERROR || k == PX_NC_CONN_ERROR ||
-                  (k == PX_NC_GOAWAY && f->status != 0);
+    int failing = k == PX_CMSG_ERROR || k == PX_CMSG_CONN_ERROR ||
+                  (k == PX_CMSG_GOAWAY && f->status != 0);
     if (failing && (m.status <= PX_OK || m.status >= PX_STATUS_COUNT))
         fail("a failing frame classified with a status a client does not know", i);
     if (failing && f->status > 0 && f->status < PX_STATUS_COUNT && m.status != f->status)
         fail("a known status was not kept", i);
     if (!failing && m.status != PX_OK)
         fail("a frame that fails nothing carries a status", i);
-    if (m.not_executed != ((k == PX_NC_ERROR && (f->flags & PX_FRAME_F_NOT_EXECUTED)) ||
-                           (k == PX_NC_GOAWAY && f->status != 0)))
+    if (m.not_executed != ((k == PX_CMSG_ERROR && (f->flags & PX_FRAME_F_NOT_EXECUTED)) ||
+                           (k == PX_CMSG_GOAWAY && f->status != 0)))
         fail("not_executed differs from the flag (or the refusal)", i);
     px_err e;
     px_err_clear(&e);
-    px_status st = px_nc_err(&m, "fuzz", &e);
-    if ((failing || k == PX_NC_UNEXPECTED) != (st != PX_OK) || (st != PX_OK && e.status != st))
-        fail("px_nc_err disagrees with the kind", i);
-    if (k == PX_NC_HELLO) {
+    px_status st = px_cmsg_err(&m, "fuzz", &e);
+    if ((failing || k == PX_CMSG_UNEXPECTED) != (st != PX_OK) || (st != PX_OK && e.status != st))
+        fail("px_cmsg_err disagrees with the kind", i);
+    if (k == PX_CMSG_READY) {
         int same = f->body_len == 8 && memcmp(f->body, "protobuf", 8) == 0;
-        if ((px_nc_hello_check(&m, "protobuf", "fuzz", &e) == PX_OK) != same)
-            fail("px_nc_hello_check accepted another codec, or refused its own", i);
+        if ((px_cmsg_ready_check(&m, "protobuf", "fuzz", &e) == PX_OK) != same)
+            fail("px_cmsg_ready_check accepted another codec, or refused its own", i);
     }
 }
 

@@ -83,7 +83,7 @@ static void test_handshake_timeout(void **state)
     assert_int_equal(f.type, PX_FRAME_ERROR);
     assert_int_equal(f.id, 0);
     assert_int_equal(f.status, PX_DEADLINE_EXCEEDED);
-    assert_string_equal(r.text, "no HELLO within handshake_timeout (150ms)");
+    assert_string_equal(r.text, "handshake not completed within handshake_timeout (150ms)");
     assert_true(px_raw_closed(&r));
     close(r.fd);
     assert_still_serving();

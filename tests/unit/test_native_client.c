@@ -55,13 +55,13 @@ static void test_metadata_carried_both_ways(void **state)
                      .meta_len = 2, .body = (const uint8_t *)"R", .body_len = 1};
     assert_int_equal(px_frame_append(&b, &resp), 0);
     assert_int_equal(px_frame_parse(b.data, b.len, 64, 64, &f, &used, &err), PX_PARSE_OK);
-    px_nc_msg m;
-    assert_int_equal(px_nc_classify(&f, &m), PX_NC_REPLY);
+    px_cmsg m;
+    assert_int_equal(px_nc_classify(&f, &m), PX_CMSG_REPLY);
     assert_int_equal(m.id, 7);
     assert_int_equal(m.meta_len, 2);
     assert_memory_equal(m.meta, "rm", 2);
     assert_int_equal(m.body_len, 1);
-    assert_int_equal(px_nc_err(&m, "peer", &err), PX_OK);
+    assert_int_equal(px_cmsg_err(&m, "peer", &err), PX_OK);
     px_buf_free(&b);
 }
 
@@ -75,7 +75,7 @@ static void test_deadline_ms(void **state)
     assert_int_equal(px_nc_deadline_ms(1, INT64_MAX), UINT32_MAX);
 }
 
-static px_nc_kind classify(px_frame f, px_nc_msg *m)
+static px_cmsg_kind classify(px_frame f, px_cmsg *m)
 {
     f.body = (const uint8_t *)"why";
     f.body_len = 3;
@@ -86,13 +86,13 @@ static px_nc_kind classify(px_frame f, px_nc_msg *m)
  * UNKNOWN; the message is the body. */
 static void test_error_status_decoding(void **state)
 {
-    px_nc_msg m;
+    px_cmsg m;
     px_err err;
     assert_int_equal(classify((px_frame){.type = PX_FRAME_ERROR, .id = 5, .status = PX_UNAVAILABLE},
-                              &m), PX_NC_ERROR);
+                              &m), PX_CMSG_ERROR);
     assert_int_equal(m.status, PX_UNAVAILABLE);
     assert_int_equal(m.not_executed, 0);
-    assert_int_equal(px_nc_err(&m, "1.2.3.4:5", &err), PX_UNAVAILABLE);
+    assert_int_equal(px_cmsg_err(&m, "1.2.3.4:5", &err), PX_UNAVAILABLE);
     assert_string_equal(err.msg, "why");
     const uint16_t unknown[] = {0, PX_STATUS_COUNT, 99, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
@@ -111,34 +111,34 @@ static void test_error_status_decoding(void **state)
 
 static void test_connection_frames(void **state)
 {
-    px_nc_msg m;
+    px_cmsg m;
     px_err err;
     assert_int_equal(classify((px_frame){.type = PX_FRAME_ERROR, .status = PX_UNIMPLEMENTED,
                                          .flags = PX_FRAME_F_NOT_EXECUTED},
                               &m),
-                     PX_NC_CONN_ERROR);
+                     PX_CMSG_CONN_ERROR);
     assert_int_equal(m.not_executed, 0); /* the flag is for one request */
-    assert_int_equal(px_nc_err(&m, "1.2.3.4:5", &err), PX_UNIMPLEMENTED);
+    assert_int_equal(px_cmsg_err(&m, "1.2.3.4:5", &err), PX_UNIMPLEMENTED);
     assert_string_equal(err.msg, "1.2.3.4:5: why");
 
-    assert_int_equal(classify((px_frame){.type = PX_FRAME_GOAWAY}, &m), PX_NC_GOAWAY);
+    assert_int_equal(classify((px_frame){.type = PX_FRAME_GOAWAY}, &m), PX_CMSG_GOAWAY);
     assert_int_equal(m.status, PX_OK);
     assert_int_equal(m.not_executed, 0);
     err.status = PX_INTERNAL;
-    assert_int_equal(px_nc_err(&m, "1.2.3.4:5", &err), PX_OK);
+    assert_int_equal(px_cmsg_err(&m, "1.2.3.4:5", &err), PX_OK);
     assert_int_equal(err.status, PX_INTERNAL); /* untouched */
 
     classify((px_frame){.type = PX_FRAME_GOAWAY, .status = PX_RESOURCE_EXHAUSTED}, &m);
     assert_int_equal(m.not_executed, 1); /* a refusal: nothing on it ran */
-    assert_int_equal(px_nc_err(&m, "1.2.3.4:5", &err), PX_RESOURCE_EXHAUSTED);
+    assert_int_equal(px_cmsg_err(&m, "1.2.3.4:5", &err), PX_RESOURCE_EXHAUSTED);
     assert_string_equal(err.msg, "1.2.3.4:5 refused the connection: why");
 
-    assert_int_equal(classify((px_frame){.type = PX_FRAME_PONG, .id = 3}, &m), PX_NC_PONG);
+    assert_int_equal(classify((px_frame){.type = PX_FRAME_PONG, .id = 3}, &m), PX_CMSG_PONG);
     assert_int_equal(m.id, 3);
     const uint8_t never[] = {PX_FRAME_REQUEST, PX_FRAME_PING, PX_FRAME_CANCEL};
     for (size_t i = 0; i < sizeof never; i++) {
-        assert_int_equal(classify((px_frame){.type = never[i], .id = 1}, &m), PX_NC_UNEXPECTED);
-        assert_int_equal(px_nc_err(&m, "1.2.3.4:5", &err), PX_INTERNAL);
+        assert_int_equal(classify((px_frame){.type = never[i], .id = 1}, &m), PX_CMSG_UNEXPECTED);
+        assert_int_equal(px_cmsg_err(&m, "1.2.3.4:5", &err), PX_INTERNAL);
         char want[100];
         snprintf(want, sizeof want, "protocol error: unexpected %s frame from 1.2.3.4:5",
                  px_frame_type_name(never[i]));
@@ -148,16 +148,16 @@ static void test_connection_frames(void **state)
 
 static void test_hello_answer(void **state)
 {
-    px_nc_msg m;
+    px_cmsg m;
     px_err err;
     px_frame f = {.type = PX_FRAME_HELLO, .body = (const uint8_t *)"protobuf", .body_len = 8};
-    assert_int_equal(px_nc_classify(&f, &m), PX_NC_HELLO);
-    assert_int_equal(px_nc_hello_check(&m, "protobuf", "h:1", &err), PX_OK);
-    assert_int_equal(px_nc_hello_check(&m, "proto", "h:1", &err), PX_INTERNAL);
+    assert_int_equal(px_nc_classify(&f, &m), PX_CMSG_READY);
+    assert_int_equal(px_cmsg_ready_check(&m, "protobuf", "h:1", &err), PX_OK);
+    assert_int_equal(px_cmsg_ready_check(&m, "proto", "h:1", &err), PX_INTERNAL);
     assert_string_equal(err.msg, "protocol error: h:1 answered HELLO with codec 'protobuf', not 'proto'");
     f.body_len = 0;
     px_nc_classify(&f, &m);
-    assert_int_equal(px_nc_hello_check(&m, "protobuf", "h:1", &err), PX_INTERNAL);
+    assert_int_equal(px_cmsg_ready_check(&m, "protobuf", "h:1", &err), PX_INTERNAL);
 }
 
 static void test_cancel_ping_and_peek(void **state)

@@ -70,7 +70,7 @@ typedef struct px_preq {
     const uint8_t *body;    /**< the encoded request */
     size_t body_len;
     int64_t timeout_us;     /**< what the caller gave the call; 0: no deadline */
-    const px_pcodec *codec; /**< the body's codec; NULL: the connection's (px_pconn_set_codec) */
+    const px_pcodec *codec; /**< the body's codec (px_pconn_codec) */
 } px_preq;
 
 /* ---- what the core offers a server protocol (IO thread only) ---------------- */
@@ -83,14 +83,13 @@ PX_API const char *px_pconn_peer(const px_pconn *pc);
 PX_API const px_plimits *px_pconn_limits(const px_pconn *pc);
 /**
  * The server codec called name (len bytes), or NULL with err saying which codecs the
- * server has (UNIMPLEMENTED). A protocol that names the codec per call (a content
- * type) looks it up here; one that names it per connection sets it below.
+ * server has (UNIMPLEMENTED). A protocol that names the codec per connection (native's
+ * HELLO) keeps what this returns; one that names it per call (a content type) looks it
+ * up per call.
  */
 PX_API const px_pcodec *px_pconn_codec(px_pconn *pc, const char *name, size_t len, px_err *err);
 /** The codec's module name ("protobuf"). */
 PX_API const char *px_pcodec_name(const px_pcodec *c);
-/** The codec of the connection's requests that name none. */
-PX_API void px_pconn_set_codec(px_pconn *pc, const px_pcodec *c);
 /** The opening handshake is complete: the handshake_timeout no longer applies. */
 PX_API void px_pconn_ready(px_pconn *pc);
 /**
@@ -180,9 +179,10 @@ typedef struct px_protocol_ops {
     /* ---- server half: NULL detect means the protocol serves no listener ---- */
     /** About the first len bytes a connection sent (len >= 1). */
     px_detect (*detect)(const uint8_t *buf, size_t len);
-    /** A connection starts speaking this protocol: its state, or NULL when out of
-     *  memory (a protocol without per-connection state returns pc). */
-    void *(*conn_open)(void *state, px_pconn *pc);
+    /** A connection starts speaking this protocol: sets *cs, the state the other ops
+     *  get (may be anything: pc, or state for a protocol with none of its own), and
+     *  may append opening bytes. 0, or -1 when out of memory. */
+    int (*conn_open)(void *state, px_pconn *pc, void **cs);
     /** Bytes arrived: returns how many it consumed; the rest is handed back, with what
      *  follows, next time (the core bounds what it keeps by the limits). */
     size_t (*conn_recv)(void *cs, const uint8_t *buf, size_t len);
@@ -190,28 +190,32 @@ typedef struct px_protocol_ops {
      *  (0: unknown), so that the core reserves what it will take and no more. */
     size_t (*msg_size)(const uint8_t *buf, size_t len);
     /** An answer to id begins: appends what precedes the body (meta: response metadata,
-     *  §2.3 encoding) and returns a mark, or SIZE_MAX when out of memory. The core then
-     *  appends the body (the codec encodes straight into out) and calls reply_end. */
+     *  §2.3 encoding) and returns the mark out->len had before, or SIZE_MAX when out of
+     *  memory. The core then appends the body (the codec encodes straight into out) and
+     *  calls reply_end; or, when the body cannot be made, cuts out back to the mark and
+     *  answers with reply_error instead. */
     size_t (*reply_begin)(void *cs, px_buf *out, uint64_t id, const uint8_t *meta,
                           size_t meta_len);
     /** The body is out[mark + what reply_begin wrote ..]: frames it (it may move it);
      *  returns the body's bytes. */
     size_t (*reply_end)(void *cs, px_buf *out, size_t mark);
-    /** Call id fails with st and msg (not_executed: it never ran). 0, or -1 on OOM. */
+    /** Call id fails with st and msg (not_executed: it never ran), with response
+     *  metadata (meta_len 0: none). 0, or -1 on OOM. */
     int (*reply_error)(void *cs, px_buf *out, uint64_t id, px_status st, int not_executed,
-                       const char *msg);
+                       const char *msg, const uint8_t *meta, size_t meta_len);
     /** No new calls will be taken (st PX_OK: shutdown or idle; else the connection is
      *  refused, and cs is NULL: the connection was never opened). */
     void (*goaway)(void *cs, px_buf *out, px_status st, const char *why);
     /** Last words before the connection closes on an error (px_pconn_fail, a limit). */
     void (*conn_fail)(void *cs, px_buf *out, px_status st, const char *msg);
-    /** The connection is gone; frees cs. May be NULL. */
+    /** The connection is gone and its last call is over; frees cs. May be NULL. */
     void (*conn_close)(void *cs);
 
     /* ---- client half: NULL client_request means no upstream may use it ---- */
     /** A connection to a server opens asking for codec: appends its opening bytes and
-     *  returns its state (a stateless protocol returns state), NULL when out of memory. */
-    void *(*client_open)(void *state, const char *codec, px_buf *out);
+     *  sets *cs (as conn_open). 0, or -1 when out of memory. Any thread (the blocking
+     *  client opens connections on its caller's thread). */
+    int (*client_open)(void *state, const char *codec, px_buf *out, void **cs);
     /** Appends call r carrying body. 0, or -1 when out of memory (out unchanged). */
     int (*client_request)(void *cs, px_buf *out, const px_creq *r, const uint8_t *body,
                           size_t len);
