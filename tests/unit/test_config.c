@@ -266,7 +266,7 @@ static void test_client_errors(void **state)
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      retries: 2\n",
                 PX_INVALID_ARGUMENT,
                 "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: codec, balancer, failover, timeout, "
-                "filters, naming, endpoints, health, limits, connections_per_endpoint, pool_size, "
+                "filters, protocol, naming, endpoints, health, limits, connections_per_endpoint, pool_size, "
                 "max_endpoints)");
     expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [1.2.3.4:1]\n",
                 PX_INVALID_ARGUMENT,
