@@ -157,7 +157,7 @@ static void px__append_failure(px_scall *call, px_buf *out, const uint8_t *meta,
 }
 
 /* Encodes reply with the call's codec at the end of out. 0, or -1 with the call failed. */
-static int px__encode_body(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
+static inline __attribute__((always_inline)) int px__encode_body(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
 {
     const px_codec_inst *codec = call->codec;
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
