@@ -4,7 +4,8 @@
  * and waited calls, metadata both ways, error statuses. Bytes of neither protocol are
  * closed and logged, and the server goes on; a malformed fx header is answered FX1
  * FAIL and closed. A listener with `protocols: [fx]` refuses a native client (library
- * and CLI) cleanly. Unknown protocol names are refused at FILE:LINE:COL. */
+ * and CLI) cleanly, and carries an error's metadata through fx. Unknown protocol names
+ * are refused at FILE:LINE:COL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,10 +33,11 @@ static const char *BOTH_YAML = "  codecs: [protobuf]\n"
                                "    - module: calc\n"
                                "      workers: 4\n";
 
+/* fxmeta: calc.Calculator whose Div fails with the request's metadata as the answer's. */
 static const char *FX_ONLY_YAML = "  codecs: [protobuf]\n"
                                   "  protocols: [fx]\n"
                                   "  services:\n"
-                                  "    - module: calc\n";
+                                  "    - module: fxmeta\n";
 
 #define TIMEOUTS "      timeout: { module: fixed, connect: 1s, call: 5s }\n"
 
@@ -172,13 +174,13 @@ static size_t raw_msg(int fd, char *hdr, size_t hcap, char *pay, size_t pcap)
         hdr[n++] = ch;
     }
     hdr[n] = 0;
-    unsigned long long a = 0, b = 0, c = 0, d = 0;
+    unsigned long long a = 0, b = 0, c = 0, d = 0, e = 0;
     char verb[8];
     size_t len = 0;
     if (sscanf(hdr, "FX1 OK %llu %llu %llu", &a, &b, &c) == 3)
         len = (size_t)(b + c);
-    else if (sscanf(hdr, "FX1 ERR %llu %llu %llu %llu", &a, &b, &c, &d) == 4)
-        len = (size_t)d;
+    else if (sscanf(hdr, "FX1 ERR %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e) == 5)
+        len = (size_t)(d + e);
     else if (sscanf(hdr, "FX1 %7s %llu %llu", verb, &a, &b) == 3 &&
              (strcmp(verb, "BYE") == 0 || strcmp(verb, "FAIL") == 0))
         len = (size_t)b;
@@ -387,7 +389,7 @@ static void test_fx_raw_wire(void **state)
     calc__add_reply__free_unpacked(r, NULL);
     raw_add(fd, 2, "xml", 1, 1);
     n = raw_msg(fd, hdr, sizeof hdr, pay, sizeof pay);
-    snprintf(want, sizeof want, "FX1 ERR 2 %d 1 %zu", PX_UNIMPLEMENTED, n);
+    snprintf(want, sizeof want, "FX1 ERR 2 %d 1 0 %zu", PX_UNIMPLEMENTED, n);
     assert_string_equal(hdr, want);
     assert_non_null(strstr(pay, "xml"));
     raw_add(fd, 3, "protobuf", 2, 3); /* and the connection goes on */
@@ -441,7 +443,8 @@ static void test_fx_only_refuses_native(void **state)
         /* Refused, not left to time out: the native client sees the close (UNAVAILABLE)
          * or fx's FAIL line, which is no native frame (INTERNAL, protocol error). */
         if (st != PX_UNAVAILABLE && st != PX_INTERNAL)
-            fail_msg("a native call to an fx-only listener: %s: %s", px_status_name(st), err.msg);
+            fail_msg("a native call (%s) to an fx-only listener: %s: %s",
+                     wait ? "px_call_wait" : "px_call", px_status_name(st), err.msg);
         assert_true(px_mono_us() - t0 < 4000000);
         assert_non_null(strstr(err.msg, port));
     }
@@ -462,6 +465,28 @@ static void test_fx_only_refuses_native(void **state)
     int64_t sum = 0;
     assert_int_equal(add(c, 0, 1, 2, &sum, &err), PX_OK);
     assert_int_equal(sum, 3);
+    /* An error's metadata: fxmeta's Div echoes the request's, then fails. */
+    px_meta *m = px_meta_new(), *rm = px_meta_new();
+    assert_int_equal(px_meta_add_str(m, "user", "bob", &err), PX_OK);
+    px_call_opts o = {.meta = m, .reply_meta = rm};
+    Calc__DivRequest d = CALC__DIV_REQUEST__INIT;
+    ProtobufCMessage *rep = NULL;
+    for (int wait = 0; wait < 2; wait++) {
+        px_meta_clear(rm);
+        assert_int_equal(wait ? px_call_wait(c, "calc.Calculator/Div", &d.base,
+                                             &calc__div_reply__descriptor, &o, &rep, &err)
+                              : px_call(c, "calc.Calculator/Div", &d.base,
+                                        &calc__div_reply__descriptor, &o, &rep, &err),
+                         PX_FAILED_PRECONDITION);
+        assert_string_equal(err.msg, "fxmeta: Div fails, with metadata");
+        size_t n = 0;
+        const char *v = px_meta_get(rm, "user", &n);
+        assert_non_null(v);
+        assert_int_equal(n, 3);
+        assert_memory_equal(v, "bob", 3);
+    }
+    px_meta_free(m);
+    px_meta_free(rm);
     px_client_free(c);
     px_config_free(cfg);
     client_conf(conf, sizeof conf, "fx-cli", F.fxonly.port, TIMEOUTS "      protocol: fx\n");
