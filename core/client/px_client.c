@@ -358,6 +358,7 @@ static size_t px__cconn_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
     px_upstream *up = cc->lp->cl->up;
     const px_protocol_ops *p = up->proto;
     size_t off = 0, out_was = c->out.len;
+    int empty = 0;
     while (!c->closed && !c->finishing) {
         px_cmsg m;
         size_t used = 0;
@@ -367,9 +368,15 @@ static size_t px__cconn_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
         off += used;
         if (r == PX_CNEXT_MORE)
             break;
+        if (r == PX_CNEXT_MSG && used == 0 && ++empty > 1) {
+            /* Only a synthesized READY may take no bytes: a loop otherwise. */
+            r = PX_CNEXT_ERROR;
+            px_err_set(&err, PX_INTERNAL, "messages that consumed no bytes");
+        }
         if (r == PX_CNEXT_ERROR) {
             px_err final;
-            px_err_set(&final, err.status, "protocol error: %s", err.msg);
+            /* worded as the blocking client words it: the server is at fault */
+            px_err_set(&final, PX_INTERNAL, "protocol error from %s: %s", c->peer, err.msg);
             px_conn_close(c, &final);
             break;
         }

@@ -158,8 +158,11 @@ static void px__slast_words(px_scall *call, px_satt *a, px_err *err)
     px_buf *in = &a->b->in, acks = {0};
     size_t off = 0, used = 0;
     px_cmsg m;
+    int empty = 0;
     while (a->b->proto->client_next(a->b->pstate, in->data + off, in->len - off, &call->up->plim,
                                     &acks, &m, &used, &rerr) == PX_CNEXT_MSG) {
+        if (!used && ++empty > 1)
+            break; /* only a synthesized READY takes no bytes */
         off += used;
         int refusal = m.kind == PX_CMSG_GOAWAY && m.status != PX_OK;
         if (refusal || m.kind == PX_CMSG_CONN_ERROR) {
@@ -191,6 +194,7 @@ static int px__sframes(px_scall *call, px_satt *a)
     px_upstream *up = call->up;
     const char *peer = a->ep->pub.address;
     px_err e, e2;
+    int empty = 0;
     for (;;) {
         px_cmsg m;
         size_t used = 0;
@@ -205,6 +209,11 @@ static int px__sframes(px_scall *call, px_satt *a)
         if (r == PX_CNEXT_MORE) {
             px_bconn_consume(b, used);
             return 0;
+        }
+        if (r == PX_CNEXT_MSG && used == 0 && ++empty > 1) {
+            /* Only a synthesized READY may take no bytes: a loop otherwise. */
+            r = PX_CNEXT_ERROR;
+            px_err_set(&e2, PX_INTERNAL, "messages that consumed no bytes");
         }
         if (r == PX_CNEXT_ERROR) {
             a->healthy = 0;

@@ -58,6 +58,7 @@ static size_t px__probe_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
     px_probe *p = (px_probe *)c;
     px_upstream *up = p->lp->cl->up;
     size_t off = 0;
+    int empty = 0;
     while (!c->closed && !c->finishing) {
         px_cmsg m;
         size_t used = 0;
@@ -67,9 +68,15 @@ static size_t px__probe_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
         off += used;
         if (r == PX_CNEXT_MORE)
             break;
+        if (r == PX_CNEXT_MSG && used == 0 && ++empty > 1) {
+            /* Only a synthesized READY may take no bytes: a loop otherwise. */
+            r = PX_CNEXT_ERROR;
+            px_err_set(&err, PX_INTERNAL, "messages that consumed no bytes");
+        }
         if (r == PX_CNEXT_ERROR) {
             px_err e;
-            px_err_set(&e, err.status, "protocol error: %s", err.msg);
+            /* worded as the blocking client words it: the server is at fault */
+            px_err_set(&e, PX_INTERNAL, "protocol error from %s: %s", c->peer, err.msg);
             px_conn_close(c, &e);
             break;
         }

@@ -22,6 +22,8 @@ const px_plimits *px_pconn_limits(const px_pconn *pc) { return &((const px_sconn
 const px_pcodec *px_pconn_codec(px_pconn *pc, const char *name, size_t len, px_err *err)
 {
     px_server *srv = px__sc(pc)->sl->srv;
+    if (!name && srv->n_codecs) /* the config always lists one */
+        return (const px_pcodec *)&srv->codecs[0];
     for (size_t i = 0; i < srv->n_codecs; i++)
         if (strlen(srv->codecs[i].name) == len && memcmp(srv->codecs[i].name, name, len) == 0)
             return (const px_pcodec *)&srv->codecs[i];
@@ -31,7 +33,7 @@ const px_pcodec *px_pconn_codec(px_pconn *pc, const char *name, size_t len, px_e
         snprintf(have + l, sizeof have - l, "%s%s", i ? ", " : "", srv->codecs[i].name);
     }
     px_err_set(err, PX_UNIMPLEMENTED, "codec '%.*s' is not available on server %s (it has: %s)",
-               (int)(len > 64 ? 64 : len), name, srv->sc->id, have);
+               (int)(len > 64 ? 64 : len), name ? name : "", srv->sc->id, have);
     return NULL;
 }
 

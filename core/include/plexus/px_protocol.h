@@ -83,7 +83,8 @@ PX_API const char *px_pconn_peer(const px_pconn *pc);
 PX_API const px_plimits *px_pconn_limits(const px_pconn *pc);
 /**
  * The server codec called name (len bytes), or NULL with err saying which codecs the
- * server has (UNIMPLEMENTED). A protocol that names the codec per connection (native's
+ * server has (UNIMPLEMENTED). name NULL: the server's first codec (its default, for a
+ * call that names none). A protocol that names the codec per connection (native's
  * HELLO) keeps what this returns; one that names it per call (a content type) looks it
  * up per call.
  */
@@ -113,7 +114,7 @@ PX_API int px_pconn_more(const px_pconn *pc);
 /**
  * A protocol error: the connection reads nothing more, the calls in progress are
  * answered, then conn_fail writes the last words (st and the message) and the
- * connection closes.
+ * connection closes. What conn_recv returns after it does not matter.
  */
 PX_API void px_pconn_fail(px_pconn *pc, px_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -193,7 +194,10 @@ typedef struct px_protocol_ops {
      *  §2.3 encoding) and returns the mark out->len had before, or SIZE_MAX when out of
      *  memory. The core then appends the body (the codec encodes straight into out) and
      *  calls reply_end; or, when the body cannot be made, cuts out back to the mark and
-     *  answers with reply_error instead. */
+     *  answers with reply_error instead. So reply_begin must change no connection state
+     *  that the cut would not undo: a protocol with such state (HTTP/2's header
+     *  compression, its streams) leaves that work to reply_end, which may rewrite
+     *  everything from the mark on. */
     size_t (*reply_begin)(void *cs, px_buf *out, uint64_t id, const uint8_t *meta,
                           size_t meta_len);
     /** The body is out[mark + what reply_begin wrote ..]: frames it (it may move it);
@@ -208,7 +212,8 @@ typedef struct px_protocol_ops {
     void (*goaway)(void *cs, px_buf *out, px_status st, const char *why);
     /** Last words before the connection closes on an error (px_pconn_fail, a limit). */
     void (*conn_fail)(void *cs, px_buf *out, px_status st, const char *msg);
-    /** The connection is gone and its last call is over; frees cs. May be NULL. */
+    /** The connection is gone and its last call is over; frees cs (pc is still valid
+     *  here: px_pconn_charge gives back what the protocol held). May be NULL. */
     void (*conn_close)(void *cs);
 
     /* ---- client half: NULL client_request means no upstream may use it ---- */
@@ -225,7 +230,10 @@ typedef struct px_protocol_ops {
      *  then only opens a connection). */
     int (*client_ping)(void *cs, px_buf *out, uint64_t id);
     /**
-     * The next message from the server in buf[0..len): PX_CNEXT_MSG with *m and the
+     * The next message from the server in buf[0..len) (len may be 0). A protocol
+     * without an opening handshake answers its first call with one READY (body = the
+     * codec it was opened with) that consumes nothing: the clients wait for nothing
+     * else, but the probe and the codec check read it. PX_CNEXT_MSG with *m and the
      * bytes it used in *used (m's pointers are valid until the next client_next on
      * cs); PX_CNEXT_MORE when it needs more bytes (*used may be nonzero: consumed);
      * PX_CNEXT_ERROR with err when the stream cannot go on. It may append to out
