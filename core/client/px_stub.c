@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "px_client_int.h"
+#include "px_frame.h"
 #include "px_meta.h"
 
 typedef struct px__stub_call {

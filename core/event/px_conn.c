@@ -1,4 +1,4 @@
-/* Framed non-blocking connection: batched reads and writes, refcounted lifetime, byte
+/* Non-blocking connection: batched reads and writes, refcounted lifetime, byte
  * accounting, read pauses, and an ordered close (answers, then the final ERROR, then
  * the socket). */
 #include "px_conn.h"
@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #define PX_READ_CHUNK (64 * 1024)
+/* Room for the rest of a header whose message size is not known yet (a native frame's
+ * header is 32 bytes). */
+#define PX_HEADER_GUESS 64
 /* A drained output buffer above this size is given back when the last flush used less
  * than a quarter of it: a burst of large replies is over, its memory need not stay. */
 #define PX_OUT_KEEP (64 * 1024)
@@ -100,8 +103,6 @@ static void px__conn_end_if_idle(px_conn *c)
         c->final_sent = 1;
         if (c->ops->write_final)
             c->ops->write_final(c, &c->why);
-        else
-            px_frame_append_error(&c->out, 0, c->why.status, c->why.msg);
     }
     if (c->connecting) {
         px_conn_close(c, &c->why);
@@ -152,6 +153,8 @@ static int px__conn_may_read(px_conn *c)
     return 0;
 }
 
+int px_conn_may_read(px_conn *c) { return px__conn_may_read(c); }
+
 void px_conn_resume(px_conn *c)
 {
     if (!c->paused || c->closed || c->finishing)
@@ -170,16 +173,16 @@ void px_conn_resume(px_conn *c)
     ev_feed_event(c->loop->ev, &c->rio, EV_READ);
 }
 
-/* Dispatches complete frames from buf[0..len) while the connection may go on; returns
- * the bytes consumed (all of them once it is finishing or closed). */
-/* What a protocol module may leave unconsumed: a message's header, metadata and body. */
+/* What a protocol may leave unconsumed: a message's header, metadata and body. */
 static inline size_t px__conn_unconsumed_max(const px_conn *c)
 {
     return (size_t)(c->max_meta + c->max_body) + PX_READ_CHUNK;
 }
 
-/* A protocol module's connection: it takes what it can; the core bounds the rest. */
-static size_t px__conn_dispatch_bytes(px_conn *c, const uint8_t *buf, size_t len)
+/* Hands buf[0..len) to the protocol; returns the bytes consumed (all of them once the
+ * connection is finishing or closed). The protocol takes what it can; the core bounds
+ * what it leaves. */
+static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
 {
     size_t used = c->ops->on_bytes(c, buf, len);
     if (c->closed || c->finishing)
@@ -197,35 +200,6 @@ static size_t px__conn_dispatch_bytes(px_conn *c, const uint8_t *buf, size_t len
     return used;
 }
 
-static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
-{
-    if (c->ops->on_bytes)
-        return px__conn_dispatch_bytes(c, buf, len);
-    size_t off = 0;
-    while (!c->closed && !c->finishing) {
-        px_frame f;
-        size_t used = 0;
-        px_err err;
-        px_parse_result r = px_frame_parse(buf + off, len - off, c->max_meta, c->max_body, &f,
-                                           &used, &err);
-        if (r == PX_PARSE_NEED_MORE)
-            break;
-        if (r == PX_PARSE_ERROR) {
-            /* The stream cannot be resynchronised: answer what is in progress, say why,
-             * then hang up. */
-            px_err final;
-            px_err_set(&final, err.status, "protocol error: %s", err.msg);
-            px_conn_finish(c, &final);
-            break;
-        }
-        c->ops->on_frame(c, &f);
-        off += used;
-        if (off < len && c->ops->may_read && !px__conn_may_read(c))
-            break;
-    }
-    return c->closed || c->finishing ? len : off;
-}
-
 /* Grows the buffer to exactly cap bytes (not to the next power of two): c->in holds
  * one frame at a time and its capacity is charged to the connection. */
 static int px__buf_fit(px_buf *b, size_t cap)
@@ -240,21 +214,17 @@ static int px__buf_fit(px_buf *b, size_t cap)
     return 0;
 }
 
-/* Room in c->in for the rest of the incomplete frame it starts with: up to the frame's
- * length once its header is in, growing with what has arrived rather than with what
+/* Room in c->in for the rest of the incomplete message it starts with: up to the
+ * message's length once its header says it, growing with what has arrived rather than with what
  * the header claims (a header alone may not make the server reserve max_frame). */
 static int px__conn_in_room(px_conn *c)
 {
-    size_t len = c->in.len, total;
-    size_t want = len + PX_FRAME_HEADER_SIZE;
-    if (!c->ops->on_bytes) {
-        total = px_frame_total(c->in.data, len);
-    } else if (c->ops->msg_size) {
+    size_t len = c->in.len, total = 0;
+    size_t want = len + PX_HEADER_GUESS;
+    if (c->ops->msg_size) /* else sizes are unknown: grow with what arrives */
         total = c->ops->msg_size(c, c->in.data, len);
-    } else { /* sizes unknown: grow with what arrives */
-        total = 0;
+    else
         want = len < PX_READ_CHUNK ? len + PX_READ_CHUNK : 2 * len;
-    }
     if (total > len) {
         want = len < PX_READ_CHUNK ? len + PX_READ_CHUNK : 2 * len;
         if (want > total)

@@ -1,5 +1,4 @@
-/* A framed, non-blocking connection owned by one loop: reads every complete frame
- * per wake-up, buffers output and writes it once per loop iteration, counts the bytes
+/* A non-blocking connection owned by one loop: hands what arrives to its protocol, buffers output and writes it once per loop iteration, counts the bytes
  * it holds, and closes in order (calls in progress answered, output written, then the
  * socket closed). */
 #ifndef PX_CONN_H
@@ -9,7 +8,6 @@
 #include <stdint.h>
 #include "plexus/px_buf.h"
 #include "plexus/px_status.h"
-#include "px_frame.h"
 #include "px_loop.h"
 #include "px_mem.h"
 #include "px_net.h"
@@ -17,19 +15,17 @@
 typedef struct px_conn px_conn;
 
 typedef struct px_conn_ops {
-    /** A frame arrived. Its pointers are valid until return. May close the conn. */
-    void (*on_frame)(px_conn *c, const px_frame *f);
     /**
-     * Instead of on_frame (a connection whose protocol is a module): bytes arrived;
-     * returns how many it consumed. The rest is handed back with what follows; past
-     * max_meta + max_body + 64 KiB unconsumed, the connection fails. May close the conn.
+     * Bytes arrived: the connection's protocol consumes what it can and returns how
+     * many. The rest is handed back with what follows; past max_meta + max_body + 64 KiB
+     * unconsumed, the connection fails. Between messages it asks px_conn_may_read
+     * whether to go on. May close the conn.
      */
     size_t (*on_bytes)(px_conn *c, const uint8_t *buf, size_t len);
-    /** With on_bytes: the size of the message buf starts with, once known (0: not
-     *  yet), so that the input buffer grows to it and no further. May be NULL. */
+    /** The size of the message buf starts with, once known (0: not yet), so that the
+     *  input buffer grows to it and no further. May be NULL: it grows with arrivals. */
     size_t (*msg_size)(px_conn *c, const uint8_t *buf, size_t len);
-    /** Appends the last words of px_conn_finish's final error. NULL: a native ERROR
-     *  with id 0. */
+    /** Appends the last words of px_conn_finish's final error. May be NULL: none. */
     void (*write_final)(px_conn *c, const px_err *e);
     /** The connection closed (once): why->status PX_OK for an orderly close. */
     void (*on_close)(px_conn *c, const px_err *why);
@@ -97,6 +93,9 @@ void px_conn_abort(px_conn *c, const px_err *why);
 void px_conn_close_after_flush(px_conn *c);
 /** The owner is perhaps no longer busy: a finishing connection may close now. */
 void px_conn_idle(px_conn *c);
+/** Whether on_bytes may go on to the next message: 0 once the connection is closing,
+ *  or when may_read says no (reading then pauses until px_conn_resume). */
+int px_conn_may_read(px_conn *c);
 /** Reading was paused by may_read: look again, and read (and dispatch frames already
  *  buffered) in the next loop iteration when it now says yes. */
 void px_conn_resume(px_conn *c);

@@ -84,7 +84,7 @@ size_t px_native_conn_recv(void *cs, const uint8_t *buf, size_t len)
     px_nsconn *n = cs;
     const px_plimits *lim = px_pconn_limits(n->pc);
     size_t off = 0;
-    while (off < len && px_pconn_more(n->pc)) {
+    for (;;) {
         px_frame f;
         size_t used = 0;
         px_err err;
@@ -121,6 +121,10 @@ size_t px_native_conn_recv(void *cs, const uint8_t *buf, size_t len)
             break;
         }
         off += used;
+        /* The memory budget may pause reading between requests (the read that brought
+         * these was allowed already). */
+        if (off >= len || !px_pconn_more(n->pc))
+            break;
     }
     return off;
 }

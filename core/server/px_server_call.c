@@ -369,7 +369,7 @@ void px__sconn_answer_all(px_sconn *sc, const char *why)
         int expect = PX_SCALL_QUEUED;
         if (call->queued && __atomic_compare_exchange_n(&call->state, &expect, PX_SCALL_ANSWERED,
                                                         0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            px__call_answer_early(call, PX_UNAVAILABLE, PX_FRAME_F_NOT_EXECUTED,
+            px__call_answer_early(call, PX_UNAVAILABLE, PX_NOT_EXECUTED,
                                   "%s: %s; the call was still waiting for a worker and was not "
                                   "executed", call->m->name, why);
         else
@@ -445,7 +445,7 @@ static int px__admit_meta(px_sconn *sc, px_scall *call, const px_preq *f, const 
     char what[200];
     if (px_meta_wire_check(f->meta, f->meta_len, &count, &at, what, sizeof what) != 0) {
         px__scall_put(sc->sl, call);
-        px__refuse(sc, f->id, PX_INVALID_ARGUMENT, PX_FRAME_F_NOT_EXECUTED,
+        px__refuse(sc, f->id, PX_INVALID_ARGUMENT, PX_NOT_EXECUTED,
                    "%s: malformed metadata at byte %zu: %s", m->name, at, what);
         return -1;
     }
@@ -453,7 +453,7 @@ static int px__admit_meta(px_sconn *sc, px_scall *call, const px_preq *f, const 
     if (!p) {
         if (!(p = malloc(f->meta_len))) {
             px__scall_put(sc->sl, call);
-            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                        "server out of memory");
             return -1;
         }
@@ -539,12 +539,12 @@ void px__on_request(px_sconn *sc, const px_preq *f)
         return;
     }
     if (added < 0) {
-        px__sconn_error(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+        px__sconn_error(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                         "server out of memory");
         return;
     }
     if (sc->goaway) {
-        px__refuse(sc, f->id, PX_UNAVAILABLE, PX_FRAME_F_NOT_EXECUTED,
+        px__refuse(sc, f->id, PX_UNAVAILABLE, PX_NOT_EXECUTED,
                    "server %s is shutting down: the request was not executed", srv->sc->id);
         return;
     }
@@ -556,13 +556,13 @@ void px__on_request(px_sconn *sc, const px_preq *f)
         return;
     }
     if (sc->inflight >= lim->max_inflight_per_conn) {
-        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                    "too many calls in flight on this connection (max_inflight_per_conn %u)",
                    lim->max_inflight_per_conn);
         return;
     }
     if (px__server_over_budget(sc)) {
-        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                    "%s: server %s is out of its memory budget (server.limits.max_server_memory "
                    "%llu bytes): the request was not executed", m->name, srv->sc->id,
                    (unsigned long long)lim->max_server_memory);
@@ -571,7 +571,7 @@ void px__on_request(px_sconn *sc, const px_preq *f)
     /* Allocated and recycled on this loop's thread only (completions come back here). */
     px_scall *call = px__scall_get(sc->sl);
     if (!call) {
-        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED, "server out of memory");
+        px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED, "server out of memory");
         return;
     }
     call->sc = sc;
@@ -593,10 +593,10 @@ void px__on_request(px_sconn *sc, const px_preq *f)
         px__scall_put(sc->sl, call);
         if (over)
             px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED,
-                       limit == PX_BUDGET_EXPANSION ? 0 : PX_FRAME_F_NOT_EXECUTED,
+                       limit == PX_BUDGET_EXPANSION ? 0 : PX_NOT_EXECUTED,
                        "%s: request refused: %s", m->name, why);
         else if (st == PX_RESOURCE_EXHAUSTED) /* the process itself is out of memory */
-            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+            px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                        "%s: cannot decode %s with codec %s: %s", m->name, m->input->name,
                        call->codec->name, err.msg);
         else

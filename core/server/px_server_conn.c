@@ -28,7 +28,7 @@ void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, co
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     sc->proto->reply_error(sc->pstate, px_conn_out(&sc->conn), id, st,
-                           (flags & PX_FRAME_F_NOT_EXECUTED) != 0, msg, NULL, 0);
+                           (flags & PX_NOT_EXECUTED) != 0, msg, NULL, 0);
 }
 
 void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...)

@@ -97,7 +97,7 @@ int px__scall_filter_in(px_scall *call, const px_preq *f)
 {
     /* Made once per call record, for the longest chain: kept as records are recycled. */
     if (!call->fc && (call->fc = malloc(px_fcall_size(PX_FCHAIN_MAX))) == NULL) {
-        px__call_answer_early(call, PX_RESOURCE_EXHAUSTED, PX_FRAME_F_NOT_EXECUTED,
+        px__call_answer_early(call, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                               "server out of memory");
         px__call_finish(call);
         return 0;

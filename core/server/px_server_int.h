@@ -159,11 +159,14 @@ struct px_server {
     int drained_loops;
 };
 
+/* An early answer's flag: the call never ran (a client may send it elsewhere). */
+#define PX_NOT_EXECUTED 0x1u
+
 /* px_server_conn.c */
 void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents);
 /** A protocol-level failure: answer what is in progress, then ERROR id 0 and close. */
 void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...) PX_PRINTF(3, 4);
-/** Answers call id with an error through the protocol (flags: PX_FRAME_F_NOT_EXECUTED). */
+/** Answers call id with an error through the protocol (flags: PX_NOT_EXECUTED). */
 void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags,
                      const char *fmt, ...) PX_PRINTF(5, 6);
 /** A call of sc ended: closes a draining or finishing connection that became idle. */

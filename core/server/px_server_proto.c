@@ -54,11 +54,7 @@ void px_pconn_request(px_pconn *pc, const px_preq *r)
 
 void px_pconn_cancel(px_pconn *pc, uint64_t id) { px__sconn_cancel(px__sc(pc), id); }
 
-int px_pconn_more(const px_pconn *pc)
-{
-    const px_conn *c = &((const px_sconn *)pc)->conn;
-    return !c->closed && !c->finishing && !c->paused;
-}
+int px_pconn_more(px_pconn *pc) { return px_conn_may_read(&px__sc(pc)->conn); }
 
 void px_pconn_fail(px_pconn *pc, px_status st, const char *fmt, ...)
 {

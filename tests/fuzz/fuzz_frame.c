@@ -1,4 +1,5 @@
-/* libFuzzer target: the server's frame reader (px_conn over a socketpair) fed a byte
+/* libFuzzer target: the connection reader (px_conn over a socketpair, with the native
+ * protocol's reading loop) fed a byte
  * stream split at fuzzer-chosen points, checked against one parse of the whole stream;
  * as a client connection, and as a server one that pauses reading (a memory budget) and
  * has calls in progress when the stream ends. Every frame is also read as a client
@@ -127,9 +128,48 @@ static void on_close(px_conn *c, const px_err *why)
 
 static void on_free(px_conn *c) {}
 
-static const px_conn_ops client_ops = {.on_frame = on_frame, .on_close = on_close,
+/* The native protocol's reading loop (px_native_conn_recv), on a px_conn alone: frames
+ * in order, a pause between two when the budget says so, an ERROR id 0 at a bad one. */
+static size_t on_bytes(px_conn *c, const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    for (;;) {
+        px_frame f;
+        size_t used = 0;
+        px_err err;
+        px_parse_result r = px_frame_parse(buf + off, len - off, c->max_meta, c->max_body, &f,
+                                           &used, &err);
+        if (r == PX_PARSE_NEED_MORE)
+            break;
+        if (r == PX_PARSE_ERROR) {
+            px_err final;
+            px_err_set(&final, err.status, "protocol error: %s", err.msg);
+            px_conn_finish(c, &final);
+            return len;
+        }
+        on_frame(c, &f);
+        off += used;
+        if (off >= len || !px_conn_may_read(c))
+            break;
+    }
+    return off;
+}
+
+static size_t msg_size(px_conn *c, const uint8_t *buf, size_t len)
+{
+    return px_frame_total(buf, len);
+}
+
+static void write_final(px_conn *c, const px_err *e)
+{
+    px_frame_append_error(&c->out, 0, e->status, e->msg);
+}
+
+static const px_conn_ops client_ops = {.on_bytes = on_bytes, .msg_size = msg_size,
+                                       .write_final = write_final, .on_close = on_close,
                                        .on_free = on_free};
-static const px_conn_ops server_ops = {.on_frame = on_frame, .on_close = on_close,
+static const px_conn_ops server_ops = {.on_bytes = on_bytes, .msg_size = msg_size,
+                                       .write_final = write_final, .on_close = on_close,
                                        .on_free = on_free, .busy = busy, .may_read = may_read};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -14,6 +14,8 @@
 #include "plexus/px_meta.h"
 #include "px_client_int.h"
 #include "px_fchain.h"
+#include "px_frame.h"
+#include "px_frame.h"
 #include "px_meta.h"
 
 /* The wire check of m's own encoding: it must accept it with m's count. */

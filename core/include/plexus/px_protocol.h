@@ -110,7 +110,7 @@ PX_API void px_pconn_cancel(px_pconn *pc, uint64_t id);
  * memory budget paused it. conn_recv then returns what it consumed; the rest comes back
  * in a later conn_recv.
  */
-PX_API int px_pconn_more(const px_pconn *pc);
+PX_API int px_pconn_more(px_pconn *pc);
 /**
  * A protocol error: the connection reads nothing more, the calls in progress are
  * answered, then conn_fail writes the last words (st and the message) and the
