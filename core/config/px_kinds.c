@@ -62,8 +62,8 @@ static const char *px__filter_scope(const void *ops, int server)
 static const char *px__protocol_missing(const void *ops)
 {
     const px_protocol_ops *o = ops;
-    if (!o->detect && !o->client_request)
-        return "detect"; /* neither half */
+    if (!o->detect && !o->client_request) /* neither half */
+        return "detect' (a server half) or 'client_request"; /* in "has no '%s' op" */
     if (o->detect && (!o->conn_open || !o->conn_recv || !o->reply_begin || !o->reply_end ||
                       !o->reply_error))
         return !o->conn_open ? "conn_open" : !o->conn_recv ? "conn_recv"

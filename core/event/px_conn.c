@@ -192,7 +192,8 @@ static size_t px__conn_dispatch(px_conn *c, const uint8_t *buf, size_t len)
     if (len - used > px__conn_unconsumed_max(c)) {
         px_err final;
         px_err_set(&final, PX_RESOURCE_EXHAUSTED,
-                   "protocol error: a message of more than %zu bytes (max_meta + max_frame)",
+                   "protocol error: a message of more than %zu bytes (max_meta + max_frame "
+                   "+ 64 KiB)",
                    px__conn_unconsumed_max(c));
         px_conn_finish(c, &final);
         return len;

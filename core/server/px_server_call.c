@@ -143,8 +143,9 @@ static int px__reply_meta(px_scall *call, const uint8_t **meta, size_t *meta_len
     return 0;
 }
 
-/* The handler's answer is an error: it goes out with its metadata. */
-static void px__append_failure(px_scall *call, px_buf *out, const uint8_t *meta, size_t meta_len)
+/* The handler's answer is an error: it goes out with its metadata. 0, or -1 when
+ * nothing could be appended (out of memory). */
+static int px__append_failure(px_scall *call, px_buf *out, const uint8_t *meta, size_t meta_len)
 {
     px_sconn *sc = call->sc;
     if (call->status == PX_OK) {
@@ -153,11 +154,13 @@ static void px__append_failure(px_scall *call, px_buf *out, const uint8_t *meta,
                  call->m->name);
     }
     call->out_status = call->status;
-    sc->proto->reply_error(sc->pstate, out, call->id, call->status, 0, call->msg, meta, meta_len);
+    return sc->proto->reply_error(sc->pstate, out, call->id, call->status, 0, call->msg, meta,
+                                  meta_len);
 }
 
 /* Encodes reply with the call's codec at the end of out. 0, or -1 with the call failed. */
-static inline __attribute__((always_inline)) int px__encode_body(px_scall *call, px_buf *out, const ProtobufCMessage *reply)
+static inline __attribute__((always_inline)) int px__encode_body(px_scall *call, px_buf *out,
+                                                                const ProtobufCMessage *reply)
 {
     const px_codec_inst *codec = call->codec;
     px_err err; /* not = {0}: that zero-fills 516 bytes per call */
@@ -173,9 +176,10 @@ static inline __attribute__((always_inline)) int px__encode_body(px_scall *call,
 /*
  * Appends the answer to out through the connection's protocol: the handler's reply
  * (body = NULL: encoded here, straight into out; else body holds it encoded already),
- * or its failure, with its response metadata.
+ * or its failure, with its response metadata. 0, or -1 when nothing could be appended
+ * (out of memory): the caller ends the connection rather than leave the call unanswered.
  */
-static void px__append_answer(px_scall *call, px_buf *out, const ProtobufCMessage *reply,
+static int px__append_answer(px_scall *call, px_buf *out, const ProtobufCMessage *reply,
                               const px_buf *body)
 {
     px_sconn *sc = call->sc;
@@ -186,20 +190,21 @@ static void px__append_answer(px_scall *call, px_buf *out, const ProtobufCMessag
         reply = NULL, body = NULL;
     if (reply || body) {
         size_t mark = p->reply_begin(sc->pstate, out, call->id, meta, meta_len);
-        if (mark == SIZE_MAX)
-            return;
-        int rc = body ? px_buf_append(out, body->data, body->len) : px__encode_body(call, out, reply);
+        int rc = mark == SIZE_MAX ? -1
+                 : body            ? px_buf_append(out, body->data, body->len)
+                                   : px__encode_body(call, out, reply);
         if (rc == 0) {
             call->out_bytes = (uint32_t)p->reply_end(sc->pstate, out, mark);
-            return;
+            return 0;
         }
-        if (body && call->status == PX_OK) {
+        if (call->status == PX_OK) { /* not the codec's failure: out of memory */
             call->status = PX_RESOURCE_EXHAUSTED;
-            snprintf(call->msg, sizeof call->msg, "%s: out of memory", call->m->name);
+            snprintf(call->msg, sizeof call->msg, "%s: server out of memory", call->m->name);
         }
-        out->len = mark; /* what reply_begin appended goes too */
+        if (mark != SIZE_MAX)
+            out->len = mark; /* what reply_begin appended goes too */
     }
-    px__append_failure(call, out, meta, meta_len);
+    return px__append_failure(call, out, meta, meta_len);
 }
 
 /* Loop thread: the answer frame of n bytes just appended at out[from..) stays only
@@ -227,14 +232,17 @@ static void px__call_complete_task(px_loop *loop, void *arg)
         px_buf *out = px_conn_out(&sc->conn);
         size_t from = out->len;
         if (call->body_only) { /* encoded on the worker; framed here, on the loop */
-            px__append_answer(call, out, NULL, call->body_failed ? NULL : &call->reply);
+            if (px__append_answer(call, out, NULL, call->body_failed ? NULL : &call->reply) != 0)
+                px__sconn_unanswerable(sc);
             if (call->filtered)
                 px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
             px__check_reply_budget(call, out, from);
         } else {
             if (call->filtered)
                 px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
-            if (px_buf_append(out, call->reply.data, call->reply.len) == 0)
+            if (call->reply.len == 0 || px_buf_append(out, call->reply.data, call->reply.len) != 0)
+                px__sconn_unanswerable(sc); /* the worker or the loop ran out of memory */
+            else
                 px__check_reply_budget(call, out, from);
         }
     }
@@ -253,7 +261,8 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
         if (!call->answered && !sc->conn.closed) {
             px_buf *out = px_conn_out(&sc->conn);
             size_t from = out->len;
-            px__append_answer(call, out, reply, NULL);
+            if (px__append_answer(call, out, reply, NULL) != 0)
+                px__sconn_unanswerable(sc);
             if (call->filtered)
                 px__scall_outcome(call, call->out_status, call->msg, call->out_bytes);
             px__check_reply_budget(call, out, from);
@@ -267,7 +276,8 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
     /* Encode here, off the IO thread: the loop only copies the finished answer, or,
      * for a protocol whose framing has connection state, frames the encoded body. */
     if (call->sc->proto->flags & PX_PROTO_STATELESS_REPLY) {
-        px__append_answer(call, &call->reply, reply, NULL);
+        if (px__append_answer(call, &call->reply, reply, NULL) != 0)
+            call->reply.len = 0; /* the loop ends the connection */
     } else {
         call->body_only = 1;
         call->body_failed = !reply || px__encode_body(call, &call->reply, reply) != 0;

@@ -1,5 +1,6 @@
-/* Server connections: accepting, HELLO, frame dispatch, timeouts (handshake, slowloris,
- * idle, drain) and the per-loop steps of a graceful shutdown. */
+/* Server connections: accepting, starting a connection's protocol, errors and GOAWAYs
+ * through it, timeouts (handshake, slowloris, idle, drain) and the per-loop steps of a
+ * graceful shutdown. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,8 +28,17 @@ void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sc->proto->reply_error(sc->pstate, px_conn_out(&sc->conn), id, st,
-                           (flags & PX_NOT_EXECUTED) != 0, msg, NULL, 0);
+    if (sc->proto->reply_error(sc->pstate, px_conn_out(&sc->conn), id, st,
+                               (flags & PX_NOT_EXECUTED) != 0, msg, NULL, 0) != 0)
+        px__sconn_unanswerable(sc);
+}
+
+void px__sconn_unanswerable(px_sconn *sc)
+{
+    /* The client would wait for that answer until its deadline, or for ever without
+     * one: ending the connection ends its calls there at once. */
+    px__sconn_fatal(sc, PX_RESOURCE_EXHAUSTED, "server out of memory: an answer could not be "
+                    "written");
 }
 
 void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...)
@@ -69,8 +79,9 @@ int px__sconn_start_proto(px_sconn *sc, const px_inst *p)
 
 /*
  * One lazy timer per connection enforces the time limits (nginx-style: activity only
- * stamps times, the timer re-arms itself for the nearest deadline): the HELLO must
- * come within handshake_timeout, a frame that has started must be complete within
+ * stamps times, the timer re-arms itself for the nearest deadline): the protocol's
+ * handshake (native: the HELLO) must complete within handshake_timeout, a message that
+ * has started (in the connection's buffer, or inside the protocol) must be complete within
  * read_timeout (a client trickling bytes cannot hold the connection), with no call in
  * flight the connection may stay idle for idle_timeout, and after a shutdown GOAWAY
  * an idle connection is closed if its client has not closed it within the linger.

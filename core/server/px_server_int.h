@@ -166,6 +166,9 @@ struct px_server {
 void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents);
 /** A protocol-level failure: answer what is in progress, then ERROR id 0 and close. */
 void px__sconn_fatal(px_sconn *sc, px_status st, const char *fmt, ...) PX_PRINTF(3, 4);
+/** An answer could not be written (out of memory): the connection ends, so that the
+ *  client does not wait for it. */
+void px__sconn_unanswerable(px_sconn *sc);
 /** Answers call id with an error through the protocol (flags: PX_NOT_EXECUTED). */
 void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags,
                      const char *fmt, ...) PX_PRINTF(5, 6);

@@ -89,15 +89,16 @@ static void px__log_undetected(px_sconn *sc, const uint8_t *buf, size_t len)
         sl->detect_quiet++;
         return;
     }
-    char names[200] = "", bytes[3 * 16 + 1] = "", text[17];
+    char names[200] = "", bytes[3 * 16] = "", text[17];
     px_server *srv = sl->srv;
     for (size_t i = 0; i < srv->n_protos; i++) {
         size_t l = strlen(names);
         snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", srv->protos[i].ref->mod->name);
     }
     size_t n = len < 16 ? len : 16;
-    for (size_t i = 0; i < n; i++) {
-        snprintf(bytes + 3 * i, sizeof bytes - 3 * i, "%s%02x", i ? " " : "", buf[i]);
+    for (size_t i = 0; i < n; i++) { /* "47 45 54": three characters a byte, the first two */
+        size_t at = i ? 3 * i - 1 : 0;
+        snprintf(bytes + at, sizeof bytes - at, "%s%02x", i ? " " : "", buf[i]);
         text[i] = buf[i] >= 0x20 && buf[i] < 0x7f ? (char)buf[i] : '.';
     }
     text[n] = 0;

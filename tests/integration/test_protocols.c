@@ -412,6 +412,10 @@ static void test_http_request_closed_and_logged(void **state)
     if (!log_has(F.both.log, "match none of", "native, fx"))
         fail_msg("no line saying the first bytes match none of the listener's protocols in %s",
                  F.both.log);
+    /* The line shows what arrived: 16 bytes in hex and as text. */
+    if (!log_has(F.both.log, "(47 45 54 20 2f 20 48 54 54 50 2f 31 2e 31 0d 0a \"GET / HTTP/1.1..\")",
+                 "match none of"))
+        fail_msg("the line in %s does not show the first bytes", F.both.log);
     /* The server goes on, in both protocols. */
     const char *ups[] = {TIMEOUTS, TIMEOUTS "      protocol: fx\n"};
     for (int p = 0; p < 2; p++) {
