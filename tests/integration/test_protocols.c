@@ -398,6 +398,38 @@ static void test_fx_raw_wire(void **state)
     close(fd);
 }
 
+/* A call the client cancels (fx's CAN, as HTTP/2's RST_STREAM would) is not answered,
+ * and its id is free at once (px_pconn_cancel). */
+static void test_fx_cancel(void **state)
+{
+    (void)state;
+    int fd = px_raw_connect(F.both.port);
+    assert_true(fd >= 0);
+    Calc__SleepRequest req = CALC__SLEEP_REQUEST__INIT;
+    req.ms = 300;
+    uint8_t body[16];
+    size_t n = calc__sleep_request__pack(&req, body);
+    char line[128];
+    int ll = snprintf(line, sizeof line, "FX1 REQ 1 calc.Calculator/Sleep protobuf 0 0 %zu\n", n);
+    raw_write(fd, line, (size_t)ll);
+    raw_write(fd, body, n);
+    raw_write(fd, "FX1 CAN 1\n", 10);
+    raw_add(fd, 1, "protobuf", 4, 5); /* the same id, at once: admitted */
+    char hdr[256], pay[256];
+    size_t len = raw_msg(fd, hdr, sizeof hdr, pay, sizeof pay);
+    assert_memory_equal(hdr, "FX1 OK 1 0 ", 11);
+    Calc__AddReply *r = calc__add_reply__unpack(NULL, len, (const uint8_t *)pay);
+    assert_non_null(r);
+    assert_int_equal(r->sum, 9);
+    calc__add_reply__free_unpacked(r, NULL);
+    /* Well past the Sleep's end: the next message is the PONG, not the Sleep's answer. */
+    sleep_ms(600);
+    raw_write(fd, "FX1 PING 2\n", 11);
+    raw_msg(fd, hdr, sizeof hdr, pay, sizeof pay);
+    assert_string_equal(hdr, "FX1 PONG 2");
+    close(fd);
+}
+
 /* ---- (2) bytes of no protocol ------------------------------------------------------- */
 
 static void test_http_request_closed_and_logged(void **state)
@@ -602,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_fx_metadata_both_ways),
         cmocka_unit_test(test_fx_errors),
         cmocka_unit_test(test_fx_raw_wire),
+        cmocka_unit_test(test_fx_cancel),
         cmocka_unit_test(test_http_request_closed_and_logged),
         cmocka_unit_test(test_fx_only_refuses_native),
         cmocka_unit_test(test_malformed_fx_header_fails),
