@@ -147,6 +147,8 @@ int px_bconn_read(px_bconn *b, px_err *err)
 
 void px_bconn_consume(px_bconn *b, size_t n)
 {
+    if (n == 0)
+        return; /* also: the buffer may have no storage yet */
     memmove(b->in.data, b->in.data + n, b->in.len - n);
     b->in.len -= n;
 }
