@@ -105,14 +105,16 @@ typedef struct px_scall {
     px_status out_status; /* what the encoded answer says (filters' on_done) ... */
     uint32_t out_bytes;   /* ... and its body bytes when it is a RESPONSE */
     int state;            /* PX_SCALL_*, atomic between the loop and a worker */
+    /* Written by a worker, read by the loop after the post: bytes of their own, not bits
+     * beside the loop's (a cancel sets `answered` while the worker runs). */
+    uint8_t body_only;    /* call->reply holds the encoded body only (for a protocol that
+                           * frames on the loop) ... */
+    uint8_t body_failed;  /* ... or nothing: the call failed (status, msg) */
     unsigned answered : 1; /* loop thread: an answer was sent; the handler's is dropped */
     unsigned id_live : 1;  /* its id is in sc->ids */
     unsigned queued : 1;   /* submitted to a worker pool, or waiting for a filter */
     unsigned filtered : 1; /* passes through its method's filter chain (call->fc) */
     unsigned meta_heap : 1; /* req_meta's bytes were malloc'd (they did not fit in the record) */
-    unsigned body_only : 1;   /* call->reply holds the encoded body only (a worker encoded it
-                               * for a protocol that frames on the loop) ... */
-    unsigned body_failed : 1; /* ... or nothing: the call failed (status, msg) */
     uint32_t meta_len;    /* bytes of request metadata, in req_meta; 0: none */
     int64_t held;         /* bytes charged to the connection for this call */
     px_meta *resp_meta;   /* the handler's response metadata; NULL until it adds some */
