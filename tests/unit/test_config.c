@@ -696,6 +696,18 @@ static void test_filters(void **state)
                 PX_FAILED_PRECONDITION,
                 "%s:4:22: filter 'access_log': cannot open access log /nonexistent/dir/a.log: "
                 "No such file or directory");
+    /* A relative log path is relative to the config file's folder, printed resolved. */
+    char rel[1200];
+    snprintf(rel, sizeof rel,
+             "%%s:4:22: filter 'access_log': cannot open access log %s/nodir/a.log: No such file "
+             "or directory (relative to the config file's folder)",
+             f->dir);
+    expect_fail(f, SF "  filters: [{module: access_log, path: nodir/a.log}]\n",
+                PX_FAILED_PRECONDITION, rel);
+    assert_int_equal(load(f, SF "  filters: [{module: access_log, path: a.log}]\n"), PX_OK);
+    snprintf(rel, sizeof rel, "%s/a.log", f->dir);
+    assert_int_equal(access(rel, F_OK), 0);
+    unlink(rel);
     char msg[1200];
     snprintf(msg, sizeof msg, "%%s:5:48: module 'nope' (filter): filter_nope.so not found; "
              "searched: %s/filter_nope.so", f->moddir);
