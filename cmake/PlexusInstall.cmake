@@ -1,5 +1,6 @@
-# Installing the SDK: libplexus.so, the public headers, PlexusModule.cmake, a CMake
-# package (find_package(plexus) -> plexus::plexus + px_add_module) and plexus.pc.
+# Installing the SDK: libplexus.so, the public headers, PlexusModule.cmake and
+# PlexusProtobuf.cmake, a CMake package (find_package(plexus) -> plexus::plexus,
+# plexus::protobuf-c, px_add_module, px_protobuf_generate) and plexus.pc.
 # The standard modules and the tools install themselves where they are defined.
 include(CMakePackageConfigHelpers)
 
@@ -23,6 +24,7 @@ install(FILES
   ${PROJECT_BINARY_DIR}/plexusConfig.cmake
   ${PROJECT_BINARY_DIR}/plexusConfigVersion.cmake
   ${PROJECT_SOURCE_DIR}/cmake/PlexusModule.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/PlexusProtobuf.cmake
   DESTINATION ${PX_INSTALL_CMAKEDIR})
 
 # plexus.pc locates its prefix from its own directory, so a staged or moved install

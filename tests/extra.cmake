@@ -24,6 +24,14 @@ add_test(NAME integration.out_of_tree_filter
 set_tests_properties(integration.out_of_tree_filter PROPERTIES
   ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
 
+# An install moved to another folder after `cmake --install` still finds its own modules:
+# plexusd serves calc with no modules.path, plexus calls it, plexus bench codec runs.
+add_test(NAME integration.relocated_install
+  COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/relocated_install.sh
+          ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
+set_tests_properties(integration.relocated_install PROPERTIES
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+
 # `plexus bench codec` reaches plexus-codec-bench, which loads every codec of this
 # build and measures each on the whole corpus: a short run, checked for a row per
 # standard codec, the reference rows, the targets table and no failed cell.

@@ -11,16 +11,14 @@
 #include "px_conf.h"
 #include "plexus/px_filter.h"
 #include "px_config_int.h"
+#include "px_moduledir.h"
 #include "px_yaml.h"
-
-#ifndef PX_DEFAULT_MODULE_DIR
-#define PX_DEFAULT_MODULE_DIR "/usr/local/lib/plexus/modules"
-#endif
 
 typedef struct px__ctx {
     px_config *cfg;
     const char *file;
     px_err *err;
+    char *dir; /* the config file's folder, absolute: what relative paths in it are relative to */
 } px__ctx;
 
 static px_status px__at(px__ctx *c, const px_ynode *n, px_status st, const char *fmt, ...)
@@ -192,6 +190,35 @@ static const px_directive px__health_dirs[] = {
 static const char *const px__top_keys[] = {"modules", "server", "client", NULL};
 static const char *const px__modules_keys[] = {"path", NULL};
 
+/* ---- paths ----------------------------------------------------------------------- */
+
+/* "<dir>/<rel>"; NULL on OOM. */
+static char *px__join_dir(const char *dir, const char *rel)
+{
+    size_t n = strlen(dir) + 1 + strlen(rel) + 1;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", rel);
+    return s;
+}
+
+/* The folder of the config file, absolute, so errors show where a relative path led
+ * whatever the current directory was; NULL on OOM. */
+static char *px__file_dir(const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    char *dir = slash == NULL ? strdup(".") : slash == file ? strdup("/")
+                                                            : strndup(file, (size_t)(slash - file));
+    if (dir == NULL || dir[0] == '/')
+        return dir;
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return dir; /* no current directory to name: keep the relative one */
+    char *full = strcmp(dir, ".") == 0 ? strdup(cwd) : px__join_dir(cwd, dir);
+    free(dir);
+    return full;
+}
+
 /* ---- modules -------------------------------------------------------------------- */
 
 static void px__modref_release(px_modref *ref)
@@ -246,7 +273,12 @@ static px_status px__modref(px__ctx *c, px_module_kind kind, const px_ynode *nod
     px_status st = px_loader_load(c->cfg->loader, kind, name, &ref->mod, &ref->path, &lerr);
     if (st != PX_OK) {
         ref->mod = NULL;
-        return px__at(c, name_node, st, "%s", lerr.msg);
+        /* The loader printed where a relative file led; say why there. */
+        int rel_file = strchr(name, '/') != NULL && name[0] != '/';
+        return px__at(c, name_node, st, "%s%s", lerr.msg,
+                      rel_file && st == PX_NOT_FOUND
+                          ? " (a module file is relative to the config file's folder)"
+                          : "");
     }
     ref->line = name_node->line;
     ref->col = name_node->col;
@@ -287,22 +319,16 @@ static px_status px__add_config_path(px__ctx *c, const px_ynode *item, size_t i)
                       i);
     if (item->str[0] == '/')
         return px__add_path(c, item->str);
-    const char *slash = strrchr(c->file, '/');
-    int dlen = slash ? (int)(slash - c->file) : 1;
-    const char *dir = slash ? c->file : ".";
-    if (slash == c->file)
-        dlen = 1; /* "/x.yaml": the root directory */
-    size_t n = (size_t)dlen + 1 + item->len + 1;
-    char *full = malloc(n);
+    char *full = px__join_dir(c->dir, item->str);
     if (full == NULL)
         return px__oom(c);
-    snprintf(full, n, "%.*s/%s", dlen, dir, item->str);
     px_status st = px__add_path(c, full);
     free(full);
     return st;
 }
 
-/* PLEXUS_MODULE_PATH first, then modules.path, else the installed module directory. */
+/* PLEXUS_MODULE_PATH first, then modules.path, then the installed module directory:
+ * a config that adds its own folder still finds the standard modules. */
 static px_status px__module_path(px__ctx *c, const px_ynode *modules)
 {
     const char *env = getenv("PLEXUS_MODULE_PATH");
@@ -326,20 +352,18 @@ static px_status px__module_path(px__ctx *c, const px_ynode *modules)
             return st;
     }
     const px_ynode *path = px_ymap_get(modules, "path");
+    px_status st = PX_OK;
     if (path == NULL || px_ynode_is_null(path))
-        return px__add_path(c, PX_DEFAULT_MODULE_DIR);
-    if (path->kind == PX_YSCALAR)
-        return px__add_config_path(c, path, 0);
-    if (path->kind != PX_YSEQ)
+        ;
+    else if (path->kind == PX_YSCALAR)
+        st = px__add_config_path(c, path, 0);
+    else if (path->kind != PX_YSEQ)
         return px__at(c, path, PX_INVALID_ARGUMENT,
                       "modules.path: expected a list of directories, got a %s",
                       px_ynode_kind_name(path->kind));
-    for (size_t i = 0; i < path->n; i++) {
-        px_status st = px__add_config_path(c, path->items[i], i);
-        if (st != PX_OK)
-            return st;
-    }
-    return PX_OK;
+    for (size_t i = 0; st == PX_OK && path != NULL && path->kind == PX_YSEQ && i < path->n; i++)
+        st = px__add_config_path(c, path->items[i], i);
+    return st == PX_OK ? px__add_path(c, px_moduledir_installed()) : st;
 }
 
 /* ---- server ------------------------------------------------------------------------ */
@@ -892,8 +916,15 @@ px_status px_config_load(const char *path, px_config **out, px_err *err)
         px_yaml_free(root);
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", path);
     }
-    px__ctx c = {cfg, path, err};
+    px__ctx c = {cfg, path, err, px__file_dir(path)};
+    if (c.dir == NULL || px_loader_set_base(cfg->loader, c.dir) != 0) {
+        free(c.dir);
+        px_config_free(cfg);
+        px_yaml_free(root);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", path);
+    }
     st = px__load(&c, root);
+    free(c.dir);
     px_yaml_free(root);
     if (st == PX_OK)
         st = px__check_strategies(cfg, err);

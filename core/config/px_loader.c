@@ -21,6 +21,7 @@ typedef struct px__loaded {
 
 /* Not thread-safe: modules are loaded while a config is read, before any thread runs. */
 struct px_loader {
+    char *base; /* relative module files are relative to this folder; NULL: the cwd */
     char **paths;
     size_t n_paths;
     px__loaded *mods;
@@ -45,6 +46,10 @@ int px_loader_add_path(px_loader *l, const char *dir)
      * system library path: never what a config means. */
     if (dir == NULL || dir[0] == '\0')
         return -1;
+    /* The installed directory may also be listed in the config: searched once. */
+    for (size_t i = 0; i < l->n_paths; i++)
+        if (strcmp(l->paths[i], dir) == 0)
+            return 0;
     char *copy = strdup(dir);
     if (copy == NULL)
         return -1;
@@ -55,6 +60,16 @@ int px_loader_add_path(px_loader *l, const char *dir)
     }
     p[l->n_paths++] = copy;
     l->paths = p;
+    return 0;
+}
+
+int px_loader_set_base(px_loader *l, const char *dir)
+{
+    char *copy = strdup(dir);
+    if (copy == NULL)
+        return -1;
+    free(l->base);
+    l->base = copy;
     return 0;
 }
 
@@ -97,6 +112,7 @@ void px_loader_free(px_loader *l)
         free(l->paths[i]);
     free(l->mods);
     free(l->paths);
+    free(l->base);
     free(l);
 }
 
@@ -400,8 +416,16 @@ px_status px_loader_load(px_loader *l, px_module_kind kind, const char *name,
     snprintf(w.prefix, sizeof w.prefix, "module '%s' (%s): ", name, px_module_kind_name(kind));
 
     /* An explicit file: its descriptor may carry any name. */
-    if (strchr(name, '/') != NULL)
+    if (strchr(name, '/') != NULL && (name[0] == '/' || l->base == NULL))
         return px__open(l, &w, name, mod, path, err);
+    if (strchr(name, '/') != NULL) {
+        char *file = px__join(l->base, name);
+        if (file == NULL)
+            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%sout of memory", w.prefix);
+        px_status st = px__open(l, &w, file, mod, path, err);
+        free(file);
+        return st;
+    }
 
     px__loaded *hit = px__find_by_name(l, kind, name);
     if (hit != NULL) {

@@ -8,15 +8,20 @@
 typedef struct px_loader px_loader;
 
 px_loader *px_loader_new(void);
-/** Appends a directory to the search path (copied). Returns 0, -1 on OOM. */
+/** Appends a directory to the search path (copied; one already on it is not added
+ * again). Returns 0, -1 on OOM. */
 int px_loader_add_path(px_loader *l, const char *dir);
+/** The folder a relative module file ("../lb/x.so") is relative to (copied); without
+ * one, the current directory. Returns 0, -1 on OOM. */
+int px_loader_set_base(px_loader *l, const char *dir);
 size_t px_loader_path_count(const px_loader *l);
 const char *px_loader_path_at(const px_loader *l, size_t i);
 
 /**
  * Loads the module `name` of `kind`: a module built into libplexus (px_builtin.h) first,
  * with *path PX_BUILTIN_PATH; else searches "<prefix><name>.so" (prefix from
- * px_module_kind_prefix) in each path, in order; a name containing '/' is a file.
+ * px_module_kind_prefix) in each path, in order; a name containing '/' is a file
+ * (relative to the base folder, px_loader_set_base; messages show where it led).
  * Already loaded (kind, name) pairs are returned from the cache. Refuses, with
  * err->msg naming the file and the reason: not found (listing every path tried),
  * dlopen failure, no `plexus_module` symbol, bad magic, ABI major or signature

@@ -2,6 +2,7 @@
  * to stderr or to a file opened for appending. Off unless a chain lists it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,22 +18,48 @@ typedef struct al_state {
     int own; /* the module opened fd */
 } al_state;
 
+/* A relative path is relative to the config file's folder, as every path in a config
+ * is; made absolute, so the message says where it led. 0, or -1 when it does not fit. */
+static int al_resolve(const px_module_env *env, const char *path, char *out, size_t cap)
+{
+    int n;
+    if (path[0] == '/') {
+        n = snprintf(out, cap, "%s", path);
+    } else {
+        const char *file = env && env->config_file ? env->config_file : "";
+        const char *slash = strrchr(file, '/');
+        int dlen = slash ? (int)(slash - file) : 0; /* "/x.yaml": 0, the root */
+        char cwd[4096] = "";
+        if (file[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
+            snprintf(cwd, sizeof cwd, ".");
+        n = snprintf(out, cap, "%s%s%.*s/%s", cwd, cwd[0] && dlen ? "/" : "", dlen, file, path);
+    }
+    return n >= 0 && (size_t)n < cap ? 0 : -1;
+}
+
 static px_status al_create(const px_module_env *env, const void *conf, void **state,
                            px_err *err)
 {
-    (void)env;
     const al_conf *c = conf;
     al_state *s = calloc(1, sizeof *s);
     if (!s)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     s->fd = STDERR_FILENO;
     if (c->path && strcmp(c->path, "-") != 0) {
-        s->fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        char path[4096];
+        if (al_resolve(env, c->path, path, sizeof path) != 0) {
+            free(s);
+            return px_err_set(err, PX_INVALID_ARGUMENT, "access log path '%s' is too long",
+                              c->path);
+        }
+        s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (s->fd < 0) {
             int e = errno;
             free(s);
-            return px_err_set(err, PX_FAILED_PRECONDITION, "cannot open access log %s: %s",
-                              c->path, strerror(e));
+            return px_err_set(err, PX_FAILED_PRECONDITION, "cannot open access log %s: %s%s",
+                              path, strerror(e),
+                              c->path[0] != '/' ? " (relative to the config file's folder)"
+                                                : "");
         }
         s->own = 1;
     }
@@ -67,7 +94,7 @@ static void al_done(void *state, px_fcall *call)
 
 static const px_directive al_directives[] = {
     {.name = "path", .type = PX_DIR_STRING, .offset = offsetof(al_conf, path), .def = "-",
-     .help = "file the lines are appended to; \"-\" for stderr"},
+     .help = "file the lines are appended to, relative to the config file; \"-\" for stderr"},
     {.name = NULL},
 };
 

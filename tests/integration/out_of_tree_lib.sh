@@ -36,8 +36,9 @@ oot_stage() {
   local f
   for f in lib/libplexus.so lib/cmake/plexus/plexusConfig.cmake \
            lib/cmake/plexus/plexusConfigVersion.cmake lib/cmake/plexus/plexusTargets.cmake \
-           lib/cmake/plexus/PlexusModule.cmake lib/pkgconfig/plexus.pc include/plexus/plexus.h \
-           bin/plexusd; do
+           lib/cmake/plexus/PlexusModule.cmake lib/cmake/plexus/PlexusProtobuf.cmake \
+           lib/pkgconfig/plexus.pc include/plexus/plexus.h \
+           bin/plexusd bin/plexus bin/plexus-codec-bench; do
     [ -e "$stage/$f" ] || fail "the install has no $f"
   done
   local soname
@@ -54,7 +55,8 @@ oot_cmake_build() {
   step "building $dir out of tree with find_package(plexus) against $stage"
   cmake -S "$dir" -B "$tmp/$name" -DCMAKE_PREFIX_PATH="$stage" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS="${san[*]:-}" \
-        -DCMAKE_MODULE_LINKER_FLAGS="${san[*]:-}" > "$tmp/$name-configure.log" 2>&1 ||
+        -DCMAKE_MODULE_LINKER_FLAGS="${san[*]:-}" -DCMAKE_EXE_LINKER_FLAGS="${san[*]:-}" \
+        > "$tmp/$name-configure.log" 2>&1 ||
     { cat "$tmp/$name-configure.log" >&2; fail "configuring $dir with find_package(plexus) failed"; }
   cmake --build "$tmp/$name" > "$tmp/$name-build.log" 2>&1 ||
     { cat "$tmp/$name-build.log" >&2; fail "building $dir out of tree failed"; }

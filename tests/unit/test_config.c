@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include "px_config_int.h"
+#include "px_moduledir.h"
 
 typedef struct fx {
     char dir[64];
@@ -354,31 +355,41 @@ static void test_addresses_resolved(void **state)
 static void test_unknown_module(void **state)
 {
     fx *f = *state;
-    /* Relative module paths are relative to the config file's directory. */
-    char msg[512];
+    /* Relative module paths are relative to the config file's directory; the installed
+     * module directory is searched after modules.path. */
+    const char *inst = px_moduledir_installed();
+    char msg[2048];
     snprintf(msg, sizeof msg,
              "%%s:4:32: module 'nope' (codec): codec_nope.so not found; searched: %s/./mods/"
-             "codec_nope.so",
-             f->dir);
+             "codec_nope.so, %s/codec_nope.so",
+             f->dir, inst);
     expect_fail(f, "modules:\n  path: [./mods]\nserver:\n  {listen: 1.2.3.4:1, codecs: [nope]}\n",
                 PX_NOT_FOUND, msg);
     /* {module: NAME}: the error points at the name. */
     snprintf(msg, sizeof msg,
              "%%s:4:41: module 'nope' (codec): codec_nope.so not found; searched: %s/mods/"
-             "codec_nope.so",
-             f->dir);
+             "codec_nope.so, %s/codec_nope.so",
+             f->dir, inst);
     expect_fail(f, "modules:\n  path: mods\nserver:\n  {listen: 1.2.3.4:1, codecs: [{module: nope}]}\n",
                 PX_NOT_FOUND, msg);
     /* PLEXUS_MODULE_PATH comes first, empty entries skipped; absolute paths stay. */
     setenv("PLEXUS_MODULE_PATH", "/px/a::/px/b", 1);
+    snprintf(msg, sizeof msg,
+             "%%s:5:12: module 'nope' (codec): codec_nope.so not found; searched: "
+             "/px/a/codec_nope.so, /px/b/codec_nope.so, /px/c/codec_nope.so, %s/codec_nope.so",
+             inst);
     expect_fail(f, "modules:\n  path: [/px/c]\nserver:\n  listen: 1.2.3.4:1\n  codecs: [nope]\n",
-                PX_NOT_FOUND,
-                "%s:5:12: module 'nope' (codec): codec_nope.so not found; searched: "
-                "/px/a/codec_nope.so, /px/b/codec_nope.so, /px/c/codec_nope.so");
+                PX_NOT_FOUND, msg);
     unsetenv("PLEXUS_MODULE_PATH");
-    /* No modules.path: the installed module directory is searched. */
-    assert_int_equal(load(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [nope]\n"), PX_NOT_FOUND);
-    assert_non_null(strstr(f->err.msg, "/plexus/modules/codec_nope.so"));
+    /* No modules.path: only the installed module directory, which for a program in the
+     * build tree is the build's own (tests see it as PX_MODULE_DIR). */
+    if (f->moddir[0] != '\0')
+        assert_string_equal(inst, f->moddir);
+    snprintf(msg, sizeof msg,
+             "%%s:3:12: module 'nope' (codec): codec_nope.so not found; searched: "
+             "%s/codec_nope.so",
+             inst);
+    expect_fail(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [nope]\n", PX_NOT_FOUND, msg);
     expect_fail(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [{mod: x}]\n", PX_INVALID_ARGUMENT,
                 "%s:3:12: server.codecs[0]: missing required key 'module'");
     expect_fail(f, "server:\n  listen: 1.2.3.4:1\n  codecs: [[x]]\n", PX_INVALID_ARGUMENT,
@@ -424,10 +435,11 @@ static void test_full_config(void **state)
                      PX_OK);
     const px_config *c = f->cfg;
     assert_string_equal(c->file, f->path);
-    assert_int_equal(px_loader_path_count(c->loader), 1);
+    assert_int_equal(px_loader_path_count(c->loader), 2);
     char want[200];
     snprintf(want, sizeof want, "%s/mods", f->dir);
     assert_string_equal(px_loader_path_at(c->loader, 0), want);
+    assert_string_equal(px_loader_path_at(c->loader, 1), px_moduledir_installed());
 
     const px_server_conf *s = &c->server;
     assert_true(s->present);
@@ -684,6 +696,18 @@ static void test_filters(void **state)
                 PX_FAILED_PRECONDITION,
                 "%s:4:22: filter 'access_log': cannot open access log /nonexistent/dir/a.log: "
                 "No such file or directory");
+    /* A relative log path is relative to the config file's folder, printed resolved. */
+    char rel[1200];
+    snprintf(rel, sizeof rel,
+             "%%s:4:22: filter 'access_log': cannot open access log %s/nodir/a.log: No such file "
+             "or directory (relative to the config file's folder)",
+             f->dir);
+    expect_fail(f, SF "  filters: [{module: access_log, path: nodir/a.log}]\n",
+                PX_FAILED_PRECONDITION, rel);
+    assert_int_equal(load(f, SF "  filters: [{module: access_log, path: a.log}]\n"), PX_OK);
+    snprintf(rel, sizeof rel, "%s/a.log", f->dir);
+    assert_int_equal(access(rel, F_OK), 0);
+    unlink(rel);
     char msg[1200];
     snprintf(msg, sizeof msg, "%%s:5:48: module 'nope' (filter): filter_nope.so not found; "
              "searched: %s/filter_nope.so", f->moddir);
@@ -769,6 +793,57 @@ static void test_naming(void **state)
 #undef UP
 }
 
+/* A module file named by a relative path is relative to the config file, not to the
+ * current directory, and a miss prints where the path led and why. */
+static void test_relative_module_file(void **state)
+{
+    fx *f = *state;
+    const char *fixdir = getenv("PX_FIXTURE_DIR");
+    if (fixdir == NULL || fixdir[0] != '/') {
+        print_message("PX_FIXTURE_DIR is not set\n");
+        skip();
+    }
+    /* f->dir is /tmp/px_config_XXXXXX: two levels up is the root. */
+    char text[2048], msg[2048];
+    snprintf(text, sizeof text,
+             "modules: {path: []}\nclient:\n  upstreams:\n    u:\n      endpoints: [127.0.0.1:1]\n"
+             "      balancer: ../..%s/lb_good.so\n",
+             fixdir);
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir("/usr"), 0); /* a current directory the path means nothing in */
+    px_status st = load(f, text);
+    if (st != PX_OK)
+        print_message("%s\n", f->err.msg);
+    assert_int_equal(st, PX_OK);
+    const px_modref *lb = px_modlist_one(f->cfg->client.upstreams[0].mods, PX_MOD_BALANCER);
+    assert_string_equal(lb->mod->name, "good");
+    snprintf(msg, sizeof msg, "%s/../..%s/lb_good.so", f->dir, fixdir);
+    assert_string_equal(lb->path, msg);
+
+    /* Not there: the resolved path, and what it was relative to. */
+    snprintf(msg, sizeof msg,
+             "%%s:6:17: module '../nowhere/lb_x.so' (balancer): %s/../nowhere/lb_x.so: not found "
+             "(a module file is relative to the config file's folder)",
+             f->dir);
+    expect_fail(f,
+                "modules: {path: []}\nclient:\n  upstreams:\n    u:\n      endpoints: [127.0.0.1:1]\n"
+                "      balancer: ../nowhere/lb_x.so\n",
+                PX_NOT_FOUND, msg);
+
+    /* The config file named relative to the current directory: messages are absolute. */
+    assert_int_equal(chdir(f->dir), 0);
+    px_config_free(f->cfg);
+    f->cfg = NULL;
+    assert_int_equal(px_config_load("plexus.yaml", &f->cfg, &f->err), PX_NOT_FOUND);
+    snprintf(msg, sizeof msg,
+             "plexus.yaml:6:17: module '../nowhere/lb_x.so' (balancer): %s/../nowhere/lb_x.so: "
+             "not found (a module file is relative to the config file's folder)",
+             f->dir);
+    assert_string_equal(f->err.msg, msg);
+    assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -778,7 +853,7 @@ int main(void)
         T(test_full_config),      T(test_defaults),       T(test_module_block_errors),
         T(test_filters),
         T(test_services),         T(test_addresses),      T(test_addresses_resolved),
-        T(test_naming),
+        T(test_naming),           T(test_relative_module_file),
     };
 #undef T
     return cmocka_run_group_tests_name("px_config", tests, NULL, NULL);

@@ -7,11 +7,9 @@
 #include "codec_bench.h"
 #include "px_arena.h"
 #include "px_codec_abi.h"
+#include "px_moduledir.h"
 #include "px_test_calc.h"
 
-#ifndef PX_BENCH_MODULE_DIR
-#define PX_BENCH_MODULE_DIR "modules"
-#endif
 #define PX__MAX_MSGS 32
 #define PX__MAX_CODECS 16
 
@@ -35,8 +33,8 @@ static void px__usage(FILE *to)
             "  -m INDEX  measure only message INDEX of the corpus (0: AddRequest, k: Echo k-1)\n"
             "  -w        time with the wall clock (CLOCK_MONOTONIC) instead of the thread's\n"
             "            CPU time (CLOCK_THREAD_CPUTIME_ID)\n"
-            "  -d DIR    where codec_*.so are found (default $PX_MODULE_DIR, else this\n"
-            "            build's module directory)\n");
+            "  -d DIR    where codec_*.so are found (default $PX_MODULE_DIR, else the\n"
+            "            module directory of this install, or of this build)\n");
 }
 
 typedef struct px__msg {
@@ -321,7 +319,7 @@ int main(int argc, char **argv)
         }
     }
     if (dir == NULL || *dir == '\0')
-        dir = PX_BENCH_MODULE_DIR;
+        dir = px_moduledir_installed();
 
     px_bench_codecs cs;
     if (px_bench_load(&cs, dir, argv + optind, (size_t)(argc - optind)) != 0) {

@@ -35,7 +35,7 @@ int px_cli_bench(int argc, char **argv)
     memcpy(path + dir_len, PX__BENCH_TOOL, sizeof PX__BENCH_TOOL);
     argv[1] = path; /* plexus-codec-bench [ARGS] */
     execv(path, argv + 1);
-    fprintf(stderr, "plexus: bench: cannot run %s: %s (it is built into the build's bin/ next to plexus)\n",
+    fprintf(stderr, "plexus: bench: cannot run %s: %s (it is built, and installed, next to plexus)\n",
             path, strerror(errno));
     return PX_CLI_FAIL;
 }
