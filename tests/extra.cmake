@@ -58,3 +58,8 @@ if(TARGET test_filter)
   target_sources(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log/access_line.c)
   target_include_directories(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log)
 endif()
+
+# test_cli checks `--version` of every command against the project's version.
+if(TARGET test_cli)
+  target_compile_definitions(test_cli PRIVATE PX_VERSION="${PROJECT_VERSION}")
+endif()
