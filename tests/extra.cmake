@@ -63,3 +63,9 @@ endif()
 if(TARGET test_cli)
   target_compile_definitions(test_cli PRIVATE PX_VERSION="${PROJECT_VERSION}")
 endif()
+
+# test_bench_template checks plexus bench's request templates (a file of the CLI).
+if(TARGET test_bench_template)
+  target_sources(test_bench_template PRIVATE ${PROJECT_SOURCE_DIR}/tools/plexus/bench_template.c)
+  target_include_directories(test_bench_template PRIVATE ${PROJECT_SOURCE_DIR}/tools/plexus)
+endif()
