@@ -441,7 +441,12 @@ static void test_template_bad(void **state)
         /* Bad JSON once expanded: the expansion is shown. */
         {"{\"a\":\"{{seq}}x\"}",
          "plexus: bad JSON for calc.AddRequest: json: field 'a': expected an integer, got string "
-         "\"0x\"\nplexus: bench: (that is the request template expanded for call 0: "
+         "\"0x\"\nplexus: bench: (that is the request template with every number at 0: "
+         "{\"a\":\"0x\"})\n"},
+        /* The same with a random number: the message does not depend on the draw. */
+        {"{\"a\":\"{{rand:1000}}x\"}",
+         "plexus: bad JSON for calc.AddRequest: json: field 'a': expected an integer, got string "
+         "\"0x\"\nplexus: bench: (that is the request template with every number at 0: "
          "{\"a\":\"0x\"})\n"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

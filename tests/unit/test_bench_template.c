@@ -71,8 +71,10 @@ static void test_rand(void **state)
     px_bench_tpl_expand(&t, 17, out);
     px_bench_tpl_expand(&t, 17, again);
     assert_string_equal(out, again);
-    px_bench_tpl_expand_max(&t, 0, out);
+    px_bench_tpl_expand_bound(&t, 0, 1, out);
     assert_string_equal(out, "22147483647");
+    px_bench_tpl_expand_bound(&t, 0, 0, out);
+    assert_string_equal(out, "00");
     px_bench_tpl_free(&t);
 }
 

@@ -189,7 +189,7 @@ static int px__probe(const px_cli_request *q, const px_bench_tpl *t, const px_be
         fprintf(stderr, "plexus: bench: out of memory\n");
         return PX_CLI_FAIL;
     }
-    size_t len = px_bench_tpl_expand_max(t, a->calls ? a->calls - 1 : 0, text);
+    size_t len = px_bench_tpl_expand_bound(t, a->calls ? a->calls - 1 : 0, 1, text);
     ProtobufCMessage *m = NULL;
     px_err err;
     px_err_clear(&err);
@@ -207,7 +207,8 @@ static int px__probe(const px_cli_request *q, const px_bench_tpl *t, const px_be
     return rc;
 }
 
-/* The request: its template parsed, the config loaded, the first expansion decoded. */
+/* The request: its template parsed, the config loaded, and decoded: a template with
+ * every number at 0, then at its largest (the same messages every run). */
 static int px__request_open(const px_bench_args *a, px_bench_tpl *tpl, px_cli_request *q)
 {
     char why[300];
@@ -222,12 +223,12 @@ static int px__request_open(const px_bench_args *a, px_bench_tpl *tpl, px_cli_re
         fprintf(stderr, "plexus: bench: out of memory\n");
         return PX_CLI_FAIL;
     }
-    px_bench_tpl_expand(tpl, 0, first);
+    px_bench_tpl_expand_bound(tpl, 0, 0, first);
     int rc = px_cli_request_method(q, a->file, a->method);
     if (rc == PX_CLI_OK && (rc = px_cli_request_decode(q, first)) != PX_CLI_OK &&
         tpl->n_fields > 0)
-        fprintf(stderr, "plexus: bench: (that is the request template expanded for call 0: %s)\n",
-                first);
+        fprintf(stderr, "plexus: bench: (that is the request template with every number at 0: "
+                        "%s)\n", first);
     free(first);
     if (rc == PX_CLI_OK && tpl->n_fields > 0)
         rc = px__probe(q, tpl, a);

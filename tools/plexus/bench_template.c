@@ -114,7 +114,8 @@ static uint64_t px__mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static size_t px__expand(const px_bench_tpl *t, uint64_t seq, int max, char *out)
+/* mode: 0 random draws, 1 every draw 0, 2 every draw at its largest. */
+static size_t px__expand(const px_bench_tpl *t, uint64_t seq, int mode, char *out)
 {
     if (t->n_fields == 0) {
         memcpy(out, t->text, t->max_len + 1);
@@ -132,7 +133,10 @@ static size_t px__expand(const px_bench_tpl *t, uint64_t seq, int max, char *out
         case PX_BENCH_SEQ: break;
         case PX_BENCH_RAND:
             /* Modulo bias is below n / 2^64: nothing a benchmark can see. */
-            v = max ? p->n - 1 : px__mix(t->seed ^ px__mix(seq) ^ (i * 0xd1b54a32d192ed03ULL)) % p->n;
+            if (mode == 0)
+                v = px__mix(t->seed ^ px__mix(seq) ^ (i * 0xd1b54a32d192ed03ULL)) % p->n;
+            else
+                v = mode == 2 ? p->n - 1 : 0;
             break;
         }
         n += (size_t)snprintf(out + n, PX__NUM_MAX + 1, "%" PRIu64, v);
@@ -146,7 +150,7 @@ size_t px_bench_tpl_expand(const px_bench_tpl *t, uint64_t seq, char *out)
     return px__expand(t, seq, 0, out);
 }
 
-size_t px_bench_tpl_expand_max(const px_bench_tpl *t, uint64_t seq, char *out)
+size_t px_bench_tpl_expand_bound(const px_bench_tpl *t, uint64_t seq, int largest, char *out)
 {
-    return px__expand(t, seq, 1, out);
+    return px__expand(t, seq, largest ? 2 : 1, out);
 }

@@ -39,8 +39,8 @@ void px_bench_tpl_free(px_bench_tpl *t);
  * (no shared state: any thread may expand). Returns the length written.
  */
 size_t px_bench_tpl_expand(const px_bench_tpl *t, uint64_t seq, char *out);
-/** The same, with every {{rand}} and {{rand:N}} at its largest value: a probe of what
- *  the widest numbers do to the request's fields. */
-size_t px_bench_tpl_expand_max(const px_bench_tpl *t, uint64_t seq, char *out);
+/** The same with every {{rand}} and {{rand:N}} at 0 (largest 0) or at its largest
+ *  value: probes of what the numbers do to the request's fields, the same every run. */
+size_t px_bench_tpl_expand_bound(const px_bench_tpl *t, uint64_t seq, int largest, char *out);
 
 #endif
