@@ -49,3 +49,8 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/plexus.pc.in ${PROJECT_BINARY_DIR}/plexus.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/plexus.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The manual pages, written by hand in man(7) (docs/man; tests/integration/man_pages.sh).
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/plexus.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/plexus.yaml.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/plexusd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)

@@ -66,3 +66,25 @@ if(TARGET test_filter)
   target_sources(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log/access_line.c)
   target_include_directories(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log)
 endif()
+
+# test_cli checks `--version` of every command against the project's version.
+if(TARGET test_cli)
+  target_compile_definitions(test_cli PRIVATE PX_VERSION="${PROJECT_VERSION}")
+endif()
+
+# test_bench_template checks plexus bench's request templates (a file of the CLI).
+if(TARGET test_bench_template)
+  target_sources(test_bench_template PRIVATE ${PROJECT_SOURCE_DIR}/tools/plexus/bench_template.c)
+  target_include_directories(test_bench_template PRIVATE ${PROJECT_SOURCE_DIR}/tools/plexus)
+endif()
+
+# The manual pages (docs/man): no groff warning, the project's version, every option of
+# plexusd and plexus (from their getopt tables) in its page and its --help, every key
+# of docs/CONFIG.md in plexus.yaml.5. Skipped (77) where groff is not installed.
+if(TARGET plexus_cli AND TARGET plexusd)
+  add_test(NAME integration.man_pages
+    COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/man_pages.sh
+            ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} ${PROJECT_VERSION})
+  set_tests_properties(integration.man_pages PROPERTIES
+    ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 120 LABELS integration SKIP_RETURN_CODE 77)
+endif()

@@ -10,6 +10,7 @@ PKGS=(
   libjansson-dev libxml2-dev libxml2-utils
   libmsgpack-dev
   valgrind
+  groff-base              # tests/integration/man_pages.sh: formats docs/man/* with warnings on
   iptables                # test_partition: cuts a server off inside its own network namespace
   clang libclang-rt-dev   # tools/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
 )

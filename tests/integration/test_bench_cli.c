@@ -1,5 +1,6 @@
 /* `plexus bench` (the RPC load generator) end to end against a real plexusd: the JSON
- * report's keys and counts, open loop, counting runs, errors by status and bad usage.
+ * report's keys and counts, open loop, counting runs, errors by status and bad usage;
+ * request templates spreading calls over a consistent_hash ring of three servers.
  * No assertion on speed: the machine's timing is not the test's business. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,7 +71,8 @@ static json_t *report(const run *r)
                  r->out, r->err);
     static const char *const keys[] = {
         "method", "upstream", "codec", "mode", "connections", "inflight", "rate", "endpoints",
-        "io_threads", "tcp_connections", "warmup_s", "duration_s", "calls", "calls_per_s", "calls_total",
+        "io_threads", "tcp_connections", "warmup_s", "duration_s", "calls", "calls_per_s",
+        "calls_failed", "failed_per_s", "template", "calls_total",
         "latency_us", "errors", "warmup_errors", "client_cpu_us_per_call", NULL};
     for (int i = 0; keys[i]; i++)
         if (json_object_get(o, keys[i]) == NULL)
@@ -253,6 +255,9 @@ static void test_errors_by_status(void **state)
     assert_int_equal(int_of(o, "calls"), 0);
     json_t *err = json_object_get(o, "errors");
     assert_int_equal(int_of(err, "total"), 50);
+    assert_int_equal(int_of(o, "calls_failed"), 50);
+    assert_true(num(o, "failed_per_s") > 0);
+    assert_true(num(o, "calls_per_s") == 0);
     assert_int_equal(int_of(json_object_get(err, "by_status"), "INVALID_ARGUMENT"), 50);
     assert_string_equal(json_string_value(json_object_get(json_object_get(err, "first"),
                                                           "INVALID_ARGUMENT")),
@@ -261,6 +266,8 @@ static void test_errors_by_status(void **state)
 
     bench(f, &r, f->dead_conf, ADD, ADD_JSON, "--calls", "20", "--warmup", "0", NULL);
     assert_int_equal(r.rc, 1);
+    /* Failed calls/s beside successful ones. */
+    assert_contains(r.out, "  calls      0 ok, 0 calls/s; 20 failed, ");
     assert_contains(r.out, "errors     20\n");
     assert_contains(r.out, "    UNAVAILABLE          20  (first: ");
 }
@@ -290,12 +297,189 @@ static void test_bad_usage(void **state)
     assert_int_equal(r.out[0], '\0');
 }
 
+/* ---- request templates ---------------------------------------------------------------- */
+
+/* OK calls of Echo in an access log (0 when it does not exist yet). */
+static long echo_lines(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return 0;
+    char line[1024];
+    long n = 0;
+    while (fgets(line, sizeof line, fp) != NULL)
+        n += strstr(line, " calc.Calculator/Echo OK ") != NULL;
+    fclose(fp);
+    return n;
+}
+
+typedef struct ring {
+    px_proc srv[3];
+    char log[3][300]; /* each server's access log */
+    char conf[300];   /* consistent_hash on Echo's f_string over the three */
+    long seen[3];     /* lines counted so far */
+} ring;
+
+/* The calls each server answered since the last look, once they add up to `calls`: a
+ * server writes its log line as its answer leaves, so the last may lag the report. */
+static void ring_delta(ring *g, long calls, long delta[3])
+{
+    long total = 0;
+    for (int wait = 0; wait < 1000; wait++) { /* bounded: 10 s */
+        total = 0;
+        for (int i = 0; i < 3; i++)
+            total += (delta[i] = echo_lines(g->log[i]) - g->seen[i]);
+        if (total >= calls)
+            break;
+        usleep(10000);
+    }
+    if (total != calls)
+        fail_msg("the servers logged %ld Echo calls, the bench made %ld", total, calls);
+    for (int i = 0; i < 3; i++)
+        g->seen[i] += delta[i];
+}
+
+/* A counting run of Echo with request `json`; every call must succeed. */
+static void ring_bench(fixture *f, ring *g, const char *json, const char *calls)
+{
+    run r;
+    bench(f, &r, g->conf, "calc.Calculator/Echo", json, "--calls", calls, "--inflight", "4",
+          "--warmup", "0", "--json", NULL);
+    if (r.rc != 0)
+        fail_msg("plexus bench exited %d:\n%s\n%s", r.rc, r.out, r.err);
+    json_t *o = report(&r);
+    assert_int_equal(int_of(o, "calls"), atol(calls));
+    assert_int_equal(int_of(o, "calls_failed"), 0);
+    assert_int_equal(int_of(o, "endpoints"), 3);
+    json_t *t = json_object_get(o, "template");
+    if (strstr(json, "{{") != NULL)
+        assert_string_equal(json_string_value(t), json);
+    else
+        assert_true(json_is_null(t));
+    json_decref(o);
+}
+
+static void test_template_spreads_keys(void **state)
+{
+    fixture *f = *state;
+    ring *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    char yaml[600];
+    for (int i = 0; i < 3; i++) {
+        snprintf(g->log[i], sizeof g->log[i], "%s/access%d.log", f->srv.dir, i);
+        snprintf(yaml, sizeof yaml,
+                 "  codecs: [protobuf]\n  filters: [{module: access_log, path: %s}]\n"
+                 "  services:\n    - module: calc\n", g->log[i]);
+        char id[8];
+        snprintf(id, sizeof id, "h%d", i);
+        assert_int_equal(px_proc_start(&g->srv[i], id, yaml), 0);
+    }
+    snprintf(g->conf, sizeof g->conf, "%s/ring.yaml", f->srv.dir);
+    assert_int_equal(px_write_client_conf_procs(g->conf, g->srv, 3,
+                                                "      balancer: {module: consistent_hash, "
+                                                "key_field: f_string}\n"),
+                     0);
+    long d[3], again[3];
+    /* One key: every call goes to the one server that owns it. */
+    ring_bench(f, g, "{\"f_string\":\"k\"}", "300");
+    ring_delta(g, 300, d);
+    int owners = (d[0] > 0) + (d[1] > 0) + (d[2] > 0);
+    if (owners != 1)
+        fail_msg("one key went to %d servers: %ld %ld %ld", owners, d[0], d[1], d[2]);
+    /* A key per call (k0 ... k2999): every server gets some. */
+    ring_bench(f, g, "{\"f_string\":\"k{{seq}}\"}", "3000");
+    ring_delta(g, 3000, d);
+    for (int i = 0; i < 3; i++)
+        if (d[i] == 0)
+            fail_msg("{{seq}} keys: server %d got no call (%ld %ld %ld)", i, d[0], d[1], d[2]);
+    /* The same keys again go to the same servers: the template, not chance, spread them. */
+    ring_bench(f, g, "{\"f_string\":\"k{{seq}}\"}", "3000");
+    ring_delta(g, 3000, again);
+    for (int i = 0; i < 3; i++)
+        if (again[i] != d[i])
+            fail_msg("k0..k2999 went %ld %ld %ld, then %ld %ld %ld", d[0], d[1], d[2], again[0],
+                     again[1], again[2]);
+    /* Random keys out of 1000 spread too, and an integer field takes {{rand:N}}. */
+    ring_bench(f, g, "{\"f_string\":\"u{{rand:1000}}\",\"f_int32\":{{rand}},\"f_uint64\":{{seq}}}",
+               "2000");
+    ring_delta(g, 2000, d);
+    for (int i = 0; i < 3; i++)
+        if (d[i] == 0)
+            fail_msg("{{rand:1000}} keys: server %d got no call (%ld %ld %ld)", i, d[0], d[1],
+                     d[2]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(px_proc_stop(&g->srv[i]), 0);
+        unlink(g->log[i]);
+    }
+    unlink(g->conf);
+    free(g);
+}
+
+/* A bad template is refused before any call, saying what and where. */
+static void test_template_bad(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *json, *err;
+    } bad[] = {
+        {"{\"tag\":\"k{{sequence}}\"}",
+         "plexus: bench: the JSON request '{\"tag\":\"k{{sequence}}\"}': unknown placeholder "
+         "'{{sequence}}' at byte 9 (known: {{seq}}, {{rand}}, {{rand:N}})\n"
+         "Try 'plexus bench --help' for more information.\n"},
+        {"{\"tag\":\"k{{seq\"}",
+         "plexus: bench: the JSON request '{\"tag\":\"k{{seq\"}': '{{' at byte 9 is not closed by "
+         "'}}'\nTry 'plexus bench --help' for more information.\n"},
+        {"{\"a\":{{rand:0}}}",
+         "plexus: bench: the JSON request '{\"a\":{{rand:0}}}': '{{rand:0}}' at byte 5: N of "
+         "{{rand:N}} must be a whole number in 1..18446744073709551615\n"
+         "Try 'plexus bench --help' for more information.\n"},
+        /* The widest numbers must fit the field: a is int32. */
+        {"{\"a\":{{rand:5000000000}}}",
+         "plexus: bench: the request template with its largest numbers, {\"a\":4999999999}, is "
+         "bad JSON for calc.AddRequest: json: field 'a': value 4999999999 is out of range for "
+         "int32 (a smaller N in {{rand:N}}?)\n"},
+        /* Bad JSON once expanded: the expansion is shown. */
+        {"{\"a\":\"{{seq}}x\"}",
+         "plexus: bad JSON for calc.AddRequest: json: field 'a': expected an integer, got string "
+         "\"0x\"\nplexus: bench: (that is the request template with every number at 0: "
+         "{\"a\":\"0x\"})\n"},
+        /* The same with a random number: the message does not depend on the draw. */
+        {"{\"a\":\"{{rand:1000}}x\"}",
+         "plexus: bad JSON for calc.AddRequest: json: field 'a': expected an integer, got string "
+         "\"0x\"\nplexus: bench: (that is the request template with every number at 0: "
+         "{\"a\":\"0x\"})\n"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        run r;
+        bench(f, &r, f->client_conf, ADD, bad[i].json, "--calls", "10", NULL);
+        assert_int_equal(r.rc, 2);
+        assert_string_equal(r.out, "");
+        assert_string_equal(r.err, bad[i].err);
+    }
+}
+
+/* The text report names the template; {{seq}} and {{rand:N}} into Add's int32 fields. */
+static void test_template_text(void **state)
+{
+    fixture *f = *state;
+    run r;
+    bench(f, &r, f->client_conf, ADD, "{\"a\":{{seq}},\"b\":{{rand:100}}}", "--calls", "200",
+          "--warmup", "0", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "  request    template {\"a\":{{seq}},\"b\":{{rand:100}}}, expanded "
+                           "and decoded for every call\n");
+    assert_contains(r.out, "  calls      200 ok, ");
+    assert_contains(r.out, "; 0 failed, 0 calls/s\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_closed_loop_json), cmocka_unit_test(test_closed_loop_text),
         cmocka_unit_test(test_open_loop),        cmocka_unit_test(test_counting_run),
         cmocka_unit_test(test_errors_by_status), cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_template_spreads_keys), cmocka_unit_test(test_template_bad),
+        cmocka_unit_test(test_template_text),
     };
     return cmocka_run_group_tests_name("plexus bench (rpc)", tests, setup, teardown);
 }

@@ -1,6 +1,7 @@
 /* The command-line tools end to end: `plexus call|modules|check` and `plexusd -t`,
  * run as processes against a real plexusd on 127.0.0.1; stdout, stderr and exit
- * status asserted exactly; `call -H` metadata both ways. */
+ * status asserted exactly; `call -H` metadata both ways; --help, --version and bad
+ * options of every command (GNU style). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plexus/plexus.h"
 #include "px_proc.h"
 #include "px_time.h"
 
@@ -387,7 +389,7 @@ static void test_bad_arguments(void **state)
     run_argv(&r, no_method);
     assert_int_equal(r.rc, 2);
     assert_starts_with(r.err, "plexus: call: missing SERVICE/METHOD");
-    assert_contains(r.err, "usage: plexus COMMAND");
+    assert_contains(r.err, "\nTry 'plexus call --help' for more information.\n");
 
     char *no_conf[] = {f->plexus, "call", "calc.Calculator/Add", NULL};
     run_argv(&r, no_conf);
@@ -423,8 +425,8 @@ static void test_bad_arguments(void **state)
     char *help[] = {f->plexus, "help", NULL};
     run_argv(&r, help);
     assert_int_equal(r.rc, 0);
-    assert_starts_with(r.out, "usage: plexus COMMAND");
-    assert_contains(r.out, "  call -c FILE");
+    assert_starts_with(r.out, "Usage: plexus COMMAND");
+    assert_contains(r.out, "\n  call     ");
     assert_string_equal(r.err, "");
 
     char *modules_extra[] = {f->plexus, "modules", "-c", f->client_conf, "x", NULL};
@@ -440,6 +442,165 @@ static void test_missing_config_file(void **state)
     call(f, &r, "/nonexistent/plexus.yaml", NULL, NULL, "calc.Calculator/Add", "{}");
     assert_int_equal(r.rc, 1);
     assert_starts_with(r.err, "plexus: /nonexistent/plexus.yaml");
+}
+
+/* ---- GNU manners: --help, --version and bad options of every command ---------------- */
+
+/* argv of one command line: tool, then up to 5 words (NULL-terminated). */
+static void run_words(fixture *f, run *r, int daemon, const char *const *words)
+{
+    char *argv[8];
+    int n = 0;
+    argv[n++] = daemon ? f->plexusd : f->plexus;
+    for (; *words && n < 7; words++)
+        argv[n++] = (char *)*words;
+    argv[n] = NULL;
+    run_argv(r, argv);
+}
+
+typedef struct cmdline {
+    int daemon;              /* plexusd, else plexus */
+    const char *words[6];    /* the arguments after the tool */
+    const char *want;        /* --help: the first line's start; --version: the line */
+} cmdline;
+
+static void test_help_every_command(void **state)
+{
+    fixture *f = *state;
+    static const cmdline helps[] = {
+        {1, {"--help"}, "Usage: plexusd -c FILE [-t]\n"},
+        {1, {"-h"}, "Usage: plexusd -c FILE [-t]\n"},
+        {1, {"-t", "--help"}, "Usage: plexusd -c FILE [-t]\n"},
+        {0, {"--help"}, "Usage: plexus COMMAND "},
+        {0, {"-h"}, "Usage: plexus COMMAND "},
+        {0, {"help"}, "Usage: plexus COMMAND "},
+        {0, {"call", "--help"}, "Usage: plexus call -c FILE "},
+        {0, {"call", "-h"}, "Usage: plexus call -c FILE "},
+        {0, {"help", "call"}, "Usage: plexus call -c FILE "},
+        /* --help wins over what is missing, wherever it stands. */
+        {0, {"call", "calc.Calculator/Add", "--help"}, "Usage: plexus call -c FILE "},
+        {0, {"bench", "--help"}, "Usage: plexus bench -c FILE "},
+        {0, {"help", "bench"}, "Usage: plexus bench -c FILE "},
+        {0, {"bench", "codec", "--help"}, "usage: plexus-codec-bench "},
+        {0, {"check", "--help"}, "Usage: plexus check -c FILE\n"},
+        {0, {"check", "-h"}, "Usage: plexus check -c FILE\n"},
+        {0, {"modules", "--help"}, "Usage: plexus modules -c FILE\n"},
+        {0, {"help", "modules"}, "Usage: plexus modules -c FILE\n"},
+    };
+    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++) {
+        run r;
+        run_words(f, &r, helps[i].daemon, helps[i].words);
+        if (r.rc != 0 || r.err[0] != '\0' || strncmp(r.out, helps[i].want, strlen(helps[i].want)))
+            fail_msg("%s %s %s: exit %d, stdout:\n%s\nstderr:\n%s",
+                     helps[i].daemon ? "plexusd" : "plexus", helps[i].words[0],
+                     helps[i].words[1] ? helps[i].words[1] : "", r.rc, r.out, r.err);
+    }
+    /* Each help names its own options, long and short. */
+    run r;
+    const char *call_help[] = {"call", "--help", NULL};
+    run_words(f, &r, 0, call_help);
+    const char *call_opts[] = {"-c, --config=FILE", "-u, --upstream=NAME", "-t, --timeout=",
+                               "--async", "-H, --header=KEY=VALUE", "-h, --help",
+                               "-V, --version"};
+    for (size_t i = 0; i < sizeof call_opts / sizeof *call_opts; i++)
+        assert_contains(r.out, call_opts[i]);
+    const char *bench_help[] = {"bench", "--help", NULL};
+    run_words(f, &r, 0, bench_help);
+    const char *bench_opts[] = {"--connections=C", "--inflight=D", "--duration=S", "--warmup=S",
+                                "--rate=R", "--calls=N", "--timeout=", "--json", "{{seq}}",
+                                "{{rand}}", "{{rand:N}}"};
+    for (size_t i = 0; i < sizeof bench_opts / sizeof *bench_opts; i++)
+        assert_contains(r.out, bench_opts[i]);
+}
+
+static void test_version_every_command(void **state)
+{
+    fixture *f = *state;
+    static const cmdline versions[] = {
+        {1, {"--version"}, "plexusd (Plexus) " PX_VERSION "\n"},
+        {1, {"-V"}, "plexusd (Plexus) " PX_VERSION "\n"},
+        {0, {"--version"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"-V"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"call", "--version"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"bench", "--version"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"bench", "codec", "--version"}, "plexus-codec-bench (Plexus) " PX_VERSION "\n"},
+        {0, {"check", "-V"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"modules", "--version"}, "plexus (Plexus) " PX_VERSION "\n"},
+    };
+    for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
+        run r;
+        run_words(f, &r, versions[i].daemon, versions[i].words);
+        if (r.rc != 0 || r.err[0] != '\0' ||
+            strncmp(r.out, versions[i].want, strlen(versions[i].want)) != 0)
+            fail_msg("%s %s %s: exit %d, stdout:\n%s\nstderr:\n%s",
+                     versions[i].daemon ? "plexusd" : "plexus", versions[i].words[0],
+                     versions[i].words[1] ? versions[i].words[1] : "", r.rc, r.out, r.err);
+    }
+    /* The second line: the module ABI a module must have been built for. */
+    run r;
+    const char *v[] = {"--version", NULL};
+    run_words(f, &r, 1, v);
+    char abi[64];
+    snprintf(abi, sizeof abi, "\nmodule ABI %d.%d\n", PX_ABI_MAJOR, PX_ABI_MINOR);
+    assert_contains(r.out, abi);
+}
+
+/* A bad argument: exit 2, nothing on stdout, exactly what was wrong and where help is. */
+static void test_bad_option_every_command(void **state)
+{
+    fixture *f = *state;
+    static const cmdline bad[] = {
+        {1, {"--bogus"}, "plexusd: unknown option '--bogus'\nTry 'plexusd --help' for more "
+                         "information.\n"},
+        {1, {"-x"}, "plexusd: unknown option '-x'\nTry 'plexusd --help' for more information.\n"},
+        {1, {"-c"}, "plexusd: option '-c' needs a value\nTry 'plexusd --help' for more "
+                    "information.\n"},
+        {1, {"--test=yes"}, "plexusd: option '--test' takes no value\nTry 'plexusd --help' for "
+                            "more information.\n"},
+        {1, {"-t"}, "plexusd: missing -c FILE (the YAML configuration)\nTry 'plexusd --help' "
+                    "for more information.\n"},
+        {1, {"-c", "a.yaml", "b.yaml"}, "plexusd: unexpected argument 'b.yaml'\nTry 'plexusd "
+                                        "--help' for more information.\n"},
+        {0, {"--bogus"}, "plexus: unknown option '--bogus' (a COMMAND comes first: call, bench, "
+                         "check, modules, help)\nTry 'plexus --help' for more information.\n"},
+        {0, {NULL}, "plexus: missing COMMAND (call, bench, check, modules, help)\nTry 'plexus "
+                    "--help' for more information.\n"},
+        {0, {"help", "frob"}, "plexus: help: unknown command 'frob' (call, bench, check, modules, "
+                              "help)\nTry 'plexus --help' for more information.\n"},
+        {0, {"call", "--bogus"}, "plexus: call: unknown option '--bogus'\nTry 'plexus call "
+                                 "--help' for more information.\n"},
+        {0, {"call", "-x"}, "plexus: call: unknown option '-x'\nTry 'plexus call --help' for "
+                            "more information.\n"},
+        {0, {"call", "--async=1"}, "plexus: call: option '--async' takes no value\nTry 'plexus "
+                                   "call --help' for more information.\n"},
+        {0, {"bench", "-c", "x.yaml", "--rate"}, "plexus: bench: option '--rate' needs a value\n"
+                                                 "Try 'plexus bench --help' for more "
+                                                 "information.\n"},
+        {0, {"bench", "--bogus"}, "plexus: bench: unknown option '--bogus'\nTry 'plexus bench "
+                                  "--help' for more information.\n"},
+        {0, {"check", "--bogus"}, "plexus: check: unknown option '--bogus'\nTry 'plexus check "
+                                  "--help' for more information.\n"},
+        {0, {"check"}, "plexus: check: missing -c FILE (the YAML configuration)\nTry 'plexus "
+                       "check --help' for more information.\n"},
+        {0, {"modules", "-q"}, "plexus: modules: unknown option '-q'\nTry 'plexus modules "
+                               "--help' for more information.\n"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        run r;
+        run_words(f, &r, bad[i].daemon, bad[i].words);
+        if (r.rc != 2 || r.out[0] != '\0' || strcmp(r.err, bad[i].want) != 0)
+            fail_msg("%s %s ...: exit %d, stdout:\n%s\nstderr:\n%s\nwanted stderr:\n%s",
+                     bad[i].daemon ? "plexusd" : "plexus",
+                     bad[i].words[0] ? bad[i].words[0] : "", r.rc, r.out, r.err, bad[i].want);
+    }
+    /* plexus-codec-bench (plexus bench codec) lets getopt say it, then points at --help. */
+    run r;
+    const char *codec[] = {"bench", "codec", "-q", NULL};
+    run_words(f, &r, 0, codec);
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.out, "");
+    assert_contains(r.err, "invalid option -- 'q'\n"
+                           "Try 'plexus-codec-bench --help' for more information.\n");
 }
 
 /* ---- plexus modules ---------------------------------------------------------------- */
@@ -663,6 +824,9 @@ int main(void)
         cmocka_unit_test(test_call_bad_json),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_missing_config_file),
+        cmocka_unit_test(test_help_every_command),
+        cmocka_unit_test(test_version_every_command),
+        cmocka_unit_test(test_bad_option_every_command),
         cmocka_unit_test(test_modules),
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_bad),

@@ -10,6 +10,9 @@
 #include "px_moduledir.h"
 #include "px_test_calc.h"
 
+#ifndef PX_VERSION
+#define PX_VERSION "unknown"
+#endif
 #define PX__MAX_MSGS 32
 #define PX__MAX_CODECS 16
 
@@ -34,7 +37,9 @@ static void px__usage(FILE *to)
             "  -w        time with the wall clock (CLOCK_MONOTONIC) instead of the thread's\n"
             "            CPU time (CLOCK_THREAD_CPUTIME_ID)\n"
             "  -d DIR    where codec_*.so are found (default $PX_MODULE_DIR, else the\n"
-            "            module directory of this install, or of this build)\n");
+            "            module directory of this install, or of this build)\n"
+            "  -h, --help     print this help and exit\n"
+            "  -V, --version  print the version and exit\n");
 }
 
 typedef struct px__msg {
@@ -278,9 +283,10 @@ int main(int argc, char **argv)
 {
     long iters = 20000, runs = 5, only = -1;
     const char *dir = getenv("PX_MODULE_DIR");
-    static const struct option longs[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+    static const struct option longs[] = { { "help", no_argument, NULL, 'h' },
+                                           { "version", no_argument, NULL, 'V' }, { 0 } };
     int opt;
-    while ((opt = getopt_long(argc, argv, "n:r:m:wd:h", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "n:r:m:wd:hV", longs, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'n':
@@ -313,8 +319,11 @@ int main(int argc, char **argv)
         case 'h':
             px__usage(stdout);
             return 0;
-        default:
-            px__usage(stderr);
+        case 'V':
+            printf("plexus-codec-bench (Plexus) %s\n", PX_VERSION);
+            return 0;
+        default: /* getopt said what was wrong */
+            fputs("Try 'plexus-codec-bench --help' for more information.\n", stderr);
             return 2;
         }
     }

@@ -6,13 +6,14 @@
 #include <stdio.h>
 
 #include "bench_hist.h"
+#include "bench_template.h"
 #include "cli.h"
 
 typedef struct px_bench_args {
     const char *file;     /* -c: the client configuration */
     const char *upstream; /* -u: NULL = the config's only upstream */
     const char *method;   /* "package.Service/Method" */
-    const char *json;     /* the request, sent unchanged on every call */
+    const char *json;     /* the request: JSON, or a template expanded per call */
     int connections;      /* TCP connections per endpoint */
     int inflight;         /* calls in flight per connection (closed loop); the cap (open loop) */
     double duration_s;    /* measured window */
@@ -35,6 +36,7 @@ typedef struct px_bench_result {
     uint64_t errors[PX_STATUS_COUNT]; /* calls that ended with a status inside the window */
     char first_error[PX_STATUS_COUNT][200]; /* the first message of each status */
     uint64_t warmup_errors;   /* failed calls during the warm-up (not in errors[]) */
+    int templated;            /* the request is a template, expanded and decoded per call */
     uint64_t late_sends_max;  /* open loop: most calls ever waiting for a free slot */
     double client_cpu_s;      /* this process's user+system CPU during the window */
     int tcp_connections;      /* established TCP connections of this process at the end; -1 unknown */
@@ -42,11 +44,12 @@ typedef struct px_bench_result {
 
 /**
  * Runs the load: a client of the upstream (connections_per_endpoint set to
- * a->connections), req sent as a->method, replies of type reply_desc. Fills r.
+ * a->connections) calling a->method with q's request, or when tpl has placeholders
+ * with tpl expanded for each call and decoded with q's JSON codec. Fills r.
  * Returns 0, or -1 after printing why on stderr.
  */
-int px_bench_run(px_config *cfg, const px_bench_args *a, const ProtobufCMessage *req,
-                 const ProtobufCMessageDescriptor *reply_desc, px_bench_result *r);
+int px_bench_run(const px_cli_request *q, const px_bench_tpl *tpl, const px_bench_args *a,
+                 px_bench_result *r);
 
 /** The human report (bench_rpc_report.c). */
 void px_bench_print_text(FILE *to, const px_bench_args *a, const px_bench_result *r);

@@ -25,9 +25,16 @@ static uint64_t px__errors(const px_bench_result *r)
     return n;
 }
 
-static double px__per_s(const px_bench_result *r)
+static double px__per_s(const px_bench_result *r, uint64_t n)
 {
-    return r->measured_s > 0 ? (double)r->calls / r->measured_s : 0;
+    return r->measured_s > 0 ? (double)n / r->measured_s : 0;
+}
+
+/* "41234", "7.5", "0.3": whole calls/s once the fraction stops mattering. */
+static const char *px__rate(char *buf, size_t cap, double v)
+{
+    snprintf(buf, cap, v >= 10 || v == 0 ? "%.0f" : "%.1f", v);
+    return buf;
 }
 
 static double px__cpu_us_per_call(const px_bench_result *r)
@@ -39,6 +46,7 @@ static double px__cpu_us_per_call(const px_bench_result *r)
 void px_bench_print_text(FILE *to, const px_bench_args *a, const px_bench_result *r)
 {
     char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+    uint64_t failed = px__errors(r);
     fprintf(to, "plexus bench: %s on upstream %s (codec %s), %d endpoint%s, %d IO thread%s\n",
             a->method, r->upstream, r->codec, r->endpoints, r->endpoints == 1 ? "" : "s",
             r->io_threads, r->io_threads == 1 ? "" : "s");
@@ -51,9 +59,12 @@ void px_bench_print_text(FILE *to, const px_bench_args *a, const px_bench_result
                 a->connections, a->connections == 1 ? "" : "s", a->inflight);
     if (r->tcp_connections >= 0)
         fprintf(to, "  TCP connections open at the end: %d\n", r->tcp_connections);
+    if (r->templated)
+        fprintf(to, "  request    template %s, expanded and decoded for every call\n", a->json);
     fprintf(to, "  warm-up %.2f s, measured %.2f s\n", a->warmup_s, r->measured_s);
-    fprintf(to, "  calls      %llu ok, %.0f calls/s\n", (unsigned long long)r->calls,
-            px__per_s(r));
+    fprintf(to, "  calls      %llu ok, %s calls/s; %llu failed, %s calls/s\n",
+            (unsigned long long)r->calls, px__rate(b1, sizeof b1, px__per_s(r, r->calls)),
+            (unsigned long long)failed, px__rate(b2, sizeof b2, px__per_s(r, failed)));
     fprintf(to, "  latency    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s)\n",
             px__dur(b1, sizeof b1, px_hist_quantile(&r->hist, 0.50)),
             px__dur(b2, sizeof b2, px_hist_quantile(&r->hist, 0.90)),
@@ -61,7 +72,7 @@ void px_bench_print_text(FILE *to, const px_bench_args *a, const px_bench_result
             px__dur(b4, sizeof b4, px_hist_quantile(&r->hist, 0.999)),
             px__dur(b5, sizeof b5, r->hist.n ? r->hist.max : 0),
             px__dur(b6, sizeof b6, (uint64_t)px_hist_mean(&r->hist)));
-    fprintf(to, "  errors     %llu\n", (unsigned long long)px__errors(r));
+    fprintf(to, "  errors     %llu\n", (unsigned long long)failed);
     for (int i = 0; i < PX_STATUS_COUNT; i++)
         if (r->errors[i])
             fprintf(to, "    %-20s %llu  (first: %s)\n", px_status_name((px_status)i),
@@ -110,7 +121,10 @@ int px_bench_print_json(FILE *to, const px_bench_args *a, const px_bench_result 
     px__set(o, "warmup_s", json_real(a->warmup_s), &bad);
     px__set(o, "duration_s", json_real(r->measured_s), &bad);
     px__set(o, "calls", json_integer((json_int_t)r->calls), &bad);
-    px__set(o, "calls_per_s", json_real(px__per_s(r)), &bad);
+    px__set(o, "calls_per_s", json_real(px__per_s(r, r->calls)), &bad);
+    px__set(o, "calls_failed", json_integer((json_int_t)px__errors(r)), &bad);
+    px__set(o, "failed_per_s", json_real(px__per_s(r, px__errors(r))), &bad);
+    px__set(o, "template", r->templated ? json_string(a->json) : json_null(), &bad);
     px__set(o, "calls_total", json_integer((json_int_t)r->calls_total), &bad);
     px__set(lat, "p50", px__us(px_hist_quantile(&r->hist, 0.50)), &bad);
     px__set(lat, "p90", px__us(px_hist_quantile(&r->hist, 0.90)), &bad);

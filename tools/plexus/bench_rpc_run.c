@@ -13,11 +13,14 @@
 
 typedef struct px__bench px__bench;
 
-/* One call in flight: the slots are made once, so a call costs the tool no malloc. */
+/* One call in flight: the slots are made once, so a call costs the tool no malloc
+ * (unless the request is a template: its decoded message is the call's own). */
 typedef struct px__slot {
     px__bench *b;
     int64_t t_ns;            /* send time (closed loop) or intended send time (open loop) */
     struct px__slot *next;   /* free list (open loop) */
+    char *text;              /* template: this call's expansion */
+    ProtobufCMessage *req;   /* template: this call's request, freed when the call ends */
 } px__slot;
 
 struct px__bench {
@@ -26,6 +29,10 @@ struct px__bench {
     px_client *cl;
     const ProtobufCMessage *req;
     const ProtobufCMessageDescriptor *reply_desc;
+    const px_cli_request *q;  /* the method, and the JSON codec a template is decoded with */
+    const px_bench_tpl *tpl;  /* n_fields 0: req is sent on every call */
+    uint64_t seq;             /* atomic: template calls made ({{seq}}) */
+    char *texts;              /* the slots' expansion buffers, one block */
     px_call_opts opts;
     px__slot *slots;
     size_t n_slots;
@@ -109,6 +116,31 @@ static void px__record(px__bench *b, const px__slot *s, px_status st, const char
 
 static void px__done(void *user, px_status st, const char *msg, const ProtobufCMessage *reply);
 
+static void px__slot_req_free(px__slot *s)
+{
+    if (s->req != NULL)
+        protobuf_c_message_free_unpacked(s->req, NULL);
+    s->req = NULL;
+}
+
+/* The template's next request into s->req; PX_OK, or the status with err set. Kept
+ * until the call ends: a client filter's on_done may still read the request. */
+static px_status px__build(px__bench *b, px__slot *s, px_err *err)
+{
+    uint64_t seq = __atomic_fetch_add(&b->seq, 1, __ATOMIC_RELAXED);
+    size_t len = px_bench_tpl_expand(b->tpl, seq, s->text);
+    const px_cli_codec *json = &b->q->json;
+    px_err why;
+    px_err_clear(&why);
+    if (json->ops->decode(json->state, b->q->md->input, (const uint8_t *)s->text, len, &s->req,
+                          &why) == PX_OK)
+        return PX_OK;
+    s->req = NULL;
+    return px_err_set(err, PX_INVALID_ARGUMENT, "request template: call %llu: bad JSON for %s: "
+                      "%s (the request: %.60s)", (unsigned long long)seq,
+                      b->q->md->input->name, why.msg, s->text);
+}
+
 /* Starts a call on slot s, stamped t_ns; 0, or -1 when px_call_async refused it
  * (the refusal is booked as an ended call). */
 static int px__send(px__bench *b, px__slot *s, int64_t t_ns)
@@ -116,10 +148,15 @@ static int px__send(px__bench *b, px__slot *s, int64_t t_ns)
     s->t_ns = t_ns;
     px_err err;
     px_err_clear(&err);
-    px_status st = px_call_async(b->cl, b->a->method, b->req, b->reply_desc, &b->opts, px__done,
-                                 s, &err);
+    px_status st = PX_OK;
+    if (b->tpl->n_fields > 0)
+        st = px__build(b, s, &err);
+    if (st == PX_OK)
+        st = px_call_async(b->cl, b->a->method, s->req ? s->req : b->req, b->reply_desc,
+                           &b->opts, px__done, s, &err);
     if (st == PX_OK)
         return 0;
+    px__slot_req_free(s);
     px__record(b, s, st, err.msg, px__now_ns());
     return -1;
 }
@@ -161,6 +198,7 @@ static void px__done(void *user, px_status st, const char *msg, const ProtobufCM
     px__slot *s = user;
     px__bench *b = s->b;
     px__record(b, s, st, msg, px__now_ns());
+    px__slot_req_free(s);
     if (b->a->rate > 0)
         px__slot_free(b, s);
     else
@@ -308,7 +346,10 @@ static int px__setup(px__bench *b, px_config *cfg)
     b->n_slots = (size_t)a->connections * (size_t)a->inflight * (size_t)b->r->endpoints;
     b->hists = calloc((size_t)b->n_hists, sizeof *b->hists);
     b->slots = calloc(b->n_slots, sizeof *b->slots);
-    if (b->hists == NULL || b->slots == NULL) {
+    size_t text_cap = b->tpl->max_len + 1;
+    if (b->tpl->n_fields > 0)
+        b->texts = malloc(b->n_slots * text_cap);
+    if (b->hists == NULL || b->slots == NULL || (b->tpl->n_fields > 0 && b->texts == NULL)) {
         fprintf(stderr, "plexus: bench: out of memory for %zu call slots\n", b->n_slots);
         return -1;
     }
@@ -317,6 +358,7 @@ static int px__setup(px__bench *b, px_config *cfg)
     px_hist_reset(&b->shared_hist);
     for (size_t i = 0; i < b->n_slots; i++) {
         b->slots[i].b = b;
+        b->slots[i].text = b->texts ? b->texts + i * text_cap : NULL;
         b->slots[i].next = i + 1 < b->n_slots ? &b->slots[i + 1] : NULL;
     }
     b->free_slots = b->slots;
@@ -324,9 +366,10 @@ static int px__setup(px__bench *b, px_config *cfg)
     return 0;
 }
 
-int px_bench_run(px_config *cfg, const px_bench_args *a, const ProtobufCMessage *req,
-                 const ProtobufCMessageDescriptor *reply_desc, px_bench_result *r)
+int px_bench_run(const px_cli_request *q, const px_bench_tpl *tpl, const px_bench_args *a,
+                 px_bench_result *r)
 {
+    px_config *cfg = q->cfg;
     px__bench *b = calloc(1, sizeof *b);
     if (b == NULL) {
         fprintf(stderr, "plexus: bench: out of memory\n");
@@ -334,8 +377,11 @@ int px_bench_run(px_config *cfg, const px_bench_args *a, const ProtobufCMessage 
     }
     b->a = a;
     b->r = r;
-    b->req = req;
-    b->reply_desc = reply_desc;
+    b->req = q->req;
+    b->reply_desc = q->md->output;
+    b->q = q;
+    b->tpl = tpl;
+    r->templated = tpl->n_fields > 0;
     pthread_mutex_init(&b->lock, NULL);
     r->tcp_connections = -1;
     int rc = px__setup(b, cfg);
@@ -356,6 +402,8 @@ int px_bench_run(px_config *cfg, const px_bench_args *a, const ProtobufCMessage 
         r->calls_total = __atomic_load_n(&b->completed, __ATOMIC_RELAXED);
     }
     px_client_free(b->cl); /* ends what the drain left with CANCELLED, outside the window */
+    for (size_t i = 0; b->slots != NULL && i < b->n_slots; i++)
+        px__slot_req_free(&b->slots[i]);
     px_hist_reset(&r->hist);
     for (int i = 0; i < b->n_hists; i++)
         px_hist_merge(&r->hist, &b->hists[i]);
@@ -364,6 +412,7 @@ int px_bench_run(px_config *cfg, const px_bench_args *a, const ProtobufCMessage 
     pthread_mutex_destroy(&b->lock);
     free(b->hists);
     free(b->slots);
+    free(b->texts);
     free(b);
     return rc;
 }

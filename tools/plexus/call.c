@@ -18,6 +18,35 @@ typedef struct px__call_args {
     int async;
 } px__call_args;
 
+void px_cli_call_help(void)
+{
+    printf("Usage: plexus call -c FILE [OPTION]... SERVICE/METHOD [JSON]\n"
+           "Call one method of a service named in the configuration's client.descriptors.\n"
+           "The request is JSON (default {}); the reply is printed as JSON on stdout.\n"
+           "\n"
+           "  -c, --config=FILE       the client configuration\n"
+           "  -u, --upstream=NAME     the upstream under client.upstreams (default: the\n"
+           "                          only one)\n"
+           "  -t, --timeout=DURATION  overrides the timeout module's budget: 250ms, 2s, ...\n"
+           "      --async             go through the async client (px_call_wait), not the\n"
+           "                          blocking pool\n"
+           "  -H, --header=KEY=VALUE  request metadata, repeatable, sent in order; keys are\n"
+           "                          lowercase a-z 0-9 - _ .; a KEY ending in -bin takes\n"
+           "                          hex digits (00ff) or @FILE. The response metadata is\n"
+           "                          printed on stderr as 'key: value' lines (-bin values\n"
+           "                          in hex)\n"
+           "  -h, --help              print this help and exit\n"
+           "  -V, --version           print the version and exit\n"
+           "\n"
+           "Examples:\n"
+           "  plexus call -c conf/client.yaml calc.Calculator/Add '{\"a\":2,\"b\":3}'\n"
+           "  plexus call -c conf/client.yaml -H tenant=blue calc.Calculator/Echo '{}'\n"
+           "\n"
+           "Exit status: 0 the call succeeded; 1 it failed ('STATUS: message' on stderr) or\n"
+           "the configuration did not load; 2 bad arguments, an unknown upstream or method,\n"
+           "or bad JSON.\n");
+}
+
 static int px__parse_args(int argc, char **argv, px__call_args *a)
 {
     static const struct option longs[] = {
@@ -26,6 +55,7 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
         {"timeout", required_argument, NULL, 't'},
         {"async", no_argument, NULL, 'a'},
         {"header", required_argument, NULL, 'H'},
+        PX_CLI_STD_LONGS,
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -34,7 +64,7 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
     int opt;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:u:t:H:", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:u:t:H:hV", longs, NULL)) != -1) {
         switch (opt) {
         case 'c': a->file = optarg; break;
         case 'H': {
@@ -53,7 +83,7 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
                 return px_cli_bad_usage("call: --timeout: '%s' must be longer than 0", optarg);
             break;
         }
-        default: return px_cli_opt_error("call", opt, argv);
+        default: return px_cli_std_option("call", opt, argv, px_cli_call_help);
         }
     }
     if (a->file == NULL)
@@ -213,7 +243,7 @@ static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethod
     return rc;
 }
 
-int px_cli_request_open(px_cli_request *r, const char *file, const char *method, const char *json)
+int px_cli_request_method(px_cli_request *r, const char *file, const char *method)
 {
     *r = (px_cli_request){0};
     r->cfg = px_cli_load_config(file);
@@ -226,15 +256,28 @@ int px_cli_request_open(px_cli_request *r, const char *file, const char *method,
         r->cfg = NULL;
         return rc;
     }
+    return PX_CLI_OK;
+}
+
+int px_cli_request_decode(px_cli_request *r, const char *json)
+{
     px_err err;
     px_err_clear(&err);
     if (r->json.ops->decode(r->json.state, r->md->input, (const uint8_t *)json, strlen(json),
                             &r->req, &err) != PX_OK) {
         fprintf(stderr, "plexus: bad JSON for %s: %s\n", r->md->input->name, err.msg);
-        px_cli_request_close(r);
+        r->req = NULL;
         return PX_CLI_USAGE;
     }
     return PX_CLI_OK;
+}
+
+int px_cli_request_open(px_cli_request *r, const char *file, const char *method, const char *json)
+{
+    int rc = px_cli_request_method(r, file, method);
+    if (rc == PX_CLI_OK && (rc = px_cli_request_decode(r, json)) != PX_CLI_OK)
+        px_cli_request_close(r);
+    return rc;
 }
 
 void px_cli_request_close(px_cli_request *r)

@@ -1,4 +1,6 @@
-/* plexus CLI: usage errors, the shared "-c FILE" parser and config loading. */
+/* plexus CLI: usage errors, --help / --version, the shared "-c FILE" parser and config
+ * loading. GNU style: help on stdout and exit 0; a usage error is one line on stderr
+ * naming the command, a pointer to its --help, and exit 2. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,32 +8,59 @@
 
 #include "cli.h"
 
+#ifndef PX_VERSION
+#define PX_VERSION "unknown"
+#endif
+
+static const char *px__command; /* NULL: before a subcommand was chosen */
+
+void px_cli_set_command(const char *name)
+{
+    px__command = name;
+}
+
+int px_cli_version(void)
+{
+    printf("plexus (Plexus) %s\nmodule ABI %d.%d\n", PX_VERSION, PX_ABI_MAJOR, PX_ABI_MINOR);
+    return PX_CLI_DONE;
+}
+
 int px_cli_bad_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     fputs("plexus: ", stderr);
     vfprintf(stderr, fmt, ap);
-    fputs("\n\n", stderr);
     va_end(ap);
-    px_cli_usage(stderr);
+    fprintf(stderr, "\nTry 'plexus%s%s --help' for more information.\n", px__command ? " " : "",
+            px__command ? px__command : "");
     return PX_CLI_USAGE;
 }
 
-int px_cli_opt_error(const char *cmd, int ret, char **argv)
+int px_cli_std_option(const char *cmd, int opt, char **argv, void (*help)(void))
 {
-    const char *arg = argv[optind - 1]; /* the word getopt just refused */
-    if (ret == ':')
-        return px_cli_bad_usage("%s: option '%s' needs a value", cmd, arg);
-    if (optopt != 0)
+    if (opt == 'h') {
+        help();
+        return PX_CLI_DONE;
+    }
+    if (opt == 'V')
+        return px_cli_version();
+    const char *word = argv[optind - 1]; /* the word getopt just refused */
+    if (opt == ':')
+        return px_cli_bad_usage("%s: option '%s' needs a value", cmd, word);
+    if (strncmp(word, "--", 2) != 0)
         return px_cli_bad_usage("%s: unknown option '-%c'", cmd, optopt);
-    return px_cli_bad_usage("%s: unknown option '%s'", cmd, arg);
+    if (optopt != 0) /* a known long option given a value it does not take */
+        return px_cli_bad_usage("%s: option '%.*s' takes no value", cmd,
+                                (int)strcspn(word, "="), word);
+    return px_cli_bad_usage("%s: unknown option '%s'", cmd, word);
 }
 
-const char *px_cli_only_config(int argc, char **argv, int *rc)
+const char *px_cli_only_config(int argc, char **argv, void (*help)(void), int *rc)
 {
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'},
+        PX_CLI_STD_LONGS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
@@ -39,9 +68,10 @@ const char *px_cli_only_config(int argc, char **argv, int *rc)
     int opt;
     optind = 1;
     opterr = 0; /* we say what was wrong ourselves, naming the command */
-    while ((opt = getopt_long(argc, argv, ":c:", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:hV", longs, NULL)) != -1) {
         if (opt != 'c') {
-            *rc = px_cli_opt_error(cmd, opt, argv);
+            int r = px_cli_std_option(cmd, opt, argv, help);
+            *rc = r == PX_CLI_DONE ? PX_CLI_OK : r;
             return NULL;
         }
         file = optarg;

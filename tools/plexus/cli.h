@@ -6,8 +6,9 @@
 #include "plexus/plexus.h"
 #include "px_config_int.h"
 
-/* Exit statuses: done, the operation failed, bad usage or bad input. */
-enum { PX_CLI_OK = 0, PX_CLI_FAIL = 1, PX_CLI_USAGE = 2 };
+/* Exit statuses: done, the operation failed, bad usage or bad input. PX_CLI_DONE is
+ * not one: an option parser's "--help or --version was printed: exit 0 now". */
+enum { PX_CLI_OK = 0, PX_CLI_FAIL = 1, PX_CLI_USAGE = 2, PX_CLI_DONE = -1 };
 
 /* Each subcommand gets argv from its own name on (argv[0] = "call", ...). */
 int px_cli_call(int argc, char **argv);
@@ -15,23 +16,39 @@ int px_cli_modules(int argc, char **argv);
 int px_cli_check(int argc, char **argv);
 int px_cli_bench(int argc, char **argv);
 
-/** The usage text of every command (main.c). */
-void px_cli_usage(FILE *to);
+/* Each subcommand's --help text, on stdout (GNU style). */
+void px_cli_call_help(void);
+void px_cli_bench_help(void);
+void px_cli_check_help(void);
+void px_cli_modules_help(void);
 
-/** Prints "plexus: <what was wrong>" and the usage on stderr; returns PX_CLI_USAGE. */
+/** The subcommand running ("call", ...): usage errors point at its --help (main.c). */
+void px_cli_set_command(const char *name);
+
+/** Prints "plexus (Plexus) VERSION" and the module ABI on stdout; returns PX_CLI_DONE. */
+int px_cli_version(void);
+
+/**
+ * Prints "plexus: <what was wrong>" and "Try 'plexus [COMMAND] --help' for more
+ * information." on stderr; returns PX_CLI_USAGE.
+ */
 int px_cli_bad_usage(const char *fmt, ...) PX_PRINTF(1, 2);
 
 /**
- * getopt_long's answer for an option it refused ('?' or ':', with a leading ':' in
- * optstring): says which option and why, then the usage. Returns PX_CLI_USAGE.
+ * The options every subcommand takes, for its getopt_long table (values 'h', 'V'),
+ * and what to do with them: opt 'h' prints help(), 'V' the version; both return
+ * PX_CLI_DONE. Any other opt is one getopt_long refused ('?' or ':', with a leading
+ * ':' in optstring): says which option and why; returns PX_CLI_USAGE.
  */
-int px_cli_opt_error(const char *cmd, int ret, char **argv);
+#define PX_CLI_STD_LONGS {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}
+int px_cli_std_option(const char *cmd, int opt, char **argv, void (*help)(void));
 
 /**
  * The "-c FILE" of commands that take nothing else (modules, check). Returns the
- * file, or NULL after reporting the problem (*rc set to the exit status).
+ * file, or NULL after --help / --version (*rc = PX_CLI_OK) or reporting the problem
+ * (*rc set to the exit status).
  */
-const char *px_cli_only_config(int argc, char **argv, int *rc);
+const char *px_cli_only_config(int argc, char **argv, void (*help)(void), int *rc);
 
 /** Loads a config; on failure prints "plexus: FILE:LINE:COL: ..." and returns NULL. */
 px_config *px_cli_load_config(const char *file);
@@ -64,6 +81,10 @@ typedef struct px_cli_request {
 
 /** PX_CLI_OK, or the exit status after printing why (nothing is left open then). */
 int px_cli_request_open(px_cli_request *r, const char *file, const char *method, const char *json);
+/** Its two steps: the config, the method and the codec (nothing left open on failure);
+ *  then the JSON decoded into r->req (on failure r stays open, r->req NULL). */
+int px_cli_request_method(px_cli_request *r, const char *file, const char *method);
+int px_cli_request_decode(px_cli_request *r, const char *json);
 void px_cli_request_close(px_cli_request *r);
 
 /** One -H KEY=VALUE of `call` added to m (call_meta.c): text, or for a KEY ending in

@@ -5,67 +5,87 @@
 
 #include "cli.h"
 
-void px_cli_usage(FILE *to)
+typedef struct px__cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    void (*help)(void);
+} px__cmd;
+
+static const px__cmd px__cmds[] = {
+    {"call", px_cli_call, px_cli_call_help},
+    {"bench", px_cli_bench, px_cli_bench_help},
+    {"check", px_cli_check, px_cli_check_help},
+    {"modules", px_cli_modules, px_cli_modules_help},
+};
+#define PX__N_CMDS (sizeof px__cmds / sizeof px__cmds[0])
+
+static void px__help(void)
 {
-    fprintf(to,
-            "usage: plexus COMMAND [ARGS]\n"
-            "\n"
-            "commands:\n"
-            "  call -c FILE [-u UPSTREAM] [--timeout DURATION] [--async] [-H KEY=VALUE]...\n"
-            "       SERVICE/METHOD [JSON]\n"
-            "      call a method of a service named in client.descriptors; the request is\n"
-            "      JSON (default {}), the reply is printed as JSON on stdout.\n"
-            "      -u UPSTREAM   the upstream under client.upstreams (default: the only one)\n"
-            "      --timeout D   overrides the timeout module's budget: 250ms, 2s, ...\n"
-            "      --async       go through the async client (px_call_wait), not the pool\n"
-            "      -H KEY=VALUE  request metadata, repeatable, in order (--header); keys are\n"
-            "                    lowercase a-z 0-9 - _ .; a KEY ending in -bin takes hex\n"
-            "                    digits (00ff) or @FILE. Response metadata is printed on\n"
-            "                    stderr as 'key: value' lines (-bin values in hex)\n"
-            "      e.g. plexus call -c conf/client.yaml calc.Calculator/Add '{\"a\":2,\"b\":3}'\n"
-            "           plexus call -c conf/client.yaml -H tenant=blue calc.Calculator/Echo '{}'\n"
-            "  modules -c FILE\n"
-            "      list the modules the config loads and the directives each accepts\n"
-            "  check -c FILE\n"
-            "      check the config: prints 'configuration ok', or FILE:LINE:COL: the error\n"
-            "  bench -c FILE [-u UPSTREAM] SERVICE/METHOD JSON [--connections C] [--inflight D]\n"
-            "        [--duration S] [--warmup S] [--rate R] [--calls N] [--timeout D] [--json]\n"
-            "      RPC load: C TCP connections per endpoint (one client, default 1) with D calls in\n"
-            "      flight each (default 1) for S seconds (default 10, after 1 s of warm-up);\n"
-            "      prints calls/s, latency p50/p90/p99/p99.9/max and errors by status.\n"
-            "      --rate R      open loop: R calls/s, latency from each call's intended send\n"
-            "                    time (no coordinated omission); C x D caps calls in flight\n"
-            "      --calls N     stop after N calls (fixed-work runs for callgrind, malloc counts)\n"
-            "      --json        one JSON object on stdout; a progress line shows on a terminal\n"
-            "      e.g. plexus bench -c conf/client.yaml calc.Calculator/Add '{\"a\":1,\"b\":2}' \\\n"
-            "             --connections 8 --inflight 16 --duration 5\n"
-            "  bench codec [-n ITERS] [-r RUNS] [-d DIR] [CODEC.so ...]\n"
-            "      encode / decode ns per op and bytes of every codec module on the calc\n"
-            "      corpus, beside raw libprotobuf-c and libxml2 (runs plexus-codec-bench)\n"
-            "  help\n"
-            "      this text\n"
-            "\n"
-            "exit status: 0 done; 1 the call or the check failed (call: 'STATUS: message'\n"
-            "on stderr); 2 bad arguments or bad JSON\n");
+    printf("Usage: plexus COMMAND [OPTION]... [ARG]...\n"
+           "  or:  plexus --help | --version\n"
+           "The Plexus command-line tool: call a service, load it, check a configuration.\n"
+           "\n"
+           "Commands:\n"
+           "  call     call one method: the request as JSON in, the reply as JSON out\n"
+           "  bench    RPC load (calls/s, latency, failures by status), or codec timings\n"
+           "  check    check a configuration the way 'plexusd -t' does\n"
+           "  modules  list the modules a configuration loads and the keys each accepts\n"
+           "  help     this text; 'plexus help COMMAND' is 'plexus COMMAND --help'\n"
+           "\n"
+           "  -h, --help     print this help and exit\n"
+           "  -V, --version  print the version and exit\n"
+           "\n"
+           "Run 'plexus COMMAND --help' for the options of a command.\n"
+           "\n"
+           "Exit status: 0 done; 1 the operation failed (call: 'STATUS: message' on\n"
+           "stderr); 2 bad arguments or bad input.\n"
+           "\n"
+           "See plexus(1), plexusd(8) and plexus.yaml(5).\n");
 }
+
+static const px__cmd *px__find(const char *name)
+{
+    for (size_t i = 0; i < PX__N_CMDS; i++)
+        if (strcmp(px__cmds[i].name, name) == 0)
+            return &px__cmds[i];
+    return NULL;
+}
+
+#define PX__KNOWN "call, bench, check, modules, help"
 
 int main(int argc, char **argv)
 {
     /* A server that closes mid-write must surface as a status, not kill the tool. */
     signal(SIGPIPE, SIG_IGN);
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "--help") == 0) {
-        px_cli_usage(stdout);
+    if (argc < 2)
+        return px_cli_bad_usage("missing COMMAND (" PX__KNOWN ")");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        px__help();
         return PX_CLI_OK;
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "call") == 0)
-        return px_cli_call(argc - 1, argv + 1);
-    if (strcmp(cmd, "modules") == 0)
-        return px_cli_modules(argc - 1, argv + 1);
-    if (strcmp(cmd, "check") == 0)
-        return px_cli_check(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench") == 0)
-        return px_cli_bench(argc - 1, argv + 1);
-    return px_cli_bad_usage("unknown command '%s' (commands: call, modules, check, bench, help)", cmd);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        px_cli_version();
+        return PX_CLI_OK;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc < 3) {
+            px__help();
+            return PX_CLI_OK;
+        }
+        const px__cmd *c = px__find(argv[2]);
+        if (c == NULL)
+            return px_cli_bad_usage("help: unknown command '%s' (" PX__KNOWN ")", argv[2]);
+        c->help();
+        return PX_CLI_OK;
+    }
+    if (cmd[0] == '-')
+        return px_cli_bad_usage("unknown option '%s' (a COMMAND comes first: " PX__KNOWN ")",
+                                cmd);
+    const px__cmd *c = px__find(cmd);
+    if (c == NULL)
+        return px_cli_bad_usage("unknown command '%s' (" PX__KNOWN ")", cmd);
+    px_cli_set_command(c->name);
+    int rc = c->run(argc - 1, argv + 1);
+    return rc == PX_CLI_DONE ? PX_CLI_OK : rc;
 }

@@ -60,10 +60,23 @@ static void px__print_directives(const px_module *m, const px__widths *w)
     }
 }
 
+void px_cli_modules_help(void)
+{
+    printf("Usage: plexus modules -c FILE\n"
+           "List the modules a configuration loads (kind, name, version, file) and under\n"
+           "each the directives (YAML keys) it accepts: name, type, default, range, help.\n"
+           "\n"
+           "  -c, --config=FILE  the YAML configuration\n"
+           "  -h, --help         print this help and exit\n"
+           "  -V, --version      print the version and exit\n"
+           "\n"
+           "Exit status: 0 listed; 1 the configuration did not load; 2 bad arguments.\n");
+}
+
 int px_cli_modules(int argc, char **argv)
 {
     int rc = PX_CLI_OK;
-    const char *file = px_cli_only_config(argc, argv, &rc);
+    const char *file = px_cli_only_config(argc, argv, px_cli_modules_help, &rc);
     if (file == NULL)
         return rc;
     px_config *cfg = px_cli_load_config(file);

@@ -11,32 +11,16 @@
 #include "px_config_int.h"
 #include "px_log.h"
 #include "px_server.h"
-
-static void usage(FILE *to)
-{
-    fprintf(to,
-            "usage: plexusd -c FILE [-t]\n"
-            "  -c FILE  the YAML configuration (server: section required)\n"
-            "  -t       check the configuration and exit: 0 'configuration ok', 1 the error\n");
-}
+#include "usage.h"
 
 int main(int argc, char **argv)
 {
-    const char *file = NULL;
-    int test_only = 0;
-    int opt;
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        switch (opt) {
-        case 'c': file = optarg; break;
-        case 't': test_only = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!file || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    px_plexusd_args args;
+    int rc = px_plexusd_args_parse(argc, argv, &args);
+    if (rc >= 0)
+        return rc;
+    const char *file = args.file;
+    int test_only = args.test_only;
     /* Signals are taken synchronously by this thread; IO threads inherit the mask. */
     sigset_t sigs;
     sigemptyset(&sigs);
