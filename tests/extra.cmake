@@ -58,3 +58,12 @@ if(TARGET test_filter)
   target_sources(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log/access_line.c)
   target_include_directories(test_filter PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_access_log)
 endif()
+
+# A program embedding a server (tests/embed: its own service, px_server_run, a call to
+# itself, a log hook), built out of tree against a staged install; the staged plexusd's
+# linkage and timestamped log lines.
+add_test(NAME integration.out_of_tree_embed
+  COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_embed.sh
+          ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
+set_tests_properties(integration.out_of_tree_embed PROPERTIES
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
