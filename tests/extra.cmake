@@ -88,3 +88,12 @@ if(TARGET plexus_cli AND TARGET plexusd)
   set_tests_properties(integration.man_pages PROPERTIES
     ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 120 LABELS integration SKIP_RETURN_CODE 77)
 endif()
+
+# A program embedding a server (tests/embed: its own service, px_server_run, a call to
+# itself, a log hook), built out of tree against a staged install; the staged plexusd's
+# linkage and timestamped log lines.
+add_test(NAME integration.out_of_tree_embed
+  COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_embed.sh
+          ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
+set_tests_properties(integration.out_of_tree_embed PROPERTIES
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)

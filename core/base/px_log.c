@@ -1,13 +1,28 @@
-/* Leveled logging: one fprintf per line so lines from threads do not interleave. */
+/* Leveled logging: a hook of the embedding program, or one fprintf per line to stderr
+ * (so lines from threads do not interleave) with a UTC timestamp. */
 #include "px_log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int px__level = -1;
-static char px__name[64];
+static char px__name[64] = "plexus";
+/* Held for reading while a hook runs, so that px_log_set_hook can promise the old hook
+ * is done when it returns. Logging is off the hot paths: the lock costs nothing there. */
+static pthread_rwlock_t px__hook_lock = PTHREAD_RWLOCK_INITIALIZER;
+static px_log_hook_fn px__hook;
+static void *px__hook_arg;
+
+static const char *const px__names[] = {"error", "warn", "info", "debug"};
+
+const char *px_log_level_name(px_log_level lvl)
+{
+    return (unsigned)lvl < sizeof px__names / sizeof px__names[0] ? px__names[lvl] : "?";
+}
 
 static int px__current_level(void)
 {
@@ -27,14 +42,34 @@ static int px__current_level(void)
 
 int px_log_enabled(px_log_level lvl) { return (int)lvl <= px__current_level(); }
 
+void px_log_set_level(px_log_level lvl) { __atomic_store_n(&px__level, (int)lvl, __ATOMIC_RELAXED); }
+
 void px_log_set_name(const char *name)
 {
-    snprintf(px__name, sizeof px__name, "%s", name ? name : "");
+    snprintf(px__name, sizeof px__name, "%s", name && name[0] ? name : "plexus");
 }
 
-void px_log(px_log_level lvl, const char *fmt, ...)
+void px_log_set_hook(px_log_hook_fn fn, void *arg)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
+    pthread_rwlock_wrlock(&px__hook_lock);
+    px__hook = fn;
+    px__hook_arg = arg;
+    pthread_rwlock_unlock(&px__hook_lock);
+}
+
+/* "2026-12-06T18:27:21.123Z" (RFC 3339, UTC, milliseconds). */
+static void px__stamp(char *buf, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+}
+
+void px_log(px_log_level lvl, const char *module, const char *fmt, ...)
+{
     if (!px_log_enabled(lvl))
         return;
     char line[1024];
@@ -42,5 +77,16 @@ void px_log(px_log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s%s%s: %s\n", px__name, px__name[0] ? " " : "", names[lvl], line);
+    if (module == NULL || module[0] == '\0')
+        module = px__name;
+    pthread_rwlock_rdlock(&px__hook_lock);
+    if (px__hook) {
+        px__hook(px__hook_arg, lvl, module, line);
+        pthread_rwlock_unlock(&px__hook_lock);
+        return;
+    }
+    pthread_rwlock_unlock(&px__hook_lock);
+    char stamp[40];
+    px__stamp(stamp, sizeof stamp);
+    fprintf(stderr, "%s %s [%s] %s\n", stamp, px_log_level_name(lvl), module, line);
 }

@@ -46,7 +46,10 @@ static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, c
                              px_addr *out)
 {
     px_err why = {0};
-    if (px_net_parse(text, out, &why) == PX_OK)
+    /* A server may listen on port 0 (the system picks one: px_server_port says which). */
+    px_status st = strcmp(scope, "server.listen") == 0 ? px_net_parse_listen(text, out, &why)
+                                                      : px_net_parse(text, out, &why);
+    if (st == PX_OK)
         return PX_OK;
     return px__at(c, n, why.status, "%s: '%s': %s", scope, text, why.msg);
 }
@@ -902,28 +905,25 @@ static px_status px__check_strategies(const px_config *cfg, px_err *err)
     return PX_OK;
 }
 
-px_status px_config_load(const char *path, px_config **out, px_err *err)
+/* A parsed document to a config; name is its file name in messages and the base of
+ * relative module paths. Takes root. */
+static px_status px__config_from(px_ynode *root, const char *name, px_config **out, px_err *err)
 {
-    *out = NULL;
-    px_ynode *root = NULL;
-    px_status st = px_yaml_load_file(path, &root, err);
-    if (st != PX_OK)
-        return st;
     px_config *cfg = calloc(1, sizeof *cfg);
-    if (cfg == NULL || (cfg->file = strdup(path)) == NULL ||
+    if (cfg == NULL || (cfg->file = strdup(name)) == NULL ||
         (cfg->loader = px_loader_new()) == NULL) {
         px_config_free(cfg);
         px_yaml_free(root);
-        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", path);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", name);
     }
-    px__ctx c = {cfg, path, err, px__file_dir(path)};
+    px__ctx c = {cfg, name, err, px__file_dir(name)};
     if (c.dir == NULL || px_loader_set_base(cfg->loader, c.dir) != 0) {
         free(c.dir);
         px_config_free(cfg);
         px_yaml_free(root);
-        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", path);
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", name);
     }
-    st = px__load(&c, root);
+    px_status st = px__load(&c, root);
     free(c.dir);
     px_yaml_free(root);
     if (st == PX_OK)
@@ -935,6 +935,31 @@ px_status px_config_load(const char *path, px_config **out, px_err *err)
     *out = cfg;
     return PX_OK;
 }
+
+px_status px_config_load(const char *path, px_config **out, px_err *err)
+{
+    *out = NULL;
+    px_ynode *root = NULL;
+    px_status st = px_yaml_load_file(path, &root, err);
+    if (st != PX_OK)
+        return st;
+    return px__config_from(root, path, out, err);
+}
+
+px_status px_config_parse(const char *text, size_t len, const char *name, px_config **out,
+                          px_err *err)
+{
+    *out = NULL;
+    if (name == NULL)
+        name = "<config>";
+    px_ynode *root = NULL;
+    px_status st = px_yaml_parse(text, len, name, &root, err);
+    if (st != PX_OK)
+        return st;
+    return px__config_from(root, name, out, err);
+}
+
+int px_config_has_server(const px_config *cfg) { return cfg != NULL && cfg->server.present; }
 
 void px_config_free(px_config *cfg)
 {

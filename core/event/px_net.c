@@ -18,12 +18,18 @@
 
 /* ---- parsing ---------------------------------------------------------------------- */
 
-static px_status px__port(const char *s, uint16_t *port, px_err *err)
+/* px__parse's flags. */
+#define PX__RESOLVE 1 /* a host name is looked up (else refused) */
+#define PX__PORT0 2   /* port 0 (the system picks one when listening) is allowed */
+
+static px_status px__port(const char *s, int flags, uint16_t *port, px_err *err)
 {
     size_t n = strlen(s);
-    long v = n >= 1 && n <= 5 && strspn(s, "0123456789") == n ? strtol(s, NULL, 10) : 0;
-    if (v < 1 || v > 65535)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "port '%s' is not a number in 1..65535", s);
+    long low = flags & PX__PORT0 ? 0 : 1;
+    long v = n >= 1 && n <= 5 && strspn(s, "0123456789") == n ? strtol(s, NULL, 10) : -1;
+    if (v < low || v > 65535)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "port '%s' is not a number in %ld..65535",
+                          s, low);
     *port = (uint16_t)v;
     return PX_OK;
 }
@@ -127,11 +133,16 @@ static px_status px__host(const char *host, int resolve, px_addr *out, px_err *e
     return px__resolve(host, out, err);
 }
 
-static px_status px__parse(const char *text, int resolve, px_addr *out, px_err *err);
+static px_status px__parse(const char *text, int flags, px_addr *out, px_err *err);
 
 px_status px_net_parse(const char *text, px_addr *out, px_err *err)
 {
-    return px__parse(text, 1, out, err);
+    return px__parse(text, PX__RESOLVE, out, err);
+}
+
+px_status px_net_parse_listen(const char *text, px_addr *out, px_err *err)
+{
+    return px__parse(text, PX__RESOLVE | PX__PORT0, out, err);
 }
 
 px_status px_net_parse_numeric(const char *text, px_addr *out, px_err *err)
@@ -139,7 +150,7 @@ px_status px_net_parse_numeric(const char *text, px_addr *out, px_err *err)
     return px__parse(text, 0, out, err);
 }
 
-static px_status px__parse(const char *text, int resolve, px_addr *out, px_err *err)
+static px_status px__parse(const char *text, int flags, px_addr *out, px_err *err)
 {
     memset(out, 0, sizeof *out);
     text = text ? text : "";
@@ -170,8 +181,8 @@ static px_status px__parse(const char *text, int resolve, px_addr *out, px_err *
     memcpy(h, host, n);
     h[n] = '\0';
     uint16_t p;
-    if (px__port(port, &p, err) != PX_OK ||
-        (bracketed ? px__v6(h, out, err) : px__host(h, resolve, out, err)) != PX_OK) {
+    if (px__port(port, flags, &p, err) != PX_OK ||
+        (bracketed ? px__v6(h, out, err) : px__host(h, flags & PX__RESOLVE, out, err)) != PX_OK) {
         memset(out, 0, sizeof *out);
         return err->status;
     }

@@ -27,6 +27,8 @@ typedef struct px_addr {
  * text and where it came from.
  */
 px_status px_net_parse(const char *text, px_addr *out, px_err *err);
+/** px_net_parse for a listening address: port 0 is allowed too (the system picks one). */
+px_status px_net_parse_listen(const char *text, px_addr *out, px_err *err);
 /**
  * px_net_parse for run time (naming updates): the same forms, but a host name is refused
  * ("'db1' is a host name: ...") instead of resolved; "localhost" is still 127.0.0.1.

@@ -1,10 +1,11 @@
 /* Server lifetime: per-IO-thread listeners (SO_REUSEPORT), codec and service instances,
  * and a graceful shutdown bounded by shutdown_grace. */
-#include "px_server.h"
+#include "plexus/px_server.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,7 +48,61 @@ static px_status px__service_chain(px_server *s, px_service_inst *si,
     return px__chain_add(&si->chain, &si->filters, err);
 }
 
-px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
+/* One more slot in s->services (each record on its own: methods point into them). */
+static px_service_inst *px__service_slot(px_server *s, px_err *err)
+{
+    if (s->n_services == s->cap_services) {
+        size_t cap = s->cap_services ? s->cap_services * 2 : 4;
+        px_service_inst **v = realloc(s->services, cap * sizeof *v);
+        if (!v)
+            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory"), NULL;
+        s->services = v;
+        s->cap_services = cap;
+    }
+    px_service_inst *si = calloc(1, sizeof *si);
+    if (!si)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory"), NULL;
+    s->services[s->n_services++] = si;
+    return si;
+}
+
+static px_status px__service_pool(px_service_inst *si, int workers, px_err *err)
+{
+    if (workers <= 0)
+        return PX_OK;
+    if (px_pool_start(&si->pool, workers) != 0)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "cannot start %d worker threads", workers);
+    si->has_pool = 1;
+    return PX_OK;
+}
+
+/* Every loop's socket on one address: for port 0 the first bind picks the port and the
+ * others take the same, so SO_REUSEPORT still spreads one port's connections. */
+static px_status px__listen(px_server *s, px_sloop *sl, px_addr *addr, px_err *err)
+{
+    sl->lfd = px_net_listen(addr, 1024, err);
+    if (sl->lfd < 0)
+        return err->status;
+    if (s->port == 0) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (getsockname(sl->lfd, (struct sockaddr *)&ss, &len) != 0)
+            return px_err_set(err, PX_INTERNAL, "getsockname: %s", strerror(errno));
+        in_port_t port = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port;
+        if (addr->ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&addr->ss)->sin6_port = port;
+        else
+            ((struct sockaddr_in *)&addr->ss)->sin_port = port;
+        s->port = ntohs(port);
+    }
+    ev_io_init(&sl->accept_w, px__server_accept_cb, sl->lfd, EV_READ);
+    sl->accept_w.data = sl;
+    ev_io_start(sl->loop.ev, &sl->accept_w);
+    return PX_OK;
+}
+
+static px_status px__server_new(const px_config *cfg, px_server **out, px_err *err)
 {
     const px_server_conf *sc = &cfg->server;
     if (!sc->present)
@@ -61,13 +116,15 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     *out = s;
+    s->stop_fd = eventfd(0, EFD_CLOEXEC); /* before any failure: px_server_free closes it */
+    if (s->stop_fd < 0)
+        return px_err_set(err, PX_INTERNAL, "eventfd: %s", strerror(errno));
     px_module_env env = {.config_file = cfg->file, .server_id = sc->id, .scope = "server"};
 
     const px_modlist *codecs = &sc->mods[PX_MOD_CODEC];
     s->codecs = calloc(codecs->n ? codecs->n : 1, sizeof *s->codecs);
-    s->services = calloc(sc->n_services ? sc->n_services : 1, sizeof *s->services);
     s->loops = calloc((size_t)sc->io_threads, sizeof *s->loops);
-    if (!s->codecs || !s->services || !s->loops)
+    if (!s->codecs || !s->loops)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
     for (size_t i = 0; i < codecs->n; i++) {
         px_codec_inst *ci = &s->codecs[i];
@@ -89,19 +146,15 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
     if (!s->n_protos) /* the registry's default: the config always lists one */
         return px_err_set(err, PX_INTERNAL, "server %s has no protocol", sc->id);
     for (size_t i = 0; i < sc->n_services; i++) {
-        px_service_inst *si = &s->services[i];
+        px_service_inst *si = px__service_slot(s, err);
+        if (!si)
+            return err->status;
         si->ref = &sc->services[i].module;
         if (px_modref_create(si->ref, &env, &si->state, err) != PX_OK)
             return err->status;
-        s->n_services++;
-        if (px__service_chain(s, si, &sc->services[i], &env, err) != PX_OK)
+        if (px__service_chain(s, si, &sc->services[i], &env, err) != PX_OK ||
+            px__service_pool(si, sc->services[i].workers, err) != PX_OK)
             return err->status;
-        if (sc->services[i].workers > 0) {
-            if (px_pool_start(&si->pool, sc->services[i].workers) != 0)
-                return px_err_set(err, PX_RESOURCE_EXHAUSTED, "cannot start %d worker threads",
-                                  sc->services[i].workers);
-            si->has_pool = 1;
-        }
         const px_service_ops *ops = si->ref->mod->ops;
         ProtobufCService *svc = ops->service(si->state);
         if (!svc || !svc->descriptor || !svc->invoke)
@@ -111,31 +164,131 @@ px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
                            si->chain.n ? &si->chain : NULL, err) != PX_OK)
             return err->status;
     }
-    if (px_methods_seal(&s->methods, err) != PX_OK)
-        return err->status;
+    px_addr addr = sc->listen_addr;
     for (int i = 0; i < sc->io_threads; i++) {
         px_sloop *sl = &s->loops[i];
+        sl->lfd = -1;
         if (px_loop_init(&sl->loop, (unsigned)i) != 0)
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         sl->srv = s;
         s->n_loops++;
         px_tq_init(&sl->tq, sl->loop.ev);
         px__sloop_mem_start(sl);
-        sl->lfd = px_net_listen(&sc->listen_addr, 1024, err);
-        if (sl->lfd < 0)
+        if (px__listen(s, sl, &addr, err) != PX_OK)
             return err->status;
-        ev_io_init(&sl->accept_w, px__server_accept_cb, sl->lfd, EV_READ);
-        sl->accept_w.data = sl;
-        ev_io_start(sl->loop.ev, &sl->accept_w);
     }
     return PX_OK;
 }
 
+px_status px_server_new(const px_config *cfg, px_server **out, px_err *err)
+{
+    *out = NULL;
+    px_server *s = NULL;
+    px_status st = px__server_new(cfg, &s, err);
+    if (st != PX_OK) {
+        px_server_free(s);
+        return st;
+    }
+    *out = s;
+    return PX_OK;
+}
+
+px_status px_server_new_file(const char *path, px_server **out, px_err *err)
+{
+    *out = NULL;
+    px_config *cfg = NULL;
+    if (px_config_load(path, &cfg, err) != PX_OK)
+        return err->status;
+    if (px_server_new(cfg, out, err) != PX_OK) {
+        px_config_free(cfg);
+        return err->status;
+    }
+    (*out)->own_cfg = cfg;
+    return PX_OK;
+}
+
+px_status px_server_add_service(px_server *s, ProtobufCService *svc, int workers, px_err *err)
+{
+    if (!svc || !svc->descriptor || !svc->invoke)
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "px_server_add_service: no service (descriptor and invoke needed)");
+    if (s->started)
+        return px_err_set(err, PX_FAILED_PRECONDITION,
+                          "px_server_add_service: %s: the server has started",
+                          svc->descriptor->name);
+    if (workers < 0)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "px_server_add_service: %s: workers %d",
+                          svc->descriptor->name, workers);
+    px_service_inst *si = px__service_slot(s, err);
+    if (!si)
+        return err->status;
+    if (px__chain_add(&si->chain, &s->filters, err) != PX_OK ||
+        px__service_pool(si, workers, err) != PX_OK)
+        return err->status;
+    return px_methods_add(&s->methods, svc, si->has_pool ? &si->pool : NULL,
+                          si->chain.n ? &si->chain : NULL, err);
+}
+
+int px_server_port(const px_server *s) { return s->port; }
+
+const char *px_server_id(const px_server *s) { return s->sc->id; }
+
+/* "listening on 127.0.0.1:7101 (2 IO threads)", with the name given when it differs
+ * from the address bound (a host name, port 0). */
+static void px__log_listening(const px_server *s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char bound[PX_NET_NAME_MAX] = "?";
+    if (s->n_loops && getsockname(s->loops[0].lfd, (struct sockaddr *)&ss, &len) == 0)
+        px_net_name((const struct sockaddr *)&ss, len, bound, sizeof bound);
+    if (strcmp(bound, s->sc->listen) == 0)
+        px_log_info("listening on %s (%d IO threads)", bound, s->n_loops);
+    else
+        px_log_info("listening on %s = %s (%d IO threads)", s->sc->listen, bound, s->n_loops);
+}
+
 px_status px_server_start(px_server *s, px_err *err)
 {
+    if (s->started)
+        return px_err_set(err, PX_FAILED_PRECONDITION, "px_server_start: already started");
+    /* The method index is built once every service is in. */
+    if (px_methods_seal(&s->methods, err) != PX_OK)
+        return err->status;
+    s->started = 1;
     for (int i = 0; i < s->n_loops; i++)
         if (px_loop_start(&s->loops[i].loop) != 0)
             return px_err_set(err, PX_INTERNAL, "cannot start IO thread %d", i);
+    px__log_listening(s);
+    return PX_OK;
+}
+
+void px_server_stop(px_server *s)
+{
+    uint64_t one = 1;
+    int saved = errno; /* a signal handler must leave errno as it found it */
+    ssize_t n = write(s->stop_fd, &one, sizeof one);
+    (void)n; /* only fails when the counter is full: a stop is pending anyway */
+    errno = saved;
+}
+
+void px_server_wait(px_server *s)
+{
+    uint64_t v;
+    while (read(s->stop_fd, &v, sizeof v) < 0 && errno == EINTR)
+        ;
+}
+
+px_status px_server_run(px_server *s, px_err *err)
+{
+    if (px_server_start(s, err) != PX_OK)
+        return err->status;
+    px_server_wait(s);
+    int stuck = px_server_shutdown(s);
+    if (stuck)
+        return px_err_set(err, PX_DEADLINE_EXCEEDED,
+                          "%d thread(s) were still in a handler when the shutdown gave up "
+                          "on them: exit the process", stuck);
     return PX_OK;
 }
 
@@ -182,11 +335,11 @@ int px_server_shutdown(px_server *s)
      * from then on whatever it answers is dropped. */
     int64_t give_up = forced ? px_mono_us() + PX_FORCE_WAIT_US : INT64_MAX;
     for (size_t i = 0; i < s->n_services; i++)
-        if (s->services[i].has_pool) {
-            int stuck = px_pool_stop_until(&s->services[i].pool, give_up);
+        if (s->services[i]->has_pool) {
+            int stuck = px_pool_stop_until(&s->services[i]->pool, give_up);
             s->stuck_threads += stuck;
             if (stuck == 0)
-                s->services[i].has_pool = 0;
+                s->services[i]->has_pool = 0;
         }
     if (s->stuck_threads)
         __atomic_store_n(&s->abandoned, 1, __ATOMIC_RELEASE);
@@ -225,10 +378,12 @@ void px_server_free(px_server *s)
         px__sloop_free_calls(sl);
     }
     for (size_t i = 0; i < s->n_services; i++) {
-        if (s->services[i].has_pool)
-            px_pool_stop(&s->services[i].pool);
-        px_modref_destroy(s->services[i].ref, s->services[i].state);
-        px_insts_free(&s->services[i].filters);
+        px_service_inst *si = s->services[i];
+        if (si->has_pool)
+            px_pool_stop(&si->pool);
+        px_modref_destroy(si->ref, si->state);
+        px_insts_free(&si->filters);
+        free(si);
     }
     px_insts_free(&s->filters);
     px_insts_free(&s->proto_insts);
@@ -238,7 +393,10 @@ void px_server_free(px_server *s)
     free(s->codecs);
     free(s->services);
     free(s->loops);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
+    px_config_free(s->own_cfg);
     free(s);
 }

@@ -20,7 +20,7 @@
 #include "px_meta.h"
 #include "px_methods.h"
 #include "px_pool.h"
-#include "px_server.h"
+#include "plexus/px_server.h"
 #include "px_timerq.h"
 
 typedef struct px_codec_inst {
@@ -32,7 +32,7 @@ typedef struct px_codec_inst {
 } px_codec_inst;
 
 typedef struct px_service_inst {
-    const px_modref *ref;
+    const px_modref *ref;    /* NULL: the embedding program's (px_server_add_service) */
     void *state;
     px_pool pool;
     int has_pool;
@@ -142,8 +142,8 @@ struct px_server {
     px_inst *protos;      /* ... in the listed order (detection asks them in it) */
     size_t n_protos;
     px_insts filters;     /* server.filters */
-    px_service_inst *services;
-    size_t n_services;
+    px_service_inst **services; /* server.services, then px_server_add_service's */
+    size_t n_services, cap_services;
     px_methods methods;
     px_sloop *loops;
     int n_loops;
@@ -159,6 +159,10 @@ struct px_server {
     pthread_mutex_t lock; /* shutdown bookkeeping only */
     pthread_cond_t cond;
     int drained_loops;
+    px_config *own_cfg;   /* loaded by px_server_new_file / _opts: freed with the server */
+    int stop_fd;          /* eventfd: px_server_stop writes, px_server_wait reads */
+    int started;          /* px_server_start ran: no more services */
+    int port;             /* the bound port (the system's choice for port 0) */
 };
 
 /* An early answer's flag: the call never ran (a client may send it elsewhere). */

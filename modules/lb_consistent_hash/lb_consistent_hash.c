@@ -184,11 +184,10 @@ static int ch_hash_key(void *state, const char *method, const ProtobufCMessage *
         return 0;
     ch_key_result r = ch_field_key(req, st->key_field, key);
     if (r == CH_KEY_BAD_TYPE && !__atomic_exchange_n(&st->warned, 1, __ATOMIC_RELAXED))
-        fprintf(stderr,
-                "plexus: balancer consistent_hash (upstream %s): key_field '%s' of %s (method %s) "
-                "is not a string, bytes, integer, bool or enum field; such calls are spread at "
-                "random\n",
-                st->scope, st->key_field, req->descriptor->name, method ? method : "?");
+        px_log(PX_LOG_WARN, "lb_consistent_hash",
+               "upstream %s: key_field '%s' of %s (method %s) is not a string, bytes, "
+               "integer, bool or enum field; such calls are spread at random",
+               st->scope, st->key_field, req->descriptor->name, method ? method : "?");
     return r == CH_KEY_OK;
 }
 

@@ -786,7 +786,7 @@ static void test_check_bad_addresses(void **state)
     snprintf(yaml, sizeof yaml, srv, "%s", "'[::1]:99999'");
     check_address(f, bad, yaml,
                   "%s:4:11: server.listen: '[::1]:99999': port '99999' is not a number in "
-                  "1..65535\n");
+                  "0..65535\n");
     const char *cl = "modules:\n  path: [%s]\nclient:\n  upstreams:\n    calc:\n"
                      "      endpoints: [%s]\n";
     snprintf(yaml, sizeof yaml, cl, "%s", "'[::1]:7101', example.invalid:21011");

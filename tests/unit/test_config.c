@@ -183,7 +183,7 @@ static void test_server_errors(void **state)
                 "[::1]:7101 or localhost:7101");
     expect_fail(f, "server:\n  listen: 127.0.0.1:70000\n", PX_INVALID_ARGUMENT,
                 "%s:2:11: server.listen: '127.0.0.1:70000': port '70000' is not a number in "
-                "1..65535");
+                "0..65535");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: 65\n", PX_OUT_OF_RANGE,
                 "%s:3:15: server.io_threads: 65 is out of range (1..64)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  io_threads: two\n",
@@ -302,8 +302,12 @@ static void test_addresses(void **state)
     expect_fail_prefix(f, "server:\n  listen: example.invalid:21011\n",
                        "%s:2:11: server.listen: 'example.invalid:21011': cannot resolve "
                        "'example.invalid': ");
-    expect_fail(f, "server:\n  listen: '[::1]:0'\n", PX_INVALID_ARGUMENT,
-                "%s:2:11: server.listen: '[::1]:0': port '0' is not a number in 1..65535");
+    /* (port 0 is a listener's "any free port", but an endpoint's mistake) */
+    expect_fail(f, "server:\n  listen: '[::1]:-1'\n", PX_INVALID_ARGUMENT,
+                "%s:2:11: server.listen: '[::1]:-1': port '-1' is not a number in 0..65535");
+    expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: ['[::1]:0']\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:19: endpoints[0]: '[::1]:0': port '0' is not a number in 1..65535");
     expect_fail(f, "server:\n  listen: '[::1]'\n", PX_INVALID_ARGUMENT,
                 "%s:2:11: server.listen: '[::1]': expected [IPv6]:port, e.g. [::1]:7101");
     /* ...and in client endpoints, plain or {address, weight}. */

@@ -14,11 +14,12 @@ target_include_directories(plexus_rpc_raw_client PRIVATE ${EV_INCLUDE_DIR}
 
 # 100k pending calls: a server that never answers Sleep, and the client that measures.
 add_executable(plexus_rpc_hold rpc_hold.c)
-target_link_libraries(plexus_rpc_hold PRIVATE plexus_internal calc_proto)
+# rpc_hold writes native frames itself (px_frame.h, internal) and loads no module: the
+# static core. rpc_pending is an SDK client: libplexus.so.
+target_link_libraries(plexus_rpc_hold PRIVATE plexus_static calc_proto)
 add_executable(plexus_rpc_pending rpc_pending.c rpc_peer.c ${PX_RPC_HIST})
-target_link_libraries(plexus_rpc_pending PRIVATE plexus_internal calc_proto m)
+target_link_libraries(plexus_rpc_pending PRIVATE plexus calc_proto m)
 target_include_directories(plexus_rpc_pending PRIVATE ${PROJECT_SOURCE_DIR}/tools/plexus)
-set_target_properties(plexus_rpc_pending PROPERTIES ENABLE_EXPORTS ON)
 
 # LD_PRELOAD=libpx_malloc_count.so: heap allocations per process (and the codec's share).
 add_library(px_malloc_count MODULE malloc_count.c)

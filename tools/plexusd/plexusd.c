@@ -1,5 +1,7 @@
-/* plexusd: the generic Plexus server daemon, composed from a YAML file. */
+/* plexusd: the generic Plexus server daemon, composed from a YAML file. It is a program
+ * of the SDK like any other: the public headers and libplexus.so (plexus/px_server.h). */
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +10,17 @@
 #include <unistd.h>
 
 #include "plexus/plexus.h"
-#include "px_config_int.h"
-#include "px_log.h"
-#include "px_server.h"
 #include "usage.h"
+
+/* What the signal handler stops, and which signal it was. */
+static px_server *px__srv;
+static volatile sig_atomic_t px__sig;
+
+static void px__on_signal(int sig)
+{
+    px__sig = sig;
+    px_server_stop(px__srv); /* async-signal-safe: one write to an eventfd */
+}
 
 int main(int argc, char **argv)
 {
@@ -21,7 +30,8 @@ int main(int argc, char **argv)
         return rc;
     const char *file = args.file;
     int test_only = args.test_only;
-    /* Signals are taken synchronously by this thread; IO threads inherit the mask. */
+    /* SIGINT and SIGTERM reach the main thread only: blocked here, so that the server's
+     * threads inherit the mask, and unblocked in this thread once they run. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -47,7 +57,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "plexusd: %s\n", err.msg);
         return 1;
     }
-    if (!cfg->server.present) {
+    if (!px_config_has_server(cfg)) {
         fprintf(stderr, "plexusd: %s: no server: section to run\n", file);
         px_config_free(cfg);
         return 1;
@@ -57,38 +67,41 @@ int main(int argc, char **argv)
         px_config_free(cfg);
         return 0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "plexusd[%s]", cfg->server.id);
-    px_log_set_name(name);
     px_server *srv = NULL;
-    if (px_server_new(cfg, &srv, &err) != PX_OK || px_server_start(srv, &err) != PX_OK) {
+    if (px_server_new(cfg, &srv, &err) != PX_OK) {
         fprintf(stderr, "plexusd: %s\n", err.msg);
+        px_config_free(cfg);
+        return 1;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "plexusd %s", px_server_id(srv));
+    px_log_set_name(name);
+    if (px_server_start(srv, &err) != PX_OK) {
+        fprintf(stderr, "plexusd: %s\n", err.msg);
+        px_server_shutdown(srv);
         px_server_free(srv);
         px_config_free(cfg);
         return 1;
     }
-    /* The address bound, as resolved at load: a host name's shows here. */
-    const px_addr *la = &cfg->server.listen_addr;
-    char bound[PX_NET_NAME_MAX];
-    px_net_name((const struct sockaddr *)&la->ss, la->len, bound, sizeof bound);
-    if (strcmp(bound, cfg->server.listen) == 0)
-        px_log_info("listening on %s (%d IO threads)", bound, cfg->server.io_threads);
-    else
-        px_log_info("listening on %s = %s (%d IO threads)", cfg->server.listen, bound,
-                    cfg->server.io_threads);
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    px_log_info("%s: finishing calls in flight, then exiting", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    px__srv = srv;
+    struct sigaction sa = {.sa_handler = px__on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    px_server_wait(srv);
+    px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
+           px__sig == SIGINT ? "SIGINT" : "SIGTERM");
     int stuck = px_server_shutdown(srv);
     if (stuck) {
         /* Threads still in a handler would touch what freeing releases: leave it all to
          * the exit, without running atexit handlers under them. */
-        px_log_info("stopped, leaving %d thread(s) in a handler behind", stuck);
+        px_log(PX_LOG_INFO, NULL, "stopped, leaving %d thread(s) in a handler behind", stuck);
         fflush(stderr);
         _exit(0);
     }
     px_server_free(srv);
     px_config_free(cfg);
-    px_log_info("stopped");
+    px_log(PX_LOG_INFO, NULL, "stopped");
     return 0;
 }

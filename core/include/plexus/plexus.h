@@ -19,6 +19,8 @@
 #include "px_protocol.h"
 #include "px_config.h"
 #include "px_client.h"
+#include "px_server.h"
+#include "px_log.h"
 
 #define PLEXUS_VERSION "0.1.0"
 

@@ -17,9 +17,9 @@ extern "C" {
  * refuses any other major. Minors only append (ops, spare slots), so an older
  * module keeps loading into a newer core. */
 #define PX_ABI_MAJOR 1
-#define PX_ABI_MINOR 4 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
+#define PX_ABI_MINOR 5 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
                         * 3: metadata API, px_call_opts grew (old symbols kept);
-                        * 4: PROTOCOL kind */
+                        * 4: PROTOCOL kind; 5: px_log, embedding a server (px_server.h) */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
