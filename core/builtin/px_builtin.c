@@ -4,10 +4,14 @@
 
 extern const px_module px_naming_static_module;
 extern const px_module px_proto_native_module;
+extern const px_module px_service_reflection_module;
+extern const px_module px_service_health_module;
 
 static const px_module *const px__builtins[] = {
     &px_naming_static_module,
     &px_proto_native_module,
+    &px_service_reflection_module,
+    &px_service_health_module,
 };
 
 const px_module *const *px_builtin_all(size_t *n)

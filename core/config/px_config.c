@@ -59,6 +59,7 @@ static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, c
 typedef struct px__server_raw {
     char *listen, *id;
     int64_t io_threads, shutdown_grace_us;
+    int reflection, health;
 } px__server_raw;
 
 static const px_directive px__server_dirs[] = {
@@ -70,6 +71,10 @@ static const px_directive px__server_dirs[] = {
      "event-loop threads"},
     {"shutdown_grace", PX_DIR_DURATION, offsetof(px__server_raw, shutdown_grace_us), "10s", 0,
      "0", "1h", NULL, "max wait for in-flight calls on SIGTERM"},
+    {"reflection", PX_DIR_BOOL, offsetof(px__server_raw, reflection), "true", 0, NULL, NULL,
+     NULL, "serve plexus.reflection.v1.Reflection (the built-in service px_reflection)"},
+    {"health", PX_DIR_BOOL, offsetof(px__server_raw, health), "true", 0, NULL, NULL, NULL,
+     "serve plexus.health.v1.Health (the built-in service px_health)"},
     {NULL},
 };
 /* Besides the directives and the kind registry's keys (px__scope_keys). */
@@ -603,6 +608,27 @@ static px_status px__services(px__ctx *c, const px_ynode *server, px_server_conf
     return PX_OK;
 }
 
+/* server.reflection / server.health: the built-in service `name` after the listed ones,
+ * unless the list names it already. Errors point at the key, or at server: when absent. */
+static px_status px__builtin_service(px__ctx *c, const px_ynode *server, const char *key,
+                                     const char *name, px_server_conf *sc)
+{
+    for (size_t i = 0; i < sc->n_services; i++)
+        if (strcmp(sc->services[i].module.mod->name, name) == 0)
+            return PX_OK;
+    px_service_conf *grown = realloc(sc->services, (sc->n_services + 1) * sizeof *grown);
+    if (grown == NULL)
+        return px__oom(c);
+    sc->services = grown;
+    px_service_conf *svc = &sc->services[sc->n_services++];
+    memset(svc, 0, sizeof *svc);
+    const px_ynode *at = px_ymap_get(server, key);
+    char scope[32];
+    snprintf(scope, sizeof scope, "server.%s", key);
+    return px__modref(c, PX_MOD_SERVICE, NULL, at ? at : server, name, scope, NULL,
+                      &svc->module);
+}
+
 static px_status px__server(px__ctx *c, const px_ynode *node)
 {
     px_server_conf *sc = &c->cfg->server;
@@ -631,6 +657,12 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
         st = px__scope_mods(c, node, 1, "server", sc->mods);
     if (st == PX_OK)
         st = px__services(c, node, sc);
+    /* Built in and on by default: a client needs only the address to list, call and
+     * check the server (plexus list / call / health HOST:PORT). */
+    if (st == PX_OK && raw.health)
+        st = px__builtin_service(c, node, "health", "px_health", sc);
+    if (st == PX_OK && raw.reflection)
+        st = px__builtin_service(c, node, "reflection", "px_reflection", sc);
     return st;
 }
 

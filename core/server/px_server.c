@@ -160,6 +160,7 @@ static px_status px__server_new(const px_config *cfg, px_server **out, px_err *e
         if (!svc || !svc->descriptor || !svc->invoke)
             return px_err_set(err, PX_INTERNAL, "service module %s (%s) returned no service",
                               si->ref->mod->name, si->ref->path);
+        si->desc = svc->descriptor;
         if (px_methods_add(&s->methods, svc, si->has_pool ? &si->pool : NULL,
                            si->chain.n ? &si->chain : NULL, err) != PX_OK)
             return err->status;
@@ -225,6 +226,7 @@ px_status px_server_add_service(px_server *s, ProtobufCService *svc, int workers
     if (px__chain_add(&si->chain, &s->filters, err) != PX_OK ||
         px__service_pool(si, workers, err) != PX_OK)
         return err->status;
+    si->desc = svc->descriptor; /* reflection and health list it too */
     return px_methods_add(&s->methods, svc, si->has_pool ? &si->pool : NULL,
                           si->chain.n ? &si->chain : NULL, err);
 }
@@ -312,6 +314,7 @@ static int px__wait_drained(px_server *s, int running, int64_t until)
 
 int px_server_shutdown(px_server *s)
 {
+    __atomic_store_n(&s->draining, 1, __ATOMIC_RELEASE);
     int running = 0;
     for (int i = 0; i < s->n_loops; i++)
         if (s->loops[i].loop.running) {

@@ -8,6 +8,7 @@
 
 #include "plexus/px_service.h"
 #include "px_deadline.h"
+#include "px_handler_int.h"
 #include "px_msgsize.h"
 #include "px_server_int.h"
 #include "px_time.h"
@@ -306,6 +307,21 @@ int64_t px_handler_remaining_us(void *closure_data)
 const char *px_handler_method(void *closure_data)
 {
     return ((px_scall *)closure_data)->m->name;
+}
+
+size_t px__handler_services(void *closure_data, const ProtobufCServiceDescriptor **out,
+                            size_t cap)
+{
+    const px_server *srv = ((px_scall *)closure_data)->sc->sl->srv;
+    for (size_t i = 0; i < srv->n_services && i < cap; i++)
+        out[i] = srv->services[i].desc;
+    return srv->n_services;
+}
+
+int px__handler_draining(void *closure_data)
+{
+    px_server *srv = ((px_scall *)closure_data)->sc->sl->srv;
+    return __atomic_load_n(&srv->draining, __ATOMIC_ACQUIRE);
 }
 
 const px_meta *px_handler_meta(void *closure_data)

@@ -34,6 +34,7 @@ typedef struct px_codec_inst {
 typedef struct px_service_inst {
     const px_modref *ref;    /* NULL: the embedding program's (px_server_add_service) */
     void *state;
+    const ProtobufCServiceDescriptor *desc; /* of the service its module returned */
     px_pool pool;
     int has_pool;
     px_insts filters;        /* the service's own filters */
@@ -155,6 +156,7 @@ struct px_server {
     int64_t conn_hard;    /* twice max_conn_memory */
     int64_t mem_peak;     /* atomic: the highest mem_total published since the last trim */
     int abandoned;        /* atomic: the grace ran out; late answers are dropped */
+    int draining;         /* atomic: px_server_shutdown began (health: NOT_SERVING) */
     int stuck_threads;    /* threads still in a handler when shutdown gave up on them */
     pthread_mutex_t lock; /* shutdown bookkeeping only */
     pthread_cond_t cond;

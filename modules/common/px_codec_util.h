@@ -71,11 +71,28 @@ static inline char *px__cu_strdup(ProtobufCAllocator *alloc, const void *s, size
  */
 
 /** sizeof_message bytes from alloc + the descriptor's initialiser; NULL when out of memory. */
+/* A new message set up from its descriptor alone, as libprotobuf-c's unpack does (zeros,
+ * the descriptor, each singular field's default), not through the generated message_init:
+ * descriptors built at run time from reflection have none (core/builtin/px_reflect.h). */
 static inline ProtobufCMessage *px__cu_msg_new(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *alloc)
 {
     ProtobufCMessage *m = px__cu_alloc(alloc, d->sizeof_message);
-    if (m != NULL)
-        d->message_init(m);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, d->sizeof_message);
+    m->descriptor = d;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *dv = f->default_value;
+        if (dv == NULL || f->label == PROTOBUF_C_LABEL_REPEATED ||
+            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) /* a oneof starts unset */
+            continue;
+        void *at = (char *)m + f->offset;
+        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+            memcpy(at, &dv, sizeof dv); /* the default itself is the value */
+        else
+            memcpy(at, dv, px__cu_value_size(f->type));
+    }
     return m;
 }
 

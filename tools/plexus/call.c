@@ -10,6 +10,7 @@
 
 typedef struct px__call_args {
     const char *file;
+    const char *addr;     /* HOST:PORT instead of -c FILE: descriptors by reflection */
     const char *upstream; /* NULL: the config's only upstream */
     const char *method;   /* "package.Service/Method" */
     const char *json;
@@ -21,8 +22,13 @@ typedef struct px__call_args {
 void px_cli_call_help(void)
 {
     printf("Usage: plexus call -c FILE [OPTION]... SERVICE/METHOD [JSON]\n"
-           "Call one method of a service named in the configuration's client.descriptors.\n"
-           "The request is JSON (default {}); the reply is printed as JSON on stdout.\n"
+           "  or:  plexus call [OPTION]... HOST:PORT SERVICE/METHOD [JSON]\n"
+           "Call one method of a service named in the configuration's client.descriptors,\n"
+           "or, given a server's address instead of -c FILE, as the server's reflection\n"
+           "service describes it (no configuration, .proto or service module needed; the\n"
+           "JSON and protobuf codecs and the default upstream modules are loaded from the\n"
+           "module path). The request is JSON (default {}); the reply is printed as JSON\n"
+           "on stdout.\n"
            "\n"
            "  -c, --config=FILE       the client configuration\n"
            "  -u, --upstream=NAME     the upstream under client.upstreams (default: the\n"
@@ -41,6 +47,7 @@ void px_cli_call_help(void)
            "Examples:\n"
            "  plexus call -c conf/client.yaml calc.Calculator/Add '{\"a\":2,\"b\":3}'\n"
            "  plexus call -c conf/client.yaml -H tenant=blue calc.Calculator/Echo '{}'\n"
+           "  plexus call 127.0.0.1:7101 calc.Calculator/Add '{\"a\":2,\"b\":3}'\n"
            "\n"
            "Exit status: 0 the call succeeded; 1 it failed ('STATUS: message' on stderr) or\n"
            "the configuration did not load; 2 bad arguments, an unknown upstream or method,\n"
@@ -86,8 +93,13 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
         default: return px_cli_std_option("call", opt, argv, px_cli_call_help);
         }
     }
-    if (a->file == NULL)
-        return px_cli_bad_usage("call: missing -c FILE (the client configuration)");
+    if (a->file == NULL && optind < argc && px_cli_is_address(argv[optind]))
+        a->addr = argv[optind++];
+    if (a->file == NULL && a->addr == NULL)
+        return px_cli_bad_usage("call: missing -c FILE (the client configuration) or "
+                                "HOST:PORT (a server with reflection)");
+    if (a->addr != NULL && a->upstream != NULL)
+        return px_cli_bad_usage("call: -u names an upstream of a -c FILE, not of HOST:PORT");
     if (optind >= argc)
         return px_cli_bad_usage("call: missing SERVICE/METHOD, e.g. calc.Calculator/Add");
     a->method = argv[optind++];
@@ -201,16 +213,12 @@ void px_cli_json_codec_close(px_cli_codec *c)
 }
 
 /* Makes the call; prints the reply as JSON, or "STATUS: message". */
-static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethodDescriptor *md,
-                   const px_cli_codec *codec, const ProtobufCMessage *req)
+static int px__run(px_client *client, const px__call_args *a,
+                   const ProtobufCMethodDescriptor *md, const px_cli_codec *codec,
+                   const ProtobufCMessage *req)
 {
     px_err err;
     px_err_clear(&err);
-    px_client *client = NULL;
-    if (px_client_new(cfg, a->upstream, &client, &err) != PX_OK) {
-        fprintf(stderr, "plexus: %s\n", err.msg);
-        return PX_CLI_USAGE;
-    }
     ProtobufCMessage *reply = NULL;
     px_meta *reply_meta = px_meta_new();
     px_call_opts opts = a->opts;
@@ -239,7 +247,56 @@ static int px__run(px_config *cfg, const px__call_args *a, const ProtobufCMethod
         px_buf_free(&out);
     }
     px_msg_free(reply);
-    px_client_free(client);
+    return rc;
+}
+
+/* -c FILE: the method from client.descriptors, a client of the config's upstream. */
+static int px__call_config(const px__call_args *a)
+{
+    px_cli_request r;
+    int rc = px_cli_request_open(&r, a->file, a->method, a->json);
+    if (rc != PX_CLI_OK)
+        return rc;
+    px_err err;
+    px_err_clear(&err);
+    px_client *client = NULL;
+    if (px_client_new(r.cfg, a->upstream, &client, &err) != PX_OK) {
+        fprintf(stderr, "plexus: %s\n", err.msg);
+        rc = PX_CLI_USAGE;
+    } else {
+        rc = px__run(client, a, r.md, &r.json, r.req);
+        px_client_free(client);
+    }
+    px_cli_request_close(&r);
+    return rc;
+}
+
+/* HOST:PORT: the method described by the server's reflection, messages built at run time. */
+static int px__call_addr(const px__call_args *a)
+{
+    px_cli_remote r;
+    int rc = px_cli_remote_open(&r, a->addr);
+    if (rc != PX_CLI_OK)
+        return rc;
+    const ProtobufCMethodDescriptor *md = px_cli_remote_method(&r, a->method, &a->opts, &rc);
+    px_cli_codec json;
+    if (md != NULL && px_cli_json_codec_open(r.cfg, &json) == 0) {
+        px_err err;
+        px_err_clear(&err);
+        ProtobufCMessage *req = NULL;
+        if (json.ops->decode(json.state, md->input, (const uint8_t *)a->json, strlen(a->json),
+                             &req, &err) != PX_OK) {
+            fprintf(stderr, "plexus: bad JSON for %s: %s\n", md->input->name, err.msg);
+            rc = PX_CLI_USAGE;
+        } else {
+            rc = px__run(r.client, a, md, &json, req);
+            protobuf_c_message_free_unpacked(req, NULL);
+        }
+        px_cli_json_codec_close(&json);
+    } else if (md != NULL) {
+        rc = PX_CLI_FAIL;
+    }
+    px_cli_remote_close(&r);
     return rc;
 }
 
@@ -295,14 +352,8 @@ int px_cli_call(int argc, char **argv)
 {
     px__call_args a;
     int rc = px__parse_args(argc, argv, &a);
-    if (rc == PX_CLI_OK) {
-        px_cli_request r;
-        rc = px_cli_request_open(&r, a.file, a.method, a.json);
-        if (rc == PX_CLI_OK) {
-            rc = px__run(r.cfg, &a, r.md, &r.json, r.req);
-            px_cli_request_close(&r);
-        }
-    }
+    if (rc == PX_CLI_OK)
+        rc = a.addr != NULL ? px__call_addr(&a) : px__call_config(&a);
     px_meta_free(a.meta);
     return rc;
 }

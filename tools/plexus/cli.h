@@ -15,12 +15,16 @@ int px_cli_call(int argc, char **argv);
 int px_cli_modules(int argc, char **argv);
 int px_cli_check(int argc, char **argv);
 int px_cli_bench(int argc, char **argv);
+int px_cli_list(int argc, char **argv);
+int px_cli_health(int argc, char **argv);
 
 /* Each subcommand's --help text, on stdout (GNU style). */
 void px_cli_call_help(void);
 void px_cli_bench_help(void);
 void px_cli_check_help(void);
 void px_cli_modules_help(void);
+void px_cli_list_help(void);
+void px_cli_health_help(void);
 
 /** The subcommand running ("call", ...): usage errors point at its --help (main.c). */
 void px_cli_set_command(const char *name);
@@ -92,6 +96,25 @@ void px_cli_request_close(px_cli_request *r);
 int px_cli_meta_arg(px_meta *m, const char *arg);
 /** m as "key: value" lines (binary values in hex). */
 void px_cli_meta_print(const px_meta *m, FILE *to);
+
+/** A client for one server address with no config file (remote.c): `plexus list`,
+ *  `plexus health`, `plexus call HOST:PORT`. */
+typedef struct px_cli_remote {
+    const char *addr;
+    px_config *cfg;     /* made for the address: its one upstream, default modules */
+    px_client *client;
+    struct px_dyn *dyn; /* the descriptors reflection gave (px_cli_remote_method) */
+} px_cli_remote;
+
+/** Whether a CLI argument is HOST:PORT rather than SERVICE/METHOD. */
+int px_cli_is_address(const char *arg);
+/** PX_CLI_OK, or the exit status after printing why. */
+int px_cli_remote_open(px_cli_remote *r, const char *addr);
+void px_cli_remote_close(px_cli_remote *r);
+/** "package.Service/Method" described by the server's reflection service, built at run
+ *  time (valid until px_cli_remote_close); NULL after printing why, *rc the exit status. */
+const ProtobufCMethodDescriptor *px_cli_remote_method(px_cli_remote *r, const char *method,
+                                                      const px_call_opts *opts, int *rc);
 
 /** plexus bench -c FILE ... SERVICE/METHOD JSON: the RPC load generator (bench_rpc.c). */
 int px_cli_bench_rpc(int argc, char **argv);

@@ -13,6 +13,8 @@ typedef struct px__cmd {
 
 static const px__cmd px__cmds[] = {
     {"call", px_cli_call, px_cli_call_help},
+    {"list", px_cli_list, px_cli_list_help},
+    {"health", px_cli_health, px_cli_health_help},
     {"bench", px_cli_bench, px_cli_bench_help},
     {"check", px_cli_check, px_cli_check_help},
     {"modules", px_cli_modules, px_cli_modules_help},
@@ -27,6 +29,8 @@ static void px__help(void)
            "\n"
            "Commands:\n"
            "  call     call one method: the request as JSON in, the reply as JSON out\n"
+           "  list     the services and methods a server serves (its reflection)\n"
+           "  health   whether a server, or one of its services, is serving\n"
            "  bench    RPC load (calls/s, latency, failures by status), or codec timings\n"
            "  check    check a configuration the way 'plexusd -t' does\n"
            "  modules  list the modules a configuration loads and the keys each accepts\n"
@@ -51,7 +55,7 @@ static const px__cmd *px__find(const char *name)
     return NULL;
 }
 
-#define PX__KNOWN "call, bench, check, modules, help"
+#define PX__KNOWN "call, list, health, bench, check, modules, help"
 
 int main(int argc, char **argv)
 {
