@@ -196,7 +196,7 @@ static void test_server_errors(void **state)
                 "%s:3:19: server.shutdown_grace: '10 s' is not a duration (use e.g. 250ms, 5s)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  port: 1\n", PX_INVALID_ARGUMENT,
                 "%s:3:3: server: unknown key 'port' (accepted: codecs, filters, protocols, services, limits, listen, "
-                "id, io_threads, shutdown_grace)");
+                "id, io_threads, shutdown_grace, reflection, health)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frame: 4 megs}\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:23: server.limits.max_frame: '4 megs' is not a size (use e.g. 1024, 64KB, "
@@ -456,7 +456,11 @@ static void test_full_config(void **state)
     assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].line, 7);
     assert_int_equal(s->mods[PX_MOD_CODEC].refs[0].col, 21);
     assert_non_null(strstr(s->mods[PX_MOD_CODEC].refs[0].path, "codec_protobuf.so"));
-    assert_int_equal(s->n_services, 0);
+    /* server.health and server.reflection default to true: the built-in services. */
+    assert_int_equal(s->n_services, 2);
+    assert_string_equal(s->services[0].module.mod->name, "px_health");
+    assert_string_equal(s->services[1].module.mod->name, "px_reflection");
+    assert_string_equal(s->services[1].module.path, "(built-in)");
     assert_int_equal(s->limits.max_frame, 1u << 20);
     assert_int_equal(s->limits.max_meta, 4096);
     assert_int_equal(s->limits.max_inflight_per_conn, 8);
@@ -551,7 +555,7 @@ static void test_defaults(void **state)
     assert_int_equal(u->weights[0], 1);
     assert_int_equal(u->limits.max_frame, 4u << 20);
     assert_int_equal(u->limits.max_meta, 16u << 10);
-    assert_false(f->cfg->server.n_services);
+    assert_int_equal(f->cfg->server.n_services, 2); /* px_health, px_reflection */
 
     /* Client only: no server section. */
     assert_int_equal(load(f, "modules: {path: [@MODS@]}\nclient: {upstreams: {u: {endpoints: [1.2.3.4:1]}}}\n"),
@@ -615,6 +619,27 @@ static void test_module_block_errors(void **state)
 #undef UP
 }
 
+/* server.reflection / server.health: the built-in services, on unless switched off; a
+ * service list that names one already keeps it once; a bad value at FILE:LINE:COL. */
+static void test_builtin_services(void **state)
+{
+    fx *f = *state;
+    static const char *const mods[] = {"codec_protobuf.so", NULL};
+    need_modules(f, mods);
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n"
+                             "  reflection: false\n  health: false\n"),
+                     PX_OK);
+    assert_int_equal(f->cfg->server.n_services, 0);
+    assert_int_equal(load(f, "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n"
+                             "  health: false\n  services: [px_reflection]\n"),
+                     PX_OK);
+    assert_int_equal(f->cfg->server.n_services, 1);
+    assert_string_equal(f->cfg->server.services[0].module.mod->name, "px_reflection");
+    expect_fail(f, "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n  reflection: maybe\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:15: server.reflection: 'maybe' is not a boolean (use true or false)");
+}
+
 static void test_services(void **state)
 {
     fx *f = *state;
@@ -629,7 +654,7 @@ static void test_services(void **state)
                              "      max_sleep: 5s\n"),
                      PX_OK);
     const px_server_conf *s = &f->cfg->server;
-    assert_int_equal(s->n_services, 1);
+    assert_int_equal(s->n_services, 3); /* calc, then the built-in px_health, px_reflection */
     assert_string_equal(s->services[0].module.mod->name, "calc");
     assert_int_equal(s->services[0].workers, 4);
     assert_int_equal(conf_i64(&s->services[0].module, "max_sleep"), 5000000);
@@ -854,7 +879,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_missing_file),     T(test_top_level),      T(test_modules_section),
         T(test_server_errors),    T(test_client_errors),  T(test_unknown_module),
-        T(test_full_config),      T(test_defaults),       T(test_module_block_errors),
+        T(test_full_config),      T(test_defaults),       T(test_builtin_services),       T(test_module_block_errors),
         T(test_filters),
         T(test_services),         T(test_addresses),      T(test_addresses_resolved),
         T(test_naming),           T(test_relative_module_file),
