@@ -36,6 +36,8 @@ if [ "$MODE" = seeds ]; then
   done
   mkdir -p "$C/fuzz_frame"
   "$BUILD/bin/fuzz_seeds" frame "$C/fuzz_frame"
+  mkdir -p "$C/fuzz_reflect"
+  "$BUILD/bin/fuzz_seeds" reflect "$C/fuzz_reflect"
   find "$C" -name 'sample-*' -size +8k -delete # keep the checked-in corpus small
   exit 0
 fi

@@ -113,6 +113,8 @@ static int px__depth_ok(const uint8_t *p, size_t len, unsigned field, int depth)
 {
     if (depth > PX_DYN_MAX_DEPTH)
         return -1;
+    if (len == 0) /* p may be NULL */
+        return 0;
     const uint8_t *end = p + len;
     while (p < end) {
         uint64_t key, v;
@@ -482,18 +484,22 @@ static px_status px__build_msg(px_dyn *d, const px__dmsg *m, px_err *err)
     if (n > PX_DYN_MAX_FIELDS)
         return px_err_set(err, PX_INVALID_ARGUMENT, "reflection: %s: %s has %zu fields "
                           "(at most %d)", m->file, m->full, n, PX_DYN_MAX_FIELDS);
-    ProtobufCFieldDescriptor *fields = px__dalloc(d, n * sizeof *fields);
-    unsigned *by_name = px__dalloc(d, n * sizeof *by_name);
+    /* No fields: NULL, as protoc-c writes it; libprotobuf-c's unpack then reads no field 0
+     * (it starts from fields + 0 unless that is NULL). */
+    ProtobufCFieldDescriptor *fields = n ? px__dalloc(d, n * sizeof *fields) : NULL;
+    unsigned *by_name = n ? px__dalloc(d, n * sizeof *by_name) : NULL;
     px__fname *names = malloc((n ? n : 1) * sizeof *names);
     int *nums = malloc((n ? n : 1) * sizeof *nums);
     size_t *oneof_at = malloc((dp->n_oneof_decl ? dp->n_oneof_decl : 1) * sizeof *oneof_at);
     px_status st = PX_OK;
-    if (fields == NULL || by_name == NULL || names == NULL || nums == NULL || oneof_at == NULL)
+    if ((n && (fields == NULL || by_name == NULL)) || names == NULL || nums == NULL ||
+        oneof_at == NULL)
         st = px__oom(err);
     for (size_t i = 0; i < n && st == PX_OK; i++)
         st = px__field(d, m, dp->field[i], &fields[i], err);
     if (st == PX_OK) {
-        qsort(fields, n, sizeof *fields, px__cmp_field);
+        if (n)
+            qsort(fields, n, sizeof *fields, px__cmp_field);
         for (size_t i = 0; i < n; i++) {
             nums[i] = (int)fields[i].id;
             names[i] = (px__fname){fields[i].name, (unsigned)i};
@@ -504,7 +510,8 @@ static px_status px__build_msg(px_dyn *d, const px__dmsg *m, px_err *err)
         }
     }
     if (st == PX_OK) {
-        qsort(names, n, sizeof *names, px__cmp_fname);
+        if (n)
+            qsort(names, n, sizeof *names, px__cmp_fname);
         for (size_t i = 0; i < n; i++) {
             by_name[i] = names[i].index;
             if (i > 0 && strcmp(names[i].name, names[i - 1].name) == 0 && st == PX_OK)

@@ -8,6 +8,8 @@
 #include "calc.pb-c.h"
 #include "fuzz_load.h"
 #include "px_frame.h"
+#include "px_reflect.h"
+#include "px_reflection.pb-c.h"
 #include "px_test_calc.h"
 
 static void put(const char *dir, const char *name, const void *data, size_t len)
@@ -114,12 +116,50 @@ static int frame_seeds(const char *dir)
     return 0;
 }
 
+/* fuzz_reflect's seed: what the reflection service sends for calc.Calculator and for
+ * itself (a FileDescriptorsReply). */
+static int reflect_seeds(const char *dir)
+{
+    const ProtobufCServiceDescriptor *sds[] = {&calc__calculator__descriptor,
+                                               &plexus__reflection__v1__reflection__descriptor};
+    const char *names[] = {"calc", "reflection"};
+    for (int i = 0; i < 2; i++) {
+        ProtobufCBinaryData *files = NULL;
+        size_t n = 0;
+        px_err err;
+        if (px__reflect_files(sds[i], &files, &n, &err) != PX_OK) {
+            fprintf(stderr, "fuzz_seeds: %s\n", err.msg);
+            return 1;
+        }
+        Plexus__Reflection__V1__FileDescriptorsReply r =
+            PLEXUS__REFLECTION__V1__FILE_DESCRIPTORS_REPLY__INIT;
+        r.n_file = n;
+        r.file = files;
+        size_t len = protobuf_c_message_get_packed_size(&r.base);
+        uint8_t *buf = malloc(len);
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *fp = buf ? fopen(path, "wb") : NULL;
+        if (fp == NULL || fwrite(buf, 1, protobuf_c_message_pack(&r.base, buf), fp) != len) {
+            fprintf(stderr, "fuzz_seeds: cannot write %s\n", path);
+            return 1;
+        }
+        fclose(fp);
+        free(buf);
+        px__reflect_files_free(files, n);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "reflect") == 0)
+        return reflect_seeds(argv[2]);
     if (argc == 4 && strcmp(argv[1], "codec") == 0)
         return codec_seeds(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "frame") == 0)
         return frame_seeds(argv[2]);
-    fprintf(stderr, "usage: fuzz_seeds codec NAME DIR | fuzz_seeds frame DIR\n");
+    fprintf(stderr, "usage: fuzz_seeds codec NAME DIR | fuzz_seeds frame DIR | "
+                    "fuzz_seeds reflect DIR\n");
     return 2;
 }
