@@ -423,7 +423,7 @@ static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d
         snprintf(what, sizeof what, "an object for %s", d->name);
         return px__expected(c, what, v);
     }
-    /* alloc + message_init: the layout and allocator protobuf_c_message_free_unpacked expects. */
+    /* alloc + init from the descriptor: the layout and allocator protobuf_c_message_free_unpacked expects. */
     ProtobufCMessage *m = px__cu_msg_new(d, c->alloc);
     if (m == NULL)
         return px__dec_oom(c);

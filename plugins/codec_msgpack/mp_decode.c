@@ -35,6 +35,27 @@ typedef struct px__item {
     size_t at; /* where the item starts, for error messages */
 } px__item;
 
+/* A new message set up from its descriptor alone (zeros, the descriptor, each singular
+ * field's default), as libprotobuf-c's unpack does: descriptors built at run time (the
+ * CLI's, from a server's reflection) have no generated message_init. */
+static void px__mp_msg_init(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m)
+{
+    memset(m, 0, d->sizeof_message);
+    m->descriptor = d;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *dv = f->default_value;
+        if (dv == NULL || f->label == PROTOBUF_C_LABEL_REPEATED ||
+            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        void *at = (char *)m + f->offset;
+        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+            memcpy(at, &dv, sizeof dv); /* the default itself is the value */
+        else
+            memcpy(at, dv, px_pb_value_size(f->type));
+    }
+}
+
 static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d, int depth,
                                  ProtobufCMessage **out);
 
@@ -363,7 +384,7 @@ static px_status px__dec_map(px__dec *c, const ProtobufCFieldDescriptor *f, int 
         ProtobufCMessage *e = malloc(ed->sizeof_message);
         if (e == NULL)
             return px__oom(c);
-        ed->message_init(e);
+        px__mp_msg_init(ed, e);
         (*arr)[(*n)++] = e; /* stored first: free_unpacked frees it whatever happens next */
         for (int k = 0; k < 2; k++) {
             if (px__take_nil(c))
@@ -463,11 +484,11 @@ static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d
         snprintf(want, sizeof want, "a map for %s", d->name);
         return px__expected(c, &it, want);
     }
-    /* malloc + message_init: the layout and allocator protobuf_c_message_free_unpacked expects. */
+    /* malloc + init: the layout and allocator protobuf_c_message_free_unpacked expects. */
     ProtobufCMessage *m = malloc(d->sizeof_message);
     if (m == NULL)
         return px__oom(c);
-    d->message_init(m);
+    px__mp_msg_init(d, m);
     if ((st = px__dec_fields(c, d, it.count, depth, (char *)m)) != PX_OK) {
         protobuf_c_message_free_unpacked(m, NULL);
         return st;
