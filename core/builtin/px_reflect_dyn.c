@@ -4,8 +4,8 @@
  * ProtobufCMessageDescriptor and ProtobufCEnumDescriptor tables with a struct layout of our
  * own (every member at an 8-byte slot), which libprotobuf-c and the codecs read through the
  * offsets like any generated table. It is kept small on purpose: no proto2 defaults, no
- * extensions, no groups. A decoded message has no generated message_init: the codecs set
- * a message up from its descriptor alone (modules/common/px_codec_util.h). */
+ * extensions, no groups. Its messages have no generated message_init: libprotobuf-c and
+ * the codecs then set a message up from its descriptor (modules/common/px_codec_util.h). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

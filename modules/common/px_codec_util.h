@@ -71,14 +71,19 @@ static inline char *px__cu_strdup(ProtobufCAllocator *alloc, const void *s, size
  */
 
 /** sizeof_message bytes from alloc + the descriptor's initialiser; NULL when out of memory. */
-/* A new message set up from its descriptor alone, as libprotobuf-c's unpack does (zeros,
- * the descriptor, each singular field's default), not through the generated message_init:
- * descriptors built at run time from reflection have none (core/builtin/px_reflect.h). */
+/* A new message: the generated message_init (one struct copy), or, for a descriptor
+ * built at run time from reflection, which has none (core/builtin/px_reflect.h), set up
+ * from the descriptor alone as libprotobuf-c's unpack does (zeros, the descriptor, each
+ * singular field's default). */
 static inline ProtobufCMessage *px__cu_msg_new(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *alloc)
 {
     ProtobufCMessage *m = px__cu_alloc(alloc, d->sizeof_message);
     if (m == NULL)
         return NULL;
+    if (d->message_init != NULL) {
+        d->message_init(m);
+        return m;
+    }
     memset(m, 0, d->sizeof_message);
     m->descriptor = d;
     for (unsigned i = 0; i < d->n_fields; i++) {

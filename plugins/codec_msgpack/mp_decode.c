@@ -35,11 +35,15 @@ typedef struct px__item {
     size_t at; /* where the item starts, for error messages */
 } px__item;
 
-/* A new message set up from its descriptor alone (zeros, the descriptor, each singular
- * field's default), as libprotobuf-c's unpack does: descriptors built at run time (the
- * CLI's, from a server's reflection) have no generated message_init. */
+/* The generated message_init, or for a descriptor built at run time (the CLI's, from a
+ * server's reflection), which has none, set up from the descriptor alone (zeros, the
+ * descriptor, each singular field's default) as libprotobuf-c's unpack does. */
 static void px__mp_msg_init(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m)
 {
+    if (d->message_init != NULL) {
+        d->message_init(m);
+        return;
+    }
     memset(m, 0, d->sizeof_message);
     m->descriptor = d;
     for (unsigned i = 0; i < d->n_fields; i++) {
