@@ -486,6 +486,9 @@ static void test_help_every_command(void **state)
         {0, {"check", "-h"}, "Usage: plexus check -c FILE\n"},
         {0, {"modules", "--help"}, "Usage: plexus modules -c FILE\n"},
         {0, {"help", "modules"}, "Usage: plexus modules -c FILE\n"},
+        {0, {"list", "--help"}, "Usage: plexus list [OPTION]... HOST:PORT\n"},
+        {0, {"help", "list"}, "Usage: plexus list [OPTION]... HOST:PORT\n"},
+        {0, {"health", "-h"}, "Usage: plexus health [OPTION]... HOST:PORT [SERVICE]\n"},
     };
     for (size_t i = 0; i < sizeof helps / sizeof *helps; i++) {
         run r;
@@ -526,6 +529,8 @@ static void test_version_every_command(void **state)
         {0, {"bench", "codec", "--version"}, "plexus-codec-bench (Plexus) " PX_VERSION "\n"},
         {0, {"check", "-V"}, "plexus (Plexus) " PX_VERSION "\n"},
         {0, {"modules", "--version"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"list", "--version"}, "plexus (Plexus) " PX_VERSION "\n"},
+        {0, {"health", "-V"}, "plexus (Plexus) " PX_VERSION "\n"},
     };
     for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
         run r;
@@ -561,11 +566,11 @@ static void test_bad_option_every_command(void **state)
                     "for more information.\n"},
         {1, {"-c", "a.yaml", "b.yaml"}, "plexusd: unexpected argument 'b.yaml'\nTry 'plexusd "
                                         "--help' for more information.\n"},
-        {0, {"--bogus"}, "plexus: unknown option '--bogus' (a COMMAND comes first: call, bench, "
+        {0, {"--bogus"}, "plexus: unknown option '--bogus' (a COMMAND comes first: call, list, health, bench, "
                          "check, modules, help)\nTry 'plexus --help' for more information.\n"},
-        {0, {NULL}, "plexus: missing COMMAND (call, bench, check, modules, help)\nTry 'plexus "
+        {0, {NULL}, "plexus: missing COMMAND (call, list, health, bench, check, modules, help)\nTry 'plexus "
                     "--help' for more information.\n"},
-        {0, {"help", "frob"}, "plexus: help: unknown command 'frob' (call, bench, check, modules, "
+        {0, {"help", "frob"}, "plexus: help: unknown command 'frob' (call, list, health, bench, check, modules, "
                               "help)\nTry 'plexus --help' for more information.\n"},
         {0, {"call", "--bogus"}, "plexus: call: unknown option '--bogus'\nTry 'plexus call "
                                  "--help' for more information.\n"},
@@ -584,6 +589,13 @@ static void test_bad_option_every_command(void **state)
                        "check --help' for more information.\n"},
         {0, {"modules", "-q"}, "plexus: modules: unknown option '-q'\nTry 'plexus modules "
                                "--help' for more information.\n"},
+        {0, {"list"}, "plexus: list: missing HOST:PORT (the server's address)\nTry 'plexus "
+                      "list --help' for more information.\n"},
+        {0, {"health", "--bogus"}, "plexus: health: unknown option '--bogus'\nTry 'plexus "
+                                   "health --help' for more information.\n"},
+        {0, {"call"}, "plexus: call: missing -c FILE (the client configuration) or HOST:PORT "
+                      "(a server with reflection)\nTry 'plexus call --help' for more "
+                      "information.\n"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         run r;
