@@ -314,7 +314,7 @@ size_t px__handler_services(void *closure_data, const ProtobufCServiceDescriptor
 {
     const px_server *srv = ((px_scall *)closure_data)->sc->sl->srv;
     for (size_t i = 0; i < srv->n_services && i < cap; i++)
-        out[i] = srv->services[i].desc;
+        out[i] = srv->services[i]->desc;
     return srv->n_services;
 }
 

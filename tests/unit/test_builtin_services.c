@@ -25,6 +25,7 @@ typedef struct fx {
     px_sconn sc;
     px_scall call;
     px_service_inst services[3];
+    px_service_inst *service_ptrs[3];
     void *state;
     ProtobufCService *svc;
     const px_module *mod;
@@ -69,7 +70,9 @@ static int setup(void **state)
     f->services[0].desc = &calc__calculator__descriptor;
     f->services[1].desc = &plexus__health__v1__health__descriptor;
     f->services[2].desc = &plexus__reflection__v1__reflection__descriptor;
-    f->srv.services = f->services;
+    for (int i = 0; i < 3; i++)
+        f->service_ptrs[i] = &f->services[i];
+    f->srv.services = f->service_ptrs;
     f->srv.n_services = 3;
     g = f;
     *state = f;
