@@ -298,10 +298,11 @@ static void check_deadline(fixture *f, const char *mode)
          "{\"ms\":1000}");
     assert_int_equal(r.rc, 1);
     assert_string_equal(r.out, "");
+    /* The tool gave up at its deadline: had it waited for the server, which sleeps the
+     * whole second on a worker and then answers OK, it would have printed the reply. No
+     * timed bound: under sanitizers on a loaded machine the tool's own start-up takes
+     * longer than the sleep. */
     assert_starts_with(r.err, "DEADLINE_EXCEEDED: ");
-    /* The tool gave up at the deadline, not when the server finished sleeping. */
-    if (r.took_us >= 900000)
-        fail_msg("plexus call took %lld ms with --timeout 100ms", (long long)(r.took_us / 1000));
 }
 
 static void test_call_deadline_sync(void **state)
