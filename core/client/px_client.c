@@ -23,6 +23,9 @@
 
 
 static int px__attempt(px_ccall *call);
+static void px__cconn_pump(px_cconn *cc);
+static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMessage *reply,
+                         const px_meta *rmeta);
 
 static __thread px_status px__stub_st;
 static __thread const char *px__stub_msg;
@@ -32,11 +35,35 @@ static px_meta px__no_meta; /* empty: a call that ended without reply metadata *
 
 /* ---- attempts and completion --------------------------------------------- */
 
-static void px__att_unlink(px_catt *a)
+/* Out of its connection's queue (it was never sent). */
+static __attribute__((noinline)) void px__att_unqueue(px_cconn *cc, px_catt *a)
+{
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        cc->qhead = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    else
+        cc->qtail = a->prev;
+    a->prev = a->next = NULL;
+    a->conn = NULL;
+    a->queued = 0;
+    cc->n_queued--;
+}
+
+/* Inline: on every call's path (px__att_done, px__complete). */
+static inline __attribute__((always_inline)) void px__att_unlink(px_catt *a)
 {
     px_cconn *cc = a->conn;
     if (!cc)
         return;
+    if (__builtin_expect(a->queued, 0)) {
+        px__att_unqueue(cc, a);
+        if (cc->n_atts == 0 && cc->goaway && !cc->qhead)
+            px_conn_close_after_flush(&cc->conn);
+        return;
+    }
     if (a->prev)
         a->prev->next = a->next;
     else
@@ -46,18 +73,27 @@ static void px__att_unlink(px_catt *a)
     a->prev = a->next = NULL;
     a->conn = NULL;
     /* After a GOAWAY the connection's last attempt closes it (the client, not the
-     * server, ends a drained connection: no request can be on the way then). */
+     * server, ends a drained connection: no request can be on the way then; nothing
+     * waits there either: a GOAWAY sends what waited elsewhere). */
     if (--cc->n_atts == 0 && cc->goaway)
         px_conn_close_after_flush(&cc->conn);
+    else if (__builtin_expect(cc->qhead != NULL, 0))
+        px__cconn_pump(cc); /* the place it held goes to the first one waiting */
 }
 
 static void px__att_cancel_frame(px_catt *a)
 {
     /* Tell the server we gave up; its late reply will find no context anyway. */
     px_cconn *cc = a->conn;
+    if (!cc || a->queued || cc->conn.closed)
+        return; /* a queued attempt sent nothing */
     const px_protocol_ops *p = a->call->cl->up->proto;
-    if (cc && !cc->conn.closed && !cc->conn.connecting && p->client_cancel)
-        p->client_cancel(cc->pstate, px_conn_out(&cc->conn), a->call->id);
+    int told = !cc->conn.connecting && p->client_cancel &&
+               p->client_cancel(cc->pstate, px_conn_out(&cc->conn), a->call->id) == 0;
+    /* Unless the protocol's cancel frees it, the request keeps its place on the server
+     * until its (late) answer comes: native answers every request. */
+    if (!told || !(p->flags & PX_PROTO_CANCEL_FREES))
+        cc->n_gone++;
 }
 
 /* Ends an attempt without judging it: the call ended by other means. */
@@ -80,28 +116,19 @@ static void px__att_judge_loser(px_catt *a, int64_t now)
         px_upstream_hedge_lost(a->call->cl->up, a->ep, a->call->hedge_us, now - a->start_us);
 }
 
-static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply,
-                         const px_meta *rmeta)
+/* Runs the call's callback and frees the call: what px__complete ends with. */
+static void px__deliver(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply,
+                        const px_meta *rmeta)
 {
     /* Only replies handed to a callback are decoded into the call's block. */
     int reply_in_arena = reply && !call->keep && call->cl->up->codec_decode_with;
-    px_client *cl = call->cl;
-    px_tq_cancel(&call->deadline_t);
-    px_tq_cancel(&call->hedge_t);
-    px__att_abandon(&call->att[0]);
-    px__att_abandon(&call->att[1]);
-    px_ctx_del(&call->lp->ctx, call->id);
-    px_cfilt *flt = call->flt;
-    if (__builtin_expect(flt != NULL, 0))
-        px__cfilter_done(&flt->fc, st, msg, flt->last_ep ? flt->last_ep->pub.address : "",
-                         flt->resp_bytes, rmeta);
     const ProtobufCMessage *shown = st == PX_OK ? reply : NULL;
     if (call->keep) {
         *call->keep = reply; /* px_call_wait takes the reply over */
         reply = NULL;
     }
     /* Counted before the callback: a caller that saw its last callback sees the count. */
-    __atomic_add_fetch(&cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&call->cl->stats.calls_completed, 1, __ATOMIC_RELAXED);
     px__stub_st = st;
     px__stub_msg = msg;
     px__reply_meta = rmeta;
@@ -114,11 +141,54 @@ static void px__complete(px_ccall *call, px_status st, const char *msg, Protobuf
     else if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     px_buf_free(&call->req);
+    px_cfilt *flt = call->flt;
     if (__builtin_expect(flt != NULL, 0)) {
         px_buf_free(&flt->fmeta);
         free(flt);
     }
     free(call);
+}
+
+static void px__deliver_task(px_loop *l, void *arg)
+{
+    px_ccall *call = arg;
+    const char *msg = call->req.len ? (const char *)call->req.data
+                                    : "out of memory (the error's message was lost)";
+    px__deliver(call, call->late_st, msg, NULL, NULL);
+}
+
+/* The call ended while px_call_async was still starting it on this IO thread: the
+ * callback runs from a task, once px_call_async has returned (libuv's rule: a callback
+ * never runs inside the call that registered it). The message is kept in the call's
+ * request buffer, which no attempt needs any more. No reply can have come yet. */
+static __attribute__((noinline)) void px__deliver_later(px_ccall *call, px_status st,
+                                                        const char *msg)
+{
+    call->late_st = st;
+    call->req.len = 0;
+    if (px_buf_append(&call->req, msg, strlen(msg) + 1) != 0)
+        call->req.len = 0;
+    px_loop_post(&call->lp->loop, &call->task, px__deliver_task, call);
+}
+
+static void px__complete(px_ccall *call, px_status st, const char *msg, ProtobufCMessage *reply,
+                         const px_meta *rmeta)
+{
+    px_tq_cancel(&call->deadline_t);
+    px_tq_cancel(&call->hedge_t);
+    px__att_abandon(&call->att[0]);
+    px__att_abandon(&call->att[1]);
+    if (__builtin_expect(call->id != 0, 1)) /* 0: it never got one (out of memory) */
+        px_ctx_del(&call->lp->ctx, call->id);
+    px_cfilt *flt = call->flt;
+    if (__builtin_expect(flt != NULL, 0))
+        px__cfilter_done(&flt->fc, st, msg, flt->last_ep ? flt->last_ep->pub.address : "",
+                         flt->resp_bytes, rmeta);
+    if (__builtin_expect(call->starting, 0)) {
+        px__deliver_later(call, st, msg);
+        return;
+    }
+    px__deliver(call, st, msg, reply, rmeta);
 }
 
 /* An attempt ended: the core records it (balancer, endpoint health, timeout module) and
@@ -128,6 +198,9 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
 {
     px_ccall *call = a->call;
     px_loop *l = &call->lp->loop;
+    /* Waiting for a place its server's announced limit keeps says nothing of that
+     * server; waiting for the answer to the opening (it never came) does. */
+    int queued = a->queued && a->conn->ready;
     px__att_unlink(a);
     px_ep_inflight_add(a->ep, -1);
     a->live = 0;
@@ -138,7 +211,7 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
      * is spent on it. */
     px_failover_action act = px_upstream_attempt_done(
         call->cl->up, a->ep, call->method, st, a->number, a->sent, call->opts.idempotent,
-        a->refused, call->n_live == 0 ? &call->transparent : NULL, now - a->start_us,
+        a->refused, call->n_live == 0 ? &call->transparent : NULL, queued, now - a->start_us,
         remaining);
     if (st == PX_OK) {
         if (call->n_live > 0) { /* hedged, and the other copy is still out */
@@ -167,7 +240,16 @@ static void px__deadline_cb(px_tnode *t)
     for (int i = 0; i < 2; i++)
         if (call->att[i].live)
             live[n++] = &call->att[i];
-    if (n)
+    if (n && live[0]->queued && live[0]->conn->ready)
+        snprintf(msg, sizeof msg,
+                 "%s: deadline exceeded before it was sent: the connection to %s had %u calls "
+                 "in flight, the most its server takes at once (max_inflight_per_conn)",
+                 call->method, live[0]->ep->pub.address, live[0]->conn->cap);
+    else if (n && live[0]->queued)
+        snprintf(msg, sizeof msg,
+                 "%s: deadline exceeded before it was sent: the server at %s had not answered "
+                 "the opening of the connection", call->method, live[0]->ep->pub.address);
+    else if (n)
         snprintf(msg, sizeof msg, "%s: deadline exceeded waiting for %s", call->method,
                  live[0]->ep->pub.address);
     else
@@ -206,6 +288,11 @@ static void px__cconn_fail_calls(px_cconn *cc, px_status st, const char *msg)
         a->refused = refused;
         px__att_done(a, st, msg, NULL, NULL);
     }
+    while (cc->qhead) { /* never sent: failover may send them elsewhere */
+        px_catt *a = cc->qhead;
+        a->refused = refused;
+        px__att_done(a, st, msg, NULL, NULL);
+    }
 }
 
 /* Out of the loop's table: no new attempt goes to this connection (new calls open a
@@ -232,6 +319,17 @@ static void px__cconn_retire(px_cconn *cc, const px_cmsg *goaway)
     px__cconn_unlist(cc);
     if (cc->refusal.status != PX_OK)
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
+    /* What still waits to be sent here was not: like a refused request it may go to
+     * another connection (failover, or the one transparent retry), a new one to the same
+     * endpoint included. */
+    while (cc->qhead) {
+        px_catt *a = cc->qhead;
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s: %s took no new calls on the connection it waited for",
+                 a->call->method, cc->ep->pub.address);
+        a->refused = 1;
+        px__att_done(a, PX_UNAVAILABLE, msg, NULL, NULL);
+    }
     if (cc->n_atts == 0)
         px_conn_close_after_flush(&cc->conn);
 }
@@ -279,6 +377,106 @@ static __attribute__((noinline)) const px_meta *px__reply_meta_view(px_catt *a, 
     return view;
 }
 
+/* ---- a connection's place limit and its queue ------------------------------ */
+
+/* Frames attempt a on cc and puts it in flight there. 0, or -1 when out of memory
+ * (nothing was appended). */
+static inline int px__att_send(px_catt *a, px_cconn *cc, int64_t now)
+{
+    px_ccall *call = a->call;
+    int64_t left = call->deadline_us ? call->deadline_us - now : 0;
+    px_creq r = {.id = call->id,
+                 .timeout_us = call->deadline_us == 0 ? 0 : left > 0 ? left : 1,
+                 .method = call->method, .method_len = call->method_len,
+                 .meta = (const uint8_t *)call->method + call->method_len + 1,
+                 .meta_len = call->meta_len};
+    if (__builtin_expect(call->flt != NULL, 0) && call->flt->fmeta.len) {
+        r.meta = call->flt->fmeta.data;
+        r.meta_len = call->flt->fmeta.len;
+    }
+    const px_protocol_ops *p = call->cl->up->proto;
+    if (p->client_request(cc->pstate, px_conn_out(&cc->conn), &r, call->req.data,
+                          call->req.len) != 0)
+        return -1;
+    a->sent = 1;
+    a->conn = cc;
+    a->next = cc->atts;
+    if (cc->atts)
+        cc->atts->prev = a;
+    cc->atts = a;
+    cc->n_atts++;
+    return 0;
+}
+
+/* Whether cc may carry one more request: its requests unanswered (those given up on
+ * included, while their answer is still due) stay within what its server takes. */
+static inline int px__cconn_has_room(const px_cconn *cc)
+{
+    return cc->n_atts + cc->n_gone < cc->cap;
+}
+
+/* Sends what waits on cc, first come first served, while it has room. */
+static __attribute__((noinline)) void px__cconn_pump(px_cconn *cc)
+{
+    int64_t now = px_loop_now_us(&cc->lp->loop);
+    while (cc->qhead && px__cconn_has_room(cc) && !cc->goaway && !cc->conn.closed) {
+        px_catt *a = cc->qhead;
+        px__att_unqueue(cc, a);
+        a->start_us = now; /* its latency is the server's from here, not the wait */
+        if (px__att_send(a, cc, now) != 0)
+            px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL);
+    }
+}
+
+/* The server answered the opening: from now on cc carries as many requests as it said
+ * it takes (none said: no limit), and what waited for the answer goes out. */
+static void px__cconn_ready(px_cconn *cc, const px_cmsg *m)
+{
+    cc->ready = 1;
+    cc->cap = cc->lp->cl->up->proto_max_inflight && m->max_inflight ? m->max_inflight
+                                                                    : UINT32_MAX;
+    if (cc->qhead)
+        px__cconn_pump(cc);
+}
+
+/* cc has no room for attempt a (its server's limit is reached, or its opening is not
+ * answered yet): a waits at the end of its queue, its deadline still running. Past
+ * limits.max_queued_per_conn the attempt is not made: a hedge just does not happen,
+ * any other attempt ends the call with RESOURCE_EXHAUSTED. 1 when a waits. */
+static __attribute__((noinline)) int px__att_enqueue(px_catt *a, px_cconn *cc)
+{
+    px_ccall *call = a->call;
+    const px_upstream_conf *uc = call->cl->up->conf;
+    if (cc->n_queued >= uc->limits.max_queued_per_conn) {
+        char msg[600], took[120];
+        if (cc->ready)
+            snprintf(took, sizeof took, "its server takes %u calls at once", cc->cap);
+        else
+            snprintf(took, sizeof took, "its server has not answered the opening yet");
+        snprintf(msg, sizeof msg,
+                 "%s: not sent: %u calls already wait for a place on the connection to %s "
+                 "(%s), the most limits.max_queued_per_conn of upstream %s allows",
+                 call->method, cc->n_queued, cc->ep->pub.address, took, uc->name);
+        a->live = 0; /* never started: nothing to judge */
+        call->n_live--;
+        px_ep_inflight_add(a->ep, -1);
+        if (call->n_live == 0)
+            px__complete(call, PX_RESOURCE_EXHAUSTED, msg, NULL, NULL);
+        return 0;
+    }
+    a->queued = 1;
+    a->conn = cc;
+    a->next = NULL;
+    a->prev = cc->qtail;
+    if (cc->qtail)
+        cc->qtail->next = a;
+    else
+        cc->qhead = a;
+    cc->qtail = a;
+    cc->n_queued++;
+    return 1;
+}
+
 /* One message from the server. */
 static void px__cconn_on_msg(px_cconn *cc, const px_cmsg *m)
 {
@@ -295,6 +493,8 @@ static void px__cconn_on_msg(px_cconn *cc, const px_cmsg *m)
     case PX_CMSG_READY:
         if (px_cmsg_ready_check(m, cl->up->codec_name, c->peer, &e) != PX_OK)
             px_conn_close(c, &e);
+        else
+            px__cconn_ready(cc, m);
         return;
     case PX_CMSG_GOAWAY:
         px__cconn_retire(cc, m);
@@ -312,6 +512,11 @@ static void px__cconn_on_msg(px_cconn *cc, const px_cmsg *m)
             a = &call->att[i];
     if (!a) {
         __atomic_add_fetch(&cl->stats.late_responses, 1, __ATOMIC_RELAXED);
+        if (cc->n_gone) { /* a request given up on: its place on the server is free now */
+            cc->n_gone--;
+            if (cc->qhead)
+                px__cconn_pump(cc);
+        }
         return;
     }
     /* The reply's metadata is read in place: the callback runs before this returns. */
@@ -458,7 +663,7 @@ size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per)
         px_cconn *cc = lp->conns[s];
         if (!cc)
             return s;
-        if (cc->n_atts < lp->conns[best]->n_atts)
+        if (cc->n_atts + cc->n_queued < lp->conns[best]->n_atts + lp->conns[best]->n_queued)
             best = s;
     }
     return best;
@@ -510,13 +715,30 @@ static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px
     ev_timer_init(&cc->connect_w, px__connect_timeout_cb, ct > 0 ? ct / 1e6 : 10.0, 0);
     cc->connect_w.data = cc;
     ev_timer_start(lp->loop.ev, &cc->connect_w);
-    /* The opening (native: HELLO) goes first; requests follow without waiting for the
-     * answer. */
+    /* The opening (native: HELLO) goes first; the first request follows without
+     * waiting for the answer, which says how many calls the server takes at once: until
+     * it comes, the others wait (cap 1). */
+    cc->cap = 1;
     px_upstream *up = cl->up;
     if (up->proto->client_open(up->proto_state, up->codec_name, &cc->conn.out, &cc->pstate) != 0) {
         px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         px_conn_close(&cc->conn, err);
         return NULL;
+    }
+    /* A protocol without an opening handshake is ready at once: its READY (made up,
+     * taking no bytes) comes from asking before anything arrived. */
+    static const uint8_t none[1];
+    px_cmsg m;
+    size_t used = 0;
+    px_err perr;
+    if (up->proto->client_next(cc->pstate, none, 0, &up->plim, &cc->conn.out, &m, &used,
+                               &perr) == PX_CNEXT_MSG &&
+        m.kind == PX_CMSG_READY) {
+        if (px_cmsg_ready_check(&m, up->codec_name, cc->conn.peer, err) != PX_OK) {
+            px_conn_close(&cc->conn, err);
+            return NULL;
+        }
+        px__cconn_ready(cc, &m);
     }
     return cc;
 }
@@ -561,30 +783,13 @@ static int px__attempt(px_ccall *call)
         px__att_done(a, err.status, err.msg, NULL, NULL);
         return 1;
     }
-    px_creq r = {.id = call->id,
-                 .timeout_us = call->deadline_us == 0 ? 0 : left > 0 ? left : 1,
-                 .method = call->method, .method_len = call->method_len,
-                 .meta = (const uint8_t *)call->method + call->method_len + 1,
-                 .meta_len = call->meta_len};
-    if (__builtin_expect(call->flt != NULL, 0)) {
+    if (__builtin_expect(call->flt != NULL, 0))
         call->flt->last_ep = ep;
-        if (call->flt->fmeta.len) {
-            r.meta = call->flt->fmeta.data;
-            r.meta_len = call->flt->fmeta.len;
-        }
-    }
-    if (up->proto->client_request(cc->pstate, px_conn_out(&cc->conn), &r, call->req.data,
-                                  call->req.len) != 0) {
+    /* First come, first served: behind others waiting, or at the server's limit. */
+    if (__builtin_expect(cc->qhead != NULL || !px__cconn_has_room(cc), 0))
+        return px__att_enqueue(a, cc);
+    if (px__att_send(a, cc, now) != 0)
         px__att_done(a, PX_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL);
-        return 1;
-    }
-    a->sent = 1;
-    a->conn = cc;
-    a->next = cc->atts;
-    if (cc->atts)
-        cc->atts->prev = a;
-    cc->atts = a;
-    cc->n_atts++;
     return 1;
 }
 
@@ -622,9 +827,8 @@ static void px__call_start(px_loop *l, void *arg)
     px_cloop *lp = call->lp;
     call->id = px_ctx_put(&lp->ctx, call);
     if (call->id == 0) {
-        call->done(call->user, PX_RESOURCE_EXHAUSTED, "out of memory", NULL);
-        px_buf_free(&call->req);
-        free(call);
+        px__complete(call, PX_RESOURCE_EXHAUSTED, "out of memory for the call's request id",
+                     NULL, NULL);
         return;
     }
     if (lp->stopping) {
@@ -724,14 +928,15 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Called from one of this client's IO threads (a callback making the next call):
      * start it right here, so it leaves with this iteration's writes, with no queue
-     * hop and no extra loop iteration. */
-    static __thread int depth; /* a call that fails at once may run a callback that calls */
-    for (int i = 0; i < c->n_loops && depth < 8; i++) {
+     * hop and no extra loop iteration. A call that ends at once (no endpoint, a filter's
+     * refusal) has its callback run by a task after this returns (px__deliver_later):
+     * done never runs inside px_call_async. */
+    for (int i = 0; i < c->n_loops; i++) {
         if (px_loop_is_current(&c->loops[i].loop)) {
             call->lp = &c->loops[i];
-            depth++;
+            call->starting = 1;
             px__call_start(&call->lp->loop, call);
-            depth--;
+            call->starting = 0; /* alive: in flight, or its outcome's task is posted */
             return PX_OK;
         }
     }
@@ -907,6 +1112,27 @@ const px_meta *px_call_reply_meta(void)
     if (!px__stub_msg)
         return NULL;
     return px__reply_meta ? px__reply_meta : &px__no_meta;
+}
+
+void px__status_enter(px_status st, const char *msg)
+{
+    px__stub_st = st;
+    px__stub_msg = msg ? msg : "";
+    px__reply_meta = NULL;
+}
+
+void px__status_leave(void)
+{
+    px__stub_st = PX_OK;
+    px__stub_msg = NULL;
+}
+
+px_loop *px__client_loop(px_client *c)
+{
+    for (int i = 0; i < c->n_loops; i++)
+        if (px_loop_is_current(&c->loops[i].loop))
+            return &c->loops[i].loop;
+    return &c->loops[0].loop;
 }
 
 px_status px_stub_status(const char **msg)

@@ -21,12 +21,13 @@ typedef struct px_catt {
     struct px_ccall *call;
     px_ep *ep;
     struct px_cconn *conn;
-    struct px_catt *prev, *next; /* attempts in flight on conn */
+    struct px_catt *prev, *next; /* attempts in flight on conn, or waiting in its queue */
     int64_t start_us;
     unsigned number;             /* 0 for the call's first attempt */
     int sent;                    /* the request may have reached the server */
     int live;
     int refused;                 /* a server said it did not execute it */
+    int queued;                  /* waits in conn's queue for a place: nothing sent yet */
 } px_catt;
 
 /** A filtered async call's part, a block of its own (px_client.c). */
@@ -57,6 +58,9 @@ typedef struct px_ccall {
     int n_live;              /* attempts in flight: 0..2 */
     int expired;             /* the deadline fired: no more attempts */
     int transparent;         /* the one retry of a refused, unexecuted attempt was used */
+    int starting;            /* px_call_async is starting it on its IO thread: an outcome
+                              * now is delivered by a task, after px_call_async returned */
+    px_status late_st;       /* that outcome's status (its message is kept in req) */
     uint16_t method_len;
     uint32_t meta_len;       /* request metadata, kept right after the method's NUL */
     px_arena reply_arena;    /* the inline room the request left, for the reply */
@@ -75,6 +79,13 @@ typedef struct px_cconn {
     ev_timer connect_w;
     px_catt *atts;       /* attempts in flight here ... */
     uint32_t n_atts;     /* ... and how many */
+    uint32_t n_gone;     /* requests given up (cancelled) whose answer is still due: they
+                          * hold their place on the server until it comes */
+    uint32_t cap;        /* the most n_atts + n_gone may be: 1 until the server's opening
+                          * answer says its max_inflight (UINT32_MAX: none announced) */
+    px_catt *qhead, *qtail; /* attempts waiting for a place, first in first out ... */
+    uint32_t n_queued;      /* ... and how many (at most limits.max_queued_per_conn) */
+    int ready;           /* the server answered the opening (its READY came) */
     int goaway;          /* out of the table: no new attempts; closed once they are done */
     px_err refusal;      /* a GOAWAY with a status refused the connection (status set): why,
                           * for every attempt on it */
@@ -126,8 +137,16 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
 
 /** Loop thread: which of ep's `per` connection slots on lp the next attempt uses: an
  *  empty slot (to be connected), else the open connection with the fewest attempts in
- *  flight, ties taken in rotation. */
+ *  flight or waiting there, ties taken in rotation. */
 size_t px__cconn_slot(px_cloop *lp, px_ep *ep, uint32_t per);
+
+/** The IO loop a completion that is not a call's goes to (a stub call that never
+ *  started): the caller's own when it runs on one of c's IO threads, else the first. */
+px_loop *px__client_loop(px_client *c);
+/** Around a callback that is not a call's completion: px_stub_status() answers st and
+ *  msg until px__status_leave. */
+void px__status_enter(px_status st, const char *msg);
+void px__status_leave(void);
 
 /** opts->meta's encoding, checked against the upstream's max_meta (px_client_meta.c):
  *  PX_OK with *p, *len; RESOURCE_EXHAUSTED naming both sizes (the call is not made). */

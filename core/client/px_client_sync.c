@@ -123,7 +123,7 @@ static void px__satt_done(px_scall *call, px_satt *a, px_status st, const char *
      * is spent on it. */
     px_failover_action act = px_upstream_attempt_done(
         up, a->ep, call->method, st, a->number, a->sent, call->opts->idempotent, a->refused,
-        call->n_live == 0 ? &call->transparent : NULL, now - a->start_us, remaining);
+        call->n_live == 0 ? &call->transparent : NULL, 0, now - a->start_us, remaining);
     if (st == PX_OK) {
         for (int i = 0; i < 2; i++) {
             px_satt *loser = &call->att[i];

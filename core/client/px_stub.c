@@ -11,6 +11,9 @@
 typedef struct px__stub_call {
     ProtobufCClosure closure;
     void *closure_data;
+    px_task task;   /* a call that never started: its closure runs from a task ... */
+    px_status st;   /* ... with this status ... */
+    char msg[];     /* ... and message */
 } px__stub_call;
 
 /* px_stub_call_opts: what this thread's stub calls use (generated stubs take none). */
@@ -31,6 +34,39 @@ static void px__stub_done(void *user, px_status st, const char *msg, const Proto
     free(sc);
 }
 
+static void px__stub_fail_task(px_loop *l, void *arg)
+{
+    (void)l;
+    px__stub_call *sc = arg;
+    px__status_enter(sc->st, sc->msg);
+    sc->closure(NULL, sc->closure_data);
+    px__status_leave();
+    free(sc);
+}
+
+/* The call never started: its closure still runs exactly once, with NULL, as every
+ * closure does: on an IO thread, after the stub call returned, px_stub_status() saying
+ * why. sc (may be NULL) is reused for the task. */
+static void px__stub_fail(px_client *c, px__stub_call *sc, ProtobufCClosure closure,
+                          void *closure_data, px_status st, const char *msg)
+{
+    size_t n = strlen(msg) + 1;
+    px__stub_call *f = sc ? realloc(sc, sizeof *sc + n) : malloc(sizeof *sc + n);
+    if (!f) {
+        /* Out of memory for even that: it runs here, still telling why. */
+        free(sc);
+        px__status_enter(st, msg);
+        closure(NULL, closure_data);
+        px__status_leave();
+        return;
+    }
+    f->closure = closure;
+    f->closure_data = closure_data;
+    f->st = st;
+    memcpy(f->msg, msg, n);
+    px_loop_post(px__client_loop(c), &f->task, px__stub_fail_task, f);
+}
+
 static void px__stub_invoke(ProtobufCService *service, unsigned method_index,
                             const ProtobufCMessage *input, ProtobufCClosure closure,
                             void *closure_data)
@@ -40,21 +76,25 @@ static void px__stub_invoke(ProtobufCService *service, unsigned method_index,
     char method[PX_FRAME_MAX_METHOD + 1];
     int n = snprintf(method, sizeof method, "%s/%s", d->name, d->methods[method_index].name);
     px__stub_call *sc = malloc(sizeof *sc);
-    px_err err = {0};
-    if (n <= 0 || (size_t)n >= sizeof method || !sc) {
-        free(sc);
-        closure(NULL, closure_data);
+    px_err err;
+    px_err_clear(&err);
+    if (!sc) {
+        px__stub_fail(stub->cl, NULL, closure, closure_data, PX_RESOURCE_EXHAUSTED,
+                      "out of memory");
+        return;
+    }
+    if (n <= 0 || (size_t)n >= sizeof method) {
+        px_err_set(&err, PX_INVALID_ARGUMENT, "method %s/%s is longer than %d bytes", d->name,
+                   d->methods[method_index].name, PX_FRAME_MAX_METHOD);
+        px__stub_fail(stub->cl, sc, closure, closure_data, err.status, err.msg);
         return;
     }
     sc->closure = closure;
     sc->closure_data = closure_data;
     const px_call_opts *opts = px__stub_has_opts ? &px__stub_opts : NULL;
     if (px_call_async(stub->cl, method, input, d->methods[method_index].output, opts,
-                      px__stub_done, sc, &err) != PX_OK) {
-        /* The call never started: the closure still runs exactly once, here. */
-        free(sc);
-        closure(NULL, closure_data);
-    }
+                      px__stub_done, sc, &err) != PX_OK)
+        px__stub_fail(stub->cl, sc, closure, closure_data, err.status, err.msg);
 }
 
 static void px__stub_destroy(ProtobufCService *service) { (void)service; }

@@ -37,6 +37,9 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
     up->timeout = px_insts_one(&up->insts, PX_MOD_TIMEOUT, &up->timeout_state);
     up->naming = px_insts_one(&up->insts, PX_MOD_NAMING, &up->naming_state);
     up->proto = px_insts_one(&up->insts, PX_MOD_PROTOCOL, &up->proto_state);
+    /* An older module never wrote px_cmsg.max_inflight (its READY announces nothing). */
+    const px_modref *pm = px_modlist_one(uc->mods, PX_MOD_PROTOCOL);
+    up->proto_max_inflight = pm && pm->mod->abi_minor >= 5;
     up->plim = (px_plimits){.max_body = uc->limits.max_frame, .max_meta = uc->limits.max_meta};
     if (px_fchain_add_insts(&up->chain, &up->insts) != 0)
         return px_err_set(err, PX_INTERNAL, "more than %d filters", PX_FCHAIN_MAX);
@@ -152,16 +155,22 @@ int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us)
 px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
                                             px_status st, unsigned attempt, int sent,
                                             int idempotent, int refused, int *transparent,
-                                            int64_t latency_us, int64_t remaining_us)
+                                            int queued, int64_t latency_us,
+                                            int64_t remaining_us)
 {
-    if (ep && up->balancer->feedback)
-        up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, st);
-    /* Health is the core's: a failover module only decides (one that reports nothing
-     * still gets ejection), and reported first, so a retry's pick sees an ejection. */
-    if (ep)
-        px_health_report(ep, st);
-    if (up->timeout->observe)
-        up->timeout->observe(up->timeout_state, method, latency_us, st);
+    /* A wait in the client's own queue says nothing of the endpoint nor of its latency:
+     * a server at its in-flight limit is busy, not failing. */
+    if (__builtin_expect(!queued, 1)) {
+        if (ep && up->balancer->feedback)
+            up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, st);
+        /* Health is the core's: a failover module only decides (one that reports
+         * nothing still gets ejection), and reported first, so a retry's pick sees an
+         * ejection. */
+        if (ep)
+            px_health_report(ep, st);
+        if (up->timeout->observe)
+            up->timeout->observe(up->timeout_state, method, latency_us, st);
+    }
     px_attempt a = {.method = method, .endpoint = ep ? &ep->pub : NULL, .status = st,
                     .attempt = attempt, .sent = sent, .idempotent = idempotent,
                     .remaining_us = remaining_us};

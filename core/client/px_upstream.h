@@ -106,6 +106,7 @@ typedef struct px_upstream {
     void *naming_state;
     const px_protocol_ops *proto; /* the upstream's protocol: its client half */
     void *proto_state;
+    int proto_max_inflight;   /* its module fills px_cmsg.max_inflight (abi_minor >= 5) */
     px_plimits plim;          /* the upstream's limits, as its protocol reads them */
 } px_upstream;
 
@@ -166,12 +167,15 @@ int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us);
  * Returns PX_FAILOVER_RETRY only when a retry is allowed and time is left. An
  * attempt a server refused unexecuted (refused) is retried once per call whatever
  * failover says, as gRPC's transparent retry: *transparent records that the call used
- * it (NULL: the call cannot retry now, e.g. its hedge twin is still out).
+ * it (NULL: the call cannot retry now, e.g. its hedge twin is still out). An attempt
+ * that ended while it waited in the async client's queue for a place the server's
+ * announced limit keeps (queued) says nothing of the endpoint: only failover hears.
  */
 px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
                                             px_status st, unsigned attempt, int sent,
                                             int idempotent, int refused, int *transparent,
-                                            int64_t latency_us, int64_t remaining_us);
+                                            int queued, int64_t latency_us,
+                                            int64_t remaining_us);
 
 /**
  * An attempt still out when another attempt of its call won, after at least the

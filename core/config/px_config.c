@@ -86,6 +86,7 @@ typedef struct px__limits_raw {
     int64_t max_connections, handshake_timeout_us, read_timeout_us;
     uint64_t max_conn_memory, max_server_memory;
     int64_t max_decode_expansion;
+    int64_t max_queued; /* client only */
 } px__limits_raw;
 
 #define PX__DIR_MAX_FRAME                                                                  \
@@ -118,8 +119,16 @@ static const px_directive px__server_limit_dirs[] = {
      "1", "1000", NULL, "a decoded request may take at most this many times its body's bytes"},
     {NULL},
 };
-/* A client sets only the frame bounds; the rest keep the server table's defaults. */
-static const px_directive px__client_limit_dirs[] = {PX__DIR_MAX_FRAME, PX__DIR_MAX_META, {NULL}};
+/* A client sets the frame bounds and its own queue; the rest keep the server table's
+ * defaults. */
+static const px_directive px__client_limit_dirs[] = {
+    PX__DIR_MAX_FRAME,
+    PX__DIR_MAX_META,
+    {"max_queued_per_conn", PX_DIR_INT, offsetof(px__limits_raw, max_queued), "65536", 0, "1",
+     "16777216", NULL,
+     "async calls waiting per connection while the server's announced max_inflight is reached"},
+    {NULL},
+};
 
 typedef struct px__service_raw {
     int64_t workers;
@@ -432,6 +441,7 @@ static px_status px__limits(px__ctx *c, const px_ynode *node, const px_directive
     out->handshake_timeout_us = raw.handshake_timeout_us;
     out->read_timeout_us = raw.read_timeout_us;
     out->max_decode_expansion = (uint32_t)raw.max_decode_expansion;
+    out->max_queued_per_conn = (uint32_t)raw.max_queued;
     return px__memory_limits(c, node, &raw, out);
 }
 

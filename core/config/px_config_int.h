@@ -44,6 +44,9 @@ typedef struct px_limits {
     uint64_t max_server_memory;     /**< bytes all connections may hold; default 1GiB or a
                                          quarter of the RAM, whichever is less */
     uint32_t max_decode_expansion;  /**< a decoded request may take this times its body; default 8 */
+    uint32_t max_queued_per_conn;   /**< client: async attempts waiting per connection while its
+                                         server's announced max_inflight is reached; default
+                                         65536 (server: 0) */
 } px_limits;
 
 typedef struct px_service_conf {

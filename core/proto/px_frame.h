@@ -16,7 +16,8 @@
  *    4   2  flags        PX_FRAME_F_* bits; 0 unless stated
  *    6   2  status       px_status of an ERROR frame, else 0
  *    8   8  request_id   chosen by the client, echoed by the server
- *   16   4  deadline_ms  REQUEST: remaining budget in ms, 0 = none
+ *   16   4  deadline_ms  REQUEST: remaining budget in ms, 0 = none; server HELLO:
+ *                        max_inflight, 0 = not announced
  *   20   2  method_len   REQUEST: bytes of "package.Service/Method", else 0
  *   22   2  reserved     0
  *   24   4  meta_len     bytes of metadata after the method
@@ -48,7 +49,7 @@ typedef struct px_frame {
     uint16_t flags;
     uint16_t status;
     uint64_t id;
-    uint32_t deadline_ms;
+    uint32_t deadline_ms; /* a server HELLO: its max_inflight (0: not announced) */
     uint16_t method_len;
     uint32_t meta_len;
     uint32_t body_len;

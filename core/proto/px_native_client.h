@@ -81,6 +81,7 @@ static inline px_cmsg_kind px_nc_classify(const px_frame *f, px_cmsg *m)
     m->body_len = f->body_len;
     m->meta = f->meta;
     m->meta_len = f->meta_len;
+    m->max_inflight = 0;
     switch (f->type) {
     case PX_FRAME_RESPONSE:
         return m->kind = PX_CMSG_REPLY;
@@ -97,6 +98,8 @@ static inline px_cmsg_kind px_nc_classify(const px_frame *f, px_cmsg *m)
         }
         return m->kind = PX_CMSG_GOAWAY;
     case PX_FRAME_HELLO:
+        /* The server's limit (0 from a server that does not announce it, §4). */
+        m->max_inflight = f->deadline_ms;
         return m->kind = PX_CMSG_READY;
     case PX_FRAME_PONG:
         return m->kind = PX_CMSG_PONG;

@@ -54,7 +54,10 @@ static void px__hello(px_nsconn *n, const px_frame *f)
         px_pconn_fail(n->pc, err.status, "%s", err.msg);
         return;
     }
-    px_frame h = {.type = PX_FRAME_HELLO, .body = f->body, .body_len = f->body_len};
+    /* The answer announces max_inflight in its deadline_ms field (docs/PROTOCOL.md §4):
+     * a field with no meaning in a HELLO, so an older client ignores it. */
+    px_frame h = {.type = PX_FRAME_HELLO, .deadline_ms = px_pconn_limits(n->pc)->max_inflight,
+                  .body = f->body, .body_len = f->body_len};
     px_frame_append(px_pconn_out(n->pc), &h);
     px_pconn_ready(n->pc);
 }

@@ -95,6 +95,8 @@ static inline __attribute__((always_inline)) void px__finish(px_scall *call)
     if (call->next)
         call->next->prev = call->prev;
     px_conn_charge(&sc->conn, -call->held);
+    if (call->answered)
+        sc->answered_early--;
     px__scall_put(sc->sl, call);
     sc->inflight--;
     if (sc->conn.finishing || sc->goaway || sc->conn.paused)
@@ -115,6 +117,8 @@ void px__call_answer_early(px_scall *call, px_status st, uint16_t flags, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!call->answered)
+        call->sc->answered_early++;
     call->answered = 1;
     if (call->filtered)
         px__scall_outcome(call, st, msg, 0);
@@ -416,6 +420,7 @@ void px__sconn_cancel(px_sconn *sc, uint64_t id)
             __atomic_compare_exchange_n(&call->state, &expect, PX_SCALL_ANSWERED, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
         call->answered = 1; /* whatever its handler answers is dropped */
+        sc->answered_early++;
         if (call->filtered)
             px__scall_outcome(call, PX_CANCELLED, "the client cancelled the call", 0);
         px_idset_del(&sc->ids, id);
@@ -581,7 +586,9 @@ void px__on_request(px_sconn *sc, const px_preq *f)
         px__refuse_unknown(sc, f);
         return;
     }
-    if (sc->inflight >= lim->max_inflight_per_conn) {
+    /* Calls answered early no longer count: their client saw the answer (or cancelled)
+     * and may send another in their place, as the announced limit allows. */
+    if (sc->inflight - sc->answered_early >= lim->max_inflight_per_conn) {
         px__refuse(sc, f->id, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                    "too many calls in flight on this connection (max_inflight_per_conn %u)",
                    lim->max_inflight_per_conn);

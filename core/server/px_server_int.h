@@ -73,7 +73,10 @@ typedef struct px_sconn {
     void *pstate;            /* what its conn_open made */
     const char *proto_name;  /* its module name, for messages */
     px_plimits plim;         /* the listener's limits, as protocols see them */
-    uint32_t inflight;       /* calls admitted and not yet released */
+    uint32_t inflight;       /* calls admitted and not yet released ... */
+    uint32_t answered_early; /* ... of which answered already (deadline, cancel, grace):
+                              * the client may reuse their place, so max_inflight_per_conn
+                              * counts inflight - answered_early (what it announced) */
     px_idset ids;            /* request ids in flight: a reused one is a protocol error */
     const px_method *last_m; /* a connection mostly calls one method: skip the lookup */
     struct px_sconn *prev, *next;

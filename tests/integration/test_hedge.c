@@ -22,7 +22,8 @@
 #include "px_proc.h"
 #include "px_time.h"
 
-/* A server that reads frames and never answers: counts REQUESTs and CANCELs. */
+/* A server that accepts the HELLO (announcing no limit, as a server before the
+ * announcement did) and then answers nothing: counts REQUESTs and CANCELs. */
 typedef struct blackhole {
     int lfd, port;
     int stop;      /* atomic */
@@ -64,7 +65,13 @@ static void *blackhole_main(void *arg)
             px_err err;
             while (px_frame_parse(in[i].data, in[i].len, 1024, 1 << 20, &f, &used, &err) ==
                    PX_PARSE_OK) {
-                if (f.type == PX_FRAME_REQUEST) {
+                if (f.type == PX_FRAME_HELLO) {
+                    px_buf out = {0};
+                    px_frame h = {.type = PX_FRAME_HELLO, .body = f.body, .body_len = f.body_len};
+                    px_frame_append(&out, &h);
+                    assert_int_equal(write(fds[i], out.data, out.len), (ssize_t)out.len);
+                    px_buf_free(&out);
+                } else if (f.type == PX_FRAME_REQUEST) {
                     int k = __atomic_load_n(&b->requests, __ATOMIC_RELAXED);
                     if (k < 256)
                         b->ids[k] = f.id;

@@ -359,6 +359,48 @@ static void test_max_inflight_per_conn(void **state)
     px_buf_free(&b3);
 }
 
+/* A call the server answered early (its deadline passed while it waited for the one
+ * worker) no longer counts against max_inflight_per_conn, though its record lives until
+ * the worker hands it back: its client saw the answer and may use the place, as the
+ * limit the server announced in its HELLO answer promised. */
+static void test_early_answer_frees_its_place(void **state)
+{
+    px_raw_reader r;
+    px_frame f;
+    for (int tries = 0;; tries++) {
+        r = (px_raw_reader){.fd = px_raw_connect(srv.port)};
+        px_raw_hello(r.fd, "protobuf");
+        if (px_raw_next(&r, &f) == 0 && f.type == PX_FRAME_HELLO)
+            break;
+        close(r.fd);
+        assert_true(tries < 200);
+    }
+    assert_int_equal(f.deadline_ms, 2); /* the announced max_inflight */
+    px_buf b1 = {0}, b2 = {0}, b3 = {0};
+    px_frame q[2] = {sleep_req(1, 2000, &b1), sleep_req(2, 10, &b2)};
+    q[1].deadline_ms = 50; /* waits behind the first for the worker, past its deadline */
+    assert_int_equal(px_raw_send(r.fd, q, 2), 0);
+    assert_int_equal(px_raw_next(&r, &f), 0);
+    assert_int_equal(f.type, PX_FRAME_ERROR);
+    assert_int_equal(f.id, 2);
+    assert_int_equal(f.status, PX_DEADLINE_EXCEEDED);
+    px_frame add = add_req(3, &b3);
+    assert_int_equal(px_raw_send(r.fd, &add, 1), 0);
+    int seen = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(px_raw_next(&r, &f), 0);
+        if (f.type != PX_FRAME_RESPONSE)
+            fail_msg("call %llu: %s %s", (unsigned long long)f.id, px_frame_type_name(f.type),
+                     r.text);
+        seen |= 1 << f.id;
+    }
+    assert_int_equal(seen, (1 << 1) | (1 << 3));
+    close(r.fd);
+    px_buf_free(&b1);
+    px_buf_free(&b2);
+    px_buf_free(&b3);
+}
+
 static void test_request_id_reuse_in_flight(void **state)
 {
     px_raw_reader r;
@@ -403,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_clients_report_the_refusal),
         cmocka_unit_test(test_refused_calls_go_elsewhere_even_with_failfast),
         cmocka_unit_test(test_max_inflight_per_conn),
+        cmocka_unit_test(test_early_answer_frees_its_place),
         cmocka_unit_test(test_request_id_reuse_in_flight),
     };
     return cmocka_run_group_tests_name("limits", tests, setup, teardown);

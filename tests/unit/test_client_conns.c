@@ -69,6 +69,27 @@ static void test_fewest_in_flight_wins(void **state)
         assert_int_equal(seen[k], 1);
 }
 
+/* Attempts waiting on a connection (its server's limit reached) count as its load:
+ * the next goes to another connection of the endpoint that has room. */
+static void test_waiting_attempts_count(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    const uint32_t atts[2 * PER] = {16, 16, 16, 16, 0, 0, 0, 0};
+    open_all(f, atts);
+    f->conn[0].n_queued = 3;
+    f->conn[1].n_queued = 1;
+    f->conn[3].n_queued = 2;
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(px__cconn_slot(&f->lp, &f->ep[0], PER), 2);
+    f->conn[2].n_queued = 1; /* now 1 and 2 tie: rotation */
+    int seen[PER] = {0};
+    for (int k = 0; k < 8; k++)
+        seen[px__cconn_slot(&f->lp, &f->ep[0], PER)]++;
+    assert_int_equal(seen[0] + seen[3], 0);
+    assert_true(seen[1] > 0 && seen[2] > 0);
+}
+
 static void test_single_connection(void **state)
 {
     (void)state;
@@ -83,6 +104,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_slots_are_filled_first),
         cmocka_unit_test(test_fewest_in_flight_wins),
+        cmocka_unit_test(test_waiting_attempts_count),
         cmocka_unit_test(test_single_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

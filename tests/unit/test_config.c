@@ -498,6 +498,7 @@ static void test_full_config(void **state)
     assert_int_equal(u->limits.max_meta, 1024);
     assert_int_equal(u->limits.max_inflight_per_conn, 1024);
     assert_int_equal(u->limits.idle_timeout_us, 0);
+    assert_int_equal(u->limits.max_queued_per_conn, 65536); /* the default */
 
     /* Instances: random has create/destroy, fixed's state is its conf. */
     px_module_env env = {.config_file = c->file, .server_id = "", .scope = "calc"};
@@ -601,7 +602,10 @@ static void test_module_block_errors(void **state)
                 "%s:6:16: health: unknown key 'probe' (accepted: max_fails, fail_window, "
                 "ejection, max_ejection, max_ejected_percent, probe_interval, probe_timeout)");
     expect_fail(f, UP "      limits: {idle_timeout: 1s}\n", PX_INVALID_ARGUMENT,
-                "%s:6:16: limits: unknown key 'idle_timeout' (accepted: max_frame, max_meta)");
+                "%s:6:16: limits: unknown key 'idle_timeout' (accepted: max_frame, max_meta, "
+                "max_queued_per_conn)");
+    expect_fail(f, UP "      limits: {max_queued_per_conn: 0}\n", PX_OUT_OF_RANGE,
+                "%s:6:37: limits.max_queued_per_conn: 0 is out of range (1..16777216)");
     expect_fail(f,
                 "modules: {path: [@MODS@]}\nserver:\n  listen: 1.2.3.4:1\n"
                 "  codecs: [protobuf, {module: protobuf}]\n",

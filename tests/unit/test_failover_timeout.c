@@ -255,16 +255,23 @@ static void test_core_records_every_attempt(void **state)
                                       PX_FAILOVER_DONE, PX_FAILOVER_RETRY, PX_FAILOVER_RETRY};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
         assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, seq[i], attempt[i], 0,
-                                                  0, 0, NULL, 1000, 1000000),
+                                                  0, 0, NULL, 0, 1000, 1000000),
                          act[i]);
         assert_int_equal(o.ep.fails, fails_after[i]);
     }
     assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, PX_UNAVAILABLE, 1, 0, 0, 0,
-                                              NULL, 1000, 1000000),
+                                              NULL, 0, 1000, 1000000),
                      PX_FAILOVER_RETRY);
+    /* An attempt that waited for a place under the server's announced limit and ended
+     * there (its deadline) says nothing of the endpoint: failover decides, health does
+     * not count it. */
+    assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, PX_DEADLINE_EXCEEDED, 1, 0,
+                                              0, 0, NULL, 1, 1000, 0),
+                     PX_FAILOVER_DONE);
+    assert_int_equal(o.ep.fails, 2);
     /* The third failure in the window ejects, even on the last attempt. */
     assert_int_equal(px_upstream_attempt_done(&o.up, &o.ep, a.method, PX_UNAVAILABLE, 2, 0, 0, 0,
-                                              NULL, 1000, 1000000),
+                                              NULL, 0, 1000, 1000000),
                      PX_FAILOVER_DONE);
     assert_int_equal(px_endpoint_is_ejected(&o.ep.pub), 1);
     pthread_mutex_destroy(&o.ep.lock);

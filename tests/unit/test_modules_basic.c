@@ -353,14 +353,14 @@ static void test_core_reports_health_under_failfast(void **state)
     const int fails_after[] = {1, 2, 0, 0, 1, 2};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
         px_failover_action act = px_upstream_attempt_done(
-            &up, &ep, "calc.Calculator/Add", seq[i], 0, 1, 0, 0, NULL, 1000, 1000000);
+            &up, &ep, "calc.Calculator/Add", seq[i], 0, 1, 0, 0, NULL, 0, 1000, 1000000);
         assert_int_equal(act, PX_FAILOVER_DONE);
         assert_int_equal(ep.fails, fails_after[i]);
         assert_int_equal(px_endpoint_is_ejected(&ep.pub), 0);
     }
     /* The third failure in the window ejects it, although failfast never retried. */
     assert_int_equal(px_upstream_attempt_done(&up, &ep, "calc.Calculator/Add", PX_UNAVAILABLE,
-                                              0, 1, 0, 0, NULL, 1000, 1000000),
+                                              0, 1, 0, 0, NULL, 0, 1000, 1000000),
                      PX_FAILOVER_DONE);
     assert_int_equal(px_endpoint_is_ejected(&ep.pub), 1);
     assert_int_equal(up.n_ejected, 1);

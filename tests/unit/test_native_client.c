@@ -158,6 +158,30 @@ static void test_hello_answer(void **state)
     f.body_len = 0;
     px_nc_classify(&f, &m);
     assert_int_equal(px_cmsg_ready_check(&m, "protobuf", "h:1", &err), PX_INTERNAL);
+    /* The server's limit rides in the HELLO answer's deadline_ms; a server that does not
+     * announce it (any before ABI 1.5) writes 0 there. */
+    assert_int_equal(m.max_inflight, 0);
+    f.deadline_ms = 16;
+    assert_int_equal(px_nc_classify(&f, &m), PX_CMSG_READY);
+    assert_int_equal(m.max_inflight, 16);
+    /* In any other frame the field means nothing to max_inflight. */
+    px_frame q = {.type = PX_FRAME_RESPONSE, .id = 1, .deadline_ms = 9};
+    assert_int_equal(px_nc_classify(&q, &m), PX_CMSG_REPLY);
+    assert_int_equal(m.max_inflight, 0);
+    /* The appended field sits in what was tail padding: the struct kept its size, so a
+     * module built before it writes no less than the core's whole struct. */
+    typedef struct old_cmsg { /* px_cmsg of ABI 1.4 */
+        px_cmsg_kind kind;
+        uint8_t type;
+        uint64_t id;
+        px_status status;
+        int not_executed;
+        const uint8_t *body;
+        uint32_t body_len;
+        const uint8_t *meta;
+        uint32_t meta_len;
+    } old_cmsg;
+    assert_int_equal(sizeof(px_cmsg), sizeof(old_cmsg));
 }
 
 static void test_cancel_ping_and_peek(void **state)

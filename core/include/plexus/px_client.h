@@ -46,7 +46,9 @@ typedef struct px_call_opts {
 /**
  * Completion of an asynchronous call: runs exactly once, on a client IO thread,
  * with the reply (status PX_OK) or an error status and message (reply NULL).
- * The reply is freed when the callback returns. Must not block.
+ * It never runs inside the px_call_async that started the call, not even for a call
+ * that fails at once on the IO thread it was made on: it may take a lock the caller
+ * holds. The reply is freed when the callback returns. Must not block.
  */
 typedef void (*px_done_fn)(void *user, px_status st, const char *msg,
                            const ProtobufCMessage *reply);
@@ -68,8 +70,16 @@ PX_API void px_client_free(px_client *c);
 
 /**
  * Starts a call of method ("package.Service/Method") and returns at once.
- * Returns PX_OK when `done` will run; any other status (the request did not
- * encode, an unknown upstream, a client being freed) means `done` never runs.
+ * Returns PX_OK when `done` will run, always after this returned; any other status
+ * (the request did not encode, an unknown upstream, a client being freed) means
+ * `done` never runs.
+ *
+ * A connection carries at most as many calls as its server said it takes at once
+ * (native: max_inflight_per_conn, announced in the HELLO answer); more wait on the
+ * connection, first come first served, their deadline running, up to the upstream's
+ * limits.max_queued_per_conn (beyond: RESOURCE_EXHAUSTED). Made on one of the client's
+ * IO threads (from a callback), a call starts right there and leaves with that
+ * iteration's writes.
  */
 PX_API px_status px_call_async(px_client *c, const char *method,
                                const ProtobufCMessage *req,
@@ -107,12 +117,15 @@ PX_API void px_msg_free(ProtobufCMessage *msg);
 /**
  * A ProtobufCService backed by the async client, so protoc-c generated stubs
  * (calc__calculator__add(service, &req, closure, data)) make remote calls. The
- * closure runs on an IO thread with the reply, or with NULL on failure; inside
- * it px_stub_status() tells why. Owned by the client.
+ * closure runs exactly once on an IO thread, after the stub call returned, with the
+ * reply, or with NULL on failure, also when the call could not start (its request
+ * did not encode, it was too large): inside it px_stub_status() tells why. Owned by
+ * the client.
  */
 PX_API ProtobufCService *px_client_service(px_client *c,
                                            const ProtobufCServiceDescriptor *desc);
-/** Inside a stub closure: the call's status and message. */
+/** Inside a stub closure (or a px_done_fn): the call's status and message (PX_OK with
+ *  "" when it succeeded). */
 PX_API px_status px_stub_status(const char **msg);
 /**
  * Options for the stub calls this thread makes from now on (generated stubs take

@@ -165,6 +165,12 @@ typedef struct px_cmsg {
     uint32_t body_len;
     const uint8_t *meta;  /**< response metadata, §2.3 encoding (REPLY, ERROR) */
     uint32_t meta_len;
+    /** ABI 1.5. READY: how many calls the server takes in flight on this connection
+     *  (native: the HELLO answer's max_inflight), so the client keeps no more than that
+     *  unanswered on it and queues the rest; 0: not announced (no limit is assumed).
+     *  Other kinds: 0. Read only from protocol modules built with abi_minor >= 5 (it
+     *  sits in what was the struct's tail padding: its size did not change). */
+    uint32_t max_inflight;
 } px_cmsg;
 
 /** client_next's results. */
@@ -172,6 +178,10 @@ enum { PX_CNEXT_ERROR = -1, PX_CNEXT_MORE = 0, PX_CNEXT_MSG = 1 };
 
 /* Flags of px_protocol_ops. */
 #define PX_PROTO_STATELESS_REPLY 0x1u /**< reply_begin/reply_end touch nothing but out */
+/** ABI 1.5: after client_cancel the server sends no answer for that call and counts it
+ *  no more against its limit (HTTP/2's RST_STREAM). Without it (native's CANCEL) the
+ *  cancelled call keeps its place in max_inflight until its late answer arrives. */
+#define PX_PROTO_CANCEL_FREES 0x2u
 
 /** The ops of a PX_MOD_PROTOCOL module. cs is what conn_open / client_open returned. */
 typedef struct px_protocol_ops {
