@@ -1,7 +1,7 @@
 /* Calls kv.Store three ways: a blocking call (px_call), an asynchronous one
  * (px_call_async) and a generated stub (kv__store__get over px_client_service).
  * Usage: kv_client CLIENT_YAML. Prints what each call answered; exit 0 when all went
- * as expected. */
+ * as expected. It deletes the keys it made, so it may be run again. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,31 +102,31 @@ int main(int argc, char **argv)
     int ok = 1;
 
     /* 1. Blocking: px_call returns with the reply or the error. */
-    ok &= put(cl, "greeting", "hello", "c-1");
+    ok &= put(cl, "from-c", "hello", "c-1");
 
     /* 2. A generated stub, made a remote call by px_client_service. */
     ProtobufCService *store = px_client_service(cl, &kv__store__descriptor);
     waiter got = WAITER_INIT;
     Kv__GetRequest get = KV__GET_REQUEST__INIT;
-    get.key = "greeting";
+    get.key = "from-c";
     kv__store__get(store, &get, get_closure, &got);
     waiter_wait(&got);
-    printf("stub get greeting: %s\n", got.text);
+    printf("stub get from-c: %s\n", got.text);
     ok &= got.st == PX_OK && strcmp(got.text, "hello") == 0;
 
     /* 3. Asynchronous: Wait for a key nobody has put yet, then put it; Wait blocks a
      * worker of the server meanwhile, and the Put runs on another. */
     waiter woke = WAITER_INIT;
     Kv__GetRequest w = KV__GET_REQUEST__INIT;
-    w.key = "ready";
+    w.key = "signal";
     if (px_call_async(cl, "kv.Store/Wait", &w.base, &kv__get_reply__descriptor, NULL, wait_done,
                       &woke, &err) != PX_OK) {
-        printf("async wait ready: %s: %s\n", px_status_name(err.status), err.msg);
+        printf("async wait signal: %s: %s\n", px_status_name(err.status), err.msg);
         ok = 0;
     } else {
-        ok &= put(cl, "ready", "yes", "c-2");
+        ok &= put(cl, "signal", "yes", "c-2");
         waiter_wait(&woke); /* px_call_async's done runs exactly once */
-        printf("async wait ready: %s\n", woke.text);
+        printf("async wait signal: %s\n", woke.text);
         ok &= woke.st == PX_OK && strcmp(woke.text, "yes") == 0;
     }
 
@@ -140,6 +140,21 @@ int main(int argc, char **argv)
     } else {
         printf("get missing: %s: %s\n", px_status_name(err.status), err.msg);
         ok &= err.status == PX_NOT_FOUND;
+    }
+
+    /* 5. Clean up, so that the next run prints the same. */
+    const char *mine[] = {"from-c", "signal"};
+    for (int i = 0; i < 2; i++) {
+        Kv__DeleteRequest del = KV__DELETE_REQUEST__INIT;
+        del.key = (char *)mine[i];
+        if (px_call(cl, "kv.Store/Delete", &del.base, &kv__delete_reply__descriptor, NULL, &reply,
+                    &err) == PX_OK) {
+            printf("delete %s: done\n", mine[i]);
+            px_msg_free(reply);
+        } else {
+            printf("delete %s: %s: %s\n", mine[i], px_status_name(err.status), err.msg);
+            ok = 0;
+        }
     }
 
     px_client_free(cl);
