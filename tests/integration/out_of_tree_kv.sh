@@ -12,6 +12,18 @@ oot_name=out_of_tree_kv
 . "$(dirname "${BASH_SOURCE[0]}")/out_of_tree_lib.sh"
 
 oot_init "$@"
+
+# The guide shows the example's code: every line of its c, cmake, proto and yaml blocks
+# must be a line of examples/kv, so that what it shows is what this test builds.
+guide=$src/docs/WRITING-SERVICES.md
+awk '/^```(c|cmake|proto|yaml)$/ {on = 1; next} /^```/ {on = 0} on && NF' "$guide" > "$tmp/shown"
+[ -s "$tmp/shown" ] || fail "no code blocks in $guide"
+cat "$src"/examples/kv/* > "$tmp/sources"
+while IFS= read -r line; do
+  grep -qxF -- "$line" "$tmp/sources" || fail "WRITING-SERVICES.md shows a line examples/kv does not have: $line"
+done < "$tmp/shown"
+step "the guide's $(wc -l < "$tmp/shown") lines of code are those of examples/kv"
+
 oot_stage
 export PATH="$stage/bin:$PATH"
 
