@@ -19,9 +19,10 @@ guide=$src/docs/WRITING-SERVICES.md
 awk '/^```(c|cmake|proto|yaml)$/ {on = 1; next} /^```/ {on = 0} on && NF' "$guide" > "$tmp/shown"
 [ -s "$tmp/shown" ] || fail "no code blocks in $guide"
 cat "$src"/examples/kv/* > "$tmp/sources"
-while IFS= read -r line; do
-  grep -qxF -- "$line" "$tmp/sources" || fail "WRITING-SERVICES.md shows a line examples/kv does not have: $line"
-done < "$tmp/shown"
+if missing=$(grep -vxF -f "$tmp/sources" "$tmp/shown"); then
+  fail "WRITING-SERVICES.md shows lines examples/kv does not have:
+$missing"
+fi
 step "the guide's $(wc -l < "$tmp/shown") lines of code are those of examples/kv"
 
 oot_stage
