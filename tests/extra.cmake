@@ -97,3 +97,12 @@ add_test(NAME integration.out_of_tree_embed
           ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_embed PROPERTIES
   ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+
+# docs/WRITING-SERVICES.md run as written: examples/kv (a service module, a client, a
+# test) built against a staged install, its ctest run, then served by the staged plexusd
+# and called with plexus call and its C client, each answer checked.
+add_test(NAME integration.out_of_tree_kv
+  COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_kv.sh
+          ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
+set_tests_properties(integration.out_of_tree_kv PROPERTIES
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
