@@ -170,7 +170,7 @@ static px_status px__bdec_packed(px__bdec *c, ProtobufCMessage *m, const Protobu
     uint8_t *slot = px__cu_repeated_room(m, f, n, c->alloc);
     if (slot == NULL)
         return px__bdec_oom(c);
-    size_t size = px__cu_value_size(f->type);
+    size_t size = px_pb_value_size(f->type);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (w == size) { /* the wire form already is the array */
         memcpy(slot, val, vlen);
@@ -194,7 +194,7 @@ static px_status px__bdec_field(px__bdec *c, ProtobufCMessage *m, const Protobuf
     if (f->label != PROTOBUF_C_LABEL_REPEATED) {
         void *p = px__cu_singular_begin(m, f, c->alloc); /* a field given twice: the last wins */
         if ((st = px__bdec_value(c, f, val, vlen, p, depth)) == PX_OK)
-            px__cu_singular_done(m, f);
+            px_pb_mark_set(m, f);
         else
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
         return st;

@@ -124,7 +124,7 @@ static px_status px__benc_value(px__benc *c, const ProtobufCFieldDescriptor *f, 
 /* Repeated scalars are one entry whose value is every element back to back. */
 static px_status px__benc_packed(px__benc *c, const ProtobufCFieldDescriptor *f, const void *arr, size_t n)
 {
-    size_t w = px__bin_width(f->type), size = px__cu_value_size(f->type);
+    size_t w = px__bin_width(f->type), size = px_pb_value_size(f->type);
     if (n > UINT32_MAX / w)
         return px__benc_fail(c, PX_INVALID_ARGUMENT, "%zu elements exceed the 4 GiB value limit", n);
     uint8_t *p = px__benc_head(c, f, n * w, n * w);
@@ -149,7 +149,7 @@ static px_status px__benc_field(px__benc *c, const ProtobufCMessage *m, const Pr
     const char *member = (const char *)m + f->offset;
     px_status st;
     if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-        if (!px__cu_present(m, f))
+        if (!px_pb_present(m, f))
             return PX_OK;
         if ((st = px__benc_value(c, f, member, depth)) != PX_OK)
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
@@ -168,7 +168,7 @@ static px_status px__benc_field(px__benc *c, const ProtobufCMessage *m, const Pr
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
         return st;
     }
-    size_t size = px__cu_value_size(f->type);
+    size_t size = px_pb_value_size(f->type);
     for (size_t i = 0; i < n; i++) {
         if ((st = px__benc_value(c, f, arr + i * size, depth)) != PX_OK) {
             px__cu_path_prepend(&c->path, f->name, i);

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <plexus/plexus.h>
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 /* The root entry's serial number: the format version this module writes and reads. */
 #define PX__BIN_VERSION 1u

@@ -315,7 +315,7 @@ static px_status px__dec_repeated(px__dec *c, const ProtobufCFieldDescriptor *f,
         return px__expected(c, "an array", v);
     size_t *n = (size_t *)(m + f->quantifier_offset);
     char **arr = (char **)(m + f->offset);
-    size_t count = json_array_size(v), size = px__cu_value_size(f->type);
+    size_t count = json_array_size(v), size = px_pb_value_size(f->type);
     if (count == 0)
         return PX_OK;
     /* Sized once from the array: elements are counted as they are stored, so the slots
@@ -365,7 +365,7 @@ static px_status px__find(px__dec *c, const json_t *obj, const ProtobufCFieldDes
 static px_status px__dec_oneof_free(px__dec *c, const ProtobufCMessageDescriptor *d,
                                     const ProtobufCFieldDescriptor *f, const char *m)
 {
-    uint32_t set = *(const uint32_t *)(m + f->quantifier_offset);
+    uint32_t set = px_pb_oneof_case((const ProtobufCMessage *)m, f);
     if (set == 0)
         return PX_OK;
     const ProtobufCFieldDescriptor *other = protobuf_c_message_descriptor_get_field(d, set);
@@ -394,17 +394,11 @@ static px_status px__dec_fields(px__dec *c, const ProtobufCMessageDescriptor *d,
             continue;
         }
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            st = px__json_is_map(d, f) ? px__dec_map(c, f, v, depth, m)
+            st = px_pb_is_map(d, f) ? px__dec_map(c, f, v, depth, m)
                                        : px__dec_repeated(c, f, v, depth, m);
-        } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-            if ((st = px__dec_oneof_free(c, d, f, m)) == PX_OK &&
-                (st = px__dec_value(c, f, v, depth, m + f->offset)) == PX_OK)
-                *(uint32_t *)(m + f->quantifier_offset) = f->id; /* set last: free_unpacked trusts it */
-        } else {
-            st = px__dec_value(c, f, v, depth, m + f->offset);
-            if (st == PX_OK && f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-                f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING)
-                *(protobuf_c_boolean *)(m + f->quantifier_offset) = 1;
+        } else if ((st = px__dec_oneof_free(c, d, f, m)) == PX_OK &&
+                   (st = px__dec_value(c, f, v, depth, m + f->offset)) == PX_OK) {
+            px_pb_mark_set((ProtobufCMessage *)m, f); /* set last: free_unpacked trusts it */
         }
         if (st != PX_OK)
             return st;

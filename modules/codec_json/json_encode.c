@@ -229,7 +229,7 @@ static json_t *px__enc_repeated(px__enc *c, const ProtobufCFieldDescriptor *f, c
                                 size_t n, int depth)
 {
     const char *arr = *(const char *const *)member;
-    size_t size = px__cu_value_size(f->type);
+    size_t size = px_pb_value_size(f->type);
     json_t *a = json_array();
     if (a == NULL)
         return px__enc_fail(c, PX_RESOURCE_EXHAUSTED, "out of memory");
@@ -263,14 +263,9 @@ static json_t *px__enc_message(px__enc *c, const ProtobufCMessage *m, int depth)
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const void *member = (const char *)m + f->offset;
-        size_t n = 0;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            n = *(const size_t *)((const char *)m + f->quantifier_offset);
-            if (n == 0)
-                continue;
-        } else if (!px__cu_present(m, f)) {
+        size_t n = px_pb_count(m, f);
+        if (n == 0)
             continue;
-        }
         char nbuf[64];
         char *jname = px__json_name(f->name, nbuf, sizeof nbuf);
         if (jname == NULL) {
@@ -281,7 +276,7 @@ static json_t *px__enc_message(px__enc *c, const ProtobufCMessage *m, int depth)
         json_t *v;
         if (f->label != PROTOBUF_C_LABEL_REPEATED)
             v = px__enc_value(c, f, member, depth);
-        else if (px__json_is_map(d, f))
+        else if (px_pb_is_map(d, f))
             v = px__enc_map(c, f, member, n, depth);
         else
             v = px__enc_repeated(c, f, member, n, depth);

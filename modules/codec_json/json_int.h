@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include <plexus/plexus.h>
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 /* Messages nested deeper than this are refused, both ways: bounds the recursion. */
 #define PX__JSON_MAX_DEPTH PX_CU_MAX_DEPTH
@@ -31,9 +31,6 @@ void px__json_path_pop(px__json_path *p, size_t len);
  * frees the result when it is not buf.
  */
 char *px__json_name(const char *name, char *buf, size_t cap);
-
-/** Nonzero when field f of message d is a map field (a repeated generated XxxEntry). */
-int px__json_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f);
 
 /** "string \"abc\"", "number 1.5", "an object"...: what a JSON value is, for errors. */
 void px__json_describe(const json_t *v, char *buf, size_t cap);

@@ -1,4 +1,4 @@
-/* codec_json helpers: JSON field names, map detection, error paths and descriptions. */
+/* codec_json helpers: JSON field names, error paths and descriptions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,38 +68,6 @@ char *px__json_name(const char *name, char *buf, size_t cap)
     }
     out[j] = '\0';
     return out;
-}
-
-/*
- * protobuf-c keeps no map_entry option, so recognise what protoc generates for
- * map<K, V> name: a repeated nested message "<Parent>.<CamelName>Entry" whose
- * fields are exactly key = 1 and value = 2.
- */
-int px__json_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
-{
-    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return 0;
-    const ProtobufCMessageDescriptor *e = f->descriptor;
-    if (e->n_fields != 2 || e->fields[0].id != 1 || strcmp(e->fields[0].name, "key") != 0 ||
-        e->fields[1].id != 2 || strcmp(e->fields[1].name, "value") != 0)
-        return 0;
-    size_t plen = strlen(d->name);
-    if (strncmp(e->name, d->name, plen) != 0 || e->name[plen] != '.')
-        return 0;
-    /* protoc's MapEntryName: CamelCase of the field name (first letter up) + "Entry". */
-    const char *s = e->name + plen + 1;
-    int upper = 1;
-    for (const char *c = f->name; *c != '\0'; c++) {
-        if (*c == '_') {
-            upper = 1;
-            continue;
-        }
-        char want = upper && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
-        upper = 0;
-        if (*s++ != want)
-            return 0;
-    }
-    return strcmp(s, "Entry") == 0;
 }
 
 void px__json_describe(const json_t *v, char *buf, size_t cap)

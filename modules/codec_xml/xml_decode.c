@@ -218,7 +218,7 @@ static px_status px__xdec_field(px__xdec *c, ProtobufCMessage *m, const Protobuf
     if (f->label != PROTOBUF_C_LABEL_REPEATED) {
         void *p = px__cu_singular_begin(m, f, c->alloc); /* a field given twice: the last wins */
         if ((st = px__xdec_value(c, f, p, depth, empty)) == PX_OK)
-            px__cu_singular_done(m, f);
+            px_pb_mark_set(m, f);
         else if (!c->syntax)
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
         return st;

@@ -88,7 +88,7 @@ static px_status px__xenc_message(px__xenc *c, const ProtobufCMessage *m, int de
         const char *member = (const char *)m + f->offset;
         px_status st;
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-            if (!px__cu_present(m, f))
+            if (!px_pb_present(m, f))
                 continue;
             if ((st = px__xenc_value(c, f, member, depth)) != PX_OK) {
                 px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
@@ -99,7 +99,7 @@ static px_status px__xenc_message(px__xenc *c, const ProtobufCMessage *m, int de
         /* Repeated fields (maps too: entries with <key> and <value>) repeat the element. */
         size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
         const char *arr = *(const char *const *)member;
-        size_t size = px__cu_value_size(f->type);
+        size_t size = px_pb_value_size(f->type);
         if (n > 0 && arr == NULL) {
             px__cu_path_prepend(&c->path, f->name, SIZE_MAX);
             return px__xenc_fail(c, PX_INVALID_ARGUMENT, "%zu elements but a NULL array", n);

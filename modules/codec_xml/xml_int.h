@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <libxml/xmlreader.h>
 #include <plexus/plexus.h>
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 /* Room for any number this codec prints: "-9223372036854775808", "-1.7976931348623157e+308". */
 #define PX__XML_NUM_CAP 40

@@ -177,7 +177,7 @@ int px__xml_parse_scalar(const ProtobufCFieldDescriptor *f, const char *text, si
         text++, len--;
     while (len > 0 && px__is_space(text[len - 1]))
         len--;
-    int wide = px__cu_value_size(f->type) == 8, rc, neg;
+    int wide = px_pb_value_size(f->type) == 8, rc, neg;
     int64_t i;
     uint64_t u;
     switch (f->type) { /* integers straight from the text: the common case, kept cheap */

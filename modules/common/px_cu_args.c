@@ -1,5 +1,5 @@
 /* The argument checks every codec's encode/decode entry makes, with one wording. */
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 px_status px__cu_check_encode(const char *codec, const ProtobufCMessage *msg, px_err *err)
 {

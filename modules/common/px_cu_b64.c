@@ -1,7 +1,7 @@
 /* Codec helpers: base64 for bytes fields (RFC 4648). Hand-written: neither jansson nor libxml2 offers
  * one, and it is a few lines. */
 #include <stdlib.h>
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 static const char px__cu_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

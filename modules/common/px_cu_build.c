@@ -1,7 +1,7 @@
 /* Codec helpers: building a decoded message field by field in protobuf-c layout, from the caller's allocator. */
 #include <stdlib.h>
 #include <string.h>
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 /* Frees what one value of f at p owns and leaves the empty value, as free_unpacked would judge it. */
 static void px__cu_clear_value(const ProtobufCFieldDescriptor *f, void *p, ProtobufCAllocator *alloc)
@@ -60,7 +60,7 @@ void *px__cu_repeated_grow(ProtobufCMessage *m, const ProtobufCFieldDescriptor *
     char *base = (char *)m;
     size_t n = *(size_t *)(base + f->quantifier_offset);
     char **arr = (char **)(base + f->offset);
-    size_t size = px__cu_value_size(f->type);
+    size_t size = px_pb_value_size(f->type);
     if (add > SIZE_MAX / size - n)
         return NULL;
     size_t want = px__cu_capacity(n + add);

@@ -1,7 +1,7 @@
 /* Codec helpers: field paths for error messages, assembled from the inside out. */
 #include <stdio.h>
 #include <string.h>
-#include "px_codec_util.h"
+#include "px_cu.h"
 
 void px__cu_path_prepend(px_cu_path *p, const char *name, size_t index)
 {

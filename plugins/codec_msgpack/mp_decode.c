@@ -351,7 +351,7 @@ static px_status px__dec_repeated(px__dec *c, const ProtobufCFieldDescriptor *f,
         return px__expected(c, &it, "an array");
     size_t *n = (size_t *)(m + f->quantifier_offset);
     char **arr = (char **)(m + f->offset);
-    size_t size = px__mp_value_size(f->type);
+    size_t size = px_pb_value_size(f->type);
     if (it.count == 0)
         return PX_OK;
     if ((*arr = calloc(it.count, size)) == NULL)
@@ -409,23 +409,16 @@ static px_status px__dec_field(px__dec *c, const ProtobufCMessageDescriptor *d,
     if (px__take_nil(c))
         return PX_OK;
     if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        return px__mp_is_map(d, f) ? px__dec_map(c, f, depth, m) : px__dec_repeated(c, f, depth, m);
-    px_status st;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-        uint32_t *set = (uint32_t *)(m + f->quantifier_offset);
-        if (*set != 0) {
-            const ProtobufCFieldDescriptor *other = protobuf_c_message_descriptor_get_field(d, *set);
-            return px__fail(c, c->off, "oneof already set by field '%s'",
-                            other != NULL ? other->name : "?");
-        }
-        if ((st = px__dec_value(c, f, depth, m + f->offset)) == PX_OK)
-            *set = f->id; /* only once stored: free_unpacked trusts the case */
-        return st;
+        return px_pb_is_map(d, f) ? px__dec_map(c, f, depth, m) : px__dec_repeated(c, f, depth, m);
+    uint32_t set = px_pb_oneof_case((const ProtobufCMessage *)m, f); /* 0: f is in no oneof */
+    if (set != 0) {
+        const ProtobufCFieldDescriptor *other = protobuf_c_message_descriptor_get_field(d, set);
+        return px__fail(c, c->off, "oneof already set by field '%s'",
+                        other != NULL ? other->name : "?");
     }
-    st = px__dec_value(c, f, depth, m + f->offset);
-    if (st == PX_OK && f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-        f->type != PROTOBUF_C_TYPE_STRING)
-        *(protobuf_c_boolean *)(m + f->quantifier_offset) = 1;
+    px_status st = px__dec_value(c, f, depth, m + f->offset);
+    if (st == PX_OK) /* only once stored: free_unpacked trusts the case and has_ flags */
+        px_pb_mark_set((ProtobufCMessage *)m, f);
     return st;
 }
 

@@ -151,7 +151,7 @@ static int px__enc_repeated(px__enc *c, const ProtobufCFieldDescriptor *f, const
                             size_t n, int depth)
 {
     const char *arr = *(const char *const *)member;
-    size_t size = px__mp_value_size(f->type);
+    size_t size = px_pb_value_size(f->type);
     if (msgpack_pack_array(&c->pk, n) != 0)
         return px__enc_packfail(c);
     for (size_t i = 0; i < n; i++) {
@@ -163,35 +163,6 @@ static int px__enc_repeated(px__enc *c, const ProtobufCFieldDescriptor *f, const
     return 0;
 }
 
-/* Whether a singular field is present: proto3 omits default values, proto2 uses has_ / NULL. */
-static int px__present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    const char *base = (const char *)m;
-    const void *p = base + f->offset;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) /* only the member that is set */
-        return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
-    if (f->label == PROTOBUF_C_LABEL_REQUIRED)
-        return 1;
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-        return *(void *const *)p != NULL;
-    if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-        if (f->type == PROTOBUF_C_TYPE_STRING) /* unset proto2 strings point at their default */
-            return *(void *const *)p != NULL && *(void *const *)p != f->default_value;
-        return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
-    }
-    switch (f->type) { /* LABEL_NONE: proto3 implicit presence */
-    case PROTOBUF_C_TYPE_STRING:
-        return *(char *const *)p != NULL && **(char *const *)p != '\0';
-    case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len > 0;
-    default: {
-        /* Compare the bits, so -0.0 is kept as the value it is. */
-        static const uint8_t zero[sizeof(ProtobufCBinaryData)];
-        return memcmp(p, zero, px__mp_value_size(f->type)) != 0;
-    }
-    }
-}
-
 /* A message is a map keyed by field NUMBER, in field-number order, present fields only. */
 static int px__enc_message(px__enc *c, const ProtobufCMessage *m, int depth)
 {
@@ -201,33 +172,27 @@ static int px__enc_message(px__enc *c, const ProtobufCMessage *m, int depth)
     if (depth > c->lim->max_depth)
         return px__enc_fail(c, PX_INVALID_ARGUMENT, "messages nested deeper than %d",
                             c->lim->max_depth);
+    /* Which fields are written (proto3 omits defaults, proto2 uses has_ / NULL): the
+     * SDK's rules, the same as codec_json's. */
     size_t n_present = 0;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->label == PROTOBUF_C_LABEL_REPEATED
-                ? *(const size_t *)((const char *)m + f->quantifier_offset) > 0
-                : px__present(m, f))
+    for (unsigned i = 0; i < d->n_fields; i++)
+        if (px_pb_count(m, &d->fields[i]) > 0)
             n_present++;
-    }
     if (msgpack_pack_map(&c->pk, n_present) != 0)
         return px__enc_packfail(c);
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const void *member = (const char *)m + f->offset;
-        size_t n = 0;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            if ((n = *(const size_t *)((const char *)m + f->quantifier_offset)) == 0)
-                continue;
-        } else if (!px__present(m, f)) {
+        size_t n = px_pb_count(m, f);
+        if (n == 0)
             continue;
-        }
         size_t mark = px__mp_path_name(&c->path, f->name);
         if (msgpack_pack_uint32(&c->pk, f->id) != 0)
             return px__enc_packfail(c);
         int rc;
         if (f->label != PROTOBUF_C_LABEL_REPEATED)
             rc = px__enc_value(c, f, member, depth);
-        else if (px__mp_is_map(d, f))
+        else if (px_pb_is_map(d, f))
             rc = px__enc_map(c, f, member, n, depth);
         else
             rc = px__enc_repeated(c, f, member, n, depth);

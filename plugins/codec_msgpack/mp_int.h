@@ -37,12 +37,6 @@ size_t px__mp_path_index(px__mp_path *p, size_t i);
 size_t px__mp_path_number(px__mp_path *p, uint64_t number);
 void px__mp_path_pop(px__mp_path *p, size_t len);
 
-/** Nonzero when field f of message d is a map field (a repeated generated XxxEntry). */
-int px__mp_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f);
-
-/** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
-size_t px__mp_value_size(ProtobufCType type);
-
 /**
  * Whether s[0..len) is UTF-8 with no NUL (protobuf-c strings end at the first NUL).
  * Returns 1, or 0 with *bad_at set to the offset of the first bad byte.

@@ -1,4 +1,5 @@
-/* codec_msgpack helpers: error paths, map-field detection, value sizes, UTF-8 checks. */
+/* codec_msgpack helpers: error paths and UTF-8 checks (descriptor walking is the SDK's,
+ * plexus/px_codec_util.h). */
 #include <string.h>
 #include "mp_int.h"
 
@@ -67,40 +68,6 @@ void px__mp_path_pop(px__mp_path *p, size_t len)
     p->len = len;
     p->buf[len] = '\0';
 }
-
-/*
- * protobuf-c keeps no map_entry option, so recognise what protoc generates for
- * map<K, V> name: a repeated nested message "<Parent>.<CamelName>Entry" whose
- * fields are exactly key = 1 and value = 2.
- */
-int px__mp_is_map(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
-{
-    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return 0;
-    const ProtobufCMessageDescriptor *e = f->descriptor;
-    if (e->n_fields != 2 || e->fields[0].id != 1 || strcmp(e->fields[0].name, "key") != 0 ||
-        e->fields[1].id != 2 || strcmp(e->fields[1].name, "value") != 0)
-        return 0;
-    size_t plen = strlen(d->name);
-    if (strncmp(e->name, d->name, plen) != 0 || e->name[plen] != '.')
-        return 0;
-    /* protoc's entry name: the field name in CamelCase (first letter up) + "Entry". */
-    const char *s = e->name + plen + 1;
-    int upper = 1;
-    for (const char *c = f->name; *c != '\0'; c++) {
-        if (*c == '_') {
-            upper = 1;
-            continue;
-        }
-        char want = upper && *c >= 'a' && *c <= 'z' ? (char)(*c - 'a' + 'A') : *c;
-        upper = 0;
-        if (*s++ != want)
-            return 0;
-    }
-    return strcmp(s, "Entry") == 0;
-}
-
-size_t px__mp_value_size(ProtobufCType type) { return px_pb_value_size(type); }
 
 /* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF; and no NUL. */
 int px__mp_text_ok(const char *str, size_t len, size_t *bad_at)

@@ -21,6 +21,7 @@
 #include "px_client.h"
 #include "px_server.h"
 #include "px_log.h"
+#include "px_codec_util.h"
 
 #define PLEXUS_VERSION "0.1.0"
 

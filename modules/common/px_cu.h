@@ -1,6 +1,7 @@
-/* Helpers the codec modules share: walking protobuf-c descriptors, building messages, base64. */
-#ifndef PX_CODEC_UTIL_H
-#define PX_CODEC_UTIL_H
+/* Helpers the standard codec modules share beyond the SDK's descriptor walking
+ * (plexus/px_codec_util.h): building messages from an allocator, error paths, base64. */
+#ifndef PX_CU_H
+#define PX_CU_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -8,22 +9,12 @@
 #include <string.h>
 #include <protobuf-c/protobuf-c.h>
 #include <plexus/px_codec.h>
+#include <plexus/px_codec_util.h>
 #include <plexus/px_status.h>
 
 /* Messages nested deeper than this are refused by every codec, both ways (the root
  * message is depth 1): bounds the recursion of encoders and decoders alike. */
 #define PX_CU_MAX_DEPTH 64
-
-/** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
-static inline size_t px__cu_value_size(ProtobufCType type) { return px_pb_value_size(type); }
-
-/**
- * Whether singular field f of m is present and so written: the set member of a
- * oneof, a required field, a non-NULL message, a proto2/proto3-optional field whose
- * has_ flag is set, or a proto3 implicit-presence field whose value is not the
- * default (compared bit for bit, so -0.0 counts as set).
- */
-int px__cu_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f);
 
 /*
  * Memory of a decoded message. A decoder takes every byte of the message and of what
@@ -112,7 +103,7 @@ void *px__cu_repeated_grow(ProtobufCMessage *m, const ProtobufCFieldDescriptor *
  * Readies singular field f of m for a new value: frees the value it held (the last
  * occurrence of a field wins, as in protobuf) or, in a oneof, the value of whichever
  * member was set, and unsets the oneof. Returns the field's storage; the caller
- * stores the value there and then calls px__cu_singular_done.
+ * stores the value there and then calls px_pb_mark_set.
  */
 static inline void *px__cu_singular_begin(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
                                           ProtobufCAllocator *alloc)
@@ -121,17 +112,6 @@ static inline void *px__cu_singular_begin(ProtobufCMessage *m, const ProtobufCFi
         f->type == PROTOBUF_C_TYPE_BYTES || f->type == PROTOBUF_C_TYPE_MESSAGE)
         return px__cu_singular_begin_slow(m, f, alloc);
     return (char *)m + f->offset; /* a number owns nothing: just overwrite it */
-}
-
-/** Marks singular field f present: sets its oneof case or its has_ flag. */
-static inline void px__cu_singular_done(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    char *base = (char *)m;
-    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-        *(uint32_t *)(base + f->quantifier_offset) = f->id;
-    else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-             f->type != PROTOBUF_C_TYPE_STRING)
-        *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
 }
 
 /* The capacity an array of n elements has: none, then 4, then powers of two. The
@@ -158,7 +138,7 @@ static inline void *px__cu_repeated_room(ProtobufCMessage *m, const ProtobufCFie
     size_t n = *(size_t *)(base + f->quantifier_offset);
     char *arr = *(char **)(base + f->offset);
     if (arr != NULL && add <= px__cu_capacity(n) - n)
-        return arr + n * px__cu_value_size(f->type);
+        return arr + n * px_pb_value_size(f->type);
     return px__cu_repeated_grow(m, f, add, alloc);
 }
 
