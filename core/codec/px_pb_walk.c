@@ -1,7 +1,29 @@
-/* px_codec_util.h: which fields of a protobuf-c message a codec writes, and which are maps. */
+/* px_codec_util.h: setting up a new protobuf-c message, which fields a codec writes, which are maps. */
 #include <string.h>
 #include "plexus/px_codec.h"
 #include "plexus/px_codec_util.h"
+
+void px_pb_message_init(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m)
+{
+    if (d->message_init != NULL) {
+        d->message_init(m);
+        return;
+    }
+    memset(m, 0, d->sizeof_message);
+    m->descriptor = d;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *dv = f->default_value;
+        if (dv == NULL || f->label == PROTOBUF_C_LABEL_REPEATED ||
+            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) /* a oneof starts unset */
+            continue;
+        void *at = (char *)m + f->offset;
+        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+            memcpy(at, &dv, sizeof dv); /* the default itself is the value */
+        else
+            memcpy(at, dv, px_pb_value_size(f->type));
+    }
+}
 
 int px_pb_present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {

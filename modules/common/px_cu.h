@@ -61,34 +61,18 @@ static inline char *px__cu_strdup(ProtobufCAllocator *alloc, const void *s, size
  * helper takes the allocator the message is built from.
  */
 
-/** sizeof_message bytes from alloc + the descriptor's initialiser; NULL when out of memory. */
-/* A new message: the generated message_init (one struct copy), or, for a descriptor
- * built at run time from reflection, which has none (core/builtin/px_reflect.h), set up
- * from the descriptor alone as libprotobuf-c's unpack does (zeros, the descriptor, each
- * singular field's default). */
+/** sizeof_message bytes from alloc, set up as a new message; NULL when out of memory.
+ *  The generated message_init is called inline (one struct copy, on every decode);
+ *  px_pb_message_init sets up a descriptor built at run time, which has none. */
 static inline ProtobufCMessage *px__cu_msg_new(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *alloc)
 {
     ProtobufCMessage *m = px__cu_alloc(alloc, d->sizeof_message);
     if (m == NULL)
         return NULL;
-    if (d->message_init != NULL) {
+    if (d->message_init != NULL)
         d->message_init(m);
-        return m;
-    }
-    memset(m, 0, d->sizeof_message);
-    m->descriptor = d;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const void *dv = f->default_value;
-        if (dv == NULL || f->label == PROTOBUF_C_LABEL_REPEATED ||
-            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) /* a oneof starts unset */
-            continue;
-        void *at = (char *)m + f->offset;
-        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
-            memcpy(at, &dv, sizeof dv); /* the default itself is the value */
-        else
-            memcpy(at, dv, px__cu_value_size(f->type));
-    }
+    else
+        px_pb_message_init(d, m);
     return m;
 }
 

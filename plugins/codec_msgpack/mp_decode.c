@@ -35,31 +35,6 @@ typedef struct px__item {
     size_t at; /* where the item starts, for error messages */
 } px__item;
 
-/* The generated message_init, or for a descriptor built at run time (the CLI's, from a
- * server's reflection), which has none, set up from the descriptor alone (zeros, the
- * descriptor, each singular field's default) as libprotobuf-c's unpack does. */
-static void px__mp_msg_init(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m)
-{
-    if (d->message_init != NULL) {
-        d->message_init(m);
-        return;
-    }
-    memset(m, 0, d->sizeof_message);
-    m->descriptor = d;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        const void *dv = f->default_value;
-        if (dv == NULL || f->label == PROTOBUF_C_LABEL_REPEATED ||
-            (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-            continue;
-        void *at = (char *)m + f->offset;
-        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
-            memcpy(at, &dv, sizeof dv); /* the default itself is the value */
-        else
-            memcpy(at, dv, px_pb_value_size(f->type));
-    }
-}
-
 static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d, int depth,
                                  ProtobufCMessage **out);
 
@@ -388,7 +363,7 @@ static px_status px__dec_map(px__dec *c, const ProtobufCFieldDescriptor *f, int 
         ProtobufCMessage *e = malloc(ed->sizeof_message);
         if (e == NULL)
             return px__oom(c);
-        px__mp_msg_init(ed, e);
+        px_pb_message_init(ed, e);
         (*arr)[(*n)++] = e; /* stored first: free_unpacked frees it whatever happens next */
         for (int k = 0; k < 2; k++) {
             if (px__take_nil(c))
@@ -481,11 +456,12 @@ static px_status px__dec_message(px__dec *c, const ProtobufCMessageDescriptor *d
         snprintf(want, sizeof want, "a map for %s", d->name);
         return px__expected(c, &it, want);
     }
-    /* malloc + init: the layout and allocator protobuf_c_message_free_unpacked expects. */
+    /* malloc + px_pb_message_init (the generated init, or a run-time descriptor's set-up):
+     * the layout and allocator protobuf_c_message_free_unpacked expects. */
     ProtobufCMessage *m = malloc(d->sizeof_message);
     if (m == NULL)
         return px__oom(c);
-    px__mp_msg_init(d, m);
+    px_pb_message_init(d, m);
     if ((st = px__dec_fields(c, d, it.count, depth, (char *)m)) != PX_OK) {
         protobuf_c_message_free_unpacked(m, NULL);
         return st;

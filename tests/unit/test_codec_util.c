@@ -1,5 +1,6 @@
 /* Unit tests of the SDK's descriptor walking for codecs (plexus/px_codec_util.h):
- * presence under proto3 and proto2 rules, value counts, oneof cases, map detection. */
+ * presence under proto3 and proto2 rules, value counts, oneof cases, a new message's
+ * set-up (run-time descriptors too), map detection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,11 +121,13 @@ typedef struct P2 {
 } P2;
 
 static char p2_label_default[] = "dflt";
+static const int32_t p2_count_default = 42;
 static const ProtobufCFieldDescriptor p2_fields[] = {
     { .name = "id", .id = 1, .label = PROTOBUF_C_LABEL_REQUIRED, .type = PROTOBUF_C_TYPE_INT32,
       .offset = offsetof(P2, id) },
     { .name = "count", .id = 2, .label = PROTOBUF_C_LABEL_OPTIONAL, .type = PROTOBUF_C_TYPE_INT32,
-      .quantifier_offset = offsetof(P2, has_count), .offset = offsetof(P2, count) },
+      .quantifier_offset = offsetof(P2, has_count), .offset = offsetof(P2, count),
+      .default_value = &p2_count_default },
     { .name = "label", .id = 3, .label = PROTOBUF_C_LABEL_OPTIONAL, .type = PROTOBUF_C_TYPE_STRING,
       .offset = offsetof(P2, label), .default_value = p2_label_default },
 };
@@ -172,6 +175,34 @@ static void test_proto2_presence(void **state)
     assert_ptr_equal(m.label, other);
 }
 
+/* A new message: the generated init, or for a descriptor built at run time (no
+ * message_init) zeros, the descriptor and the defaults, as libprotobuf-c's unpack does. */
+static void test_message_init(void **state)
+{
+    (void)state;
+    Calc__EchoMsg e;
+    memset(&e, 0xa5, sizeof e);
+    px_pb_message_init(&calc__echo_msg__descriptor, &e.base);
+    assert_ptr_equal(e.base.descriptor, &calc__echo_msg__descriptor);
+    assert_ptr_equal(e.f_string, protobuf_c_empty_string); /* what the generated init writes */
+    assert_int_equal(e.n_r_int32, 0);
+    assert_int_equal(e.choice_case, CALC__ECHO_MSG__CHOICE__NOT_SET);
+
+    ProtobufCMessageDescriptor dyn = p2_desc;
+    dyn.message_init = NULL;
+    P2 m;
+    memset(&m, 0xa5, sizeof m);
+    px_pb_message_init(&dyn, &m.base);
+    assert_ptr_equal(m.base.descriptor, &dyn);
+    assert_int_equal(m.base.n_unknown_fields, 0);
+    assert_int_equal(m.id, 0);
+    assert_int_equal(m.count, 42); /* the default, still not present */
+    assert_false(m.has_count);
+    assert_false(px_pb_present(&m.base, &dyn.fields[1]));
+    assert_ptr_equal(m.label, p2_label_default);
+    assert_false(px_pb_present(&m.base, &dyn.fields[2]));
+}
+
 /* Maps are what protoc generates for map<K, V>; other repeated messages are not. */
 static void test_is_map(void **state)
 {
@@ -200,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_repeated_count),
         cmocka_unit_test(test_oneof),
         cmocka_unit_test(test_proto2_presence),
+        cmocka_unit_test(test_message_init),
         cmocka_unit_test(test_is_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

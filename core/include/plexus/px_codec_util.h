@@ -1,6 +1,6 @@
 /* Walking a protobuf-c message by its descriptor with the rules every Plexus codec
  * keeps: which fields are written, how many values, which repeated fields are maps,
- * and how a decoder marks a field it filled. */
+ * and how a decoder sets up a message and marks a field it filled. */
 #ifndef PLEXUS_PX_CODEC_UTIL_H
 #define PLEXUS_PX_CODEC_UTIL_H
 
@@ -33,6 +33,15 @@ extern "C" {
  * The bytes one value of a type takes in the struct or a repeated array are
  * px_pb_value_size (px_codec.h).
  */
+
+/**
+ * Sets up m (d->sizeof_message bytes the caller allocated) as a new message of type d:
+ * the generated message_init when d has one (one struct copy), else, for a descriptor
+ * built at run time (the CLI's, from a server's reflection), as libprotobuf-c's unpack
+ * does: zeros, the descriptor, each singular field's default (a oneof starts unset).
+ * A decoder calls it for every message and map entry it creates.
+ */
+PX_API void px_pb_message_init(const ProtobufCMessageDescriptor *d, ProtobufCMessage *m);
 
 /**
  * Whether singular field f of m is present and so written: the set member of a
