@@ -20,7 +20,8 @@ extern "C" {
 #define PX_ABI_MINOR 5 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
                         * 3: metadata API, px_call_opts grew (old symbols kept);
                         * 4: PROTOCOL kind; 5: px_log, embedding a server (px_server.h),
-                        * px_cmsg.max_inflight, PX_PROTO_CANCEL_FREES */
+                        * px_cmsg.max_inflight, PX_PROTO_CANCEL_FREES, the codecs'
+                        * descriptor walking (px_codec_util.h: functions only) */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
