@@ -13,6 +13,10 @@ PKGS=(
   groff-base              # tests/integration/man_pages.sh: formats docs/man/* with warnings on
   iptables                # test_partition: cuts a server off inside its own network namespace
   clang libclang-rt-dev   # tools/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
+  libnghttp2-dev          # proto_grpc: HTTP/2 framing, HPACK and flow control
+  libhttp-parser-dev      # proto_http: the HTTP/1.1 request parser
+  python3-grpcio python3-protobuf  # gRPC interop tests: a client and a server Plexus did not write
+  curl                    # HTTP/1.1 tests: a client Plexus did not write
 )
 
 missing=()
