@@ -1,7 +1,8 @@
 /* Reflection's descriptor work, both directions (internal):
  *  - server: the protobuf-c descriptors of a service to google.protobuf.FileDescriptorProto
  *    bytes (px_reflect_fdp.c), what plexus.reflection.v1.Reflection/FileDescriptors sends;
- *  - client: those bytes back to protobuf-c descriptors built at run time (px_reflect_dyn.c),
+ *  - client: those bytes back to protobuf-c descriptors built at run time (px_reflect_dyn.c,
+ *    public as plexus/px_descset.h),
  *    so `plexus call HOST:PORT` can encode and decode messages it has no generated code for.
  *
  * Why rebuild rather than embed: protobuf-c keeps no FileDescriptorProto at run time, and
@@ -26,18 +27,6 @@ px_status px__reflect_files(const ProtobufCServiceDescriptor *sd, ProtobufCBinar
                             size_t *n, px_err *err);
 void px__reflect_files_free(ProtobufCBinaryData *files, size_t n);
 
-/** protobuf-c descriptors built at run time from FileDescriptorProtos. */
-typedef struct px_dyn px_dyn;
-
-/** Parses n serialized FileDescriptorProtos (from a peer: every byte is checked) and builds
- *  a descriptor for every message and enum they define. On failure err says what and
- *  where (file, type, field). */
-px_status px__dyn_build(const ProtobufCBinaryData *files, size_t n, px_dyn **out, px_err *err);
-/** The method "Method" of service "package.Service", or NULL. */
-const ProtobufCMethodDescriptor *px__dyn_method(const px_dyn *d, const char *service,
-                                                const char *method);
-/** The message "package.Name", or NULL. */
-const ProtobufCMessageDescriptor *px__dyn_message(const px_dyn *d, const char *full_name);
-void px__dyn_free(px_dyn *d);
+/* The client direction is public: plexus/px_descset.h (px_reflect_dyn.c). */
 
 #endif

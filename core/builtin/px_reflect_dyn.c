@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "px_descriptor.pb-c.h"
+#include "plexus/px_descset.h"
 #include "px_reflect.h"
 
 /* Bounds on what a peer may describe: the nesting of message definitions (the only
@@ -42,7 +43,7 @@ typedef struct px__dmethod {
     ProtobufCMethodDescriptor md;
 } px__dmethod;
 
-struct px_dyn {
+struct px_descset {
     void **blocks; /* everything allocated for the descriptors */
     size_t n_blocks, cap_blocks;
     px__file **files;
@@ -55,7 +56,7 @@ struct px_dyn {
     size_t n_methods, cap_methods;
 };
 
-static void *px__dalloc(px_dyn *d, size_t size)
+static void *px__dalloc(px_descset *d, size_t size)
 {
     if (d->n_blocks == d->cap_blocks) {
         size_t cap = d->cap_blocks ? d->cap_blocks * 2 : 64;
@@ -151,7 +152,7 @@ static int px__depth_ok(const uint8_t *p, size_t len, unsigned field, int depth)
 
 /* ---- collecting every message and enum by full name ---- */
 
-static char *px__join(px_dyn *d, const char *prefix, const char *name)
+static char *px__join(px_descset *d, const char *prefix, const char *name)
 {
     size_t a = strlen(prefix), b = strlen(name);
     char *s = px__dalloc(d, a + b + 2);
@@ -172,7 +173,7 @@ static px_status px__name_ok(const char *file, const char *what, const char *nam
     return PX_OK;
 }
 
-static px_status px__collect_enums(px_dyn *d, const char *file, const char *pkg,
+static px_status px__collect_enums(px_descset *d, const char *file, const char *pkg,
                                    const char *prefix, px__ep *const *eps, size_t n, px_err *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -189,7 +190,7 @@ static px_status px__collect_enums(px_dyn *d, const char *file, const char *pkg,
     return PX_OK;
 }
 
-static px_status px__collect_msgs(px_dyn *d, const char *file, const char *pkg, int proto3,
+static px_status px__collect_msgs(px_descset *d, const char *file, const char *pkg, int proto3,
                                   const char *prefix, px__dp *const *dps, size_t n, px_err *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -223,13 +224,13 @@ static int px__cmp_enum(const void *a, const void *b)
     return strcmp(((const px__denum *)a)->full, ((const px__denum *)b)->full);
 }
 
-static px__dmsg *px__find_msg(const px_dyn *d, const char *full)
+static px__dmsg *px__find_msg(const px_descset *d, const char *full)
 {
     px__dmsg key = {.full = full};
     return d->n_msgs ? bsearch(&key, d->msgs, d->n_msgs, sizeof key, px__cmp_msg) : NULL;
 }
 
-static px__denum *px__find_enum(const px_dyn *d, const char *full)
+static px__denum *px__find_enum(const px_descset *d, const char *full)
 {
     px__denum key = {.full = full};
     return d->n_enums ? bsearch(&key, d->enums, d->n_enums, sizeof key, px__cmp_enum) : NULL;
@@ -237,7 +238,7 @@ static px__denum *px__find_enum(const px_dyn *d, const char *full)
 
 /* ---- ranges: protobuf-c's lookup tables over sorted numbers ---- */
 
-static ProtobufCIntRange *px__ranges(px_dyn *d, const int *v, size_t n, unsigned *n_ranges)
+static ProtobufCIntRange *px__ranges(px_descset *d, const int *v, size_t n, unsigned *n_ranges)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -269,7 +270,7 @@ static int px__cmp_vname(const void *a, const void *b)
                   ((const ProtobufCEnumValueIndex *)b)->name);
 }
 
-static px_status px__build_enum(px_dyn *d, px__denum *e, px_err *err)
+static px_status px__build_enum(px_descset *d, px__denum *e, px_err *err)
 {
     const px__ep *ep = e->ep;
     if (ep->n_value == 0)
@@ -376,7 +377,7 @@ static int px__cmp_fname(const void *a, const void *b)
 
 /* A field's protobuf-c description without its place in the struct. The oneof index is
  * kept in reserved2 until the layout is made (-1: none). */
-static px_status px__field(px_dyn *d, const px__dmsg *m, const px__fp *f,
+static px_status px__field(px_descset *d, const px__dmsg *m, const px__fp *f,
                            ProtobufCFieldDescriptor *out, px_err *err)
 {
     const char *fn = f->name ? f->name : "";
@@ -477,7 +478,7 @@ static size_t px__layout(ProtobufCFieldDescriptor *fields, size_t n, size_t *one
     return off;
 }
 
-static px_status px__build_msg(px_dyn *d, const px__dmsg *m, px_err *err)
+static px_status px__build_msg(px_descset *d, const px__dmsg *m, px_err *err)
 {
     const px__dp *dp = m->dp;
     size_t n = dp->n_field;
@@ -544,7 +545,7 @@ static px_status px__build_msg(px_dyn *d, const px__dmsg *m, px_err *err)
 
 /* ---- services ---- */
 
-static px_status px__methods(px_dyn *d, const px__file *f, const char *file, px_err *err)
+static px_status px__methods(px_descset *d, const px__file *f, const char *file, px_err *err)
 {
     const char *pkg = f->package ? f->package : "";
     for (size_t s = 0; s < f->n_service; s++) {
@@ -578,7 +579,7 @@ static px_status px__methods(px_dyn *d, const px__file *f, const char *file, px_
 
 /* ---- the whole ---- */
 
-static px_status px__build(px_dyn *d, const ProtobufCBinaryData *files, size_t n, px_err *err)
+static px_status px__build(px_descset *d, const ProtobufCBinaryData *files, size_t n, px_err *err)
 {
     if ((d->files = calloc(n ? n : 1, sizeof *d->files)) == NULL)
         return px__oom(err);
@@ -630,21 +631,21 @@ static px_status px__build(px_dyn *d, const ProtobufCBinaryData *files, size_t n
     return PX_OK;
 }
 
-px_status px__dyn_build(const ProtobufCBinaryData *files, size_t n, px_dyn **out, px_err *err)
+px_status px_descset_build(const ProtobufCBinaryData *files, size_t n, px_descset **out, px_err *err)
 {
     *out = NULL;
-    px_dyn *d = calloc(1, sizeof *d);
+    px_descset *d = calloc(1, sizeof *d);
     if (d == NULL)
         return px__oom(err);
     if (px__build(d, files, n, err) != PX_OK) {
-        px__dyn_free(d);
+        px_descset_free(d);
         return err->status;
     }
     *out = d;
     return PX_OK;
 }
 
-const ProtobufCMethodDescriptor *px__dyn_method(const px_dyn *d, const char *service,
+const ProtobufCMethodDescriptor *px_descset_method(const px_descset *d, const char *service,
                                                 const char *method)
 {
     for (size_t i = 0; i < d->n_methods; i++)
@@ -654,13 +655,13 @@ const ProtobufCMethodDescriptor *px__dyn_method(const px_dyn *d, const char *ser
     return NULL;
 }
 
-const ProtobufCMessageDescriptor *px__dyn_message(const px_dyn *d, const char *full_name)
+const ProtobufCMessageDescriptor *px_descset_message(const px_descset *d, const char *full_name)
 {
     px__dmsg *m = px__find_msg(d, full_name);
     return m ? m->d : NULL;
 }
 
-void px__dyn_free(px_dyn *d)
+void px_descset_free(px_descset *d)
 {
     if (d == NULL)
         return;

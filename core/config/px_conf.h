@@ -24,9 +24,6 @@ const char *px_parse_double(const char *text, double *out);
 /** Stores the index of text in the NULL-terminated values. */
 const char *px_parse_enum(const char *text, const char *const *values, int *out);
 
-/** "bool", "int", "double", "duration", "size", "string", "enum"; "unknown" otherwise. */
-const char *px_dir_type_name(px_dir_type type);
-
 /**
  * Fills conf from the mapping `map` with the table `dirs` (a NULL dirs is an empty
  * table; a NULL map has no keys). Keys in skip_keys (NULL-terminated, may be NULL)

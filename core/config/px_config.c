@@ -348,20 +348,8 @@ static px_status px__add_config_path(px__ctx *c, const px_ynode *item, size_t i)
  * a config that adds its own folder still finds the standard modules. */
 static px_status px__module_path(px__ctx *c, const px_ynode *modules)
 {
-    const char *env = getenv("PLEXUS_MODULE_PATH");
-    if (env != NULL) {
-        char *copy = strdup(env);
-        if (copy == NULL)
-            return px__oom(c);
-        char *save = NULL;
-        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-            if (px__add_path(c, d) != PX_OK) {
-                free(copy);
-                return PX_RESOURCE_EXHAUSTED;
-            }
-        }
-        free(copy);
-    }
+    if (px_loader_add_path_list(c->cfg->loader, getenv("PLEXUS_MODULE_PATH")) != 0)
+        return px__oom(c);
     if (modules != NULL) {
         px_status st = px_conf_apply_scoped(NULL, NULL, modules, px__modules_keys, "modules",
                                             c->file, c->err);

@@ -63,6 +63,21 @@ int px_loader_add_path(px_loader *l, const char *dir)
     return 0;
 }
 
+int px_loader_add_path_list(px_loader *l, const char *list)
+{
+    if (list == NULL)
+        return 0;
+    char *copy = strdup(list);
+    if (copy == NULL)
+        return -1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *d = strtok_r(copy, ":", &save); d && rc == 0; d = strtok_r(NULL, ":", &save))
+        rc = px_loader_add_path(l, d);
+    free(copy);
+    return rc;
+}
+
 int px_loader_set_base(px_loader *l, const char *dir)
 {
     char *copy = strdup(dir);

@@ -11,6 +11,9 @@ px_loader *px_loader_new(void);
 /** Appends a directory to the search path (copied; one already on it is not added
  * again). Returns 0, -1 on OOM. */
 int px_loader_add_path(px_loader *l, const char *dir);
+/** Appends each directory of a ':'-separated list (PLEXUS_MODULE_PATH; empty entries are
+ * skipped; NULL: none). Returns 0, -1 on OOM. */
+int px_loader_add_path_list(px_loader *l, const char *list);
 /** The folder a relative module file ("../lb/x.so") is relative to (copied); without
  * one, the current directory. Returns 0, -1 on OOM. */
 int px_loader_set_base(px_loader *l, const char *dir);

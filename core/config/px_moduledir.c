@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "plexus/px_module.h"
 #include "px_moduledir.h"
 
 /* Set by core/CMakeLists.txt; these fallbacks only serve a build without it. */
@@ -94,4 +95,9 @@ const char *px_moduledir_installed(void)
 {
     pthread_once(&px__once, px__find);
     return px__dir;
+}
+
+const char *px_module_dir(void)
+{
+    return px_moduledir_installed();
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plexus/px_descset.h"
 #include "px_reflect.h"
 #include "px_descriptor.pb-c.h"
 #include "px_reflection.pb-c.h"
@@ -40,10 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (reply == NULL)
         return 0;
     const Plexus__Reflection__V1__FileDescriptorsReply *r = (const void *)reply;
-    px_dyn *d = NULL;
+    px_descset *d = NULL;
     px_err err;
     px_err_clear(&err);
-    if (px__dyn_build(r->file, r->n_file, &d, &err) != PX_OK) {
+    if (px_descset_build(r->file, r->n_file, &d, &err) != PX_OK) {
         if (err.msg[0] == '\0') {
             fprintf(stderr, "fuzz_reflect: a refusal without a message\n");
             abort();
@@ -60,14 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 snprintf(full, sizeof full, "%s%s%s", fp->package ? fp->package : "",
                          fp->package && fp->package[0] ? "." : "",
                          fp->message_type[i]->name ? fp->message_type[i]->name : "");
-                const ProtobufCMessageDescriptor *md = px__dyn_message(d, full);
+                const ProtobufCMessageDescriptor *md = px_descset_message(d, full);
                 if (md != NULL)
                     try_message(md, data, size);
             }
             if (fm != NULL)
                 protobuf_c_message_free_unpacked(fm, NULL);
         }
-        px__dyn_free(d);
+        px_descset_free(d);
     }
     protobuf_c_message_free_unpacked(reply, NULL);
     return 0;

@@ -17,8 +17,9 @@ exe=$tmp/embed/embed_greeter
 [ -x "$exe" ] || fail "no embed_greeter in $tmp/embed"
 oot_check_headers "$(find "$tmp/embed" -name 'embed_greeter.c.o.d' | head -n 1)" embed_greeter.c
 
-# One core in the process: the program and plexusd use libplexus.so, none carries its own.
-for bin in "$exe" "$stage/bin/plexusd"; do
+# One core in the process: the program, plexusd, the CLI and the codec bench use
+# libplexus.so, none carries its own.
+for bin in "$exe" "$stage/bin/plexusd" "$stage/bin/plexus" "$stage/bin/plexus-codec-bench"; do
   readelf -d "$bin" | grep -q 'NEEDED.*libplexus.so.1' || fail "$bin is not linked against libplexus.so.1"
   if nm --defined-only "$bin" 2>/dev/null | grep -qw 'px_server_new\|px_config_load\|px_call_v2'; then
     fail "$bin carries a copy of the core"

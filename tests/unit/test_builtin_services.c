@@ -15,6 +15,7 @@
 #include "plexus/px_service.h"
 #include "px_builtin.h"
 #include "px_health.pb-c.h"
+#include "plexus/px_descset.h"
 #include "px_reflect.h"
 #include "px_reflection.pb-c.h"
 #include "px_server_int.h"
@@ -133,14 +134,14 @@ static void test_reflection_round_trip(void **state)
     assert_non_null(f->reply);
     const Plexus__Reflection__V1__FileDescriptorsReply *r = (const void *)f->reply;
     assert_int_equal(r->n_file, 1);
-    px_dyn *d = NULL;
+    px_descset *d = NULL;
     px_err err;
-    assert_int_equal(px__dyn_build(r->file, r->n_file, &d, &err), PX_OK);
+    assert_int_equal(px_descset_build(r->file, r->n_file, &d, &err), PX_OK);
     const ProtobufCMessageDescriptor *gen[] = {
         &calc__add_request__descriptor, &calc__echo_msg__descriptor, &calc__inner__descriptor,
         &calc__echo_msg__attrs_entry__descriptor, &calc__whoami_request__descriptor};
     for (size_t i = 0; i < sizeof gen / sizeof gen[0]; i++) {
-        const ProtobufCMessageDescriptor *dyn = px__dyn_message(d, gen[i]->name);
+        const ProtobufCMessageDescriptor *dyn = px_descset_message(d, gen[i]->name);
         assert_non_null(dyn);
         assert_int_equal(dyn->n_fields, gen[i]->n_fields);
         for (unsigned k = 0; k < gen[i]->n_fields; k++) {
@@ -152,10 +153,10 @@ static void test_reflection_round_trip(void **state)
             assert_int_equal(a->flags, b->flags);
         }
     }
-    const ProtobufCMethodDescriptor *md = px__dyn_method(d, "calc.Calculator", "Echo");
+    const ProtobufCMethodDescriptor *md = px_descset_method(d, "calc.Calculator", "Echo");
     assert_non_null(md);
     assert_string_equal(md->input->name, "calc.EchoMsg");
-    assert_null(px__dyn_method(d, "calc.Calculator", "Nope"));
+    assert_null(px_descset_method(d, "calc.Calculator", "Nope"));
     /* An EchoMsg packed by generated code reads back through the rebuilt descriptor and
      * packs to the same bytes. */
     Calc__EchoMsg m = CALC__ECHO_MSG__INIT;
@@ -175,7 +176,7 @@ static void test_reflection_round_trip(void **state)
     assert_int_equal(protobuf_c_message_pack(dm, b), n);
     assert_memory_equal(a, b, n);
     protobuf_c_message_free_unpacked(dm, NULL);
-    px__dyn_free(d);
+    px_descset_free(d);
 
     req.service = "nope.Svc";
     protobuf_c_message_free_unpacked(f->reply, NULL);

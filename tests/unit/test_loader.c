@@ -1,5 +1,8 @@
 /* px_loader: search order, caching, listing and every refusal's message, on the fixture .so files. */
 #define _GNU_SOURCE
+#define _GNU_SOURCE /* dladdr, dl_iterate_phdr */
+#include <dlfcn.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -541,6 +544,39 @@ static void test_listing(void **state)
     assert_null(px_loader_at(f->l, 3, NULL));
 }
 
+/* Counts the loaded objects called libplexus.so*; remembers the last one's path. */
+static int count_cores(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *slash = strrchr(info->dlpi_name, '/');
+    const char *base = slash ? slash + 1 : info->dlpi_name;
+    if (strncmp(base, "libplexus.so", 12) == 0) {
+        int *n = data;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* A module asks for libplexus.so.1 and binds to the core this process already runs: one
+ * core in the process, and it is a shared object, not a copy inside the test program. */
+static void test_one_core(void **state)
+{
+    fx *f = *state;
+    const char *mods = getenv("PX_MODULE_DIR");
+    assert_non_null(mods);
+    px_loader *l = px_loader_new();
+    assert_int_equal(px_loader_add_path(l, mods), 0);
+    const px_module *m = NULL;
+    assert_int_equal(px_loader_load(l, PX_MOD_CODEC, "json", &m, NULL, &f->err), PX_OK);
+    int cores = 0;
+    dl_iterate_phdr(count_cores, &cores);
+    assert_int_equal(cores, 1);
+    Dl_info self;
+    assert_int_not_equal(dladdr((void *)(uintptr_t)px_loader_new, &self), 0);
+    assert_non_null(strstr(self.dli_fname, "libplexus.so"));
+    px_loader_free(l);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -572,6 +608,7 @@ int main(void)
         T(test_refuse_directive_offset),
         T(test_refuse_bad_arguments),
         T(test_listing),
+        T(test_one_core),
     };
 #undef T
     return cmocka_run_group_tests_name("px_loader", tests, NULL, NULL);

@@ -1,11 +1,10 @@
-/* plexus-codec-bench: finds codec modules and loads them as the core does (loader, defaults, create). */
+/* plexus-codec-bench: finds codec modules and loads them as the core does (loader,
+ * defaults, create), through the SDK's px_codec_open. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec_bench.h"
-#include "px_conf.h"
-#include "px_loader.h"
 
 /* The standard codecs come first, in this order; any other follows by file name. */
 static const char *const px__standard[] = { "codec_protobuf.so", "codec_json.so", "codec_xml.so",
@@ -36,37 +35,17 @@ static int px__load_one(px_bench_codecs *cs, const char *file)
 {
     px_err err;
     px_err_clear(&err);
-    const px_module *mod;
-    if (px_loader_load_file(cs->loader, file, PX_MOD_CODEC, &mod, &err) != PX_OK) {
+    px_bench_codec *c = &cs->v[cs->n];
+    *c = (px_bench_codec){ 0 };
+    /* No YAML keys: every directive takes its default, as a bare `codecs: [name]` does. */
+    if (px_codec_open(NULL, file, "bench", &c->h, &err) != PX_OK) {
         fprintf(stderr, "plexus-codec-bench: %s\n", err.msg);
         return -1;
     }
-    px_bench_codec *c = &cs->v[cs->n];
-    *c = (px_bench_codec){ .mod = mod, .ops = mod->ops };
-    if ((c->path = strdup(file)) == NULL ||
-        (mod->conf_size > 0 && (c->conf = calloc(1, mod->conf_size)) == NULL)) {
-        fprintf(stderr, "plexus-codec-bench: out of memory loading %s\n", file);
-        free(c->path);
-        return -1;
-    }
-    /* No YAML keys: every directive takes its default, as a bare `codecs: [name]` does. */
-    if (px_conf_apply(mod->directives, c->conf, NULL, NULL, file, &err) != PX_OK) {
-        fprintf(stderr, "plexus-codec-bench: %s: %s\n", file, err.msg);
-        free(c->conf);
-        free(c->path);
-        return -1;
-    }
-    c->state = c->conf;
-    if (mod->create != NULL) {
-        px_module_env env = { .config_file = "(plexus-codec-bench)", .server_id = "", .scope = "bench" };
-        if (mod->create(&env, c->conf, &c->state, &err) != PX_OK) {
-            fprintf(stderr, "plexus-codec-bench: %s: create: %s\n", file, err.msg);
-            px_conf_release(mod->directives, c->conf);
-            free(c->conf);
-            free(c->path);
-            return -1;
-        }
-    }
+    c->mod = px_codec_handle_module(c->h);
+    c->ops = px_codec_handle_ops(c->h);
+    c->state = px_codec_handle_state(c->h);
+    c->path = px_codec_handle_path(c->h);
     cs->n++;
     return 0;
 }
@@ -112,9 +91,8 @@ int px_bench_load(px_bench_codecs *cs, const char *dir, char *const *extra, size
     if (dir != NULL && found == NULL)
         return -1;
     int rc = 0;
-    cs->loader = px_loader_new();
     cs->v = calloc(n_found + n_extra + 1, sizeof *cs->v);
-    if (cs->loader == NULL || cs->v == NULL) {
+    if (cs->v == NULL) {
         fprintf(stderr, "plexus-codec-bench: out of memory\n");
         rc = -1;
     }
@@ -141,16 +119,8 @@ const px_bench_codec *px_bench_find(const px_bench_codecs *cs, const char *name)
 
 void px_bench_unload(px_bench_codecs *cs)
 {
-    for (size_t i = 0; i < cs->n; i++) {
-        px_bench_codec *c = &cs->v[i];
-        if (c->mod->create != NULL && c->mod->destroy != NULL)
-            c->mod->destroy(c->state);
-        px_conf_release(c->mod->directives, c->conf);
-        free(c->conf);
-        free(c->path);
-    }
+    for (size_t i = 0; i < cs->n; i++)
+        px_codec_close(cs->v[i].h);
     free(cs->v);
-    if (cs->loader != NULL)
-        px_loader_free(cs->loader);
     *cs = (px_bench_codecs){ 0 };
 }

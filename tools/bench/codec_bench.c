@@ -6,8 +6,6 @@
 #include "calc.pb-c.h"
 #include "codec_bench.h"
 #include "px_arena.h"
-#include "px_codec_abi.h"
-#include "px_moduledir.h"
 #include "px_test_calc.h"
 
 #ifndef PX_VERSION
@@ -56,7 +54,7 @@ typedef struct px__job {
     const ProtobufCMessage *msg;
     px_buf out;     /* the encoding; the encode loop rewrites it in place */
     px_err err;
-    px_decode_with_fn decode_with; /* NULL: the codec has none */
+    px_codec_decode_with_fn decode_with; /* NULL: the codec has none */
     px_arena arena;
     _Alignas(16) unsigned char arena_mem[PX__ARENA_BYTES];
 } px__job;
@@ -328,7 +326,7 @@ int main(int argc, char **argv)
         }
     }
     if (dir == NULL || *dir == '\0')
-        dir = px_moduledir_installed();
+        dir = px_module_dir();
 
     px_bench_codecs cs;
     if (px_bench_load(&cs, dir, argv + optind, (size_t)(argc - optind)) != 0) {

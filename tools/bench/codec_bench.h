@@ -9,15 +9,14 @@
 
 /** A codec module loaded the way the core loads it: checked, defaults applied, created. */
 typedef struct px_bench_codec {
+    px_codec_handle *h;
     const px_module *mod;
     const px_codec_ops *ops;
-    void *conf;  /**< mod->conf_size bytes with the directives' defaults */
-    void *state; /**< what create() made, or conf when the module has no create() */
-    char *path;
+    void *state;
+    const char *path;
 } px_bench_codec;
 
 typedef struct px_bench_codecs {
-    struct px_loader *loader;
     px_bench_codec *v;
     size_t n;
 } px_bench_codecs;

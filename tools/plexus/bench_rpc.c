@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "bench_rpc.h"
-#include "px_conf.h"
 
 /* Seconds: a plain number ("5", "0.5") or a duration with a unit ("500ms", "1m"). */
 static const char *px__parse_seconds(const char *text, double *out)

@@ -313,35 +313,36 @@ static void px__drain(px__bench *b)
         usleep(1000);
 }
 
-static const px_upstream_conf *px__upstream(px_config *cfg, const char *name)
+/* The upstream the bench calls: the named one, or the config's only one. */
+static const char *px__upstream(const px_config *cfg, const char *name)
 {
     if (name == NULL)
-        return cfg->client.n_upstreams == 1 ? &cfg->client.upstreams[0] : NULL;
-    for (size_t i = 0; i < cfg->client.n_upstreams; i++)
-        if (strcmp(cfg->client.upstreams[i].name, name) == 0)
-            return &cfg->client.upstreams[i];
-    return NULL;
+        return px_config_upstream_count(cfg) == 1 ? px_config_upstream_name(cfg, 0) : NULL;
+    return px_config_upstream_codec(cfg, name) != NULL ? name : NULL;
 }
 
 static int px__setup(px__bench *b, px_config *cfg)
 {
     const px_bench_args *a = b->a;
-    px_upstream_conf *uc = (px_upstream_conf *)px__upstream(cfg, a->upstream);
-    if (uc != NULL) {
-        /* One client, C multiplexed connections per endpoint on its IO thread(s): the
-         * same shape as the raw and gRPC peers (one client thread, C sockets). */
-        uc->connections_per_endpoint = a->connections;
-        b->r->upstream = uc->name;
-        b->r->codec = px_modlist_one(uc->mods, PX_MOD_CODEC)->mod->name;
-        b->r->endpoints = (int)uc->n_endpoints;
-    }
+    const char *up = px__upstream(cfg, a->upstream);
     px_err err;
     px_err_clear(&err);
+    if (up != NULL) {
+        /* One client, C multiplexed connections per endpoint on its IO thread(s): the
+         * same shape as the raw and gRPC peers (one client thread, C sockets). */
+        if (px_config_upstream_set_connections(cfg, up, a->connections, &err) != PX_OK) {
+            fprintf(stderr, "plexus: %s\n", err.msg);
+            return -1;
+        }
+        b->r->upstream = up;
+        b->r->codec = px_config_upstream_codec(cfg, up);
+        b->r->endpoints = (int)px_config_upstream_endpoints(cfg, up);
+    }
     if (px_client_new(cfg, a->upstream, &b->cl, &err) != PX_OK) {
         fprintf(stderr, "plexus: %s\n", err.msg);
         return -1;
     }
-    b->r->io_threads = cfg->client.io_threads > 0 ? cfg->client.io_threads : 1;
+    b->r->io_threads = px_config_io_threads(cfg);
     b->n_hists = b->r->io_threads;
     b->n_slots = (size_t)a->connections * (size_t)a->inflight * (size_t)b->r->endpoints;
     b->hists = calloc((size_t)b->n_hists, sizeof *b->hists);

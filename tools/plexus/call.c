@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "px_conf.h"
-#include "px_config_int.h"
 
 typedef struct px__call_args {
     const char *file;
@@ -110,25 +108,28 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
     return PX_CLI_OK;
 }
 
-/* The .proto service descriptor a client.descriptors module carries, or NULL if it has none. */
-static const ProtobufCServiceDescriptor *px__descriptor(const px_modref *ref)
+/* The file module m came from (for messages). */
+static const char *px__module_path(const px_config *cfg, const px_module *m)
 {
-    const px_service_ops *ops = ref->mod->ops;
-    const ProtobufCServiceDescriptor *sd = ops ? ops->descriptor : NULL;
-    return sd != NULL && sd->magic == PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC ? sd : NULL;
+    for (size_t i = 0; i < px_config_module_count(cfg); i++) {
+        const char *path = NULL;
+        if (px_config_module(cfg, i, &path) == m)
+            return path;
+    }
+    return "?";
 }
 
 /* Every "package.Service/Method" the config's descriptors offer, for error messages. */
 static void px__list_methods(const px_config *cfg)
 {
-    fprintf(stderr, "known methods (client.descriptors of %s):\n", cfg->file);
-    for (size_t i = 0; i < cfg->client.n_descriptors; i++) {
-        const px_modref *ref = &cfg->client.descriptors[i];
-        const ProtobufCServiceDescriptor *sd = px__descriptor(ref);
+    fprintf(stderr, "known methods (client.descriptors of %s):\n", px_config_file(cfg));
+    for (size_t i = 0; i < px_config_descriptor_count(cfg); i++) {
+        const px_module *mod = NULL;
+        const ProtobufCServiceDescriptor *sd = px_config_descriptor(cfg, i, &mod);
         if (sd == NULL) {
             fprintf(stderr, "  (service module '%s' from %s carries no .proto descriptor: "
                             "its px_service_ops.descriptor is NULL)\n",
-                    ref->mod->name, ref->path);
+                    mod->name, px__module_path(cfg, mod));
             continue;
         }
         for (unsigned m = 0; m < sd->n_methods; m++)
@@ -144,17 +145,17 @@ const ProtobufCMethodDescriptor *px_cli_find_method(const px_config *cfg, const 
                 method);
         return NULL;
     }
-    if (cfg->client.n_descriptors == 0) {
+    if (px_config_descriptor_count(cfg) == 0) {
         fprintf(stderr,
                 "plexus: %s: no client.descriptors: name the SERVICE modules whose methods "
                 "you call (e.g. descriptors: [calc])\n",
-                cfg->file);
+                px_config_file(cfg));
         return NULL;
     }
     size_t svc_len = (size_t)(slash - method);
     const ProtobufCServiceDescriptor *svc = NULL;
-    for (size_t i = 0; i < cfg->client.n_descriptors && svc == NULL; i++) {
-        const ProtobufCServiceDescriptor *sd = px__descriptor(&cfg->client.descriptors[i]);
+    for (size_t i = 0; i < px_config_descriptor_count(cfg) && svc == NULL; i++) {
+        const ProtobufCServiceDescriptor *sd = px_config_descriptor(cfg, i, NULL);
         if (sd != NULL && strlen(sd->name) == svc_len && strncmp(sd->name, method, svc_len) == 0)
             svc = sd;
     }
@@ -175,41 +176,19 @@ int px_cli_json_codec_open(px_config *cfg, px_cli_codec *c)
     px_err err;
     px_err_clear(&err);
     memset(c, 0, sizeof *c);
-    if (px_loader_load(cfg->loader, PX_MOD_CODEC, "json", &c->ref.mod, &c->ref.path, &err) !=
-        PX_OK) {
+    if (px_codec_open(cfg, "json", "plexus call", &c->h, &err) != PX_OK) {
         fprintf(stderr, "plexus: cannot load the JSON codec: %s\n", err.msg);
         return -1;
     }
-    /* No YAML block configures it here: its conf holds the directive defaults. */
-    if (c->ref.mod->conf_size > 0 &&
-        ((c->ref.conf = calloc(1, c->ref.mod->conf_size)) == NULL ||
-         px_conf_apply(c->ref.mod->directives, c->ref.conf, NULL, NULL, cfg->file, &err) !=
-             PX_OK)) {
-        fprintf(stderr, "plexus: json codec: %s\n", c->ref.conf ? err.msg : "out of memory");
-        free(c->ref.conf);
-        c->ref.conf = NULL;
-        return -1;
-    }
-    px_module_env env = {.config_file = cfg->file, .server_id = "", .scope = "plexus call"};
-    if (px_modref_create(&c->ref, &env, &c->state, &err) != PX_OK) {
-        fprintf(stderr, "plexus: %s\n", err.msg);
-        px_conf_release(c->ref.mod->directives, c->ref.conf);
-        free(c->ref.conf);
-        c->ref.conf = NULL;
-        return -1;
-    }
-    c->ops = c->ref.mod->ops;
+    c->ops = px_codec_handle_ops(c->h);
+    c->state = px_codec_handle_state(c->h);
     return 0;
 }
 
 void px_cli_json_codec_close(px_cli_codec *c)
 {
-    if (c->ops == NULL)
-        return;
-    px_modref_destroy(&c->ref, c->state);
-    if (c->ref.conf != NULL)
-        px_conf_release(c->ref.mod->directives, c->ref.conf);
-    free(c->ref.conf);
+    px_codec_close(c->h);
+    memset(c, 0, sizeof *c);
 }
 
 /* Makes the call; prints the reply as JSON, or "STATUS: message". */

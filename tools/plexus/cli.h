@@ -4,7 +4,6 @@
 
 #include <stdio.h>
 #include "plexus/plexus.h"
-#include "px_config_int.h"
 
 /* Exit statuses: done, the operation failed, bad usage or bad input. PX_CLI_DONE is
  * not one: an option parser's "--help or --version was printed: exit 0 now". */
@@ -59,7 +58,7 @@ px_config *px_cli_load_config(const char *file);
 
 /** The JSON codec, instantiated from the config's loader (same module path). */
 typedef struct px_cli_codec {
-    px_modref ref;
+    px_codec_handle *h;
     const px_codec_ops *ops;
     void *state;
 } px_cli_codec;
@@ -103,7 +102,7 @@ typedef struct px_cli_remote {
     const char *addr;
     px_config *cfg;     /* made for the address: its one upstream, default modules */
     px_client *client;
-    struct px_dyn *dyn; /* the descriptors reflection gave (px_cli_remote_method) */
+    struct px_descset *dyn; /* the descriptors reflection gave (px_cli_remote_method) */
 } px_cli_remote;
 
 /** Whether a CLI argument is HOST:PORT rather than SERVICE/METHOD. */

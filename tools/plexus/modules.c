@@ -3,8 +3,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "px_conf.h"
-#include "px_config_int.h"
 
 /* Column widths over every module, so the table lines up as one. */
 typedef struct px__widths {
@@ -24,11 +22,11 @@ static const char *px__default_text(const px_directive *d)
     return d->required ? "(required)" : "-";
 }
 
-static void px__measure(const px_loader *l, px__widths *w)
+static void px__measure(const px_config *cfg, px__widths *w)
 {
     *w = (px__widths){strlen("KIND"), strlen("NAME"), strlen("VERSION"), 0, 0, 0};
-    for (size_t i = 0; i < px_loader_count(l); i++) {
-        const px_module *m = px_loader_at(l, i, NULL);
+    for (size_t i = 0; i < px_config_module_count(cfg); i++) {
+        const px_module *m = px_config_module(cfg, i, NULL);
         w->kind = px__max(w->kind, strlen(px_module_kind_name(m->kind)));
         w->name = px__max(w->name, strlen(m->name));
         w->version = px__max(w->version, strlen(m->version ? m->version : "-"));
@@ -82,18 +80,17 @@ int px_cli_modules(int argc, char **argv)
     px_config *cfg = px_cli_load_config(file);
     if (cfg == NULL)
         return PX_CLI_FAIL;
-    const px_loader *l = cfg->loader;
     px__widths w;
-    px__measure(l, &w);
+    px__measure(cfg, &w);
     printf("%-*s  %-*s  %-*s  %s\n", w.kind, "KIND", w.name, "NAME", w.version, "VERSION", "PATH");
-    for (size_t i = 0; i < px_loader_count(l); i++) {
+    for (size_t i = 0; i < px_config_module_count(cfg); i++) {
         const char *path = NULL;
-        const px_module *m = px_loader_at(l, i, &path);
+        const px_module *m = px_config_module(cfg, i, &path);
         printf("%-*s  %-*s  %-*s  %s\n", w.kind, px_module_kind_name(m->kind), w.name, m->name,
                w.version, m->version ? m->version : "-", path ? path : "-");
         px__print_directives(m, &w);
     }
-    if (px_loader_count(l) == 0)
+    if (px_config_module_count(cfg) == 0)
         printf("(the configuration loads no modules)\n");
     px_config_free(cfg);
     return PX_CLI_OK;

@@ -8,9 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "px_conf.h"
 #include "px_health.pb-c.h"
-#include "px_reflect.h"
+#include "plexus/px_descset.h"
 #include "px_reflection.pb-c.h"
 
 #define PX_REFLECTION_SVC "plexus.reflection.v1.Reflection"
@@ -91,7 +90,7 @@ int px_cli_remote_open(px_cli_remote *r, const char *addr)
 
 void px_cli_remote_close(px_cli_remote *r)
 {
-    px__dyn_free(r->dyn);
+    px_descset_free(r->dyn);
     px_client_free(r->client);
     px_config_free(r->cfg);
     *r = (px_cli_remote){0};
@@ -153,13 +152,13 @@ const ProtobufCMethodDescriptor *px_cli_remote_method(px_cli_remote *r, const ch
     if (st != PX_OK)
         return NULL;
     const Plexus__Reflection__V1__FileDescriptorsReply *files = (const void *)reply;
-    st = px__dyn_build(files->file, files->n_file, &r->dyn, &err);
+    st = px_descset_build(files->file, files->n_file, &r->dyn, &err);
     px_msg_free(reply);
     if (st != PX_OK) {
         fprintf(stderr, "plexus: %s's descriptors of %s: %s\n", r->addr, svc, err.msg);
         return NULL;
     }
-    const ProtobufCMethodDescriptor *md = px__dyn_method(r->dyn, svc, slash + 1);
+    const ProtobufCMethodDescriptor *md = px_descset_method(r->dyn, svc, slash + 1);
     if (md == NULL) {
         fprintf(stderr, "plexus: unknown method '%s' of service %s at %s\n", slash + 1, svc,
                 r->addr);

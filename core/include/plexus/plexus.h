@@ -22,6 +22,7 @@
 #include "px_server.h"
 #include "px_log.h"
 #include "px_codec_util.h"
+#include "px_descset.h"
 
 #define PLEXUS_VERSION "0.1.0"
 

@@ -44,6 +44,45 @@ typedef struct px_codec_ops {
                              ProtobufCMessage **out, px_err *err);
 } px_codec_ops;
 
+/** The type of px_codec_ops.decode_with. */
+typedef px_status (*px_codec_decode_with_fn)(void *state, const ProtobufCMessageDescriptor *desc,
+                                             const uint8_t *data, size_t len,
+                                             ProtobufCAllocator *alloc, ProtobufCMessage **out,
+                                             px_err *err);
+
+/** Codec module m's decode_with, or NULL when m is not a codec, predates ABI 1.1 (its op
+ *  table ends before the field) or has none. */
+static inline px_codec_decode_with_fn px_codec_decode_with(const px_module *m)
+{
+    if (m->kind != PX_MOD_CODEC || m->abi_major != 1 || m->abi_minor < 1)
+        return NULL;
+    return ((const px_codec_ops *)m->ops)->decode_with;
+}
+
+/*
+ * A codec outside a call: an instance of codec module name, loaded through cfg's
+ * module search path and configured with its directives' defaults, for a program that
+ * encodes or decodes on its own (the CLI turns JSON arguments into requests, the codec
+ * bench times every codec). Since ABI 1.5 (new functions only).
+ */
+struct px_config;
+typedef struct px_codec_handle px_codec_handle;
+/** name: a codec module's name ("json"), found as cfg's modules are, or the path of a
+ *  codec_*.so file (it holds a '/'). cfg NULL: the handle loads the module itself, from
+ *  PLEXUS_MODULE_PATH then the installed directory. scope names the user in the
+ *  module's messages ("plexus call"). */
+PX_API px_status px_codec_open(const struct px_config *cfg, const char *name,
+                               const char *scope, px_codec_handle **out, px_err *err);
+PX_API const px_codec_ops *px_codec_handle_ops(const px_codec_handle *h);
+/** The state to pass to the ops. */
+PX_API void *px_codec_handle_state(const px_codec_handle *h);
+/** The module, and the file it came from. */
+PX_API const px_module *px_codec_handle_module(const px_codec_handle *h);
+PX_API const char *px_codec_handle_path(const px_codec_handle *h);
+/** Destroys the instance; the module stays loaded until cfg is freed (without cfg: is
+ *  unloaded now). NULL is a no-op. */
+PX_API void px_codec_close(px_codec_handle *h);
+
 /** Bytes one value of this type occupies in a protobuf-c struct or repeated array. */
 static inline size_t px_pb_value_size(ProtobufCType type)
 {

@@ -21,7 +21,8 @@ extern "C" {
                         * 3: metadata API, px_call_opts grew (old symbols kept);
                         * 4: PROTOCOL kind; 5: px_log, embedding a server (px_server.h),
                         * px_cmsg.max_inflight, PX_PROTO_CANCEL_FREES, the codecs'
-                        * descriptor walking (px_codec_util.h: functions only) */
+                        * descriptor walking (px_codec_util.h: functions only), a
+                        * config's public view, px_codec_open, px_descset.h */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
@@ -56,6 +57,10 @@ PX_API const char *px_module_kind_name(px_module_kind kind);
 /** File-name prefix the loader uses for a kind: "codec_", "lb_", "failover_", "timeout_",
  *  "service_", "naming_", "filter_", "proto_". */
 PX_API const char *px_module_kind_prefix(px_module_kind kind);
+/** The installed module directory this libplexus searches last (docs/CONFIG.md): found
+ *  from where libplexus runs, so it follows a moved install; the build's modules/ inside
+ *  a build tree. Never NULL. Since ABI 1.5. */
+PX_API const char *px_module_dir(void);
 
 /** The value type of a config directive and the C type it is stored as. */
 typedef enum px_dir_type {
@@ -67,6 +72,10 @@ typedef enum px_dir_type {
     PX_DIR_STRING,   /**< char *, owned by the core and freed with the config */
     PX_DIR_ENUM,     /**< int: index into enum_values */
 } px_dir_type;
+
+/** "bool", "int", "double", "duration", "size", "string", "enum"; "unknown" otherwise.
+ *  Since ABI 1.5. */
+PX_API const char *px_dir_type_name(px_dir_type type);
 
 /**
  * A config key a module accepts, as data (nginx's ngx_command_t made small).
