@@ -2,6 +2,7 @@
  * loop registers the context under a request id, arms the deadline, picks an endpoint,
  * writes the frame on a multiplexed connection and matches the reply by id. */
 #include "px_client_int.h"
+#include "px_client_read.h"
 #include "px_client_filter.h"
 
 #include <stdio.h>
@@ -557,39 +558,16 @@ static void px__cconn_on_msg(px_cconn *cc, const px_cmsg *m)
 }
 
 /* What the server sent, one message at a time through the upstream's protocol. */
+static void px__cconn_msg(px_conn *c, const px_cmsg *m)
+{
+    px__cconn_on_msg((px_cconn *)c, m);
+}
+
 static size_t px__cconn_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
 {
     px_cconn *cc = (px_cconn *)c;
     px_upstream *up = cc->lp->cl->up;
-    const px_protocol_ops *p = up->proto;
-    size_t off = 0, out_was = c->out.len;
-    int empty = 0;
-    while (!c->closed && !c->finishing) {
-        px_cmsg m;
-        size_t used = 0;
-        px_err err;
-        int r = p->client_next(cc->pstate, buf + off, len - off, &up->plim, &c->out, &m, &used,
-                               &err);
-        off += used;
-        if (r == PX_CNEXT_MORE)
-            break;
-        if (r == PX_CNEXT_MSG && used == 0 && ++empty > 1) {
-            /* Only a synthesized READY may take no bytes: a loop otherwise. */
-            r = PX_CNEXT_ERROR;
-            px_err_set(&err, PX_INTERNAL, "messages that consumed no bytes");
-        }
-        if (r == PX_CNEXT_ERROR) {
-            px_err final;
-            /* worded as the blocking client words it: the server is at fault */
-            px_err_set(&final, PX_INTERNAL, "protocol error from %s: %s", c->peer, err.msg);
-            px_conn_close(c, &final);
-            break;
-        }
-        px__cconn_on_msg(cc, &m);
-    }
-    if (c->out.len != out_was && !c->closed)
-        px_conn_out(c); /* the protocol owed the server something: flush it */
-    return off;
+    return px_client_read(c, up->proto, cc->pstate, &up->plim, buf, len, px__cconn_msg);
 }
 
 static size_t px__cconn_msg_size(px_conn *c, const uint8_t *buf, size_t len)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "px_client_int.h"
+#include "px_client_read.h"
 #include "px_health.h"
 #include "px_native_client.h"
 #include "px_net.h"
@@ -53,36 +54,16 @@ static void px__probe_on_msg(px_probe *p, const px_cmsg *m)
     }
 }
 
+static void px__probe_msg(px_conn *c, const px_cmsg *m)
+{
+    px__probe_on_msg((px_probe *)c, m);
+}
+
 static size_t px__probe_on_bytes(px_conn *c, const uint8_t *buf, size_t len)
 {
     px_probe *p = (px_probe *)c;
     px_upstream *up = p->lp->cl->up;
-    size_t off = 0;
-    int empty = 0;
-    while (!c->closed && !c->finishing) {
-        px_cmsg m;
-        size_t used = 0;
-        px_err err;
-        int r = up->proto->client_next(p->pstate, buf + off, len - off, &up->plim, &c->out, &m,
-                                       &used, &err);
-        off += used;
-        if (r == PX_CNEXT_MORE)
-            break;
-        if (r == PX_CNEXT_MSG && used == 0 && ++empty > 1) {
-            /* Only a synthesized READY may take no bytes: a loop otherwise. */
-            r = PX_CNEXT_ERROR;
-            px_err_set(&err, PX_INTERNAL, "messages that consumed no bytes");
-        }
-        if (r == PX_CNEXT_ERROR) {
-            px_err e;
-            /* worded as the blocking client words it: the server is at fault */
-            px_err_set(&e, PX_INTERNAL, "protocol error from %s: %s", c->peer, err.msg);
-            px_conn_close(c, &e);
-            break;
-        }
-        px__probe_on_msg(p, &m);
-    }
-    return off;
+    return px_client_read(c, up->proto, p->pstate, &up->plim, buf, len, px__probe_msg);
 }
 
 static void px__probe_on_close(px_conn *c, const px_err *why)
