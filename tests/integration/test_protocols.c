@@ -575,6 +575,76 @@ static void test_malformed_fx_header_fails(void **state)
     close(fd);
 }
 
+/* ---- (4b) the core's guards against a faulty protocol ---------------------------------- */
+
+/* A protocol that consumes nothing (fx's HOG fault): the core keeps at most max_meta +
+ * max_frame + 64 KiB of what it leaves, then ends the connection saying so. */
+static void test_unconsumed_bytes_capped(void **state)
+{
+    (void)state;
+    px_proc tiny;
+    assert_int_equal(px_proc_start(&tiny, "tiny", "  codecs: [protobuf]\n"
+                                                  "  protocols: [fx]\n"
+                                                  "  limits: { max_frame: 4KiB, max_meta: 1KiB }\n"
+                                                  "  services:\n"
+                                                  "    - module: calc\n"),
+                     0);
+    int fd = px_raw_connect(tiny.port);
+    assert_true(fd >= 0);
+    raw_write(fd, "FX1 PING 1\nFX1 HOG\n", 19);
+    static char junk[128 * 1024]; /* past the cap: 4096 + 1024 + 65536 = 70656 bytes */
+    memset(junk, 'j', sizeof junk);
+    raw_write(fd, junk, sizeof junk);
+    char hdr[600], pay[4096];
+    assert_int_equal(raw_msg(fd, hdr, sizeof hdr, pay, sizeof pay), 0);
+    assert_string_equal(hdr, "FX1 PONG 1");
+    size_t n = raw_msg(fd, hdr, sizeof hdr, pay, sizeof pay);
+    char want[64];
+    snprintf(want, sizeof want, "FX1 FAIL %d %zu", PX_RESOURCE_EXHAUSTED, n);
+    assert_string_equal(hdr, want);
+    if (!strstr(pay, "a message of more than 70656 bytes (max_meta + max_frame + 64 KiB)"))
+        fail_msg("FAIL message: '%s'", pay);
+    assert_true(raw_closed(fd));
+    close(fd);
+    /* The server goes on. */
+    fd = px_raw_connect(tiny.port);
+    raw_add(fd, 1, "-", 1, 2);
+    raw_msg(fd, hdr, sizeof hdr, pay, sizeof pay);
+    assert_memory_equal(hdr, "FX1 OK 1 0 ", 11);
+    close(fd);
+    assert_int_equal(px_proc_stop(&tiny), 0);
+}
+
+/* A client protocol whose messages take no bytes (fx's ZERO fault, answered to method
+ * fx.Fault/Zero): both clients stop reading it and fail the call, naming the server,
+ * instead of looping; the next call gets a new connection. */
+static void test_zero_byte_messages_stopped(void **state)
+{
+    (void)state;
+    px_config *cfg;
+    px_client *c = client(&cfg, F.both.port, TIMEOUTS "      protocol: fx\n");
+    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
+    for (int wait = 0; wait < 2; wait++) {
+        px_err err;
+        ProtobufCMessage *rep = NULL;
+        px_status st = wait ? px_call_wait(c, "fx.Fault/Zero", &req.base,
+                                           &calc__add_reply__descriptor, NULL, &rep, &err)
+                            : px_call(c, "fx.Fault/Zero", &req.base,
+                                      &calc__add_reply__descriptor, NULL, &rep, &err);
+        assert_int_equal(st, PX_INTERNAL);
+        char want[128];
+        snprintf(want, sizeof want, "protocol error from 127.0.0.1:%d: messages that consumed "
+                 "no bytes", F.both.port);
+        if (!strstr(err.msg, want))
+            fail_msg("%s client: '%s' lacks '%s'", wait ? "async" : "blocking", err.msg, want);
+        int64_t sum = 0;
+        assert_int_equal(add(c, wait, 2, 3, &sum, &err), PX_OK);
+        assert_int_equal(sum, 5);
+    }
+    px_client_free(c);
+    px_config_free(cfg);
+}
+
 /* ---- (5) config: unknown protocols at FILE:LINE:COL ------------------------------------------ */
 
 /* `plexusd -t` on text: its exit status, stderr in err. */
@@ -638,6 +708,8 @@ int main(void)
         cmocka_unit_test(test_http_request_closed_and_logged),
         cmocka_unit_test(test_fx_only_refuses_native),
         cmocka_unit_test(test_malformed_fx_header_fails),
+        cmocka_unit_test(test_unconsumed_bytes_capped),
+        cmocka_unit_test(test_zero_byte_messages_stopped),
         cmocka_unit_test(test_unknown_protocol_names_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
