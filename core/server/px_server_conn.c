@@ -145,6 +145,15 @@ static void px__watchdog_cb(struct ev_loop *ev, ev_timer *w, int revents)
     ev_timer_again(ev, w);
 }
 
+void px__sconn_ready(px_sconn *sc)
+{
+    sc->ready = 1;
+    /* The watchdog sleeps toward the handshake's deadline: wake it for the nearest one
+     * now, or an idle_timeout shorter than handshake_timeout would wait for that. */
+    if (!sc->conn.closed && ev_is_active(&sc->watchdog_w))
+        px__watchdog_cb(sc->sl->loop.ev, &sc->watchdog_w, 0);
+}
+
 void px__sconn_call_ended(px_sconn *sc)
 {
     if (sc->conn.finishing) {

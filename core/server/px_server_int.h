@@ -184,6 +184,8 @@ void px__sconn_unanswerable(px_sconn *sc);
 void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags,
                      const char *fmt, ...) PX_PRINTF(5, 6);
 /** A call of sc ended: closes a draining or finishing connection that became idle. */
+/** The protocol's handshake is complete (px_pconn_ready): the time limits re-arm. */
+void px__sconn_ready(px_sconn *sc);
 void px__sconn_call_ended(px_sconn *sc);
 void px__sloop_drain_task(px_loop *loop, void *arg);
 void px__sloop_force_task(px_loop *loop, void *arg);

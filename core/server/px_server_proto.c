@@ -39,7 +39,7 @@ const px_pcodec *px_pconn_codec(px_pconn *pc, const char *name, size_t len, px_e
 
 const char *px_pcodec_name(const px_pcodec *c) { return ((const px_codec_inst *)c)->name; }
 
-void px_pconn_ready(px_pconn *pc) { px__sc(pc)->ready = 1; }
+void px_pconn_ready(px_pconn *pc) { px__sconn_ready(px__sc(pc)); }
 
 void px_pconn_request(px_pconn *pc, const px_preq *r)
 {
