@@ -41,6 +41,7 @@ typedef struct gr_stream {
     unsigned dispatched : 1; /* handed to px_pconn_request */
     unsigned answered : 1;   /* a response was submitted to nghttp2 */
     unsigned refused : 1;    /* answered with an error before it ran: DATA is dropped */
+    unsigned doomed : 1;     /* refused, answered at END_STREAM: DATA is dropped until then */
     px_status bad_st;      /* the first thing wrong with the request (PX_OK: nothing) */
     char bad_msg[256];
     /* the answer: the length-prefixed reply, read by nghttp2 as the DATA source */

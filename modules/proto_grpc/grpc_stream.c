@@ -73,6 +73,16 @@ static void gr_refuse(gr_stream *s)
         gr_fail(s->c, PX_RESOURCE_EXHAUSTED, NGHTTP2_INTERNAL_ERROR, "out of memory");
 }
 
+/* A refused request is answered when the client has sent all of it (END_STREAM): an
+ * answer that ends the stream while the client still uploads leaves some clients
+ * waiting (curl). What it still sends is dropped meanwhile; the read_timeout bounds
+ * the wait. A message over max_frame is answered at once instead (gr_on_data). */
+static void gr_doom(gr_stream *s)
+{
+    s->doomed = 1;
+    gr_stream_drop_request(s);
+}
+
 /* content-type "application/grpc[+subtype][;params]": the codec (proto: protobuf). */
 static void gr_content_type(gr_stream *s, const uint8_t *v, size_t len)
 {
@@ -206,7 +216,7 @@ static void gr_headers_done(gr_stream *s)
     if (s->bad_st == PX_OK && !s->seen_path)
         gr_bad(s, PX_UNIMPLEMENTED, "no :path naming the method");
     if (s->bad_st != PX_OK)
-        gr_refuse(s);
+        gr_doom(s);
 }
 
 /* The message's size from its 5-byte prefix (the body holds it). */
@@ -221,7 +231,7 @@ static int gr_on_data(nghttp2_session *session, uint8_t flags, int32_t stream_id
 {
     gr_conn *c = ud;
     gr_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
-    if (!s || s->refused || s->answered || s->dispatched)
+    if (!s || s->doomed || s->answered || s->dispatched)
         return 0;
     const px_plimits *lim = px_pconn_limits(c->pc);
     while (len > 0 && s->bad_st == PX_OK) {
@@ -256,8 +266,10 @@ static int gr_on_data(nghttp2_session *session, uint8_t flags, int32_t stream_id
         }
     }
     gr_stream_account(s);
-    if (s->bad_st != PX_OK)
-        gr_refuse(s);
+    if (s->bad_st == PX_RESOURCE_EXHAUSTED)
+        gr_refuse(s); /* at once: no use uploading the rest */
+    else if (s->bad_st != PX_OK)
+        gr_doom(s);
     return px_pconn_more(c->pc) ? 0 : NGHTTP2_ERR_PAUSE;
 }
 
@@ -319,14 +331,15 @@ static int gr_on_frame(nghttp2_session *session, const nghttp2_frame *frame, voi
     if (hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA)
         return 0;
     gr_stream *s = nghttp2_session_get_stream_user_data(session, hd->stream_id);
-    if (!s || s->refused || s->answered || s->dispatched)
+    if (!s || s->answered || s->dispatched)
         return 0;
-    if (hd->type == NGHTTP2_HEADERS && !s->trailers) {
+    if (hd->type == NGHTTP2_HEADERS && !s->trailers && !s->doomed)
         gr_headers_done(s);
-        if (s->refused)
-            return 0;
-    }
-    if (hd->flags & NGHTTP2_FLAG_END_STREAM)
+    if (!(hd->flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    if (s->doomed)
+        gr_refuse(s);
+    else
         gr_dispatch(s);
     return 0;
 }
