@@ -183,8 +183,9 @@ static int gr_session_new(gr_conn *c)
     /* HPACK without a dynamic table: a reply the core cuts out of out (over the memory
      * budget, after reply_end) then leaves the peer's decoder in step with ours. */
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
-    /* CVE-2023-44487 (rapid reset): 1000 RST_STREAM at once, then 33 a second. */
-    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+    /* CVE-2023-44487 (rapid reset): our own bucket (gr_conn.resets) ends the connection
+     * first, with a message; nghttp2's, twice as wide, is the backstop. */
+    nghttp2_option_set_stream_reset_rate_limit(opt, 2000, 66);
     nghttp2_option_set_max_settings(opt, 32);       /* entries in one SETTINGS frame */
     nghttp2_option_set_max_outbound_ack(opt, 1000); /* acks the peer does not read */
     nghttp2_option_set_max_continuations(opt, 8);   /* CONTINUATION floods */
@@ -219,7 +220,8 @@ int gr_conn_open(void *state, px_pconn *pc, void **cs)
     uint64_t hl = px_pconn_limits(pc)->max_meta / 3 * 4 + 8192;
     c->hdr_limit = hl > (1u << 24) ? (1u << 24) : (uint32_t)hl;
     gr_bucket_init(&c->settings, 100, 10); /* a peer changes its settings a few times */
-    gr_bucket_init(&c->pings, 1000, 100);  /* keepalive and BDP probes */
+    gr_bucket_init(&c->pings, 500, 50);   /* keepalive and BDP probes */
+    gr_bucket_init(&c->resets, 1000, 33);  /* cancelled calls: CVE-2023-44487's measure */
     if (gr_session_new(c) != 0) {
         if (c->s)
             nghttp2_session_del(c->s);
@@ -249,6 +251,11 @@ size_t gr_conn_recv(void *cs, const uint8_t *buf, size_t len)
                 "HTTP/2 error from %s: %s", px_pconn_peer(c->pc), nghttp2_strerror((int)n));
     }
     gr_flush(c, px_pconn_out(c->pc));
+    if (!c->failed && !nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s))
+        /* nghttp2 ended the session itself (its GOAWAY is out, or the client's came
+         * and no stream is left): the core must close the connection too */
+        gr_fail(c, PX_UNAVAILABLE, NGHTTP2_NO_ERROR, "the HTTP/2 session with %s is over",
+                px_pconn_peer(c->pc));
     return c->failed || n < 0 ? len : (size_t)n;
 }
 

@@ -59,7 +59,7 @@ struct gr_conn {
     int failed;            /* px_pconn_fail was called: nothing more is read */
     int ready;             /* the client's SETTINGS came: the handshake is over */
     uint32_t h2err;        /* the GOAWAY error code of our own failure */
-    gr_bucket settings, pings;
+    gr_bucket settings, pings, resets;
     const px_pcodec *codec; /* the codec the last request named, by its name: */
     char codec_name[32];
     size_t codec_name_len;

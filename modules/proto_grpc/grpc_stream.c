@@ -323,10 +323,16 @@ static int gr_on_frame(nghttp2_session *session, const nghttp2_frame *frame, voi
     if (hd->type == NGHTTP2_PING && !(hd->flags & NGHTTP2_FLAG_ACK)) {
         if (gr_bucket_take(&c->pings) != 0) {
             gr_fail(c, PX_RESOURCE_EXHAUSTED, NGHTTP2_ENHANCE_YOUR_CALM, "PING flood from %s: "
-                    "more than 1000 PING frames, then 100 a second", px_pconn_peer(c->pc));
+                    "more than 500 PING frames, then 50 a second", px_pconn_peer(c->pc));
             return NGHTTP2_ERR_CALLBACK_FAILURE;
         }
         return 0;
+    }
+    if (hd->type == NGHTTP2_RST_STREAM && gr_bucket_take(&c->resets) != 0) {
+        gr_fail(c, PX_RESOURCE_EXHAUSTED, NGHTTP2_ENHANCE_YOUR_CALM, "rapid reset from %s "
+                "(CVE-2023-44487): more than 1000 RST_STREAM frames, then 33 a second",
+                px_pconn_peer(c->pc));
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA)
         return 0;
