@@ -27,7 +27,7 @@
 
 static const char *CALC_YAML = "  codecs: [protobuf, json]\n"
                                "  protocols: [native, grpc]\n"
-                               "  limits: { max_frame: 64KiB }\n"
+                               "  limits: { max_frame: 1MiB }\n"
                                "  services:\n"
                                "    - module: calc\n"
                                "      workers: 4\n";

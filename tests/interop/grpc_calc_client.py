@@ -103,7 +103,12 @@ def main():
                          response_deserializer=lambda b: b)
     expect_error("undecodable", lambda: bad(b"\xff\xff\xff", timeout=10),
                  grpc.StatusCode.INVALID_ARGUMENT)
-    big = pb.EchoMsg(f_bytes=b"z" * (65 * 1024))  # the server's max_frame is 64KiB
+    # a reply of many DATA frames, past the client's first window (flow control)
+    large = pb.EchoMsg(f_bytes=bytes(range(256)) * 3600)
+    if echo(large, timeout=20) != large:
+        fail("large", "the 900 KB message came back changed")
+    ok("large")
+    big = pb.EchoMsg(f_bytes=b"z" * (1025 * 1024))  # the server's max_frame is 1MiB
     expect_error("too_big", lambda: echo(big, timeout=10), grpc.StatusCode.RESOURCE_EXHAUSTED,
                  "exceeds max_frame")
 
