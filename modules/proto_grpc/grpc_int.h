@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <nghttp2/nghttp2.h>
 #include <plexus/plexus.h>
 
@@ -109,5 +110,22 @@ int gr_header_reserved(const uint8_t *name, size_t len);
  *  base64). 0, or a status with why set. */
 px_status gr_meta_from_header(px_buf *meta, const uint8_t *name, size_t nlen,
                               const uint8_t *value, size_t vlen, char *why, size_t cap);
+
+/** Entries in a §2.3 metadata section (as the core checked it). */
+size_t gr_meta_count(const uint8_t *meta, size_t len);
+/** Appends meta's entries to nva at *k as headers (transport names skipped, -bin values
+ *  base64 in strings it adds to b64 at *nb, for the caller to free). 0, or -1 (OOM). */
+int gr_meta_to_nv(const uint8_t *meta, size_t len, nghttp2_nv *nva, size_t *k, char **b64,
+                  size_t *nb);
+
+/** An nghttp2 DATA source's next piece: up to length bytes of src[*off..len) into buf. */
+static inline size_t gr_take(uint8_t *buf, size_t length, const uint8_t *src, size_t len,
+                             size_t *off)
+{
+    size_t n = len - *off < length ? len - *off : length;
+    memcpy(buf, src + *off, n);
+    *off += n;
+    return n;
+}
 
 #endif

@@ -9,6 +9,7 @@
  * trailers-only HEADERS for an error). docs/PROTOCOLS.md "gRPC over HTTP/2". */
 #include <string.h>
 
+#include "grpc_client.h"
 #include "grpc_int.h"
 
 /* Every h2c connection opens with the 24-byte preface: nothing else starts with "PRI ". */
@@ -38,6 +39,12 @@ static const px_protocol_ops gr_ops = {
     .goaway = gr_goaway,
     .conn_fail = gr_conn_fail,
     .conn_close = gr_conn_close,
+    .client_open = gc_open,
+    .client_request = gc_request,
+    .client_cancel = gc_cancel,
+    .client_ping = gc_ping,
+    .client_next = gc_next,
+    .client_close = gc_close,
 };
 
 PX_MODULE_DECLARE = {

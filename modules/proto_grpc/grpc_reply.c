@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "grpc_int.h"
-#include "px_cu.h"
 
 /* What reply_begin puts before the body (the core's out, rewritten by reply_end): the
  * call's id and its response metadata, so that reply_begin changes no state. */
@@ -35,15 +34,7 @@ static const char *gr_ctype(const gr_stream *s)
 static int gr_submit(gr_stream *s, const nghttp2_nv *fixed, size_t nfixed, const uint8_t *meta,
                      size_t meta_len, const nghttp2_data_provider *prd)
 {
-    size_t n = 0;
-    for (size_t at = 0; at < meta_len;) { /* count entries */
-        size_t kl = meta[at];
-        if (at + 3 + kl > meta_len)
-            break;
-        size_t vl = (size_t)meta[at + 1 + kl] << 8 | meta[at + 2 + kl];
-        at += 3 + kl + vl;
-        n++;
-    }
+    size_t n = gr_meta_count(meta, meta_len);
     gr_conn *c = s->c;
     nghttp2_nv *nva = gr_malloc(c, (nfixed + n) * sizeof *nva);
     char **b64 = n ? gr_calloc(c, n * sizeof *b64) : NULL;
@@ -54,26 +45,7 @@ static int gr_submit(gr_stream *s, const nghttp2_nv *fixed, size_t nfixed, const
     }
     memcpy(nva, fixed, nfixed * sizeof *nva);
     size_t k = nfixed, nb = 0;
-    int rc = 0;
-    for (size_t at = 0, i = 0; i < n; i++) {
-        size_t kl = meta[at];
-        const uint8_t *key = meta + at + 1, *v = key + kl + 2;
-        size_t vl = (size_t)key[kl] << 8 | key[kl + 1];
-        at += 3 + kl + vl;
-        if (gr_header_reserved(key, kl))
-            continue;
-        nghttp2_nv e = {(uint8_t *)key, (uint8_t *)v, kl, vl, NGHTTP2_NV_FLAG_NONE};
-        if (kl > 4 && memcmp(key + kl - 4, "-bin", 4) == 0) {
-            size_t el;
-            if (!(b64[nb] = px__cu_b64_encode(v, vl, &el))) {
-                rc = -1;
-                break;
-            }
-            e.value = (uint8_t *)b64[nb++];
-            e.valuelen = el;
-        }
-        nva[k++] = e;
-    }
+    int rc = gr_meta_to_nv(meta, meta_len, nva, &k, b64, &nb);
     if (rc == 0) /* nghttp2 copies the headers */
         rc = nghttp2_submit_response(c->s, s->id, nva, k, prd) == 0 ? 0 : -1;
     for (size_t i = 0; i < nb; i++)
@@ -123,11 +95,7 @@ static ssize_t gr_read_reply(nghttp2_session *session, int32_t stream_id, uint8_
                              void *ud)
 {
     gr_stream *s = source->ptr;
-    size_t n = s->reply_len - s->reply_off;
-    if (n > length)
-        n = length;
-    memcpy(buf, s->reply + s->reply_off, n);
-    s->reply_off += n;
+    size_t n = gr_take(buf, length, s->reply, s->reply_len, &s->reply_off);
     if (s->reply_off == s->reply_len) {
         static const nghttp2_nv ok[] = {GR_NV("grpc-status", "0", 1)};
         *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;

@@ -132,3 +132,34 @@ oom:
     snprintf(why, cap, "server out of memory for the request metadata");
     return PX_RESOURCE_EXHAUSTED;
 }
+
+size_t gr_meta_count(const uint8_t *meta, size_t len)
+{
+    size_t n = 0;
+    for (size_t at = 0; at + 3 <= len; n++)
+        at += 3 + meta[at] + ((size_t)meta[at + 1 + meta[at]] << 8 | meta[at + 2 + meta[at]]);
+    return n;
+}
+
+int gr_meta_to_nv(const uint8_t *meta, size_t len, nghttp2_nv *nva, size_t *k, char **b64,
+                  size_t *nb)
+{
+    for (size_t at = 0; at + 3 <= len;) {
+        size_t kl = meta[at];
+        const uint8_t *key = meta + at + 1, *v = key + kl + 2;
+        size_t vl = (size_t)key[kl] << 8 | key[kl + 1];
+        at += 3 + kl + vl;
+        if (gr_header_reserved(key, kl))
+            continue;
+        nghttp2_nv e = {(uint8_t *)key, (uint8_t *)v, kl, vl, NGHTTP2_NV_FLAG_NONE};
+        if (kl > 4 && memcmp(key + kl - 4, "-bin", 4) == 0) {
+            size_t el;
+            if (!(b64[*nb] = px__cu_b64_encode(v, vl, &el)))
+                return -1;
+            e.value = (uint8_t *)b64[(*nb)++];
+            e.valuelen = el;
+        }
+        nva[(*k)++] = e;
+    }
+    return 0;
+}

@@ -63,24 +63,6 @@ const px_pcodec *px_pconn_codec(px_pconn *pc, const char *name, size_t len, px_e
 
 void px_pconn_fail(px_pconn *pc, px_status st, const char *fmt, ...) { P.failed = 1; }
 
-px_status px_err_set(px_err *err, px_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->status = st;
-    }
-    return st;
-}
-
-void px_err_clear(px_err *err)
-{
-    err->status = PX_OK;
-    err->msg[0] = 0;
-}
-
 static const px_protocol_ops *ops(void) { return plexus_module.ops; }
 
 /* An answer to id: a reply echoing the body with response metadata, or an error. */
