@@ -170,6 +170,7 @@ static int gc_on_header(nghttp2_session *session, const nghttp2_frame *frame, co
         char why[200];
         if (gr_meta_from_header(&s->meta, name, nlen, value, vlen, why, sizeof why) != PX_OK) {
             s->meta_bad = 1;
+            px_buf_free(&s->meta); /* the call fails without it */
             s->st = PX_INTERNAL;
             snprintf(s->msg, sizeof s->msg, "grpc: malformed response metadata: %s", why);
         } else if (s->meta.len > c->lim->max_meta) {
@@ -177,6 +178,7 @@ static int gc_on_header(nghttp2_session *session, const nghttp2_frame *frame, co
             s->st = PX_RESOURCE_EXHAUSTED;
             snprintf(s->msg, sizeof s->msg, "grpc: response metadata of more than %zu bytes "
                      "exceeds max_meta %llu", s->meta.len, (unsigned long long)c->lim->max_meta);
+            px_buf_free(&s->meta);
         }
     }
     return 0;
