@@ -103,9 +103,14 @@ cli calc.Calculator/Whoami || cli_failed=1
 cli calc.Calculator/Div '{"a":1,"b":0}'
 [[ $? -eq 1 ]] || cli_failed=1
 
+# A client Plexus did not write: python3-grpcio on s1's port, which also serves gRPC.
+echo
+echo "\$ /usr/bin/python3 tools/demo/grpc_demo.py 127.0.0.1:7101"
+/usr/bin/python3 tools/demo/grpc_demo.py 127.0.0.1:7101 2>&1 || cli_failed=1
+
 echo
 if ((status == 0 && cli_failed)); then
-    echo "run-demo: a plexus call did not answer as expected" >&2
+    echo "run-demo: a plexus or gRPC call did not answer as expected" >&2
     status=1
 fi
 echo "run-demo: stopping the servers (SIGTERM)"
