@@ -86,7 +86,10 @@ int http_head_field_done(http_conn *s)
     if (http_is(f, "content-length")) {
         h->n_clen++;
     } else if (http_is(f, "transfer-encoding")) {
+        char te[HTTP_SHORT_MAX];
+        http_keep(te, v, 0);
         h->n_te++;
+        h->te_other |= strcmp(te, "chunked") != 0; /* "gzip, chunked" too: not read here */
     } else if (http_is(f, "content-type")) {
         h->has_ctype = 1;
         http_keep(h->ctype, v, 1);
@@ -133,12 +136,12 @@ int http_head_check(http_conn *s)
     if (h->n_te > 1)
         return http_cb_fail(s, 400, PX_INVALID_ARGUMENT, "request smuggling shape: %d "
                             "Transfer-Encoding headers (one at most)", h->n_te);
-    if (h->n_te && !(p->flags & F_CHUNKED))
+    if (h->te_other || (h->n_te && !(p->flags & F_CHUNKED)))
         return http_cb_fail(s, 400, PX_INVALID_ARGUMENT, "Transfer-Encoding other than "
                             "'chunked' (the only one this server reads)");
     if (h->n_te && p->http_minor == 0)
         return http_cb_fail(s, 400, PX_INVALID_ARGUMENT, "Transfer-Encoding in an HTTP/1.0 "
-                            "request (RFC 9112 §6.1)");
+                            "request (RFC 9112 section 6.1)");
     uint64_t max = px_pconn_limits(s->pc)->max_body;
     if (h->n_clen && p->content_length > max)
         return http_cb_fail(s, 413, PX_RESOURCE_EXHAUSTED, "a body of %llu bytes (Content-Length) "

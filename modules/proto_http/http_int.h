@@ -26,6 +26,7 @@ typedef struct http_head {
     int has_ctype, has_accept;
     int n_clen;              /* Content-Length headers seen */
     int n_te;                /* Transfer-Encoding headers seen */
+    int te_other;            /* one says more than "chunked" */
     int64_t timeout_us;      /* px-timeout-ms; 0: none */
     int expect_continue;     /* Expect: 100-continue */
 } http_head;

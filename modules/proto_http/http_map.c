@@ -142,7 +142,8 @@ int http_header_text(px_buf *out, const char *s, size_t max)
 {
     for (size_t i = 0; s[i] && i < max; i++) {
         unsigned char c = (unsigned char)s[i];
-        char b = c < 0x20 || c == 0x7f ? ' ' : (char)c; /* no CR/LF: no header injection */
+        /* No CR/LF: no header injection; ASCII only (the JSON body keeps the UTF-8). */
+        char b = c < 0x20 || c == 0x7f ? ' ' : c > 0x7f ? '?' : (char)c;
         if (px_buf_append(out, &b, 1) != 0)
             return -1;
     }

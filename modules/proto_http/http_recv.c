@@ -30,7 +30,7 @@ static int http_on_begin(http_parser *p)
     http_conn *s = http_of(p);
     http_head *h = &s->head;
     h->url.len = h->field.len = h->value.len = h->meta.len = 0;
-    h->in_value = h->has_ctype = h->has_accept = h->n_clen = h->n_te = 0;
+    h->in_value = h->has_ctype = h->has_accept = h->n_clen = h->n_te = h->te_other = 0;
     h->expect_continue = 0;
     h->timeout_us = 0;
     h->ctype[0] = h->accept[0] = 0;
@@ -155,7 +155,7 @@ static size_t http_scan_head(http_conn *s, const uint8_t *buf, size_t len, uint6
         }
         if (sc->col == 0 && sc->line > 0 && (c == ' ' || c == '\t')) {
             http_refuse(s, 400, PX_INVALID_ARGUMENT, at + i, "a header line starts with "
-                        "whitespace (obs-fold: folded headers are refused, RFC 9112 §5.2)");
+                        "whitespace (obs-fold: folded headers are refused, RFC 9112 section 5.2)");
             return 0;
         }
         sc->col++;
@@ -185,7 +185,11 @@ static void http_parse_error(http_conn *s, uint64_t pos)
         return;
     }
     int code = e == HPE_HEADER_OVERFLOW ? 431 : 400;
-    const char *what = e == HPE_INVALID_CHUNK_SIZE ? "bad chunked encoding: " : "";
+    const char *what = e == HPE_INVALID_CHUNK_SIZE ? "bad chunked encoding: "
+                       : e == HPE_UNEXPECTED_CONTENT_LENGTH
+                           ? "request smuggling shape (Content-Length with Transfer-Encoding, "
+                             "or Content-Length twice): "
+                           : "";
     snprintf(why, sizeof why, "%s%s (%s)", what, http_errno_description(e), http_errno_name(e));
     http_refuse(s, code, code == 431 ? PX_RESOURCE_EXHAUSTED : PX_INVALID_ARGUMENT, pos, why);
 }

@@ -78,9 +78,8 @@ static int http_list(http_conn *s, int close)
                          (const uint8_t *)empty[i], strlen(empty[i]));
     }
     char msg[400];
-    snprintf(msg, sizeof msg, "GET / lists the services as application/json or "
-             "application/x-protobuf, and the server has no codec for what Accept '%s' admits",
-             s->head.accept);
+    snprintf(msg, sizeof msg, "GET / answers in application/json or application/x-protobuf, "
+             "when the server has that codec; Accept '%s' admits none it has", s->head.accept);
     return http_own(s, close, 406, PX_UNIMPLEMENTED, NULL, msg);
 }
 
