@@ -38,7 +38,7 @@ static int http_is(const px_buf *f, const char *name)
 static void http_keep(char *dst, const px_buf *v, int media_only)
 {
     size_t n = v->len, i = 0;
-    const char *p = (const char *)v->data;
+    const char *p = n ? (const char *)v->data : ""; /* an empty value has no storage */
     if (media_only && memchr(p, ';', n))
         n = (size_t)((const char *)memchr(p, ';', n) - p);
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
@@ -58,19 +58,20 @@ static int http_timeout(http_conn *s, const px_buf *v)
 {
     uint64_t ms = 0;
     size_t n = v->len;
+    const char *text = n ? (const char *)v->data : "";
     while (n && (v->data[n - 1] == ' ' || v->data[n - 1] == '\t'))
         n--;
     for (size_t i = 0; i < n; i++) {
         if (v->data[i] < '0' || v->data[i] > '9' || ms > 1000000000)
             return http_cb_fail(s, 400, PX_INVALID_ARGUMENT, "header px-timeout-ms: '%.*s' is "
                                 "not a number of milliseconds (1 to 1000000000)",
-                                (int)(n > 32 ? 32 : n), (const char *)v->data);
+                                (int)(n > 32 ? 32 : n), text);
         ms = ms * 10 + (uint64_t)(v->data[i] - '0');
     }
     if (n == 0 || ms == 0 || ms > 1000000000)
         return http_cb_fail(s, 400, PX_INVALID_ARGUMENT, "header px-timeout-ms: '%.*s' is not "
                             "a number of milliseconds (1 to 1000000000)",
-                            (int)(n > 32 ? 32 : n), (const char *)v->data);
+                            (int)(n > 32 ? 32 : n), text);
     s->head.timeout_us = (int64_t)ms * 1000;
     return 0;
 }
@@ -107,7 +108,7 @@ int http_head_field_done(http_conn *s)
         while (n && (v->data[n - 1] == ' ' || v->data[n - 1] == '\t'))
             n--; /* http-parser drops the spaces before a value, not those after */
         const char *why = http_meta_add(&h->meta, (const char *)f->data + plen, f->len - plen,
-                                        (const char *)v->data, n);
+                                        n ? (const char *)v->data : "", n);
         uint64_t max = px_pconn_limits(s->pc)->max_meta;
         if (why)
             rc = http_cb_fail(s, 400, PX_INVALID_ARGUMENT, "header %.*s: %s", (int)f->len,

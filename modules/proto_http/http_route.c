@@ -108,7 +108,8 @@ static int http_post(http_conn *s, int close, const char *path, size_t n)
                  "Accept '%s' does not admit", canon, h->accept);
         return http_own(s, close, 406, PX_UNIMPLEMENTED, NULL, msg);
     }
-    return http_call(s, close, path + 1, n - 1, c, canon, s->body.data, s->body.len);
+    const uint8_t *body = s->body.len ? s->body.data : (const uint8_t *)""; /* never NULL */
+    return http_call(s, close, path + 1, n - 1, c, canon, body, s->body.len);
 }
 
 int http_route(http_conn *s)
