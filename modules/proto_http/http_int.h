@@ -144,6 +144,14 @@ int http_reply_error(void *cs, px_buf *out, uint64_t id, px_status st, int not_e
 void http_goaway(void *cs, px_buf *out, px_status st, const char *why);
 void http_conn_fail(void *cs, px_buf *out, px_status st, const char *msg);
 
+/* ---- http_client.c: the client half ---- */
+int http_client_open(void *state, const char *codec, px_buf *out, void **cs);
+int http_client_request(void *cs, px_buf *out, const px_creq *q, const uint8_t *body,
+                        size_t len);
+int http_client_next(void *cs, const uint8_t *buf, size_t len, const px_plimits *lim,
+                     px_buf *out, px_cmsg *m, size_t *used, px_err *err);
+void http_client_close(void *cs);
+
 /* ---- proto_http.c ---- */
 px_detect http_detect(const uint8_t *buf, size_t len);
 

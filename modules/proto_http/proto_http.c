@@ -39,6 +39,11 @@ static const px_protocol_ops http_ops = {
     .goaway = http_goaway,
     .conn_fail = http_conn_fail,
     .conn_close = http_close,
+    /* client half: no client_cancel (HTTP/1.1 cannot cancel one request) nor ping */
+    .client_open = http_client_open,
+    .client_request = http_client_request,
+    .client_next = http_client_next,
+    .client_close = http_client_close,
 };
 
 PX_MODULE_DECLARE = {

@@ -23,6 +23,7 @@
 #include "plexus/plexus.h"
 #include "px_proc.h"
 #include "px_raw.h"
+#include "px_test_calls.h"
 #include "px_time.h"
 
 #define ASYNC_CALLS 200
@@ -97,25 +98,6 @@ static px_client *client(px_config **cfg, int port, const char *upstream_yaml)
         fail_msg("client: %s", err.msg);
     unlink(path);
     return c;
-}
-
-/* calc.Calculator/Add(a, b) through px_call (wait 0) or px_call_wait (1): the status,
- * the sum in *sum. */
-static px_status add(px_client *c, int wait, int a, int b, int64_t *sum, px_err *err)
-{
-    Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
-    req.a = a;
-    req.b = b;
-    ProtobufCMessage *rep = NULL;
-    px_status st = wait ? px_call_wait(c, "calc.Calculator/Add", &req.base,
-                                       &calc__add_reply__descriptor, NULL, &rep, err)
-                        : px_call(c, "calc.Calculator/Add", &req.base,
-                                  &calc__add_reply__descriptor, NULL, &rep, err);
-    if (st == PX_OK) {
-        *sum = ((Calc__AddReply *)rep)->sum;
-        px_msg_free(rep);
-    }
-    return st;
 }
 
 static void sleep_ms(int ms)
@@ -231,7 +213,7 @@ static void test_both_protocols_serve_calc(void **state)
         for (int wait = 0; wait < 2; wait++) {
             px_err err;
             int64_t sum = 0;
-            if (add(c, wait, 20, 22 + p + wait, &sum, &err) != PX_OK)
+            if (px_test_add(c, wait, 20, 22 + p + wait, &sum, &err) != PX_OK)
                 fail_msg("%s client, %s: %s", p ? "fx" : "native", wait ? "px_call_wait" : "px_call",
                          err.msg);
             assert_int_equal(sum, 42 + p + wait);
@@ -241,50 +223,15 @@ static void test_both_protocols_serve_calc(void **state)
     }
 }
 
-typedef struct slot {
-    int done;
-    px_status st;
-    int64_t sum;
-} slot;
-
-static void on_add(void *user, px_status st, const char *msg, const ProtobufCMessage *reply)
-{
-    (void)msg;
-    slot *s = user;
-    s->st = st;
-    s->sum = st == PX_OK ? ((const Calc__AddReply *)reply)->sum : 0;
-    __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
-}
-
 /* ASYNC_CALLS calls in flight at once through fx: each answered once, with its sum. */
 static void test_fx_async(void **state)
 {
     (void)state;
     px_config *cfg;
     px_client *c = client(&cfg, F.both.port, TIMEOUTS "      protocol: fx\n");
-    static slot slots[ASYNC_CALLS];
-    memset(slots, 0, sizeof slots);
-    for (int i = 0; i < ASYNC_CALLS; i++) {
-        Calc__AddRequest req = CALC__ADD_REQUEST__INIT;
-        req.a = i;
-        req.b = 1000;
-        px_err err;
-        if (px_call_async(c, "calc.Calculator/Add", &req.base, &calc__add_reply__descriptor, NULL,
-                          on_add, &slots[i], &err) != PX_OK)
-            fail_msg("px_call_async %d: %s", i, err.msg);
-    }
-    int64_t end = px_mono_us() + 10000000;
-    for (int i = 0; i < ASYNC_CALLS; i++) {
-        while (!__atomic_load_n(&slots[i].done, __ATOMIC_ACQUIRE) && px_mono_us() < end)
-            sleep_ms(1);
-        assert_true(__atomic_load_n(&slots[i].done, __ATOMIC_ACQUIRE));
-        assert_int_equal(slots[i].st, PX_OK);
-        assert_int_equal(slots[i].sum, i + 1000);
-    }
-    px_client_stats s;
-    px_client_stats_get(c, &s);
-    assert_int_equal(s.calls_completed, ASYNC_CALLS);
-    assert_int_equal(s.late_responses, 0);
+    char why[256];
+    if (px_test_async_adds(c, ASYNC_CALLS, 1000, 10000000, why, sizeof why) != 0)
+        fail_msg("%s", why);
     px_client_free(c);
     px_config_free(cfg);
 }
@@ -303,17 +250,8 @@ static void test_fx_metadata_both_ways(void **state)
     for (int wait = 0; wait < 2; wait++) {
         px_meta *rm = px_meta_new();
         px_call_opts o = {.meta = m, .reply_meta = rm};
-        Calc__EchoMsg e = CALC__ECHO_MSG__INIT;
-        e.f_string = "hello fx";
-        ProtobufCMessage *rep = NULL;
-        px_status st = wait ? px_call_wait(c, "calc.Calculator/Echo", &e.base,
-                                           &calc__echo_msg__descriptor, &o, &rep, &err)
-                            : px_call(c, "calc.Calculator/Echo", &e.base,
-                                      &calc__echo_msg__descriptor, &o, &rep, &err);
-        if (st != PX_OK)
+        if (px_test_echo(c, wait, "hello fx", &o, &err) != PX_OK)
             fail_msg("Echo through fx: %s", err.msg);
-        assert_string_equal(((Calc__EchoMsg *)rep)->f_string, "hello fx");
-        px_msg_free(rep);
         size_t n = 0;
         const char *v = px_meta_get(rm, "user", &n);
         assert_non_null(v);
@@ -354,14 +292,14 @@ static void test_fx_errors(void **state)
                      PX_UNIMPLEMENTED);
     assert_non_null(strstr(err.msg, "Nope"));
     int64_t sum = 0;
-    assert_int_equal(add(c, 0, 1, 2, &sum, &err), PX_OK); /* the connection lives on */
+    assert_int_equal(px_test_add(c, 0, 1, 2, &sum, &err), PX_OK); /* the connection lives on */
     assert_int_equal(sum, 3);
     px_client_free(c);
     px_config_free(cfg);
 
     /* json: the server has protobuf only. Native refuses the HELLO; fx fails the call. */
     c = client(&cfg, F.both.port, TIMEOUTS "      protocol: fx\n      codec: json\n");
-    assert_int_equal(add(c, 0, 1, 2, &sum, &err), PX_UNIMPLEMENTED);
+    assert_int_equal(px_test_add(c, 0, 1, 2, &sum, &err), PX_UNIMPLEMENTED);
     assert_non_null(strstr(err.msg, "json"));
     px_client_free(c);
     px_config_free(cfg);
@@ -455,7 +393,7 @@ static void test_http_request_closed_and_logged(void **state)
         px_client *c = client(&cfg, F.both.port, ups[p]);
         px_err err;
         int64_t sum = 0;
-        assert_int_equal(add(c, p, 2, 2, &sum, &err), PX_OK);
+        assert_int_equal(px_test_add(c, p, 2, 2, &sum, &err), PX_OK);
         assert_int_equal(sum, 4);
         px_client_free(c);
         px_config_free(cfg);
@@ -475,7 +413,7 @@ static void test_fx_only_refuses_native(void **state)
         px_err err;
         int64_t sum = 0;
         int64_t t0 = px_mono_us();
-        px_status st = add(c, wait, 1, 2, &sum, &err);
+        px_status st = px_test_add(c, wait, 1, 2, &sum, &err);
         /* Refused, not left to time out: the native client sees the close (UNAVAILABLE)
          * or fx's FAIL line, which is no native frame (INTERNAL, protocol error). */
         if (st != PX_UNAVAILABLE && st != PX_INTERNAL)
@@ -499,7 +437,7 @@ static void test_fx_only_refuses_native(void **state)
     c = client(&cfg, F.fxonly.port, TIMEOUTS "      protocol: fx\n");
     px_err err;
     int64_t sum = 0;
-    assert_int_equal(add(c, 0, 1, 2, &sum, &err), PX_OK);
+    assert_int_equal(px_test_add(c, 0, 1, 2, &sum, &err), PX_OK);
     assert_int_equal(sum, 3);
     /* An error's metadata: fxmeta's Div echoes the request's, then fails. */
     px_meta *m = px_meta_new(), *rm = px_meta_new();
@@ -638,7 +576,7 @@ static void test_zero_byte_messages_stopped(void **state)
         if (!strstr(err.msg, want))
             fail_msg("%s client: '%s' lacks '%s'", wait ? "async" : "blocking", err.msg, want);
         int64_t sum = 0;
-        assert_int_equal(add(c, wait, 2, 3, &sum, &err), PX_OK);
+        assert_int_equal(px_test_add(c, wait, 2, 3, &sum, &err), PX_OK);
         assert_int_equal(sum, 5);
     }
     px_client_free(c);
