@@ -2,6 +2,7 @@
  * (RFC 9112 §9.3.2), while the core answers calls as they finish: each request holds a
  * slot, in arrival order, and an answer that finishes before those ahead of it waits in
  * its slot (charged to the connection) until they have gone out. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,10 @@ int http_answer_own(http_conn *s, http_slot *slot, int code, px_status st, const
     if (http_write_error(&slot->bytes, code, st, msg, 0, allow, NULL, 0, conn) != 0) {
         px_buf_free(&slot->bytes);
         return -1;
+    }
+    if (slot->head_only) { /* RFC 9110 9.3.2: no content, though Content-Length says it */
+        const uint8_t *end = memmem(slot->bytes.data, slot->bytes.len, "\r\n\r\n", 4);
+        slot->bytes.len = (size_t)(end + 4 - slot->bytes.data);
     }
     http_slot_done(s, slot, px_pconn_out(s->pc));
     return 0;

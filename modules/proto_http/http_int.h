@@ -46,6 +46,7 @@ typedef struct http_slot {
     int done;                /* its answer is in bytes, waiting for those before it */
     int close;               /* the connection closes after this answer */
     int minor;               /* HTTP/1.minor of the request */
+    int head_only;           /* a HEAD request: its answer has headers, no body */
     const char *ctype;       /* the reply's Content-Type (a static string) */
     px_buf bytes;            /* the answer, when done */
 } http_slot;

@@ -28,6 +28,8 @@ static int http_own(http_conn *s, int close, int code, px_status st, const char 
                     const char *msg)
 {
     http_slot *slot = http_slot_new(s, close, s->parser.http_minor, "application/json");
+    if (slot)
+        slot->head_only = s->parser.method == HTTP_HEAD;
     if (slot && http_answer_own(s, slot, code, st, msg, allow) == 0)
         return 0;
     px_pconn_fail(s->pc, PX_RESOURCE_EXHAUSTED, "http: out of memory answering a request");

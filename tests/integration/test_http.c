@@ -125,6 +125,9 @@ static void assert_has(const char *out, const char *what)
         fail_msg("expected '%s' in:\n%s", what, out);
 }
 
+/* A string literal and its length. */
+#define S(lit) lit, sizeof lit - 1
+
 /* Sends data on a fresh connection and reads until the server closes it (or 5 s of
  * silence: px_raw_connect's receive timeout); what came in out (NUL-terminated). */
 static size_t raw_exchange(int port, const char *data, size_t len, char *out, size_t cap,
@@ -291,6 +294,15 @@ static void test_errors(void **state)
     assert_has(out, "Allow: GET\r\n");
     assert_int_equal(curl(out, sizeof out, "-I", url, (char *)NULL), 0); /* HEAD */
     assert_code(out, 405);
+    /* A HEAD's answer has no body: the next answer on the connection follows at once. */
+    int closed;
+    raw_exchange(F.both.port, S("HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n"
+                                "Connection: close\r\n\r\n"), out, sizeof out, &closed);
+    assert_code(out, 405);
+    const char *second = strstr(out, "\r\n\r\n");
+    assert_non_null(second);
+    assert_code(second + 4, 200);
+    assert_true(closed);
     /* curl -d's default type: not one of the server's. */
     snprintf(url, sizeof url, "%s/calc.Calculator/Add", F.url);
     assert_int_equal(curl(out, sizeof out, "-d", "a=1", url, (char *)NULL), 0);
@@ -474,7 +486,6 @@ static void test_native_and_http_same_port(void **state)
 
 #define ADD_HEAD "POST /calc.Calculator/Add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 #define ADD_BODY "{\"a\":1,\"b\":2}"
-#define S(lit) lit, sizeof lit - 1
 
 static void test_huge_headers(void **state)
 {
