@@ -65,6 +65,38 @@ static void http_flush(http_conn *s, px_buf *out)
     }
 }
 
+/*
+ * The core may take back an answer just written: a reply that would take the
+ * connection past its memory budget is cut from out (back to where the answer began)
+ * and the call answered with an error instead, right away. Once an answer has left its
+ * slot, that error would find none, and the answers flushed after it would be cut too.
+ * So the op that sends one keeps its id, where it began and a copy of what followed it,
+ * until the next op: if that is the error for the same id with out cut back, the error
+ * goes out in its place and what followed is written again.
+ */
+void http_kept_drop(http_conn *s)
+{
+    if (!s->kept_valid)
+        return;
+    http_charge(s, -(int64_t)s->kept.cap);
+    px_buf_free(&s->kept);
+    s->kept_valid = 0;
+}
+
+/* Call id's answer went out at out[mark..after), then what it unblocked up to out->len. */
+static void http_kept_set(http_conn *s, uint64_t id, const char *conn, const px_buf *out,
+                          size_t mark, size_t after)
+{
+    http_kept_drop(s);
+    if (out->len > after && px_buf_append(&s->kept, out->data + after, out->len - after) != 0)
+        return; /* out of memory: the rare cut would go unrepaired, as before */
+    http_charge(s, (int64_t)s->kept.cap);
+    s->kept_valid = 1;
+    s->kept_id = id;
+    s->kept_conn = conn;
+    s->kept_mark = mark;
+}
+
 /* The slot's answer, made in slot->bytes, is complete: out now or later. */
 static void http_slot_done(http_conn *s, http_slot *slot, px_buf *out)
 {
@@ -75,6 +107,7 @@ static void http_slot_done(http_conn *s, http_slot *slot, px_buf *out)
 
 void http_slots_free(http_conn *s)
 {
+    http_kept_drop(s);
     for (size_t k = 0; k < s->count; k++) {
         http_slot *slot = http_slot_at(s, k);
         if (slot->done)
@@ -126,6 +159,7 @@ out:
 int http_answer_own(http_conn *s, http_slot *slot, int code, px_status st, const char *msg,
                     const char *allow)
 {
+    http_kept_drop(s);
     const char *conn = http_conn_header(slot->close || s->closing, slot->minor);
     if (http_write_error(&slot->bytes, code, st, msg, 0, allow, NULL, 0, conn) != 0) {
         px_buf_free(&slot->bytes);
@@ -144,6 +178,7 @@ size_t http_reply_begin(void *cs, px_buf *out, uint64_t id, const uint8_t *meta,
     http_conn *s = cs;
     size_t mark = out->len;
     const http_slot *slot = http_slot_find(s, id);
+    http_kept_drop(s);
     s->rb_hdr = 0;
     s->rb_id = id;
     if (!slot)
@@ -182,9 +217,12 @@ size_t http_reply_end(void *cs, px_buf *out, size_t mark)
     /* The answer is out[mark..]: it stays there only when nothing is ahead of it. */
     http_slot *slot = http_slot_find(s, s->rb_id);
     if (slot == http_slot_at(s, 0)) {
+        size_t after = out->len;
+        const char *conn = http_conn_header(slot->close || s->closing, slot->minor);
         s->head_i = (s->head_i + 1) % s->cap;
         s->count--;
         http_flush(s, out);
+        http_kept_set(s, s->rb_id, conn, out, mark, after);
         return body;
     }
     if (px_buf_append(&slot->bytes, out->data + mark, out->len - mark) != 0) {
@@ -203,15 +241,34 @@ int http_reply_error(void *cs, px_buf *out, uint64_t id, px_status st, int not_e
 {
     http_conn *s = cs;
     http_slot *slot = http_slot_find(s, id);
-    if (!slot || slot->done)
-        return 0; /* not ours (cannot happen): nothing to say */
+    if (!slot) {
+        /* The answer sent for id cut back by the core (above): this error replaces it. */
+        int cut = s->kept_valid && s->kept_id == id && out->len == s->kept_mark;
+        int rc = 0;
+        if (cut && (http_write_error(out, http_code_of(st), st, msg, not_executed, NULL, meta,
+                                     meta_len, s->kept_conn) != 0 ||
+                    px_buf_append(out, s->kept.data, s->kept.len) != 0))
+            rc = -1;
+        http_kept_drop(s);
+        return rc;
+    }
+    http_kept_drop(s);
+    if (slot->done) { /* a held answer the core took back: the error goes instead */
+        http_charge(s, -(int64_t)slot->bytes.cap);
+        slot->bytes.len = 0;
+        slot->done = 0;
+    }
     const char *conn = http_conn_header(slot->close || s->closing, slot->minor);
     if (http_write_error(&slot->bytes, http_code_of(st), st, msg, not_executed, NULL, meta,
                          meta_len, conn) != 0) {
         px_buf_free(&slot->bytes);
         return -1;
     }
+    int head = slot == http_slot_at(s, 0);
+    size_t mark = out->len, after = mark + slot->bytes.len;
     http_slot_done(s, slot, out);
+    if (head)
+        http_kept_set(s, id, conn, out, mark, after);
     return 0;
 }
 
@@ -233,6 +290,7 @@ void http_goaway(void *cs, px_buf *out, px_status st, const char *why)
 void http_conn_fail(void *cs, px_buf *out, px_status st, const char *msg)
 {
     http_conn *s = cs;
+    http_kept_drop(s);
     if (s->quiet_close)
         return;
     http_flush(s, out);

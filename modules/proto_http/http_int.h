@@ -71,6 +71,12 @@ typedef struct http_conn {
     size_t cap, head_i, count;
     size_t rb_hdr;           /* reply_begin's bytes, for reply_end */
     uint64_t rb_id;          /* and the call it began */
+    /* The last answer that left its slot for out, should the core cut it back (below). */
+    int kept_valid;
+    uint64_t kept_id;
+    size_t kept_mark;        /* out->len before it */
+    const char *kept_conn;   /* its Connection header */
+    px_buf kept;             /* the answers sent after it in the same op */
     int64_t charged;         /* what this connection holds, as told to px_pconn_charge */
     int64_t bufs_charged;    /* of which the request buffers' capacity */
     int cb_code;             /* a callback refused the request: HTTP code, */
@@ -116,6 +122,8 @@ int http_answer_own(http_conn *s, http_slot *slot, int code, px_status st, const
 /** Charges delta bytes to the connection. */
 void http_charge(http_conn *s, int64_t delta);
 void http_slots_free(http_conn *s);
+/** Any op but the core's answer to a cut: the last answer sent stays sent. */
+void http_kept_drop(http_conn *s);
 
 /* ---- http_head.c: a request's headers ---- */
 /** Callbacks' refusal: records code, status and why for http_recv; returns -1. */

@@ -198,6 +198,7 @@ size_t http_recv(void *cs, const uint8_t *buf, size_t len)
 {
     http_conn *s = cs;
     size_t off = 0;
+    http_kept_drop(s);
     while (!s->failed && off < len && px_pconn_more(s->pc)) {
         size_t n = len - off;
         int head_end = 0;

@@ -4,8 +4,10 @@
  * as the core does. The core's side (px_pconn_*) is played here: requests are checked
  * (nonzero unique ids, a method, a body within max_frame, metadata within max_meta) and
  * answered out of order, by reply or error, past max_inflight refused at once, as the
- * core refuses them. Invariants: the answers carrying an id leave in request order,
- * every byte the module charged is given back by conn_close, and nothing leaks. */
+ * core refuses them; some answers are then taken back and replaced by an error, as the
+ * core does with a reply past the memory budget. Invariants: every call is answered
+ * exactly once, in request order; every byte the module charged is given back by
+ * conn_close; nothing leaks. */
 #define _GNU_SOURCE /* memmem */
 #include <stdarg.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@ static struct {
     uint64_t pending[FZ_MAX_PENDING];
     size_t n_pending;
     uint64_t last_sent;  /* the last id seen in out, in order */
+    size_t requests, answers_seen;
     size_t out_checked;  /* bytes of out already scanned */
 } fz;
 
@@ -83,12 +86,15 @@ static const px_protocol_ops *fz_ops(void) { return plexus_module.ops; }
  * LF of what it quotes into spaces). */
 #define FZ_MARK "\r\npx-meta-fz-id: "
 
-static void fz_answer(void *cs, uint64_t id, int ok)
+/* ok: a reply, else an error; cut: then the core takes that answer back (out back to
+ * where it began: a reply past the memory budget) and answers with an error instead. */
+static void fz_answer(void *cs, uint64_t id, int ok, int cut)
 {
     char num[24];
     int n = snprintf(num, sizeof num, "%llu", (unsigned long long)id);
     uint8_t meta[40] = {5, 'f', 'z', '-', 'i', 'd', 0, (uint8_t)n};
     memcpy(meta + 8, num, (size_t)n);
+    size_t from = fz.out.len;
     if (ok) {
         size_t mark = fz_ops()->reply_begin(cs, &fz.out, id, meta, 8 + (size_t)n);
         if (mark == SIZE_MAX)
@@ -99,6 +105,14 @@ static void fz_answer(void *cs, uint64_t id, int ok)
                                      8 + (size_t)n) != 0) {
         abort();
     }
+    if (cut) {
+        fz.out.len = from;
+        if (fz.out_checked > from)
+            fz.out_checked = from;
+        if (fz_ops()->reply_error(cs, &fz.out, id, PX_RESOURCE_EXHAUSTED, 0, "dropped", meta,
+                                  8 + (size_t)n) != 0)
+            abort();
+    }
 }
 
 void px_pconn_request(px_pconn *pc, const px_preq *r)
@@ -106,11 +120,12 @@ void px_pconn_request(px_pconn *pc, const px_preq *r)
     if (r->id == 0 || r->method_len == 0 || !r->codec || r->body_len > fz.lim.max_body ||
         r->meta_len > fz.lim.max_meta || (r->meta_len && !r->meta))
         fz_fail("a request the module should not have passed on");
+    fz.requests++;
     for (size_t i = 0; i < fz.n_pending; i++)
         if (fz.pending[i] == r->id)
             fz_fail("an id reused while in flight");
     if (fz.n_pending >= FZ_INFLIGHT) { /* the core refuses past max_inflight at once */
-        fz_answer(*(void **)pc, r->id, 0);
+        fz_answer(*(void **)pc, r->id, 0, 0);
         return;
     }
     fz.pending[fz.n_pending++] = r->id;
@@ -133,6 +148,7 @@ static void fz_check_order(void)
         if (id <= fz.last_sent)
             fz_fail("answers left out of request order");
         fz.last_sent = id;
+        fz.answers_seen++;
     }
     fz.out_checked = fz.out.len;
 }
@@ -142,7 +158,7 @@ static void fz_answer_pending(void *cs, unsigned pick)
 {
     while (fz.n_pending) {
         uint64_t id = fz.pending[--fz.n_pending];
-        fz_answer(cs, id, (pick >> (id % 8)) & 1);
+        fz_answer(cs, id, (pick >> (id % 8)) & 1, (pick >> ((id + 3) % 8)) & (id % 3 == 0));
     }
     fz_check_order();
 }
@@ -178,6 +194,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_answer_pending(cs, pick);
     if (fz.failed)
         fz_ops()->conn_fail(cs, &fz.out, PX_INVALID_ARGUMENT, "the end");
+    fz_check_order();
+    if (fz.answers_seen != fz.requests)
+        fz_fail("a call answered not exactly once");
     fz_ops()->conn_close(cs);
     if (fz.charged != 0)
         fz_fail("bytes charged and not given back by conn_close");

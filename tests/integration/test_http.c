@@ -28,13 +28,14 @@
 
 /* deadline_floor: a call with under 200 ms of its deadline left is refused, which shows
  * the deadline px-timeout-ms gave it. max_inflight_per_conn 8: the pipelining flood
- * passes it. The core's watchdog first looks at a connection after handshake_timeout
+ * passes it. max_conn_memory 136 KiB (the least max_frame and max_meta allow): a reply
+ * past twice that is dropped. The core's watchdog first looks at a connection after handshake_timeout
  * (HTTP has no handshake): that short one makes the read_timeout apply from the start. */
 static const char *BOTH_YAML =
     "  codecs: [json, protobuf, xml]\n"
     "  protocols: [native, http]\n"
     "  limits: { max_inflight_per_conn: 8, read_timeout: 300ms, max_meta: 4KiB,\n"
-    "            max_frame: 64KiB, handshake_timeout: 300ms }\n"
+    "            max_frame: 64KiB, handshake_timeout: 300ms, max_conn_memory: 136KiB }\n"
     "  filters: [{module: deadline_floor, min_remaining: 200ms}]\n"
     "  services:\n"
     "    - module: calc\n"
@@ -625,6 +626,42 @@ static int next_answer(const char **p, char *body, size_t cap)
     return code;
 }
 
+/* A reply the core drops (past twice max_conn_memory: 30,000 repeated enums of 2 bytes
+ * each in JSON come back as 20 bytes each) is answered 429 in its place, and the
+ * pipelined answer after it is still its own: the module keeps what it sent until the
+ * core has had its say. */
+static void test_reply_dropped_in_place(void **state)
+{
+    (void)state;
+    size_t n = 30000, cap = 2 * n + 512;
+    char *req = malloc(cap), *body = malloc(2 * n + 64);
+    assert_non_null(req);
+    assert_non_null(body);
+    size_t bl = (size_t)snprintf(body, 64, "{\"rColor\":[");
+    for (size_t i = 0; i < n; i++)
+        bl += (size_t)snprintf(body + bl, 3, i ? ",0" : "0");
+    bl += (size_t)snprintf(body + bl, 3, "]}");
+    size_t len = (size_t)snprintf(req, cap, "POST /calc.Calculator/Echo HTTP/1.1\r\n"
+                                  "Content-Length: %zu\r\n\r\n", bl);
+    memcpy(req + len, body, bl);
+    len += bl;
+    len += (size_t)snprintf(req + len, cap - len, "POST /calc.Calculator/Add HTTP/1.1\r\n"
+                            "Connection: close\r\nContent-Length: 13\r\n\r\n" ADD_BODY);
+    static char out[65536];
+    int closed;
+    raw_exchange(F.both.port, req, len, out, sizeof out, &closed);
+    free(req);
+    free(body);
+    const char *p = out;
+    char got[1024];
+    assert_int_equal(next_answer(&p, got, sizeof got), 429);
+    assert_non_null(strstr(got, "calc.Calculator/Echo: the reply of "));
+    assert_non_null(strstr(got, "bytes was dropped: the connection already holds"));
+    assert_int_equal(next_answer(&p, got, sizeof got), 200);
+    assert_string_equal(got, "{\"sum\":\"3\"}");
+    assert_true(closed);
+}
+
 /* FLOOD pipelined requests in one write, a Sleep first (so that later answers finish
  * before it, on the workers): every one answered, in order, each 200 with its own sum or
  * 429 for passing max_inflight_per_conn 8; the last asked to close. */
@@ -690,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_slow_head),
         cmocka_unit_test(test_http_max_connections),
         cmocka_unit_test(test_pipelining_flood),
+        cmocka_unit_test(test_reply_dropped_in_place),
     };
     return cmocka_run_group_tests_name("http", tests, setup, teardown);
 }
