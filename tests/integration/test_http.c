@@ -29,13 +29,12 @@
 /* deadline_floor: a call with under 200 ms of its deadline left is refused, which shows
  * the deadline px-timeout-ms gave it. max_inflight_per_conn 8: the pipelining flood
  * passes it. max_conn_memory 136 KiB (the least max_frame and max_meta allow): a reply
- * past twice that is dropped. The core's watchdog first looks at a connection after handshake_timeout
- * (HTTP has no handshake): that short one makes the read_timeout apply from the start. */
+ * past twice that is dropped. */
 static const char *BOTH_YAML =
     "  codecs: [json, protobuf, xml]\n"
     "  protocols: [native, http]\n"
     "  limits: { max_inflight_per_conn: 8, read_timeout: 300ms, max_meta: 4KiB,\n"
-    "            max_frame: 64KiB, handshake_timeout: 300ms, max_conn_memory: 136KiB }\n"
+    "            max_frame: 64KiB, max_conn_memory: 136KiB }\n"
     "  filters: [{module: deadline_floor, min_remaining: 200ms}]\n"
     "  services:\n"
     "    - module: calc\n"
