@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the demo: three plexusd (conf/demo-s{1,2,3}.yaml on 127.0.0.1:7101-7103),
-# plexus-demo against them, then a few `plexus call`s; the servers are stopped with
-# SIGTERM whatever happens. Exits with plexus-demo's status (1 also when a CLI call
-# that should succeed did not).
+# plexus-demo against them, then a few `plexus call`s, a gRPC and a curl call; the
+# servers are stopped with SIGTERM whatever happens. Exits with plexus-demo's status
+# (1 also when a CLI, gRPC or curl call that should succeed did not).
 #   tools/run-demo.sh              (after `make`; BUILD=dir picks another build dir)
 # Ports 7101-7103 on 127.0.0.1 must be free.
 set -u
@@ -108,9 +108,16 @@ echo
 echo "\$ /usr/bin/python3 tools/demo/grpc_demo.py 127.0.0.1:7101"
 /usr/bin/python3 tools/demo/grpc_demo.py 127.0.0.1:7101 2>&1 || cli_failed=1
 
+# And curl, on the same port, which serves HTTP/1.1 + JSON too (-f: a 4xx/5xx fails).
+echo
+echo "\$ curl -H 'Content-Type: application/json' -d '{\"a\":2,\"b\":3}' http://127.0.0.1:7101/calc.Calculator/Add"
+curl -sS -f --max-time 5 -H 'Content-Type: application/json' -d '{"a":2,"b":3}' \
+    http://127.0.0.1:7101/calc.Calculator/Add 2>&1 || cli_failed=1
+echo
+
 echo
 if ((status == 0 && cli_failed)); then
-    echo "run-demo: a plexus or gRPC call did not answer as expected" >&2
+    echo "run-demo: a plexus, gRPC or HTTP call did not answer as expected" >&2
     status=1
 fi
 echo "run-demo: stopping the servers (SIGTERM)"
