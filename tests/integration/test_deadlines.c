@@ -1,7 +1,9 @@
 /* Deadlines with real plexusd processes: DEADLINE_EXCEEDED never before the deadline
- * and soon after it, late replies dropped (async and sync clients), deadlines from the
- * per_method and adaptive modules, and a chain A -> B -> C (and A -> B1 -> B2 -> C)
- * where C is slow: A gives up once, on time, and every relay on the way gives up too. */
+ * and before the server's answer (which then comes back late and is dropped; async and
+ * sync clients), deadlines from the per_method and adaptive modules, and a chain
+ * A -> B -> C (and A -> B1 -> B2 -> C) where C is slow: A gives up once, never early,
+ * and every relay on the way gives up too. No check bounds how late a call may end:
+ * the machine may be slow; what ends a call is told by its status and the late reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +28,6 @@
 /* Budgets the client's per_method timeout gives (see write_client_conf). */
 #define SLEEP_BUDGET_US (150 * MS)
 #define FORWARD_BUDGET_US (300 * MS)
-/* "Soon after": the callback may lag the deadline by scheduling, never by a second. */
-#define LATE_BOUND_US (1 * SEC)
 
 typedef struct fixture {
     char dir[64];
@@ -217,10 +217,11 @@ static uint64_t late_now(px_client *cl)
     return s.late_responses;
 }
 
-/* Never before the deadline; within the generous bound after it. */
-static void assert_on_time(int64_t elapsed_us, int64_t budget_us)
+/* Never before the deadline. (How soon after it is the machine's business; that the
+ * call did not wait for the server is shown by its status and by the late reply.) */
+static void assert_not_early(int64_t elapsed_us, int64_t budget_us)
 {
-    if (elapsed_us < budget_us || elapsed_us > budget_us + LATE_BOUND_US) {
+    if (elapsed_us < budget_us) {
         print_error("DEADLINE_EXCEEDED after %lld us for a budget of %lld us\n",
                     (long long)elapsed_us, (long long)budget_us);
         fail();
@@ -344,10 +345,12 @@ static void test_async_never_early_and_late_reply_dropped(void **state)
         else
             assert_non_null(strstr(o[i].msg, "calc.Calculator/Sleep: deadline exceeded "
                                              "waiting for 127.0.0.1:"));
-        assert_on_time(o[i].at_us - t0[i], budget[i]);
+        assert_not_early(o[i].at_us - t0[i], budget[i]);
     }
     /* Every other answer still comes back (ran, or refused as expired in the server's
-     * queue) after its call ended: each is dropped and counted, none delivered. */
+     * queue) after its call ended: each is dropped and counted, none delivered. Had a
+     * call waited for its Sleep, it would have ended OK, and its answer would not be
+     * late. */
     assert_int_equal(wait_late(f->direct, late0, N - by_server, 10 * SEC), N - by_server);
     for (int i = 0; i < N; i++)
         assert_int_equal(o[i].calls, 1);
@@ -369,7 +372,7 @@ static void test_sync_never_early_and_late_reply_dropped(void **state)
         assert_int_equal(px_call(f->direct, "calc.Calculator/Sleep", &s.base,
                                  &calc__sleep_reply__descriptor, &opts, &rep, &err),
                          PX_DEADLINE_EXCEEDED);
-        assert_on_time(px_mono_us() - t0, budget);
+        assert_not_early(px_mono_us() - t0, budget);
         assert_null(rep);
         assert_non_null(strstr(err.msg, "deadline exceeded waiting for 127.0.0.1:"));
     }
@@ -386,7 +389,9 @@ static void test_sync_never_early_and_late_reply_dropped(void **state)
     assert_int_equal(late_now(f->direct) - late0, N);
 }
 
-/* The adaptive module: `initial` until min_samples calls, then k x p99 (here the floor). */
+/* The adaptive module: `initial` until min_samples calls, then k x p99 (here the floor).
+ * That the 1 s initial budget is gone is shown without a clock: a Sleep of 400 ms
+ * ends DEADLINE_EXCEEDED, and its answer comes back after the call ended. */
 static void test_adaptive_deadline_end_to_end(void **state)
 {
     fixture *f = *state;
@@ -406,31 +411,38 @@ static void test_adaptive_deadline_end_to_end(void **state)
                                  &calc__add_reply__descriptor, NULL, &rep, &err), PX_OK);
         px_msg_free(rep);
     }
+    uint64_t late0 = late_now(f->adaptive);
+    s.ms = 400;
     int64_t t0 = px_mono_us();
     once o = {0};
     assert_int_equal(px_call_async(f->adaptive, "calc.Calculator/Sleep", &s.base,
                                    &calc__sleep_reply__descriptor, NULL, once_done, &o, &err),
                      PX_OK);
     assert_true(wait_count(&o.calls, 1, 10 * SEC));
+    /* Under the 1 s initial budget this Sleep would end OK: the budget is under 400 ms. */
     assert_int_equal(o.st, PX_DEADLINE_EXCEEDED);
-    assert_on_time(o.at_us - t0, 50 * MS);
-    assert_true(o.at_us - t0 < 200 * MS); /* the 1 s initial budget is no longer in force */
+    assert_non_null(strstr(o.msg, "deadline exceeded waiting for 127.0.0.1:"));
+    assert_not_early(o.at_us - t0, 50 * MS); /* the floor */
+    /* The client's own deadline ended it: the server's answer came back after. */
+    assert_int_equal(wait_late(f->adaptive, late0, 1, 10 * SEC), 1);
+    assert_int_equal(o.calls, 1);
 }
 
 /* ---- the chain ----------------------------------------------------------------- */
 
-/* Checks what a relay saw: its budget came from A's deadline, and its own inner call
- * ended with DEADLINE_EXCEEDED at about that deadline, not after C's long sleep. */
+/* Checks what a relay saw: its budget came from A's deadline (at most A's 300 ms, not
+ * the relay's own 30 s), and its own inner call ended with DEADLINE_EXCEEDED, never
+ * before that deadline. That it did not wait for C's 1.5 s sleep is the status: C's
+ * Sleep answers OK, which would have come back up the chain. That the budget was not
+ * cut short on the way is A's side: a relay giving up early would have ended A's call
+ * before A's deadline (checked by assert_not_early, and by the late reply in async). */
 static void assert_relay_gave_up(const report *r, const char *who)
 {
     fprintf(stderr, "  %s: inner call %s after %u ms (budget %u ms): %s\n", who, r->status,
             r->inner_ms, r->budget_ms, r->message);
     assert_string_equal(r->status, "DEADLINE_EXCEEDED");
     assert_true(r->budget_ms > 0 && r->budget_ms <= FORWARD_BUDGET_US / MS);
-    assert_true(r->budget_ms >= FORWARD_BUDGET_US / MS - 100);
-    /* Not before its own (inherited) deadline, and well before C's 1.5 s sleep ends. */
-    assert_true(r->inner_ms + 1 >= r->budget_ms);
-    assert_true(r->inner_ms <= FORWARD_BUDGET_US / MS + 200);
+    assert_true(r->inner_ms + 1 >= r->budget_ms); /* not before its inherited deadline */
 }
 
 static void chain(fixture *f, unsigned hops, int sync)
@@ -450,7 +462,7 @@ static void chain(fixture *f, unsigned hops, int sync)
         ProtobufCMessage *rep = NULL;
         assert_int_equal(px_call(entry, "relay.Relay/Forward", req, m->output, NULL, &rep, &err),
                          PX_DEADLINE_EXCEEDED);
-        assert_on_time(px_mono_us() - t0, FORWARD_BUDGET_US);
+        assert_not_early(px_mono_us() - t0, FORWARD_BUDGET_US);
         assert_null(rep);
     } else {
         once o = {0};
@@ -458,7 +470,7 @@ static void chain(fixture *f, unsigned hops, int sync)
                                        once_done, &o, &err), PX_OK);
         assert_true(wait_count(&o.calls, 1, 10 * SEC));
         assert_int_equal(o.st, PX_DEADLINE_EXCEEDED);
-        assert_on_time(o.at_us - t0, FORWARD_BUDGET_US);
+        assert_not_early(o.at_us - t0, FORWARD_BUDGET_US);
         /* B's own DEADLINE_EXCEEDED reaches A just after A gave up: dropped as late,
          * and A's callback does not run again. */
         assert_int_equal(wait_late(entry, late0, 1, 10 * SEC), 1);
