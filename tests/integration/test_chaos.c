@@ -78,6 +78,7 @@ typedef struct cluster {
     int ejected[NSRV]; /* last seen ejection flag per endpoint */
     int ejections[NSRV], readmissions[NSRV];
     int64_t kill_us, restarted_us, first_eject_us, readmit_us;
+    int64_t longest_ejection_us; /* the victim's ejection lengths, as the client set them */
 } cluster;
 
 /* cmocka setup: three servers and a client; the state is the cluster. */
@@ -129,6 +130,11 @@ static int cluster_down(void **state)
 static void watch_health(cluster *c)
 {
     int64_t now = px_mono_us();
+    px_ep *victim = px_upstream_ep(c->cl->up, VICTIM);
+    pthread_mutex_lock(&victim->lock);
+    if (victim->pub.ejected && victim->ejection_us > c->longest_ejection_us)
+        c->longest_ejection_us = victim->ejection_us;
+    pthread_mutex_unlock(&victim->lock);
     for (int i = 0; i < NSRV; i++) {
         int out = px_endpoint_is_ejected(&px_upstream_ep(c->cl->up, (uint32_t)i)->pub);
         if (out == c->ejected[i])
@@ -262,15 +268,21 @@ static void check_results(const cluster *c, const results *res, int n)
     /* Everyone served before the kill. */
     for (int i = 0; i < NSRV; i++)
         assert_true(res->per_server_before[i] > 0);
-    /* The victim was ejected soon after the kill, only the victim ever was... */
+    /* The victim was ejected while it was down (after the kill, before the restart,
+     * which waits for a fifth of the calls: thousands of attempts, of which max_fails
+     * eject), only the victim ever was... */
     assert_true(c->first_eject_us > c->kill_us);
-    assert_true(c->first_eject_us - c->kill_us < 1000000);
+    assert_true(c->first_eject_us < c->restarted_us);
     for (int i = 0; i < NSRV; i++)
         if (i != VICTIM)
             assert_int_equal(c->ejections[i], 0);
-    /* ... re-admitted within the longest ejection after it came back ... */
-    assert_true(c->readmit_us > 0);
-    assert_true(c->readmit_us - c->restarted_us < 1500000);
+    /* ... was never put out for longer than max_ejection (1 s), however often it was
+     * ejected again while down, so once back it was re-admitted ... */
+    fprintf(stderr, "  s%d's longest ejection: %lld ms\n", VICTIM,
+            (long long)(c->longest_ejection_us / 1000));
+    assert_true(c->longest_ejection_us > 0);
+    assert_true(c->longest_ejection_us <= c->cl->up->conf->health.max_ejection_us);
+    assert_true(c->readmit_us > 0 && c->readmit_us >= c->restarted_us);
     /* ... and then took its share again (a third expected; at least a sixth). */
     int after = 0;
     for (int i = 0; i < NSRV; i++)
