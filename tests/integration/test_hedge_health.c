@@ -180,12 +180,13 @@ static void assert_all_ok(const px_load_sum *s)
     assert_int_equal(s->ok, s->calls);
 }
 
-/* The frozen server is ejected within 1 s of SIGSTOP (expected: about hedge_after,
- * when its third attempt since the freeze loses to its hedge) and is sent at most 100
- * attempts while stopped (expected: max_fails plus its share of the calls made during
- * one hedge delay, about 3 + 7; before losers were judged it got its full third,
- * about 1,000). No call fails. After SIGCONT a probe re-admits it and it answers
- * calls again within 5 s (expected: max_ejection + probe_interval, about 1.5 s). */
+/* The frozen server is ejected while stopped (expected: about hedge_after after
+ * SIGSTOP, when its third attempt since the freeze loses to its hedge) and is sent at
+ * most 100 attempts while stopped (expected: max_fails plus its share of the calls made
+ * during one hedge delay, about 3 + 7; before losers were judged it got its full third,
+ * about 1,000): how soon is told in attempts, not time. No call fails. After SIGCONT a
+ * probe re-admits it (none can while it is stopped) and it answers calls again
+ * (expected: max_ejection + probe_interval, about 1.5 s, of the 3 s of calls). */
 static void test_frozen_server_is_ejected(void **state)
 {
     cluster *c = cluster_up(state, NSRV, NULL,
@@ -203,10 +204,9 @@ static void test_frozen_server_is_ejected(void **state)
     for (int i = 0; i < NSRV; i++)
         assert_true(r.warm.per_server[i] > 0);
     assert_int_equal(r.ejections, 1);
-    assert_true(r.eject_us - r.stop_us < 1000000);
     assert_true(r.backlog <= 100);
+    assert_true(r.readmit_us > 0);
     assert_true(r.first_answer_us > 0);
-    assert_true(r.first_answer_us - r.cont_us < 5000000);
 }
 
 /* The balancer hears of the judged losers: with ejection off, p2c_ewma charges the
