@@ -462,11 +462,15 @@ static double share_of(const share_run *r, int k, int from, int len)
     return all ? (double)mine / (double)all : 0;
 }
 
-/* The longest run of 100ms buckets in [from, to) in which server k was sent no call. */
+/* The longest run of 100ms buckets in [from, to) in which calls were sent but none to
+ * server k. A bucket in which the client sent nothing at all (its thread stalled on a
+ * busy machine) neither counts nor breaks a run: it says nothing of the balancer. */
 static int share_gap(const share_run *r, int k, int from, int to)
 {
     int cur = 0, longest = 0;
     for (int b = from; b < to; b++) {
+        if (!r->per[b][0] && !r->per[b][1] && !r->per[b][2])
+            continue;
         cur = r->per[b][k] ? 0 : cur + 1;
         longest = cur > longest ? cur : longest;
     }
@@ -495,8 +499,9 @@ static void *freeze_thread(void *arg)
  * The bands are generous: this machine is shared, and client-side hiccups of a few
  * ms (against calls of ~30-100us) are charged to whichever servers had calls out, so
  * even identical servers' shares swing. What p2c_ewma (stale_after 500ms) must
- * guarantee is that no server is left without calls: none goes 1.5s without one
- * (before the fix one could get none for tens of seconds) and, with calls in flight
+ * guarantee is that no server is left without calls: none goes 1.5s of calls (15
+ * buckets in which calls were sent) without one (before the fix one could get none
+ * for tens of seconds) and, with calls in flight
  * to spread, each gets 1/3 to 2x its fair share (1/3) of a run.
  */
 #define SHARE_MAX_GAP 15 /* buckets */
