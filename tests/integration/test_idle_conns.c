@@ -158,12 +158,16 @@ static void test_memory_per_call_in_flight(void **state)
         assert_int_equal(px_raw_send(rs[c].fd, q, PER_CONN), 0);
     }
     long after = px_rss_settled(srv.pid);
-    /* Measured while the Sleep still held the worker: every Add was in flight. */
+    /* The figure holds only if the Sleep still held the worker (every Add in flight);
+     * on a machine slow enough that it has ended, it is not a figure, and not a
+     * failure either: what is asserted is that every call is answered, in order. */
     struct pollfd pf = {.fd = rs[0].fd, .events = POLLIN};
-    assert_int_equal(poll(&pf, 1, 0), 0);
     long grew = after - before;
-    printf("plexusd RSS: %ld KiB with 1 call in flight, %ld KiB with %d more: %.0f bytes "
-           "per call in flight\n", before, after, CALLS, grew * 1024.0 / CALLS);
+    if (poll(&pf, 1, 0) == 0)
+        printf("plexusd RSS: %ld KiB with 1 call in flight, %ld KiB with %d more: %.0f bytes "
+               "per call in flight\n", before, after, CALLS, grew * 1024.0 / CALLS);
+    else
+        printf("the 3 s Sleep ended before the RSS was read: no per-call figure this run\n");
 
     px_frame f;
     assert_int_equal(px_raw_next(&rs[0], &f), 0);
