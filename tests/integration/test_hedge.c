@@ -48,9 +48,10 @@ static void *blackhole_main(void *arg)
             p[i + 1] = (struct pollfd){.fd = fds[i], .events = POLLIN};
         if (poll(p, (nfds_t)n + 1, 20) <= 0)
             continue;
+        int polled = n; /* a connection accepted now has no poll result yet */
         if ((p[0].revents & POLLIN) && n < 16)
             fds[n++] = accept(b->lfd, NULL, NULL);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < polled; i++) {
             if (!(p[i + 1].revents & POLLIN) || fds[i] < 0)
                 continue;
             px_buf_reserve(&in[i], 4096);
