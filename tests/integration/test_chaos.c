@@ -291,7 +291,7 @@ static void check_results(const cluster *c, const results *res, int n)
     assert_true(res->per_server_after[VICTIM] * 6 >= after);
 }
 
-/* ---- async: 20,000 calls at a steady 4,000/s ------------------------------- */
+/* ---- async: 20,000+ calls at a steady 4,000/s ------------------------------ */
 /* Every other call is marked idempotent: those in flight on the killed server are
  * retried elsewhere, the others fail (at-most-once); new calls that meet the dead
  * server fail before sending and are retried either way. */
@@ -321,18 +321,21 @@ static void whoami_done(void *user, px_status st, const char *msg, const Protobu
 
 static void test_async_kill_and_restart(void **state)
 {
-    enum { N = 20000, DURATION_US = 5000000, KILL_AT = N / 5, RESTART_AT = 2 * N / 5 };
+    /* N calls at least; once the victim is re-admitted, AFTER more (so its share after
+     * does not depend on how long the restart took), at most CAP. */
+    enum { N = 20000, AFTER = 4000, CAP = 2 * N, DURATION_US = 5000000, KILL_AT = N / 5,
+           RESTART_AT = 2 * N / 5 };
     cluster *c = *state;
-    async_ctx ctx = {.rec = calloc(N, sizeof(call_rec))};
-    async_call *calls = calloc(N, sizeof *calls);
+    async_ctx ctx = {.rec = calloc(CAP, sizeof(call_rec))};
+    async_call *calls = calloc(CAP, sizeof *calls);
     restarter rs = {.c = c};
     Calc__WhoamiRequest req = CALC__WHOAMI_REQUEST__INIT;
-    int issued = 0, restarting = 0;
+    int issued = 0, restarting = 0, target = CAP;
     int64_t t0 = px_mono_us(), end = t0 + 4 * DURATION_US;
     tl_add(&c->tl, "start: %d async calls over %d ms", N, DURATION_US / 1000);
-    while (issued < N && px_mono_us() < end) {
+    while (issued < target && px_mono_us() < end) {
         int64_t due = (px_mono_us() - t0) * N / DURATION_US;
-        for (; issued < N && issued < due; issued++) {
+        for (; issued < target && issued < due; issued++) {
             if (issued == KILL_AT) {
                 px_proc_kill(&c->srv[VICTIM]);
                 c->kill_us = px_mono_us();
@@ -356,12 +359,17 @@ static void test_async_kill_and_restart(void **state)
             tl_add(&c->tl, "s%d accepts connections again (rc %d)", VICTIM, rs.rc);
         }
         watch_health(c);
+        if (c->readmit_us && target == CAP) {
+            target = issued + AFTER > N ? issued + AFTER : N;
+            target = target < CAP ? target : CAP;
+            tl_add(&c->tl, "s%d re-admitted after %d calls: %d in all", VICTIM, issued, target);
+        }
         pace_sleep();
     }
-    assert_int_equal(issued, N);
-    tl_add(&c->tl, "all %d calls issued", N);
+    assert_int_equal(issued, target);
+    tl_add(&c->tl, "all %d calls issued", issued);
     /* Bounded wait for the last completions, still watching health. */
-    while (__atomic_load_n(&ctx.done, __ATOMIC_ACQUIRE) < N && px_mono_us() < end) {
+    while (__atomic_load_n(&ctx.done, __ATOMIC_ACQUIRE) < issued && px_mono_us() < end) {
         watch_health(c);
         pace_sleep();
     }
@@ -371,30 +379,36 @@ static void test_async_kill_and_restart(void **state)
     if (!c->restarted_us)
         c->restarted_us = px_mono_us();
     watch_health(c);
-    tl_add(&c->tl, "%d of %d calls completed", __atomic_load_n(&ctx.done, __ATOMIC_ACQUIRE), N);
+    tl_add(&c->tl, "%d of %d calls completed", __atomic_load_n(&ctx.done, __ATOMIC_ACQUIRE),
+           issued);
     results res;
-    tally(c, ctx.rec, N, &res);
-    print_results(c, &res, N, "async");
-    check_results(c, &res, N);
+    tally(c, ctx.rec, issued, &res);
+    print_results(c, &res, issued, "async");
+    check_results(c, &res, issued);
     /* Freeing the client completes nothing more: every call had ended exactly once. */
     px_client_free(c->cl);
     c->cl = NULL;
-    tally(c, ctx.rec, N, &res);
+    tally(c, ctx.rec, issued, &res);
     assert_int_equal(res.twice, 0);
-    assert_int_equal(res.ok + res.failed, N);
+    assert_int_equal(res.ok + res.failed, issued);
     free(calls);
     free(ctx.rec);
 }
 
-/* ---- sync: 3,000 px_call from 4 threads at a steady 1,000/s ----------------- */
+/* ---- sync: 3,000+ px_call from 4 threads at a steady 1,000/s ---------------- */
 
-enum { SYNC_THREADS = 4, SYNC_N = 3000, SYNC_DURATION_US = 3000000 };
+/* SYNC_N calls at least; once the victim is re-admitted, SYNC_AFTER more (so its share
+ * after does not depend on how long the restart took); each thread at most SYNC_CAP. */
+enum { SYNC_THREADS = 4, SYNC_N = 3000, SYNC_AFTER = 600, SYNC_DURATION_US = 3000000,
+       SYNC_PER = SYNC_N / SYNC_THREADS, SYNC_CAP = 2 * SYNC_PER };
 
 typedef struct sync_ctx {
     cluster *c;
-    call_rec *rec;
+    call_rec *rec; /* SYNC_CAP per thread */
     int64_t t0;
-    int issued; /* atomic */
+    int issued;  /* atomic: calls returned */
+    int stop_at; /* atomic: the threads stop once this many have returned */
+    int running; /* atomic: threads still calling */
 } sync_ctx;
 
 typedef struct sync_worker {
@@ -407,16 +421,19 @@ static void *sync_thread(void *arg)
 {
     sync_worker *w = arg;
     sync_ctx *ctx = w->ctx;
-    const int per = SYNC_N / SYNC_THREADS;
+    const int per = SYNC_PER;
     Calc__WhoamiRequest req = CALC__WHOAMI_REQUEST__INIT;
     /* Whoami is read-only, and says so: a call written to a pooled connection whose
      * server has just died may be repeated elsewhere. */
     px_call_opts opts = {.idempotent = 1};
-    for (int j = 0; j < per; j++) {
+    for (int j = 0; j < SYNC_CAP; j++) {
+        if (__atomic_load_n(&ctx->issued, __ATOMIC_ACQUIRE) >=
+            __atomic_load_n(&ctx->stop_at, __ATOMIC_ACQUIRE))
+            break;
         int64_t due = ctx->t0 + (int64_t)j * SYNC_DURATION_US / per;
         while (px_mono_us() < due)
             pace_sleep();
-        call_rec *r = &ctx->rec[w->k * per + j];
+        call_rec *r = &ctx->rec[w->k * SYNC_CAP + j];
         r->idempotent = 1;
         ProtobufCMessage *rep = NULL;
         px_err err;
@@ -431,13 +448,16 @@ static void *sync_thread(void *arg)
         px_msg_free(rep);
         __atomic_add_fetch(&ctx->issued, 1, __ATOMIC_RELEASE);
     }
+    __atomic_sub_fetch(&ctx->running, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
 static void test_sync_kill_and_restart(void **state)
 {
     cluster *c = *state;
-    sync_ctx ctx = {.c = c, .rec = calloc(SYNC_N, sizeof(call_rec)), .t0 = px_mono_us()};
+    sync_ctx ctx = {.c = c, .rec = calloc(SYNC_THREADS * SYNC_CAP, sizeof(call_rec)),
+                    .t0 = px_mono_us(), .stop_at = SYNC_THREADS * SYNC_CAP,
+                    .running = SYNC_THREADS};
     sync_worker w[SYNC_THREADS];
     tl_add(&c->tl, "start: %d blocking calls from %d threads over %d ms", SYNC_N, SYNC_THREADS,
            SYNC_DURATION_US / 1000);
@@ -446,8 +466,8 @@ static void test_sync_kill_and_restart(void **state)
         assert_int_equal(pthread_create(&w[k].th, NULL, sync_thread, &w[k]), 0);
     }
     int64_t end = ctx.t0 + 4 * SYNC_DURATION_US;
-    int killed = 0, restarted = 0;
-    while (__atomic_load_n(&ctx.issued, __ATOMIC_ACQUIRE) < SYNC_N && px_mono_us() < end) {
+    int killed = 0, restarted = 0, stop_set = 0;
+    while (__atomic_load_n(&ctx.running, __ATOMIC_ACQUIRE) > 0 && px_mono_us() < end) {
         int done = __atomic_load_n(&ctx.issued, __ATOMIC_ACQUIRE);
         if (!killed && done >= SYNC_N / 5) {
             px_proc_kill(&c->srv[VICTIM]);
@@ -463,17 +483,26 @@ static void test_sync_kill_and_restart(void **state)
             tl_add(&c->tl, "s%d accepts connections again", VICTIM);
         }
         watch_health(c);
+        if (c->readmit_us && !stop_set) {
+            int stop_at = done + SYNC_AFTER > SYNC_N ? done + SYNC_AFTER : SYNC_N;
+            __atomic_store_n(&ctx.stop_at, stop_at, __ATOMIC_RELEASE);
+            stop_set = 1;
+            tl_add(&c->tl, "s%d re-admitted after %d calls: %d in all", VICTIM, done, stop_at);
+        }
         pace_sleep();
     }
+    /* Past `end` (never re-admitted, say): stop them, and let the checks say why. */
+    __atomic_store_n(&ctx.stop_at, 0, __ATOMIC_RELEASE);
     for (int k = 0; k < SYNC_THREADS; k++)
         assert_int_equal(pthread_join(w[k].th, NULL), 0);
     watch_health(c);
-    tl_add(&c->tl, "all %d calls returned", SYNC_N);
+    int n = __atomic_load_n(&ctx.issued, __ATOMIC_ACQUIRE);
+    tl_add(&c->tl, "all %d calls returned", n);
     assert_true(killed && restarted);
     results res;
-    tally(c, ctx.rec, SYNC_N, &res);
-    print_results(c, &res, SYNC_N, "sync");
-    check_results(c, &res, SYNC_N);
+    tally(c, ctx.rec, SYNC_THREADS * SYNC_CAP, &res);
+    print_results(c, &res, n, "sync");
+    check_results(c, &res, n);
     free(ctx.rec);
 }
 
