@@ -113,7 +113,9 @@ static uint64_t hedges_sent(px_client *cl)
 /* Steady load; SIGSTOP one server for FROZEN_MS; drain, note the late-reply count,
  * SIGCONT and count the replies it sends to what it was sent while stopped (it answers
  * each request once, reply or error, and the calls are all over, so each is late);
- * then `after` more calls. */
+ * then `after` more calls, and more (half a second's at a time, as long as the load
+ * has room) until it has answered one of them: how soon that comes after SIGCONT is
+ * the machine's business. */
 static void run_freeze(cluster *c, freeze_run *r, int after)
 {
     px_load *l = &c->load;
@@ -143,9 +145,12 @@ static void run_freeze(cluster *c, freeze_run *r, int after)
     r->backlog = settled_late(c, BACKLOG_QUIET_MS * 1000) - late0;
     px_watch_note(&c->w, "s%d answered its backlog of %llu requests", FROZEN,
                   (unsigned long long)r->backlog);
-    if (after > 0) {
-        assert_int_equal(px_load_run(l, after, after * 1000000LL / RATE, px_watch_tick, &c->w), 0);
+    for (int chunk = after; chunk > 0;) {
+        assert_int_equal(px_load_run(l, chunk, chunk * 1000000LL / RATE, px_watch_tick, &c->w), 0);
         assert_int_equal(px_load_drain(l, 5000000, px_watch_tick, &c->w), 0);
+        chunk = RATE / 2;
+        if (px_load_first_answer(l, FROZEN, r->cont_us) || l->issued + chunk > l->cap)
+            break;
     }
     r->readmit_us = c->w.readmit_us[FROZEN];
     r->first_answer_us = px_load_first_answer(l, FROZEN, r->cont_us);
@@ -186,7 +191,8 @@ static void assert_all_ok(const px_load_sum *s)
  * during one hedge delay, about 3 + 7; before losers were judged it got its full third,
  * about 1,000): how soon is told in attempts, not time. No call fails. After SIGCONT a
  * probe re-admits it (none can while it is stopped) and it answers calls again
- * (expected: max_ejection + probe_interval, about 1.5 s, of the 3 s of calls). */
+ * (expected: max_ejection + probe_interval, about 1.5 s, into the 3 s of calls that
+ * run_freeze extends until it does). */
 static void test_frozen_server_is_ejected(void **state)
 {
     cluster *c = cluster_up(state, NSRV, NULL,
@@ -194,7 +200,7 @@ static void test_frozen_server_is_ejected(void **state)
                             "      failover: { module: hedge, hedge_after: 20ms }\n"
                             "      timeout: { module: fixed, connect: 200ms, call: 2s }\n"
                             HEALTH_YAML,
-                            WARM + RATE * FROZEN_MS / 1000 + 3 * RATE);
+                            WARM + RATE * FROZEN_MS / 1000 + 6 * RATE);
     freeze_run r;
     run_freeze(c, &r, 3 * RATE);
     print_freeze(c, &r, "frozen server, hedge, random");
