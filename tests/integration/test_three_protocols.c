@@ -26,22 +26,6 @@
 
 enum { GRPC_CALLS = 300, HTTP_CALLS = 300, NATIVE_BATCH = 50 };
 
-/* Runs argv with stdout and stderr into out_path; returns its pid. */
-static pid_t spawn(char *const argv[], const char *out_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0)
-            _exit(126);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* The whole file (at most cap - 1 bytes), NUL-terminated. */
 static const char *slurp(const char *path, char *buf, size_t cap)
 {
@@ -92,7 +76,7 @@ static void test_native_grpc_and_curl_on_one_port(void **state)
     char script[512];
     snprintf(script, sizeof script, "%s/tests/interop/grpc_adds.py", getenv("PX_SOURCE_DIR"));
     char *py[] = {"/usr/bin/python3", script, addr, n, srv.dir, NULL};
-    pid_t grpc_pid = spawn(py, grpc_out);
+    pid_t grpc_pid = px_spawn(py, grpc_out);
     /* curl: the same, HTTP_CALLS POSTs to one URL list over one kept-alive connection. */
     char url[128], cmd[1024];
     snprintf(url, sizeof url, "http://%s/calc.Calculator/Add", addr);
@@ -103,7 +87,7 @@ static void test_native_grpc_and_curl_on_one_port(void **state)
              "$(for i in $(seq %d); do printf '%%s ' '%s'; done)",
              go, HTTP_CALLS, url);
     char *sh[] = {"/bin/sh", "-c", cmd, NULL};
-    pid_t http_pid = spawn(sh, http_out);
+    pid_t http_pid = px_spawn(sh, http_out);
     assert_true(grpc_pid > 0 && http_pid > 0);
 
     /* Native calls in flight from before "go" until both others have exited. */

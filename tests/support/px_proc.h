@@ -63,6 +63,8 @@ int px_write_client_conf_on(const char *path, const char *host, const int *ports
 int px_write_client_conf_procs(const char *path, const px_proc *procs, int n,
                                const char *upstream_yaml);
 
+/** Starts argv (a path) with stdout and stderr into out_path; its pid, or -1. */
+pid_t px_spawn(char *const argv[], const char *out_path);
 /** Runs argv, capturing stdout and stderr (each up to cap bytes); returns the exit status. */
 int px_run(char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap);
 
