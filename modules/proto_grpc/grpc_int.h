@@ -35,7 +35,8 @@ typedef struct gr_stream {
     int64_t timeout_us;
     px_buf meta;           /* custom metadata, §2.3 encoding */
     px_buf body;           /* the DATA received: one length-prefixed message */
-    int64_t held;          /* meta's and body's bytes, charged to the connection */
+    uint8_t body0[64];     /* body's first storage: a small message needs no malloc */
+    int64_t held;          /* meta's and body's heap bytes, charged to the connection */
     uint32_t hdr_bytes;    /* the header list so far, counted as SETTINGS_MAX_HEADER_LIST_SIZE */
     unsigned seen_post : 1, seen_path : 1, seen_ctype : 1, trailers : 1;
     unsigned partial : 1;  /* counted in gr_conn.partial: the request is not complete */
@@ -54,6 +55,7 @@ struct gr_conn {
     px_pconn *pc;
     nghttp2_session *s;
     gr_stream *streams;
+    gr_stream *hs;         /* the stream whose header block is read: no lookup per header */
     uint32_t n_partial;    /* streams whose request is not complete */
     uint32_t hdr_limit;    /* SETTINGS_MAX_HEADER_LIST_SIZE we announce and enforce */
     int in_recv;           /* inside nghttp2_session_mem_recv: no mem_send, the end flushes */

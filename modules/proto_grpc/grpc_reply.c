@@ -36,10 +36,14 @@ static int gr_submit(gr_stream *s, const nghttp2_nv *fixed, size_t nfixed, const
 {
     size_t n = gr_meta_count(meta, meta_len);
     gr_conn *c = s->c;
-    nghttp2_nv *nva = gr_malloc(c, (nfixed + n) * sizeof *nva);
+    /* Most answers carry no metadata: their headers fit on the stack, no allocation. */
+    nghttp2_nv local[8];
+    int heap = nfixed + n > sizeof local / sizeof local[0];
+    nghttp2_nv *nva = heap ? gr_malloc(c, (nfixed + n) * sizeof *nva) : local;
     char **b64 = n ? gr_calloc(c, n * sizeof *b64) : NULL;
     if (!nva || (n && !b64)) {
-        gr_free(c, nva);
+        if (heap)
+            gr_free(c, nva);
         gr_free(c, b64);
         return -1;
     }
@@ -51,7 +55,8 @@ static int gr_submit(gr_stream *s, const nghttp2_nv *fixed, size_t nfixed, const
     for (size_t i = 0; i < nb; i++)
         free(b64[i]);
     gr_free(c, b64);
-    gr_free(c, nva);
+    if (heap)
+        gr_free(c, nva);
     if (rc == 0)
         s->answered = 1;
     return rc;

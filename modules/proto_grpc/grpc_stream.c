@@ -11,7 +11,7 @@
 /* Keeps the stream's charge equal to the buffers it holds. */
 static void gr_stream_account(gr_stream *s)
 {
-    int64_t held = (int64_t)(s->meta.cap + s->body.cap);
+    int64_t held = (int64_t)(s->meta.cap + (s->body.borrowed ? 0 : s->body.cap));
     px_pconn_charge(s->c->pc, held - s->held);
     s->held = held;
 }
@@ -46,6 +46,8 @@ void gr_stream_free(gr_stream *s)
         c->streams = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    if (c->hs == s)
+        c->hs = NULL;
     gr_free(c, s);
 }
 
@@ -93,7 +95,9 @@ static void gr_content_type(gr_stream *s, const uint8_t *v, size_t len)
         end++;
     while (end > 0 && v[end - 1] == ' ')
         end--;
-    snprintf(s->ctype, sizeof s->ctype, "%.*s", (int)(end < sizeof s->ctype ? end : 0), v);
+    size_t keep = end < sizeof s->ctype ? end : 0; /* not snprintf: ~670 instructions */
+    memcpy(s->ctype, v, keep);
+    s->ctype[keep] = 0;
     if (end < bl || memcmp(v, base, bl) != 0 || (end > bl && v[bl] != '+')) {
         s->ctype[0] = 0;
         gr_bad(s, PX_INVALID_ARGUMENT, "content-type '%.*s' is not gRPC's (application/grpc, "
@@ -132,17 +136,19 @@ static int gr_on_begin_headers(nghttp2_session *session, const nghttp2_frame *fr
     if (frame->hd.type != NGHTTP2_HEADERS)
         return 0;
     gr_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    c->hs = s;
     if (s) {
         s->trailers = 1; /* a second header block: the client's trailers, unused */
         return 0;
     }
     if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    s = gr_calloc(c, sizeof *s);
+    s = c->hs = gr_calloc(c, sizeof *s);
     if (!s)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     s->c = c;
     s->id = frame->hd.stream_id;
+    px_buf_borrow(&s->body, s->body0, sizeof s->body0);
     s->next = c->streams;
     if (c->streams)
         c->streams->prev = s;
@@ -157,7 +163,8 @@ static int gr_on_header(nghttp2_session *session, const nghttp2_frame *frame,
                         uint8_t flags, void *ud)
 {
     gr_conn *c = ud;
-    gr_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    gr_stream *s = c->hs && c->hs->id == frame->hd.stream_id
+                       ? c->hs : nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (!s)
         return 0;
     /* RFC 9113's measure; a client that passes what we announced is hostile (HPACK bomb) */

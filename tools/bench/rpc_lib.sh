@@ -63,8 +63,27 @@ EOF
   done
 }
 
+# The YAML of plexusd for the plexus-grpc target: calc over proto_grpc alone on its own
+# port (codec_protobuf for application/grpc), called by the gRPC C++ client.
+write_plexus_grpc_conf() {
+  cat > "$OUT/server-grpc-$1.yaml" <<EOF
+# plexusd serving gRPC (h2c) for the RPC comparison: one IO thread, calc's handlers on it.
+modules:
+  path: [$MODS]
+server:
+  listen: 127.0.0.1:$1
+  io_threads: 1
+  codecs: [protobuf]
+  protocols: [grpc]
+${BENCH_FILTERS:+  filters: $BENCH_FILTERS}
+  services:
+    - module: calc
+EOF
+}
+
 # start_server TARGET PORT [WRAPPER...]: starts TARGET's server on CPU SERVER_CPU and
-# sets SPID. Plexus targets share one plexusd (both codecs).
+# sets SPID. plexus-protobuf and plexus-binary share one plexusd (both codecs);
+# plexus-grpc has a plexusd of its own.
 start_server() {
   local target=$1 port=$2
   shift 2
@@ -72,6 +91,7 @@ start_server() {
   case $target in
     raw) cmd=("$BIN/plexus-rpc-raw-server" "$port") ;;
     grpc) cmd=("$BIN/plexus-rpc-grpc-server" "$port") ;;
+    plexus-grpc) write_plexus_grpc_conf "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-grpc-$port.yaml") ;;
     plexus-*) write_plexus_confs "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-$port.yaml") ;;
     hold) cmd=("$BIN/plexus-rpc-hold" "$port") ;;
   esac
@@ -107,7 +127,7 @@ client() {
   local run=(env "${CLIENT_ENV[@]}" taskset -c "$CLIENT_CPU" "${CLIENT_WRAP[@]}")
   case $target in
     raw) "${run[@]}" "$BIN/plexus-rpc-raw-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
-    grpc) "${run[@]}" "$BIN/plexus-rpc-grpc-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
+    grpc|plexus-grpc) "${run[@]}" "$BIN/plexus-rpc-grpc-client" "$port" --connections "$c" --inflight "$d" "$@" ;;
     plexus-*) "${run[@]}" "$BIN/plexus" bench -c "$OUT/client-${target#plexus-}-$port.yaml" \
                 calc.Calculator/Add "$REQ_JSON" --connections "$c" --inflight "$d" "$@" --json ;;
   esac

@@ -33,6 +33,7 @@ function label(t) {
     if (t == "plexus-binary") return "Plexus, codec_binary"
     if (t == "raw") return "raw libev, 4-byte frames"
     if (t == "grpc") return "gRPC C++ async"
+    if (t == "plexus-grpc") return "Plexus, proto_grpc (gRPC C++ client)"
     return t
 }
 
@@ -54,7 +55,7 @@ function label(t) {
 }
 
 END {
-    order = "plexus-protobuf plexus-binary raw grpc"
+    order = "plexus-protobuf plexus-binary raw grpc plexus-grpc"
     n = split(order, ord, " ")
     k = 0
     for (i = 1; i <= n; i++) if (ord[i] in seen_t) shown[++k] = ord[i]

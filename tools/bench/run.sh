@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the RPC comparison of issue 5. The same call (calc.AddRequest{a, b, 16-byte
 # tag} -> AddReply) served by Plexus (codec_protobuf, codec_binary), a raw libev server
-# with 4-byte length frames (the limit) and gRPC C++ async (when built); server on one CPU,
+# with 4-byte length frames (the limit) and gRPC C++ async (when built), and the gRPC C++
+# client against plexusd's proto_grpc (plexus-grpc, with the gRPC peer); server on one CPU,
 # client on the other; then deterministic counts (callgrind instructions, heap allocations,
 # syscalls per call), 100k pending calls, and a profile of the Plexus server.
 #
@@ -14,7 +15,8 @@
 #                      BENCH_N2 [10000] calls: per-call figures are (N2 run - N1 run) / (N2 - N1),
 #                      so start-up costs cancel
 #   BENCH_PENDING [100000]  pending calls of the timer test (0 skips it)
-#   BENCH_PROFILE [1]  perf record + perf trace of plexusd at 8x16 (needs perf)
+#   BENCH_PROFILE [1]  perf record + perf trace of plexusd at 8x16 (needs perf; native and,
+#                      with the gRPC peer, proto_grpc)
 #   BENCH_SERVER_CPU [0] BENCH_CLIENT_CPU [1]   BENCH_OUT [BUILD_DIR/bench-results/DATE]
 #   BENCH_FILTERS []   a filter chain for the Plexus server and clients: "[deadline_floor]"
 set -euo pipefail
@@ -54,6 +56,11 @@ if [ -e "$MODS/codec_binary.so" ]; then HAVE_BINARY=1; TARGETS+=(plexus-binary);
 TARGETS+=(raw)
 if [ -x "$BIN/plexus-rpc-grpc-server" ] && [ -x "$BIN/plexus-rpc-grpc-client" ]; then
   TARGETS+=(grpc)
+  if [ -e "$MODS/proto_grpc.so" ]; then
+    TARGETS+=(plexus-grpc)
+  else
+    echo "run.sh: Plexus/proto_grpc skipped: $MODS/proto_grpc.so is not built"
+  fi
 else
   echo "run.sh: gRPC peer skipped: not built (needs libgrpc++-dev and protobuf-compiler-grpc;" \
        "'make bench PEERS=1' installs them)"
@@ -302,13 +309,13 @@ if [ "$COUNTS" = 1 ]; then
   done
   say ""
   # Where Plexus's instructions go: per-call self cost of each function, server and client.
-  top_functions() { # top_functions PREFIX TITLE
+  top_functions() { # top_functions PREFIX TARGET TITLE
     local n
-    [ -e "$OUT/$1-plexus-protobuf-$N2.out" ] || return 0
+    [ -e "$OUT/$1-$2-$N2.out" ] || return 0
     for n in "$N1" "$N2"; do
-      callgrind_annotate --threshold=100 "$OUT/$1-plexus-protobuf-$n.out" > "$OUT/$1-plexus-protobuf-$n.txt" 2>/dev/null
+      callgrind_annotate --threshold=100 "$OUT/$1-$2-$n.out" > "$OUT/$1-$2-$n.txt" 2>/dev/null
     done
-    say "$2, instructions per call (self cost, run of $N2 calls minus run of $N1):"
+    say "$3, instructions per call (self cost, run of $N2 calls minus run of $N1):"
     say ""
     say '```'
     awk -v d=$((N2 - N1)) '
@@ -317,49 +324,58 @@ if [ "$COUNTS" = 1 ]; then
         if (line ~ /^\?\?\?:0x/) sub(/ \[.*\/|\[/, " [", line); else sub(/ \[.*\]$/, "", line)
         if (FILENAME == ARGV[1]) a[line] += n; else b[line] += n }
       END { for (f in b) { v = (b[f] - a[f]) / d; if (v >= 5) printf "%10.0f  %s\n", v, f } }' \
-      "$OUT/$1-plexus-protobuf-$N1.txt" "$OUT/$1-plexus-protobuf-$N2.txt" | sort -rn | head -25 | tee -a "$REPORT"
+      "$OUT/$1-$2-$N1.txt" "$OUT/$1-$2-$N2.txt" | sort -rn | head -25 | tee -a "$REPORT"
     say '```'
     say ""
   }
   if command -v callgrind_annotate >/dev/null; then
-    top_functions cg "Top functions of the Plexus server (plexusd, codec_protobuf) at 1 × 64"
-    top_functions cgc "Top functions of the Plexus client (plexus bench, codec_protobuf) at 1 × 64"
+    top_functions cg plexus-protobuf "Top functions of the Plexus server (plexusd, codec_protobuf) at 1 × 64"
+    top_functions cgc plexus-protobuf "Top functions of the Plexus client (plexus bench, codec_protobuf) at 1 × 64"
+    top_functions cg plexus-grpc "Top functions of plexusd serving proto_grpc to the gRPC C++ client at 1 × 64"
   fi
 fi
 
 # ---- where the Plexus server's time goes at 8x16 ---------------------------------------
-if [ "$PROFILE" = 1 ] && [ "$HAVE_PERF" = 1 ]; then
+# profile_target TARGET WHAT: perf record and perf trace of TARGET's plexusd at 8x16.
+profile_target() {
+  local t=$1 what=$2 port pid cpid
   port=$(free_port)
-  start_server plexus-protobuf "$port"
+  start_server "$t" "$port"
   pid=$SPID
   SERVERS+=("$pid")
-  client plexus-protobuf "$port" 8 16 --duration $((2 * DURATION + 4)) --warmup 0 \
-    > "$OUT/profile-client.json" &
+  client "$t" "$port" 8 16 --duration $((2 * DURATION + 4)) --warmup 0 \
+    > "$OUT/profile-client-$t.json" &
   cpid=$!
   sleep 1
-  perf record -q -e cpu-clock -F 1999 -g -p "$pid" -o "$OUT/perf-plexusd.data" -- sleep "$DURATION" \
+  perf record -q -e cpu-clock -F 1999 -g -p "$pid" -o "$OUT/perf-$t.data" -- sleep "$DURATION" \
     > /dev/null 2>&1 || true
-  timeout -s INT "$DURATION" perf trace -s -p "$pid" -o "$OUT/perf-trace-plexusd.txt" \
+  timeout -s INT "$DURATION" perf trace -s -p "$pid" -o "$OUT/perf-trace-$t.txt" \
     > /dev/null 2>&1 || true
   wait "$cpid" || true
   cleanup
-  say "Profile of plexusd at 8 × 16 (perf record -e cpu-clock, self time by object, then top symbols):"
+  say "Profile of plexusd ($what) at 8 × 16 (perf record -e cpu-clock, self time by object, then top symbols):"
   say ""
   say '```'
-  perf report -i "$OUT/perf-plexusd.data" --stdio --no-children --sort dso 2>/dev/null |
+  perf report -i "$OUT/perf-$t.data" --stdio --no-children --sort dso 2>/dev/null |
     grep -E '^ +[0-9.]+%' | head -8 | tee -a "$REPORT"
   say ""
-  perf report -i "$OUT/perf-plexusd.data" --stdio --no-children --sort dso,sym --percent-limit 1.5 \
+  perf report -i "$OUT/perf-$t.data" --stdio --no-children --sort dso,sym --percent-limit 1.5 \
     2>/dev/null | grep -E '^ +[0-9.]+%' | head -30 | tee -a "$REPORT"
   say '```'
   say ""
-  say "Syscalls of plexusd at 8 × 16 over ${DURATION} s (perf trace -s: calls, errors, total ms, ...):"
+  say "Syscalls of plexusd ($what) at 8 × 16 over ${DURATION} s (perf trace -s: calls, errors, total ms, ...):"
   say ""
   say '```'
-  grep -E '^ +[a-z_0-9]+ +[0-9]+ ' "$OUT/perf-trace-plexusd.txt" | head -12 | tee -a "$REPORT"
+  grep -E '^ +[a-z_0-9]+ +[0-9]+ ' "$OUT/perf-trace-$t.txt" | head -12 | tee -a "$REPORT"
   say '```'
-  say "(the client made $(jnum "$(cat "$OUT/profile-client.json")" calls_per_s) calls/s during the profile)"
+  say "(the client made $(jnum "$(cat "$OUT/profile-client-$t.json")" calls_per_s) calls/s during the profile)"
   say ""
+}
+if [ "$PROFILE" = 1 ] && [ "$HAVE_PERF" = 1 ]; then
+  profile_target plexus-protobuf "native protocol, codec_protobuf, plexus bench client"
+  if [[ " ${TARGETS[*]} " == *" plexus-grpc "* ]]; then
+    profile_target plexus-grpc "proto_grpc, gRPC C++ client"
+  fi
 fi
 
 # ---- the issue's targets ---------------------------------------------------------------
@@ -380,6 +396,14 @@ for sc in 1x64 8x16; do
   r=$(m "plexus-protobuf $sc server_us")
   say "| server CPU ≤ 1 µs per call at load ($sc) | ${r:-–} µs | $(verdict "$r" '<=' 1) |"
 done
+if [[ " ${TARGETS[*]} " == *" plexus-grpc "* ]]; then
+  # Issue 13: the same gRPC C++ client against plexusd's proto_grpc and against gRPC's
+  # own async server.
+  r=$(ratio "$(m 'plexus-grpc 8x16 rate')" "$(m 'grpc 8x16 rate')")
+  say "| gRPC C++ client at 8 × 16: proto_grpc ≥ 2× gRPC C++ async's calls/s | ${r:-–}× | $(verdict "$r" '>=' 2) |"
+  a=$(m 'plexus-grpc 8x16 server_us'); b=$(m 'grpc 8x16 server_us'); r=$(ratio "$a" "$b")
+  say "| gRPC C++ client at 8 × 16: proto_grpc's server CPU per call ≤ 1/3 of gRPC C++ async's | ${r:-–}× (${a:-–} µs vs ${b:-–} µs) | $(verdict "$r" '<=' 0.3334) |"
+fi
 if [ -s "$OUT/counts.txt" ]; then
   line=$(grep '^plexus-protobuf ' "$OUT/counts.txt" || true)
   f() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$line"; }
