@@ -88,6 +88,9 @@ add_custom_target(plexus_rpc_bench DEPENDS ${PX_RPC_TARGETS} px_malloc_count ple
 if(TARGET proto_grpc) # the plexus-grpc target: plexusd serving calc over gRPC
   add_dependencies(plexus_rpc_bench proto_grpc)
 endif()
+if(TARGET proto_http) # the HTTP/1.1 comparison under wrk (rpc_http.sh)
+  add_dependencies(plexus_rpc_bench proto_http)
+endif()
 if(TARGET codec_binary)
   add_dependencies(plexus_rpc_bench codec_binary)
 endif()

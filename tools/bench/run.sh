@@ -378,6 +378,11 @@ if [ "$PROFILE" = 1 ] && [ "$HAVE_PERF" = 1 ]; then
   fi
 fi
 
+# ---- HTTP/1.1 + JSON under wrk ------------------------------------------------------------
+# shellcheck source=tools/bench/rpc_http.sh
+. "$HERE/rpc_http.sh"
+http_bench || note "run.sh: the HTTP comparison failed"
+
 # ---- the targets ---------------------------------------------------------------
 m() { awk -v k="$1" '$1 " " $2 " " $3 == k { print $4 }' "$OUT/medians.txt"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }'; }
