@@ -29,18 +29,7 @@ server:
   services:
     - module: calc
 YAML
-  cat > "$OUT/client-json-$port.yaml" <<YAML
-modules:
-  path: [$MODS]
-client:
-  io_threads: 1
-  descriptors: [calc]
-  upstreams:
-    calc:
-      endpoints: [127.0.0.1:$port]
-      codec: json
-      timeout: { module: fixed, connect: 1s, call: 30s }
-YAML
+  write_client_conf "$port" json
   cat > "$OUT/wrk-post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$REQ_JSON'

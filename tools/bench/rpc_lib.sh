@@ -45,7 +45,13 @@ ${BENCH_FILTERS:+  filters: $BENCH_FILTERS}
 EOF
   local codec
   for codec in protobuf binary; do
-    cat > "$OUT/client-$codec-$port.yaml" <<EOF
+    write_client_conf "$port" "$codec"
+  done
+}
+
+# write_client_conf PORT CODEC: $OUT/client-CODEC-PORT.yaml, plexus bench's config.
+write_client_conf() {
+  cat > "$OUT/client-$2-$1.yaml" <<EOF
 # plexus bench against the comparison's plexusd: the default strategy modules are on the
 # path (balancer random, failover failfast, timeout fixed: one deadline timer per call).
 modules:
@@ -55,12 +61,11 @@ client:
   descriptors: [calc]
   upstreams:
     calc:
-      endpoints: [127.0.0.1:$port]
-      codec: $codec
+      endpoints: [127.0.0.1:$1]
+      codec: $2
       timeout: { module: fixed, connect: 1s, call: 30s }
 ${BENCH_FILTERS:+      filters: $BENCH_FILTERS}
 EOF
-  done
 }
 
 # The YAML of plexusd for the plexus-grpc target: calc over proto_grpc alone on its own
