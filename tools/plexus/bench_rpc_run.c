@@ -281,7 +281,9 @@ static void px__drive(px__bench *b, int64_t t0)
          * loop whose every slot stopped (calls refused). */
         int idle = __atomic_load_n(&b->active, __ATOMIC_ACQUIRE) == 0;
         if (idle && (!open || (a->calls && sent >= a->calls))) {
-            ended_at = now;
+            /* Read the clock again: on the first pass `now` is still t0, and calls
+             * that all ended before it (refused at once) would make a 0 s window. */
+            ended_at = px__now_ns();
             break;
         }
         int64_t wake = px__next_wake(b, now, cpu_taken);
