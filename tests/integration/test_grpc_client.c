@@ -59,11 +59,10 @@ static int start_python(int port)
     unlink(portf);
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
-    F.py = fork();
-    if (F.py == 0) {
-        execl("/usr/bin/python3", "python3", script, F.dir, ps, (char *)NULL);
-        _exit(127);
-    }
+    char log[300];
+    snprintf(log, sizeof log, "%s/python-server.log", F.dir);
+    char *argv[] = {"/usr/bin/python3", script, F.dir, ps, NULL};
+    F.py = px_spawn(argv, log);
     for (int i = 0; i < 3000; i++) { /* bounded: 30 s */
         FILE *f = fopen(portf, "r");
         if (f) {
@@ -76,7 +75,7 @@ static int start_python(int port)
             break;
         sleep_ms(10);
     }
-    fprintf(stderr, "the python gRPC server did not start\n");
+    fprintf(stderr, "the python gRPC server did not start (its output: %s)\n", log);
     return -1;
 }
 

@@ -121,15 +121,9 @@ static void test_grpcio_client_and_native_on_one_port(void **state)
     snprintf(cport, sizeof cport, "%d", F.calc.port);
     snprintf(fport, sizeof fport, "%d", F.fxmeta.port);
     snprintf(out, sizeof out, "%s/python.out", F.dir);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(out, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl("/usr/bin/python3", "python3", script, cport, fport, "g1", F.dir, (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {"/usr/bin/python3", script, cport, fport, "g1", F.dir, NULL};
+    pid_t pid = px_spawn(argv, out);
+    assert_true(pid > 0);
     int inflight = 0, status = 0;
     pid_t done = 0;
     for (int i = 0; i < 12000 && !inflight && done == 0; i++) { /* bounded: 120 s */
