@@ -17,6 +17,8 @@ PKGS=(
   libhttp-parser-dev      # proto_http: the HTTP/1.1 request parser
   python3-grpcio python3-protobuf  # gRPC interop tests: a client and a server Plexus did not write
   curl                    # HTTP/1.1 tests: a client Plexus did not write
+  libssl-dev              # TLS 1.3 and mutual TLS (OpenSSL 3)
+  openssl                 # tests make their certificates at run time (tests/support/px_certs.c)
 )
 
 missing=()
