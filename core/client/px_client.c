@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "px_ctx.h"
 #include "px_grow.h"
@@ -619,7 +620,10 @@ static void px__connect_timeout_cb(struct ev_loop *ev, ev_timer *w, int revents)
 {
     px_cconn *cc = w->data;
     px_err e;
-    px_err_set(&e, PX_UNAVAILABLE, "connect to %s timed out", cc->ep->pub.address);
+    if (cc->conn.tls_hs_started)
+        px_err_set(&e, PX_UNAVAILABLE, "TLS handshake with %s timed out", cc->ep->pub.address);
+    else
+        px_err_set(&e, PX_UNAVAILABLE, "connect to %s timed out", cc->ep->pub.address);
     px_conn_close(&cc->conn, &e);
 }
 
@@ -684,6 +688,12 @@ static px_cconn *px__cconn_get(px_cloop *lp, px_ep *ep, int64_t call_left_us, px
     const px_upstream_conf *uc = cl->up->conf;
     px_conn_init(&cc->conn, &lp->loop, fd, &px__cconn_ops, uc->limits.max_meta,
                  uc->limits.max_frame, 1, ep->pub.address);
+    if (uc->tls_ctx && px_conn_tls(&cc->conn, uc->tls_ctx, 0, err) != 0) {
+        ev_io_stop(lp->loop.ev, &cc->conn.wio); /* never used: no close to tell anyone of */
+        close(fd);
+        free(cc);
+        return NULL;
+    }
     px_conn_ref(&cc->conn); /* the table's reference */
     cc->lp = lp;
     cc->ep = ep;

@@ -116,6 +116,13 @@ static void px__probe_one(px_cloop *lp, px_ep *ep)
     }
     px_conn_init(&p->conn, &lp->loop, fd, &px__probe_ops, up->conf->limits.max_meta,
                  up->conf->limits.max_frame, 1, ep->pub.address);
+    if (up->conf->tls_ctx && px_conn_tls(&p->conn, up->conf->tls_ctx, 0, &err) != 0) {
+        ev_io_stop(lp->loop.ev, &p->conn.wio);
+        close(fd);
+        free(p);
+        px_health_probe_done(ep, 0, err.msg);
+        return;
+    }
     p->lp = lp;
     p->ep = ep;
     p->next = lp->probes;

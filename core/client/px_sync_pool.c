@@ -14,6 +14,7 @@
 #include "px_native_client.h"
 #include "px_net.h"
 #include "px_time.h"
+#include "px_tls.h"
 
 typedef struct px_sync_ep {
     px_bconn *idle;
@@ -58,6 +59,10 @@ static void px__bconn_close(px_bconn *b)
 {
     if (b->pstate && b->proto->client_close)
         b->proto->client_close(b->pstate);
+    if (b->tls) {
+        px_tls_shutdown(b->tls);
+        px_tls_conn_free(b->tls);
+    }
     close(b->fd);
     px_buf_free(&b->in);
     free(b);
@@ -93,12 +98,37 @@ int px_sync_poll_ms(int64_t until_us)
     return left <= 0 ? 0 : (int)((left + 999) / 1000);
 }
 
+/* write(2), or a TLS write: bytes, or -1 with errno (EAGAIN: poll for *events; EPROTO:
+ * TLS failed). */
+static ssize_t px__bconn_write(px_bconn *b, const uint8_t *p, size_t n, short *events)
+{
+    *events = POLLOUT;
+    if (!b->tls)
+        return write(b->fd, p, n);
+    ssize_t w = px_tls_write(b->tls, p, n);
+    if (w > 0)
+        return w;
+    *events = w == PX_TLS_WANT_READ ? POLLIN : POLLOUT;
+    errno = w == PX_TLS_WANT_READ || w == PX_TLS_WANT_WRITE ? EAGAIN : EPROTO;
+    return -1;
+}
+
+/* The failure of a write or read, in words. */
+static px_status px__bconn_fail(px_bconn *b, const char *what, int e, px_err *err)
+{
+    if (e == EPROTO && b->tls)
+        return px_err_set(err, PX_UNAVAILABLE, "%s %s: TLS: %s", what, b->ep->pub.address,
+                          px_tls_error(b->tls));
+    return px_err_set(err, PX_UNAVAILABLE, "%s %s: %s", what, b->ep->pub.address, strerror(e));
+}
+
 px_status px_bconn_send(px_bconn *b, const uint8_t *p, size_t n, int64_t deadline_us,
                         px_err *err)
 {
     const char *peer = b->ep->pub.address;
     while (n) {
-        ssize_t w = write(b->fd, p, n);
+        short events;
+        ssize_t w = px__bconn_write(b, p, n, &events);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
@@ -107,8 +137,8 @@ px_status px_bconn_send(px_bconn *b, const uint8_t *p, size_t n, int64_t deadlin
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno != EAGAIN)
-            return px_err_set(err, PX_UNAVAILABLE, "write to %s: %s", peer, strerror(errno));
-        struct pollfd pfd = {.fd = b->fd, .events = POLLOUT};
+            return px__bconn_fail(b, "write to", errno, err);
+        struct pollfd pfd = {.fd = b->fd, .events = events};
         int r = poll(&pfd, 1, px_sync_poll_ms(deadline_us));
         if (r == 0)
             return px_err_set(err, PX_DEADLINE_EXCEEDED, "deadline exceeded sending to %s", peer);
@@ -121,10 +151,39 @@ px_status px_bconn_send(px_bconn *b, const uint8_t *p, size_t n, int64_t deadlin
 int px_bconn_send_now(px_bconn *b, const uint8_t *p, size_t n)
 {
     ssize_t w;
+    short events;
     do
-        w = write(b->fd, p, n);
+        w = px__bconn_write(b, p, n, &events);
     while (w < 0 && errno == EINTR);
     return w == (ssize_t)n ? 0 : -1;
+}
+
+/* Reads records until the socket has no more, and never leaves plaintext inside
+ * OpenSSL (poll(2) would not see it). */
+static int px__bconn_tls_read(px_bconn *b, px_err *err)
+{
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = px_tls_read(b->tls, b->in.data + b->in.len, b->in.cap - b->in.len);
+        if (n > 0) {
+            b->in.len += (size_t)n;
+            total += (size_t)n;
+            if (!px_tls_pending(b->tls))
+                return (int)total;
+            if (px_buf_reserve(&b->in, 16 * 1024) != 0) {
+                px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+                return -1;
+            }
+            continue;
+        }
+        if (n == PX_TLS_WANT_READ || n == PX_TLS_WANT_WRITE)
+            return (int)total;
+        if (n == PX_TLS_EOF)
+            px_err_set(err, PX_UNAVAILABLE, "%s closed the connection", b->ep->pub.address);
+        else
+            px__bconn_fail(b, "read from", EPROTO, err);
+        return -1;
+    }
 }
 
 int px_bconn_read(px_bconn *b, px_err *err)
@@ -133,6 +192,8 @@ int px_bconn_read(px_bconn *b, px_err *err)
         px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         return -1;
     }
+    if (b->tls)
+        return px__bconn_tls_read(b, err);
     ssize_t n = read(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len);
     if (n > 0) {
         b->in.len += (size_t)n;
@@ -151,6 +212,29 @@ void px_bconn_consume(px_bconn *b, size_t n)
         return; /* also: the buffer may have no storage yet */
     memmove(b->in.data, b->in.data + n, b->in.len - n);
     b->in.len -= n;
+}
+
+/* The TLS handshake on a connected socket, bounded by the connect timeout ct. */
+static px_status px__handshake(px_bconn *b, px_tls_ctx *t, int64_t ct, px_err *err)
+{
+    const char *peer = b->ep->pub.address;
+    if ((b->tls = px_tls_conn_new(t, b->fd, 0, peer, err)) == NULL)
+        return err->status;
+    int64_t until = ct > 0 ? px_mono_us() + ct : 0;
+    for (;;) {
+        int r = px_tls_handshake(b->tls);
+        if (r == PX_TLS_DONE)
+            return PX_OK;
+        if (r != PX_TLS_WANT_READ && r != PX_TLS_WANT_WRITE)
+            return px_err_set(err, PX_UNAVAILABLE, "TLS handshake with %s failed: %s", peer,
+                              px_tls_error(b->tls));
+        struct pollfd pfd = {.fd = b->fd, .events = r == PX_TLS_WANT_READ ? POLLIN : POLLOUT};
+        int pr = poll(&pfd, 1, px_sync_poll_ms(until));
+        if (pr == 0)
+            return px_err_set(err, PX_UNAVAILABLE, "TLS handshake with %s timed out", peer);
+        if (pr < 0 && errno != EINTR)
+            return px_err_set(err, PX_UNAVAILABLE, "poll: %s", strerror(errno));
+    }
 }
 
 /* Connects (bounded by the connect timeout) and sends HELLO; its answer (or refusal)
@@ -187,6 +271,11 @@ static px_status px__open(px_client *c, px_ep *ep, int64_t deadline_us, px_bconn
     b->fd = fd;
     b->ep = ep;
     b->proto = c->up->proto;
+    px_tls_ctx *tls = c->up->conf->tls_ctx;
+    if (tls && px__handshake(b, tls, ct, err) != PX_OK) {
+        px__bconn_close(b);
+        return err->status;
+    }
     px_buf hello = {0};
     px_status st = b->proto->client_open(c->up->proto_state, c->up->codec_name, &hello,
                                          &b->pstate) == 0
@@ -210,7 +299,9 @@ static int px__bconn_stale(px_bconn *b)
     ssize_t n = recv(b->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (n <= 0)
         return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-    if (b->proto != &px_native_ops) /* another protocol's GOAWAY is read with the reply */
+    /* Another protocol's GOAWAY is read with the reply; so is anything over TLS (records
+     * cannot be peeked at, and TLS 1.3 session tickets arrive unasked). */
+    if (b->proto != &px_native_ops || b->tls)
         return 0;
     if (b->in.len > 0) /* a frame begun by an earlier read comes first */
         return px_frame_peek_type(b->in.data, b->in.len) == PX_FRAME_GOAWAY;

@@ -14,6 +14,7 @@ typedef struct px_bconn {
     px_buf in;         /* read, not consumed yet: an incomplete frame, or frames behind
                         * the last reply (late answers the next reader drops) */
     struct px_bconn *next;
+    struct px_tls_conn *tls; /* NULL: plaintext */
     const px_protocol_ops *proto; /* the upstream's protocol ... */
     void *pstate;                 /* ... and its state for this connection */
 } px_bconn;

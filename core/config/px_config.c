@@ -11,6 +11,7 @@
 #include "px_conf.h"
 #include "plexus/px_filter.h"
 #include "px_config_int.h"
+#include "px_config_tls.h"
 #include "px_moduledir.h"
 #include "px_yaml.h"
 
@@ -78,7 +79,7 @@ static const px_directive px__server_dirs[] = {
     {NULL},
 };
 /* Besides the directives and the kind registry's keys (px__scope_keys). */
-static const char *const px__server_keys[] = {"services", "limits", NULL};
+static const char *const px__server_keys[] = {"services", "limits", "tls", NULL};
 
 typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
@@ -165,7 +166,7 @@ static const px_directive px__upstream_dirs[] = {
      "distinct endpoint addresses the upstream may list over its life (naming updates)"},
     {NULL},
 };
-static const char *const px__upstream_keys[] = {"endpoints", "health", "limits", NULL};
+static const char *const px__upstream_keys[] = {"endpoints", "health", "limits", "tls", NULL};
 
 typedef struct px__endpoint_raw {
     char *address;
@@ -627,6 +628,38 @@ static px_status px__builtin_service(px__ctx *c, const px_ynode *server, const c
                       &svc->module);
 }
 
+/* A tls: block of the scope (server: or an upstream), offering by default the ALPN ids
+ * of the protocols the scope speaks. */
+static px_status px__tls(px__ctx *c, const px_ynode *scope_node, int server, const char *scope,
+                         const px_modlist *mods, px_tls_conf *tc, px_tls_ctx **ctx)
+{
+    const px_ynode *node = px_ymap_get(scope_node, "tls");
+    const char *ids[16];
+    size_t n = 0;
+    const px_modlist *protos = &mods[PX_MOD_PROTOCOL];
+    for (size_t i = 0; i < protos->n && n < 16; i++) {
+        const char *id = px_tls_alpn_of(protos->refs[i].mod->name);
+        if (id)
+            ids[n++] = id;
+    }
+    if (protos->n == 0)
+        ids[n++] = px_tls_alpn_of("native");
+    /* h2 last: a client that offers both HTTP/1.1 and h2 (curl, a browser) is a plain
+     * HTTP client; a gRPC client offers h2 alone. */
+    for (size_t i = 0; i + 1 < n; i++)
+        if (strcmp(ids[i], "h2") == 0) {
+            memmove(&ids[i], &ids[i + 1], (n - i - 1) * sizeof ids[0]);
+            ids[n - 1] = "h2";
+            break;
+        }
+    char where[200];
+    snprintf(where, sizeof where, "%s.tls", scope);
+    if (node && node->kind != PX_YMAP && !px_ynode_is_null(node))
+        return px__at(c, node, PX_INVALID_ARGUMENT, "%s: expected a mapping {cert: ..., key: "
+                      "...}, got a %s", where, px_ynode_kind_name(node->kind));
+    return px_config_tls(node, server, where, c->file, c->dir, ids, n, tc, ctx, c->err);
+}
+
 static px_status px__server(px__ctx *c, const px_ynode *node)
 {
     px_server_conf *sc = &c->cfg->server;
@@ -653,6 +686,8 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
                     &sc->limits);
     if (st == PX_OK)
         st = px__scope_mods(c, node, 1, "server", sc->mods);
+    if (st == PX_OK)
+        st = px__tls(c, node, 1, "server", sc->mods, &sc->tls, &sc->tls_ctx);
     if (st == PX_OK)
         st = px__services(c, node, sc);
     /* Built in and on by default: a client needs only the address to list, call and
@@ -820,6 +855,8 @@ static px_status px__upstream(px__ctx *c, const px_ynode *key, const px_ynode *u
     if (st == PX_OK)
         st = px__limits(c, px_ymap_get(up, "limits"), px__client_limit_dirs, "limits",
                         &u->limits);
+    if (st == PX_OK)
+        st = px__tls(c, up, 0, scope, u->mods, &u->tls, &u->tls_ctx);
     return st;
 }
 
@@ -998,6 +1035,8 @@ void px_config_free(px_config *cfg)
     px_server_conf *sc = &cfg->server;
     free(sc->listen);
     free(sc->id);
+    px_tls_ctx_free(sc->tls_ctx);
+    px_tls_conf_release(&sc->tls);
     px__modlists_release(sc->mods);
     for (size_t i = 0; i < sc->n_services; i++) {
         px__modref_release(&sc->services[i].module);
@@ -1014,6 +1053,8 @@ void px_config_free(px_config *cfg)
         free(u->endpoints);
         free(u->weights);
         free(u->addrs);
+        px_tls_ctx_free(u->tls_ctx);
+        px_tls_conf_release(&u->tls);
         px__modlists_release(u->mods);
     }
     free(cfg->client.upstreams);

@@ -9,6 +9,7 @@
 #include "px_kinds.h"
 #include "px_loader.h"
 #include "px_net.h"
+#include "px_tls.h"
 
 /** A module named in the config, loaded, with its block validated into conf. */
 typedef struct px_modref {
@@ -67,6 +68,8 @@ typedef struct px_server_conf {
     size_t n_services;
     px_limits limits;
     int64_t shutdown_grace_us; /**< max wait for in-flight calls on SIGTERM; default 10s */
+    px_tls_conf tls;         /**< server.tls (tls.present 0: plaintext) ... */
+    px_tls_ctx *tls_ctx;     /**< ... and its context, built at load; NULL without */
 } px_server_conf;
 
 typedef struct px_health_conf {
@@ -95,6 +98,8 @@ typedef struct px_upstream_conf {
     int connections_per_endpoint; /**< async client: multiplexed connections; default 1 */
     int pool_size;                /**< sync client: blocking connections per endpoint; default 4 */
     px_limits limits;
+    px_tls_conf tls;              /**< upstreams.NAME.tls ... */
+    px_tls_ctx *tls_ctx;          /**< ... and its context; NULL: plaintext */
 } px_upstream_conf;
 
 typedef struct px_client_conf {

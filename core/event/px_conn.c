@@ -2,6 +2,7 @@
  * accounting, read pauses, and an ordered close (answers, then the final ERROR, then
  * the socket). */
 #include "px_conn.h"
+#include "px_conn_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +20,6 @@
 #define PX_OUT_KEEP (64 * 1024)
 
 static void px__conn_flush_hook(px_flushable *f);
-static void px__conn_flush(px_conn *c);
 static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents);
 
 void px_conn_ref(px_conn *c) { c->refs++; }
@@ -53,6 +53,8 @@ void px_conn_close(px_conn *c, const px_err *why)
     c->closed = 1;
     ev_io_stop(c->loop->ev, &c->rio);
     ev_io_stop(c->loop->ev, &c->wio);
+    if (c->tls)
+        px__conn_tls_end(c, why == NULL || why->status == PX_OK);
     close(c->fd);
     c->fd = -1;
     /* Nothing more will be written; the input goes when the read callback is done with it. */
@@ -68,8 +70,8 @@ void px_conn_abort(px_conn *c, const px_err *why)
 {
     if (c->closed)
         return;
-    while (!c->connecting && c->out_off < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+    while (!c->connecting && !c->tls_hs && c->out_off < c->out.len) {
+        ssize_t n = px__conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n <= 0)
             break;
         c->out_off += (size_t)n;
@@ -82,10 +84,12 @@ void px_conn_abort(px_conn *c, const px_err *why)
     px_conn_close(c, why);
 }
 
-static void px__conn_fail_errno(px_conn *c, const char *what, int e)
+void px__conn_fail_errno(px_conn *c, const char *what, int e)
 {
     px_err err;
-    if (e == 0)
+    if (e == EPROTO && c->tls)
+        px_err_set(&err, PX_UNAVAILABLE, "%s %s: TLS: %s", what, c->peer, px__conn_tls_why(c));
+    else if (e == 0)
         px_err_set(&err, PX_UNAVAILABLE, "%s closed the connection", c->peer);
     else
         px_err_set(&err, PX_UNAVAILABLE, "%s %s: %s", what, c->peer, strerror(e));
@@ -279,6 +283,10 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
     px_conn *c = w->data;
     px_buf *scratch = &c->loop->scratch;
     px_conn_ref(c); /* callbacks below may close the connection */
+    if (__builtin_expect(c->tls != NULL, 0) && !px__conn_tls_ready(c)) {
+        px_conn_unref(c); /* handshaking, or closed */
+        return;
+    }
     /* Frames a pause left behind go before anything new. */
     if (c->in.len && !c->closed && !c->finishing)
         px__conn_take(c, &c->in);
@@ -294,7 +302,7 @@ static void px__conn_read_cb(struct ev_loop *ev, ev_io *w, int revents)
             break;
         }
         size_t room = dst->cap - dst->len;
-        ssize_t n = read(c->fd, dst->data + dst->len, room);
+        ssize_t n = px__conn_recv(c, dst->data + dst->len, room);
         if (n > 0) {
             dst->len += (size_t)n;
             px__conn_take(c, dst);
@@ -343,6 +351,10 @@ static void px__conn_write_failed(px_conn *c, int e)
 static void px__conn_write_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
     px_conn *c = w->data;
+    if (c->tls && c->tls_hs_started && (c->tls_hs || c->tls_rw)) {
+        px__conn_tls_writable(c);
+        return;
+    }
     if (c->connecting) {
         int e = 0;
         socklen_t l = sizeof e;
@@ -351,14 +363,25 @@ static void px__conn_write_cb(struct ev_loop *ev, ev_io *w, int revents)
             px__conn_fail_errno(c, "connect to", e);
             return;
         }
-        c->connecting = 0;
-        if (!c->finishing)
-            ev_io_start(c->loop->ev, &c->rio);
-        if (c->ops->on_connected)
-            c->ops->on_connected(c);
-        if (c->closed)
+        if (c->tls) {
+            px__conn_tls_begin(c); /* connecting until the handshake is done */
             return;
+        }
+        px__conn_connected(c);
+        return;
     }
+    px__conn_flush(c);
+}
+
+void px__conn_connected(px_conn *c)
+{
+    c->connecting = 0;
+    if (!c->finishing)
+        ev_io_start(c->loop->ev, &c->rio);
+    if (c->ops->on_connected)
+        c->ops->on_connected(c);
+    if (c->closed)
+        return;
     px__conn_flush(c);
 }
 
@@ -371,12 +394,19 @@ static void px__conn_flush_hook(px_flushable *f)
     px_conn_unref(c);
 }
 
-static void px__conn_flush(px_conn *c)
+void px__conn_flush(px_conn *c)
 {
     if (c->closed || c->connecting)
         return;
+    if (__builtin_expect(c->tls_hs, 0)) {
+        /* Nothing goes out before the handshake; a connection told to end then just
+         * closes (it has no call to answer). */
+        if (c->finishing && !(c->ops->busy && c->ops->busy(c)))
+            px_conn_close(c, &c->why);
+        return;
+    }
     while (c->out_off < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        ssize_t n = px__conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
             continue;
@@ -384,7 +414,8 @@ static void px__conn_flush(px_conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ev_io_start(c->loop->ev, &c->wio);
+            if (!c->tls_wr) /* else the next readable event writes again */
+                ev_io_start(c->loop->ev, &c->wio);
             px_conn_account(c);
             return;
         }

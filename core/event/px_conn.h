@@ -47,7 +47,14 @@ typedef struct px_conn_ops {
     /** On a failed write, first read and dispatch what the peer sent before it reset
      *  the connection (a GOAWAY or ERROR saying why). */
     int read_on_reset;
+    /** TLS server side: the peer's first byte is not a TLS record. Appends a plaintext
+     *  refusal its protocol can read (sent as is, then the connection closes). May be
+     *  NULL: it just closes. */
+    void (*not_tls)(px_conn *c, px_buf *out);
 } px_conn_ops;
+
+struct px_tls_conn;
+struct px_tls_ctx;
 
 struct px_conn {
     px_loop *loop;
@@ -63,6 +70,11 @@ struct px_conn {
     unsigned refs;
     unsigned connecting : 1, closed : 1, finishing : 1, paused : 1, has_final : 1,
         final_sent : 1;
+    /* TLS: the handshake is under way (a client is `connecting` until it completes);
+     * it has started (a client's TCP connect completed); a write waits for input, a
+     * read for the socket to take output (TLS 1.2 renegotiation, a TLS 1.3 key update). */
+    unsigned tls_hs : 1, tls_hs_started : 1, tls_wr : 1, tls_rw : 1;
+    struct px_tls_conn *tls; /* NULL: plaintext */
     px_mem *mem;           /* the loop's account this connection's bytes go to; may be NULL */
     int64_t held;          /* bytes held for this connection: its buffers + the owner's charges */
     int64_t read_free_below; /* while held is under this, reading goes on without asking may_read */
@@ -76,6 +88,13 @@ struct px_conn {
 /** Takes ownership of fd (non-blocking). connecting: a connect is in progress. */
 void px_conn_init(px_conn *c, px_loop *loop, int fd, const px_conn_ops *ops,
                   uint64_t max_meta, uint64_t max_body, int connecting, const char *peer);
+/**
+ * Puts TLS under the connection, right after px_conn_init: a server's handshake starts
+ * with the first readable event, a client's once its connect completes (it stays
+ * `connecting`, and on_connected waits, until the handshake is done; its output waits
+ * too). -1 with err when the session cannot be made (the connection is still open).
+ */
+int px_conn_tls(px_conn *c, struct px_tls_ctx *t, int server, px_err *err);
 /** The output buffer to append frames to; schedules a flush this iteration. */
 px_buf *px_conn_out(px_conn *c);
 /** Closes now (idempotent): stops watchers, closes fd, calls on_close with why. */

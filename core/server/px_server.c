@@ -175,6 +175,7 @@ static px_status px__server_new(const px_config *cfg, px_server **out, px_err *e
         s->n_loops++;
         px_tq_init(&sl->tq, sl->loop.ev);
         px__sloop_mem_start(sl);
+        px__sloop_tls_start(sl);
         if (px__listen(s, sl, &addr, err) != PX_OK)
             return err->status;
     }
@@ -377,6 +378,7 @@ void px_server_free(px_server *s)
             close(sl->lfd);
         }
         px__sloop_mem_stop(sl);
+        px__sloop_tls_stop(sl);
         px_loop_destroy(&sl->loop);
         px__sloop_free_calls(sl);
     }

@@ -189,7 +189,9 @@ static void px__sconn_on_close(px_conn *c, const px_err *why)
     ev_timer_stop(c->loop->ev, &sc->watchdog_w);
     px__sconn_unpause(sc);
     __atomic_sub_fetch(&sl->srv->n_conns, 1, __ATOMIC_RELAXED);
-    if (why->status != PX_OK)
+    if (why->status != PX_OK && c->tls_hs && c->tls_hs_started)
+        px__sloop_log_tls(sl, why->msg); /* a client the operator may be setting up */
+    else if (why->status != PX_OK)
         px_log_debug("connection from %s closed: %s", c->peer, why->msg);
     if (sc->prev)
         sc->prev->next = sc->next;
@@ -219,6 +221,7 @@ static const px_conn_ops px__sconn_ops = {
     .on_free = px__sconn_on_free,
     .busy = px__sconn_busy,
     .may_read = px__sconn_may_read,
+    .not_tls = px__sconn_not_tls,
 };
 
 /* Best effort on a fresh socket that will not be served: the kernel buffer takes a
@@ -292,6 +295,8 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
         sc->watchdog_w.data = sc;
         sc->watchdog_w.repeat = lim->handshake_timeout_us / 1e6;
         ev_timer_again(ev, &sc->watchdog_w);
+        if (px__sconn_tls(sc) != 0)
+            continue;
         /* One protocol: it is this connection's, whatever the first bytes (it judges
          * them itself); several: the first bytes choose (px_server_proto.c). */
         if (srv->n_protos == 1)

@@ -61,6 +61,9 @@ typedef struct px_sloop {
     unsigned n_paused;
     unsigned pressure_ticks;
     ev_timer trim_w;         /* first loop: gives freed memory back to the system */
+    ev_timer tls_w;          /* first loop: looks at the TLS certificate files */
+    ev_tstamp tls_logged;    /* when a failed TLS handshake was last logged ... */
+    unsigned tls_quiet;      /* ... and how many since went unlogged */
     ev_tstamp detect_logged; /* when an undetected connection was last logged ... */
     unsigned detect_quiet;   /* ... and how many since went unlogged */
     char why[300];           /* loop thread: the text of the last budget refusal */
@@ -195,6 +198,17 @@ void px__sconn_goaway(px_sconn *sc, px_status st, const char *why);
 /** Starts sc on protocol p (the listener's only one, or the one its first bytes
  *  chose). 0, or -1 when it failed (the connection is closing). */
 int px__sconn_start_proto(px_sconn *sc, const px_inst *p);
+
+/* px_server_tls.c */
+/** A TLS listener's connection gets its session: 0, or -1 when it could not (closed). */
+int px__sconn_tls(px_sconn *sc);
+/** px_conn not_tls: a plaintext client is told in the listener's first protocol. */
+void px__sconn_not_tls(px_conn *c, px_buf *out);
+/** Logs a failed TLS handshake (at most once a second per loop). */
+void px__sloop_log_tls(px_sloop *sl, const char *why);
+/** Starts / stops the first loop's look at the certificate files. */
+void px__sloop_tls_start(px_sloop *sl);
+void px__sloop_tls_stop(px_sloop *sl);
 
 /* px_server_proto.c */
 /** on_bytes of a server connection: detection first, then its protocol. */

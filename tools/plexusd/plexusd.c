@@ -30,12 +30,13 @@ int main(int argc, char **argv)
         return rc;
     const char *file = args.file;
     int test_only = args.test_only;
-    /* SIGINT and SIGTERM reach the main thread only: blocked here, so that the server's
+    /* SIGINT, SIGTERM and SIGHUP reach the main thread only: blocked here, so that the server's
      * threads inherit the mask, and unblocked in this thread once they run. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Large buffers (frames, replies, decoded requests past 256 KiB) come from mmap and go
@@ -88,8 +89,18 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-    px_server_wait(srv);
+    for (;;) {
+        px_server_wait(srv);
+        if (px__sig != SIGHUP)
+            break;
+        /* SIGHUP: the TLS certificate is read again (the rest of the config is not). */
+        px__sig = 0;
+        px_log(PX_LOG_INFO, NULL, "SIGHUP: reloading the TLS certificate");
+        if (px_server_reload_tls(srv, &err) != PX_OK && err.status == PX_FAILED_PRECONDITION)
+            px_log(PX_LOG_INFO, NULL, "SIGHUP: %s: nothing to reload", err.msg);
+    }
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            px__sig == SIGINT ? "SIGINT" : "SIGTERM");
     int stuck = px_server_shutdown(srv);

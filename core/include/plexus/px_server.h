@@ -85,6 +85,14 @@ PX_API int px_server_shutdown(px_server *s);
  * threads were left in a handler (see px_server_shutdown).
  */
 PX_API px_status px_server_run(px_server *s, px_err *err);
+/**
+ * Reads server.tls's certificate, key and CA files again now (plexusd does on SIGHUP;
+ * the server also looks at them every tls.reload_check). New connections get the new
+ * certificate; open ones keep theirs. A bad new set is refused with err, logged, and the
+ * old one keeps serving. Any thread; not from a signal handler. FAILED_PRECONDITION
+ * without a tls: block. Since ABI 1.6.
+ */
+PX_API px_status px_server_reload_tls(px_server *s, px_err *err);
 /** Frees the server (and the config px_server_new_file or _opts loaded); NULL is
  *  fine. Shut it down first if it was started. */
 PX_API void px_server_free(px_server *s);

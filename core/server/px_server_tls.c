@@ -1,0 +1,92 @@
+/* A TLS listener: each accepted connection gets a session from the listener's context;
+ * a plaintext client is told, in its protocol, that the port speaks TLS; and the
+ * certificate files are looked at now and then (and on px_server_reload_tls, SIGHUP in
+ * plexusd) so that new connections get a renewed certificate without a restart. */
+#include <stdio.h>
+
+#include "px_log.h"
+#include "px_server_int.h"
+
+int px__sconn_tls(px_sconn *sc)
+{
+    px_tls_ctx *t = sc->sl->srv->sc->tls_ctx;
+    px_err e;
+    if (!t || px_conn_tls(&sc->conn, t, 1, &e) == 0)
+        return 0;
+    px_conn_abort(&sc->conn, &e);
+    return -1;
+}
+
+void px__sconn_not_tls(px_conn *c, px_buf *out)
+{
+    px_sconn *sc = (px_sconn *)c;
+    /* Before any byte of TLS there is no protocol yet: the listener's first says it. */
+    const px_protocol_ops *p = sc->sl->srv->protos[0].ops;
+    if (p->goaway)
+        p->goaway(NULL, out, PX_UNAVAILABLE,
+                  "this port speaks TLS only: connect with TLS (an upstream's tls: block)");
+}
+
+void px__sloop_log_tls(px_sloop *sl, const char *why)
+{
+    /* Once per second per loop at most: a scanner must not flood the log. */
+    ev_tstamp now = ev_now(sl->loop.ev);
+    if (now - sl->tls_logged < 1.0) {
+        sl->tls_quiet++;
+        return;
+    }
+    if (sl->tls_quiet)
+        px_log_info("%s (and %u more failed TLS handshakes since the last one logged)", why,
+                    sl->tls_quiet);
+    else
+        px_log_info("%s", why);
+    sl->tls_logged = now;
+    sl->tls_quiet = 0;
+}
+
+static void px__reload_log(px_server *s, px_status st, int changed, const px_err *err)
+{
+    const px_tls_conf *tc = &s->sc->tls;
+    if (st != PX_OK)
+        px_log_error("%s; the certificate loaded before keeps serving", err->msg);
+    else if (changed)
+        px_log_info("server.tls: reloaded %s and %s%s%s: new connections use them", tc->cert,
+                    tc->key, tc->ca ? " and " : "", tc->ca ? tc->ca : "");
+}
+
+static void px__tls_check_cb(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    px_sloop *sl = w->data;
+    px_err err;
+    int changed = 0;
+    px_status st = px_tls_ctx_reload(sl->srv->sc->tls_ctx, 0, &changed, &err);
+    px__reload_log(sl->srv, st, changed, &err);
+}
+
+void px__sloop_tls_start(px_sloop *sl)
+{
+    px_tls_ctx *t = sl->srv->sc->tls_ctx;
+    if (!t || sl->loop.index != 0 || px_tls_ctx_check_us(t) <= 0)
+        return;
+    double every = (double)px_tls_ctx_check_us(t) / 1e6;
+    ev_timer_init(&sl->tls_w, px__tls_check_cb, every, every);
+    sl->tls_w.data = sl;
+    ev_timer_start(sl->loop.ev, &sl->tls_w);
+}
+
+void px__sloop_tls_stop(px_sloop *sl)
+{
+    if (ev_is_active(&sl->tls_w))
+        ev_timer_stop(sl->loop.ev, &sl->tls_w);
+}
+
+px_status px_server_reload_tls(px_server *s, px_err *err)
+{
+    if (!s->sc->tls_ctx)
+        return px_err_set(err, PX_FAILED_PRECONDITION, "server %s has no tls: block",
+                          s->sc->id);
+    int changed = 0;
+    px_status st = px_tls_ctx_reload(s->sc->tls_ctx, 1, &changed, err);
+    px__reload_log(s, st, changed, err);
+    return st;
+}
