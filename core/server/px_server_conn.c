@@ -190,7 +190,7 @@ static void px__sconn_on_close(px_conn *c, const px_err *why)
     px__sconn_unpause(sc);
     __atomic_sub_fetch(&sl->srv->n_conns, 1, __ATOMIC_RELAXED);
     if (why->status != PX_OK && c->tls_hs && c->tls_hs_started)
-        px__sloop_log_tls(sl, why->msg); /* a client the operator may be setting up */
+        px__sloop_log_tls(sl, c->peer, why->msg); /* a client the operator may be setting up */
     else if (why->status != PX_OK)
         px_log_debug("connection from %s closed: %s", c->peer, why->msg);
     if (sc->prev)

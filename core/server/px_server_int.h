@@ -205,7 +205,7 @@ int px__sconn_tls(px_sconn *sc);
 /** px_conn not_tls: a plaintext client is told in the listener's first protocol. */
 void px__sconn_not_tls(px_conn *c, px_buf *out);
 /** Logs a failed TLS handshake (at most once a second per loop). */
-void px__sloop_log_tls(px_sloop *sl, const char *why);
+void px__sloop_log_tls(px_sloop *sl, const char *peer, const char *why);
 /** Starts / stops the first loop's look at the certificate files. */
 void px__sloop_tls_start(px_sloop *sl);
 void px__sloop_tls_stop(px_sloop *sl);

@@ -3,6 +3,7 @@
  * certificate files are looked at now and then (and on px_server_reload_tls, SIGHUP in
  * plexusd) so that new connections get a renewed certificate without a restart. */
 #include <stdio.h>
+#include <string.h>
 
 #include "px_log.h"
 #include "px_server_int.h"
@@ -27,7 +28,7 @@ void px__sconn_not_tls(px_conn *c, px_buf *out)
                   "this port speaks TLS only: connect with TLS (an upstream's tls: block)");
 }
 
-void px__sloop_log_tls(px_sloop *sl, const char *why)
+void px__sloop_log_tls(px_sloop *sl, const char *peer, const char *why)
 {
     /* Once per second per loop at most: a scanner must not flood the log. */
     ev_tstamp now = ev_now(sl->loop.ev);
@@ -35,11 +36,16 @@ void px__sloop_log_tls(px_sloop *sl, const char *why)
         sl->tls_quiet++;
         return;
     }
+    char line[700];
+    if (strncmp(why, "TLS handshake with ", 19) == 0)
+        snprintf(line, sizeof line, "%s", why);
+    else /* a limit of the server's (handshake_timeout) ended it */
+        snprintf(line, sizeof line, "TLS handshake with %s failed: %s", peer, why);
     if (sl->tls_quiet)
-        px_log_info("%s (and %u more failed TLS handshakes since the last one logged)", why,
+        px_log_info("%s (and %u more failed TLS handshakes since the last one logged)", line,
                     sl->tls_quiet);
     else
-        px_log_info("%s", why);
+        px_log_info("%s", line);
     sl->tls_logged = now;
     sl->tls_quiet = 0;
 }
