@@ -222,7 +222,9 @@ static void log_tail(const char *path, char *out, size_t cap)
         if (text[i] == '\n')
             text[i] = '|';
     const char *from = n >= cap ? text + n - (cap - 1) : text;
-    snprintf(out, cap, "%s", from);
+    size_t l = strlen(from) < cap ? strlen(from) : cap - 1;
+    memcpy(out, from, l);
+    out[l] = '\0';
 }
 
 /* Waits (bounded: openssl needs well under a second; 60 s means it hangs) for pid. */
@@ -296,7 +298,7 @@ static int write_file(const char *path, const char *text)
  * its serial. */
 static int write_config(const char *work)
 {
-    char path[512], val[512];
+    char path[1024], val[1024];
     snprintf(path, sizeof path, "%s/openssl.cnf", work);
     FILE *f = fopen(path, "w");
     if (f == NULL)

@@ -90,7 +90,7 @@ PX_API px_status px_server_run(px_server *s, px_err *err);
  * the server also looks at them every tls.reload_check). New connections get the new
  * certificate; open ones keep theirs. A bad new set is refused with err, logged, and the
  * old one keeps serving. Any thread; not from a signal handler. FAILED_PRECONDITION
- * without a tls: block. Since ABI 1.6.
+ * without a tls: block. New in ABI 1.5's library (a program using it needs this core).
  */
 PX_API px_status px_server_reload_tls(px_server *s, px_err *err);
 /** Frees the server (and the config px_server_new_file or _opts loaded); NULL is
