@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "px_conn_int.h"
+#include "px_log.h"
 #include "px_tls.h"
 
 /* The first byte of every TLS record of a handshake (ContentType handshake). */
@@ -51,6 +52,8 @@ static int px__conn_tls_step(px_conn *c)
         return 0;
     }
     c->tls_hs = 0;
+    px_log_debug("TLS with %s: %s, ALPN '%s'%s", c->peer, px_tls_version(c->tls),
+                 px_tls_alpn(c->tls), px_tls_resumed(c->tls) ? ", session resumed" : "");
     ev_io_stop(c->loop->ev, &c->wio);
     if (c->connecting) {
         px__conn_connected(c); /* reading starts, on_connected, what waited is written */

@@ -145,13 +145,22 @@ static void test_tls_call(void **state)
     px_proc s;
     char tls[512], up[512];
     tls_block(tls, sizeof tls, "server", NULL);
-    assert_int_equal(start(&s, "tls", tls), 0);
+    setenv("PLEXUS_LOG", "debug", 1); /* each handshake is logged */
+    int rc = start(&s, "tls", tls);
+    unsetenv("PLEXUS_LOG");
+    assert_int_equal(rc, 0);
     up_tls(up, sizeof up, NULL);
     px_config *cfg;
     px_client *c = client(tmpdir, s.port, up, &cfg);
     both_clients_add(c);
     client_free(c, cfg);
+    char log[32768];
+    read_log(&s, log, sizeof log);
     assert_int_equal(px_proc_stop(&s), 0);
+    /* The blocking client's connection came first and got the server's session ticket;
+     * the async client's connection, opened after, resumed that session. */
+    if (!strstr(log, "TLSv1.3, ALPN 'plexus/1', session resumed"))
+        fail_msg("no resumed session in the server's log:\n%s", log);
 }
 
 static void test_mtls_call(void **state)
