@@ -47,8 +47,9 @@ static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, c
                              px_addr *out)
 {
     px_err why = {0};
-    /* A server may listen on port 0 (the system picks one: px_server_port says which). */
-    px_status st = strcmp(scope, "server.listen") == 0 ? px_net_parse_listen(text, out, &why)
+    /* A server (server.listen, server.listeners[i].listen) may listen on port 0 (the
+     * system picks one: px_server_port says which). */
+    px_status st = strncmp(scope, "server.listen", 13) == 0 ? px_net_parse_listen(text, out, &why)
                                                       : px_net_parse(text, out, &why);
     if (st == PX_OK)
         return PX_OK;
@@ -79,7 +80,7 @@ static const px_directive px__server_dirs[] = {
     {NULL},
 };
 /* Besides the directives and the kind registry's keys (px__scope_keys). */
-static const char *const px__server_keys[] = {"services", "limits", "tls", NULL};
+static const char *const px__server_keys[] = {"services", "limits", "tls", "listeners", NULL};
 
 typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
@@ -660,6 +661,111 @@ static px_status px__tls(px__ctx *c, const px_ynode *scope_node, int server, con
     return px_config_tls(node, server, where, c->file, c->dir, ids, n, tc, ctx, c->err);
 }
 
+typedef struct px__listener_raw {
+    char *listen;
+} px__listener_raw;
+
+static const px_directive px__listener_dirs[] = {
+    {"listen", PX_DIR_STRING, offsetof(px__listener_raw, listen), NULL, 1, NULL, NULL, NULL,
+     "address to listen on, host:port"},
+    {NULL},
+};
+static const char *const px__listener_keys[] = {"protocols", "tls", NULL};
+
+/* A listener's protocols: names of server.protocols, in the listener's order. */
+static px_status px__listener_protos(px__ctx *c, const px_ynode *list, const char *scope,
+                                     const px_modlist *server_protos, px_listener_conf *l)
+{
+    if (list->kind != PX_YSEQ || list->n == 0)
+        return px__at(c, list, PX_INVALID_ARGUMENT,
+                      "%s.protocols: expected a non-empty list of protocol names", scope);
+    if ((l->protos = calloc(list->n, sizeof *l->protos)) == NULL)
+        return px__oom(c);
+    for (size_t i = 0; i < list->n; i++) {
+        const px_ynode *it = list->items[i];
+        size_t j = 0;
+        while (it->kind == PX_YSCALAR && j < server_protos->n &&
+               strcmp(server_protos->refs[j].mod->name, it->str) != 0)
+            j++;
+        if (it->kind != PX_YSCALAR || j == server_protos->n) {
+            char have[200] = "";
+            for (size_t k = 0; k < server_protos->n; k++) {
+                size_t hl = strlen(have);
+                snprintf(have + hl, sizeof have - hl, "%s%s", k ? ", " : "",
+                         server_protos->refs[k].mod->name);
+            }
+            return px__at(c, it, PX_INVALID_ARGUMENT,
+                          "%s.protocols[%zu]: '%s' is not one of server.protocols [%s] (a "
+                          "listener serves some of the server's protocols)",
+                          scope, i, it->kind == PX_YSCALAR ? it->str : "?", have);
+        }
+        for (size_t k = 0; k < l->n_protos; k++)
+            if (l->protos[k] == j)
+                return px__at(c, it, PX_INVALID_ARGUMENT, "%s.protocols[%zu]: '%s' is listed "
+                              "twice", scope, i, it->str);
+        l->protos[l->n_protos++] = j;
+    }
+    return PX_OK;
+}
+
+/* server.listeners: more addresses, each with some of the server's protocols and its
+ * own tls: (none: plaintext), e.g. TLS on one port and plaintext on another. */
+static px_status px__listeners(px__ctx *c, const px_ynode *list, px_server_conf *sc)
+{
+    if (list == NULL || px_ynode_is_null(list))
+        return PX_OK;
+    if (list->kind != PX_YSEQ)
+        return px__at(c, list, PX_INVALID_ARGUMENT, "server.listeners: expected a list of "
+                      "{listen: HOST:PORT, protocols: [...], tls: {...}}, got a %s",
+                      px_ynode_kind_name(list->kind));
+    if (list->n == 0)
+        return PX_OK;
+    if ((sc->listeners = calloc(list->n, sizeof *sc->listeners)) == NULL)
+        return px__oom(c);
+    for (size_t i = 0; i < list->n; i++) {
+        const px_ynode *item = list->items[i];
+        px_listener_conf *l = &sc->listeners[i];
+        sc->n_listeners++;
+        char scope[48];
+        snprintf(scope, sizeof scope, "server.listeners[%zu]", i);
+        px__listener_raw raw = {0};
+        px_status st = px_conf_apply_scoped(px__listener_dirs, &raw, item, px__listener_keys,
+                                            scope, c->file, c->err);
+        if (st != PX_OK)
+            return st;
+        l->listen = raw.listen;
+        char where[64];
+        snprintf(where, sizeof where, "%s.listen", scope);
+        st = px__address(c, px_ymap_get(item, "listen"), where, l->listen, &l->addr);
+        if (st != PX_OK)
+            return st;
+        for (size_t j = 0; j <= i; j++) {
+            const char *other = j < i ? sc->listeners[j].listen : sc->listen;
+            if (strcmp(other, l->listen) == 0)
+                return px__at(c, px_ymap_get(item, "listen"), PX_INVALID_ARGUMENT,
+                              "%s: '%s' is already a listener of this server", where,
+                              l->listen);
+        }
+        const px_ynode *pl = px_ymap_get(item, "protocols");
+        if (pl && (st = px__listener_protos(c, pl, scope, &sc->mods[PX_MOD_PROTOCOL], l)) != PX_OK)
+            return st;
+        /* Its ALPN ids by default: those of its own protocols. */
+        px_modlist own[PX_KIND_LIMIT] = {{0}};
+        px_modref refs[16];
+        own[PX_MOD_PROTOCOL] = sc->mods[PX_MOD_PROTOCOL];
+        if (l->protos) {
+            size_t n = l->n_protos < 16 ? l->n_protos : 16;
+            for (size_t k = 0; k < n; k++)
+                refs[k] = sc->mods[PX_MOD_PROTOCOL].refs[l->protos[k]];
+            own[PX_MOD_PROTOCOL] = (px_modlist){refs, n};
+        }
+        st = px__tls(c, item, 1, scope, own, &l->tls, &l->tls_ctx);
+        if (st != PX_OK)
+            return st;
+    }
+    return PX_OK;
+}
+
 static px_status px__server(px__ctx *c, const px_ynode *node)
 {
     px_server_conf *sc = &c->cfg->server;
@@ -688,6 +794,8 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
         st = px__scope_mods(c, node, 1, "server", sc->mods);
     if (st == PX_OK)
         st = px__tls(c, node, 1, "server", sc->mods, &sc->tls, &sc->tls_ctx);
+    if (st == PX_OK)
+        st = px__listeners(c, px_ymap_get(node, "listeners"), sc);
     if (st == PX_OK)
         st = px__services(c, node, sc);
     /* Built in and on by default: a client needs only the address to list, call and
@@ -1037,6 +1145,14 @@ void px_config_free(px_config *cfg)
     free(sc->id);
     px_tls_ctx_free(sc->tls_ctx);
     px_tls_conf_release(&sc->tls);
+    for (size_t i = 0; i < sc->n_listeners; i++) {
+        px_listener_conf *l = &sc->listeners[i];
+        free(l->listen);
+        free(l->protos);
+        px_tls_ctx_free(l->tls_ctx);
+        px_tls_conf_release(&l->tls);
+    }
+    free(sc->listeners);
     px__modlists_release(sc->mods);
     for (size_t i = 0; i < sc->n_services; i++) {
         px__modref_release(&sc->services[i].module);

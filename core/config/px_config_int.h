@@ -56,6 +56,17 @@ typedef struct px_service_conf {
     px_modlist filters; /**< the service's own FILTER modules, after the server's */
 } px_service_conf;
 
+/** One of server.listeners: a further address, with its own protocols and TLS. */
+typedef struct px_listener_conf {
+    char *listen;            /**< "127.0.0.1:7443" */
+    px_addr addr;            /**< resolved at load */
+    size_t *protos;          /**< indexes into the server's protocol list, in this
+                                  listener's order; NULL: all of them, in theirs */
+    size_t n_protos;
+    px_tls_conf tls;         /**< tls.present 0: plaintext */
+    px_tls_ctx *tls_ctx;
+} px_listener_conf;
+
 typedef struct px_server_conf {
     int present;             /**< the file has a server: section */
     char *listen;            /**< "127.0.0.1:7101" (required) */
@@ -70,6 +81,8 @@ typedef struct px_server_conf {
     int64_t shutdown_grace_us; /**< max wait for in-flight calls on SIGTERM; default 10s */
     px_tls_conf tls;         /**< server.tls (tls.present 0: plaintext) ... */
     px_tls_ctx *tls_ctx;     /**< ... and its context, built at load; NULL without */
+    px_listener_conf *listeners; /**< server.listeners: more addresses besides listen */
+    size_t n_listeners;
 } px_server_conf;
 
 typedef struct px_health_conf {

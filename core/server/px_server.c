@@ -76,32 +76,6 @@ static px_status px__service_pool(px_service_inst *si, int workers, px_err *err)
     return PX_OK;
 }
 
-/* Every loop's socket on one address: for port 0 the first bind picks the port and the
- * others take the same, so SO_REUSEPORT still spreads one port's connections. */
-static px_status px__listen(px_server *s, px_sloop *sl, px_addr *addr, px_err *err)
-{
-    sl->lfd = px_net_listen(addr, 1024, err);
-    if (sl->lfd < 0)
-        return err->status;
-    if (s->port == 0) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof ss;
-        if (getsockname(sl->lfd, (struct sockaddr *)&ss, &len) != 0)
-            return px_err_set(err, PX_INTERNAL, "getsockname: %s", strerror(errno));
-        in_port_t port = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                  : ((struct sockaddr_in *)&ss)->sin_port;
-        if (addr->ss.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&addr->ss)->sin6_port = port;
-        else
-            ((struct sockaddr_in *)&addr->ss)->sin_port = port;
-        s->port = ntohs(port);
-    }
-    ev_io_init(&sl->accept_w, px__server_accept_cb, sl->lfd, EV_READ);
-    sl->accept_w.data = sl;
-    ev_io_start(sl->loop.ev, &sl->accept_w);
-    return PX_OK;
-}
-
 static px_status px__server_new(const px_config *cfg, px_server **out, px_err *err)
 {
     const px_server_conf *sc = &cfg->server;
@@ -165,10 +139,10 @@ static px_status px__server_new(const px_config *cfg, px_server **out, px_err *e
                            si->chain.n ? &si->chain : NULL, err) != PX_OK)
             return err->status;
     }
-    px_addr addr = sc->listen_addr;
+    if (px__listeners_new(s, err) != PX_OK)
+        return err->status;
     for (int i = 0; i < sc->io_threads; i++) {
         px_sloop *sl = &s->loops[i];
-        sl->lfd = -1;
         if (px_loop_init(&sl->loop, (unsigned)i) != 0)
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         sl->srv = s;
@@ -176,7 +150,7 @@ static px_status px__server_new(const px_config *cfg, px_server **out, px_err *e
         px_tq_init(&sl->tq, sl->loop.ev);
         px__sloop_mem_start(sl);
         px__sloop_tls_start(sl);
-        if (px__listen(s, sl, &addr, err) != PX_OK)
+        if (px__sloop_listen(sl, err) != PX_OK)
             return err->status;
     }
     return PX_OK;
@@ -235,21 +209,6 @@ px_status px_server_add_service(px_server *s, ProtobufCService *svc, int workers
 int px_server_port(const px_server *s) { return s->port; }
 
 const char *px_server_id(const px_server *s) { return s->sc->id; }
-
-/* "listening on 127.0.0.1:7101 (2 IO threads)", with the name given when it differs
- * from the address bound (a host name, port 0). */
-static void px__log_listening(const px_server *s)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char bound[PX_NET_NAME_MAX] = "?";
-    if (s->n_loops && getsockname(s->loops[0].lfd, (struct sockaddr *)&ss, &len) == 0)
-        px_net_name((const struct sockaddr *)&ss, len, bound, sizeof bound);
-    if (strcmp(bound, s->sc->listen) == 0)
-        px_log_info("listening on %s (%d IO threads)", bound, s->n_loops);
-    else
-        px_log_info("listening on %s = %s (%d IO threads)", s->sc->listen, bound, s->n_loops);
-}
 
 px_status px_server_start(px_server *s, px_err *err)
 {
@@ -373,10 +332,7 @@ void px_server_free(px_server *s)
         px_err_set(&why, PX_UNAVAILABLE, "server freed");
         while (sl->conns)
             px_conn_close(&sl->conns->conn, &why);
-        if (sl->lfd >= 0) {
-            ev_io_stop(sl->loop.ev, &sl->accept_w);
-            close(sl->lfd);
-        }
+        px__sloop_listen_free(sl);
         px__sloop_mem_stop(sl);
         px__sloop_tls_stop(sl);
         px_loop_destroy(&sl->loop);
@@ -398,6 +354,7 @@ void px_server_free(px_server *s)
     free(s->codecs);
     free(s->services);
     free(s->loops);
+    px__listeners_free(s);
     if (s->stop_fd >= 0)
         close(s->stop_fd);
     pthread_mutex_destroy(&s->lock);

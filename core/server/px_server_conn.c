@@ -227,11 +227,12 @@ static const px_conn_ops px__sconn_ops = {
 /* Best effort on a fresh socket that will not be served: the kernel buffer takes a
  * small frame at once. What the client already sent is read first, so that the close
  * sends a FIN after the GOAWAY rather than a reset that could discard it. */
-static void px__refuse_conn(px_server *srv, int fd, const char *why)
+static void px__refuse_conn(const px_listener *l, int fd, const char *why)
 {
     px_buf b = {0};
-    /* In the listener's first protocol: before any byte there is no other to choose. */
-    const px_protocol_ops *p = srv->protos[0].ops;
+    /* In the listener's first protocol: before any byte there is no other to choose
+     * (over TLS the refusal is plaintext a TLS client cannot read: it sees the close). */
+    const px_protocol_ops *p = l->protos[0]->ops;
     if (p->goaway)
         p->goaway(NULL, &b, PX_RESOURCE_EXHAUSTED, why);
     if (b.len && write(fd, b.data, b.len) < 0) {
@@ -246,18 +247,19 @@ static void px__refuse_conn(px_server *srv, int fd, const char *why)
 
 void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 {
-    px_sloop *sl = w->data;
+    px_slisten *ls = w->data;
+    px_sloop *sl = ls->sl;
     px_server *srv = sl->srv;
     const px_limits *lim = &srv->sc->limits;
     for (;;) {
         struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
-        int fd = accept4(sl->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(ls->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                px_log_warn("accept on %s: %s", srv->sc->listen, strerror(errno));
+                px_log_warn("accept on %s: %s", ls->l->listen, strerror(errno));
             return;
         }
         px_net_tune(fd);
@@ -267,7 +269,7 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             char why[128];
             snprintf(why, sizeof why, "too many connections (max_connections %u)",
                      lim->max_connections);
-            px__refuse_conn(srv, fd, why);
+            px__refuse_conn(ls->l, fd, why);
             continue;
         }
         px_sconn *sc = calloc(1, sizeof *sc);
@@ -283,6 +285,7 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
         sc->conn.mem = &sl->mem;
         sc->conn.read_free_below = srv->light_floor; /* ordinary clients are always read */
         sc->sl = sl;
+        sc->l = ls->l;
         sc->next = sl->conns;
         if (sl->conns)
             sl->conns->prev = sc;
@@ -299,8 +302,8 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             continue;
         /* One protocol: it is this connection's, whatever the first bytes (it judges
          * them itself); several: the first bytes choose (px_server_proto.c). */
-        if (srv->n_protos == 1)
-            px__sconn_start_proto(sc, &srv->protos[0]);
+        if (sc->l->n_protos == 1)
+            px__sconn_start_proto(sc, sc->l->protos[0]);
     }
 }
 
@@ -313,9 +316,7 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
 void px__sloop_drain_task(px_loop *loop, void *arg)
 {
     px_sloop *sl = arg;
-    ev_io_stop(loop->ev, &sl->accept_w);
-    close(sl->lfd);
-    sl->lfd = -1;
+    px__sloop_unlisten(sl);
     sl->draining = 1;
     ev_tstamp now = ev_now(loop->ev);
     for (px_sconn *sc = sl->conns, *next; sc; sc = next) {

@@ -43,12 +43,32 @@ typedef struct px_service_inst {
 
 struct px_sconn;
 struct px_scall;
+struct px_sloop;
+
+/** An address the server listens on: server.listen (the first), then server.listeners. */
+typedef struct px_listener {
+    const char *listen;       /* as configured */
+    px_addr addr;             /* port 0: the port the first bind got */
+    const px_inst **protos;   /* its protocols, in detection order */
+    size_t n_protos;
+    px_tls_ctx *tls;          /* NULL: plaintext */
+    const px_tls_conf *tls_conf;
+    char where[48];           /* "server.tls", "server.listeners[0].tls": for the log */
+    int port;                 /* bound */
+} px_listener;
+
+/** A listener's socket on one loop (SO_REUSEPORT: each loop accepts on its own). */
+typedef struct px_slisten {
+    int lfd;
+    ev_io accept_w;
+    struct px_sloop *sl;
+    const px_listener *l;
+} px_slisten;
 
 typedef struct px_sloop {
     px_loop loop;
     struct px_server *srv;
-    int lfd;
-    ev_io accept_w;
+    px_slisten *ls;          /* one per listener of the server */
     struct px_sconn *conns;
     size_t n_conns;
     int draining;            /* 1: GOAWAY sent to every connection; 2: counted as drained */
@@ -72,6 +92,7 @@ typedef struct px_sloop {
 typedef struct px_sconn {
     px_conn conn;
     px_sloop *sl;
+    const px_listener *l;    /* the listener that accepted it */
     const px_protocol_ops *proto; /* NULL until the first bytes chose one */
     void *pstate;            /* what its conn_open made */
     const char *proto_name;  /* its module name, for messages */
@@ -148,6 +169,8 @@ struct px_server {
     px_insts proto_insts; /* server.protocols */
     px_inst *protos;      /* ... in the listed order (detection asks them in it) */
     size_t n_protos;
+    px_listener *listeners; /* server.listen, then server.listeners */
+    size_t n_listeners;
     px_insts filters;     /* server.filters */
     px_service_inst **services; /* server.services, then px_server_add_service's */
     size_t n_services, cap_services;
@@ -170,7 +193,7 @@ struct px_server {
     px_config *own_cfg;   /* loaded by px_server_new_file / _opts: freed with the server */
     int stop_fd;          /* eventfd: px_server_stop writes, px_server_wait reads */
     int started;          /* px_server_start ran: no more services */
-    int port;             /* the bound port (the system's choice for port 0) */
+    int port;             /* server.listen's bound port (the system's choice for port 0) */
 };
 
 /* An early answer's flag: the call never ran (a client may send it elsewhere). */
@@ -198,6 +221,17 @@ void px__sconn_goaway(px_sconn *sc, px_status st, const char *why);
 /** Starts sc on protocol p (the listener's only one, or the one its first bytes
  *  chose). 0, or -1 when it failed (the connection is closing). */
 int px__sconn_start_proto(px_sconn *sc, const px_inst *p);
+
+/* px_server_listen.c */
+/** The server's listeners from its config (after its protocols are made). */
+px_status px__listeners_new(px_server *s, px_err *err);
+void px__listeners_free(px_server *s);
+/** Loop sl listens on every listener (a socket each). */
+px_status px__sloop_listen(px_sloop *sl, px_err *err);
+/** Loop sl stops accepting and closes its listening sockets (idempotent). */
+void px__sloop_unlisten(px_sloop *sl);
+void px__sloop_listen_free(px_sloop *sl);
+void px__log_listening(const px_server *s);
 
 /* px_server_tls.c */
 /** A TLS listener's connection gets its session: 0, or -1 when it could not (closed). */

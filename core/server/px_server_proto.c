@@ -90,10 +90,11 @@ static void px__log_undetected(px_sconn *sc, const uint8_t *buf, size_t len)
         return;
     }
     char names[200] = "", bytes[3 * 16] = "", text[17];
-    px_server *srv = sl->srv;
-    for (size_t i = 0; i < srv->n_protos; i++) {
+    const px_listener *li = sc->l;
+    for (size_t i = 0; i < li->n_protos; i++) {
         size_t l = strlen(names);
-        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", srv->protos[i].ref->mod->name);
+        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "",
+                 li->protos[i]->ref->mod->name);
     }
     size_t n = len < 16 ? len : 16;
     for (size_t i = 0; i < n; i++) { /* "47 45 54": three characters a byte, the first two */
@@ -103,7 +104,7 @@ static void px__log_undetected(px_sconn *sc, const uint8_t *buf, size_t len)
     }
     text[n] = 0;
     px_log_warn("listener %s: connection from %s: its first bytes (%s \"%s\") match none of this "
-                "listener's protocols (%s); closed%s", srv->sc->listen, sc->conn.peer, bytes, text,
+                "listener's protocols (%s); closed%s", li->listen, sc->conn.peer, bytes, text,
                 names, sl->detect_quiet ? " (and more since the last such line)" : "");
     sl->detect_logged = now;
     sl->detect_quiet = 0;
@@ -114,16 +115,16 @@ static void px__log_undetected(px_sconn *sc, const uint8_t *buf, size_t len)
  * can be this one. */
 static const px_inst *px__detect(px_sconn *sc, const uint8_t *buf, size_t len, int *none)
 {
-    px_server *srv = sc->sl->srv;
+    const px_listener *l = sc->l;
     int more = 0;
     *none = 0;
-    for (size_t i = 0; i < srv->n_protos; i++) {
-        const px_protocol_ops *ops = srv->protos[i].ops;
+    for (size_t i = 0; i < l->n_protos; i++) {
+        const px_protocol_ops *ops = l->protos[i]->ops;
         if (!ops->detect)
             continue;
         px_detect d = ops->detect(buf, len);
         if (d == PX_DETECT_YES)
-            return &srv->protos[i];
+            return l->protos[i];
         more |= d == PX_DETECT_MORE;
     }
     *none = !more || len >= PX_DETECT_MAX;

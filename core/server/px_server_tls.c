@@ -10,7 +10,7 @@
 
 int px__sconn_tls(px_sconn *sc)
 {
-    px_tls_ctx *t = sc->sl->srv->sc->tls_ctx;
+    px_tls_ctx *t = sc->l->tls;
     px_err e;
     if (!t || px_conn_tls(&sc->conn, t, 1, &e) == 0)
         return 0;
@@ -22,7 +22,7 @@ void px__sconn_not_tls(px_conn *c, px_buf *out)
 {
     px_sconn *sc = (px_sconn *)c;
     /* Before any byte of TLS there is no protocol yet: the listener's first says it. */
-    const px_protocol_ops *p = sc->sl->srv->protos[0].ops;
+    const px_protocol_ops *p = sc->l->protos[0]->ops;
     if (p->goaway)
         p->goaway(NULL, out, PX_UNAVAILABLE,
                   "this port speaks TLS only: connect with TLS (an upstream's tls: block)");
@@ -50,32 +50,57 @@ void px__sloop_log_tls(px_sloop *sl, const char *peer, const char *why)
     sl->tls_quiet = 0;
 }
 
-static void px__reload_log(px_server *s, px_status st, int changed, const px_err *err)
+static void px__reload_log(const px_listener *l, px_status st, int changed, const px_err *err)
 {
-    const px_tls_conf *tc = &s->sc->tls;
+    const px_tls_conf *tc = l->tls_conf;
     if (st != PX_OK)
         px_log_error("%s; the certificate loaded before keeps serving", err->msg);
     else if (changed)
-        px_log_info("server.tls: reloaded %s and %s%s%s: new connections use them", tc->cert,
-                    tc->key, tc->ca ? " and " : "", tc->ca ? tc->ca : "");
+        px_log_info("%s: reloaded %s and %s%s%s: new connections on %s use them", l->where,
+                    tc->cert, tc->key, tc->ca ? " and " : "", tc->ca ? tc->ca : "", l->listen);
+}
+
+/* Every TLS listener's files, looked at (force: read again whatever they say). */
+static px_status px__reload_all(px_server *s, int force, px_err *first)
+{
+    px_status res = PX_OK;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        const px_listener *l = &s->listeners[i];
+        if (!l->tls || (!force && px_tls_ctx_check_us(l->tls) <= 0))
+            continue;
+        px_err err;
+        int changed = 0;
+        px_status st = px_tls_ctx_reload(l->tls, force, &changed, &err);
+        px__reload_log(l, st, changed, &err);
+        if (st != PX_OK && res == PX_OK) {
+            res = st;
+            *first = err;
+        }
+    }
+    return res;
 }
 
 static void px__tls_check_cb(struct ev_loop *ev, ev_timer *w, int revents)
 {
     px_sloop *sl = w->data;
     px_err err;
-    int changed = 0;
-    px_status st = px_tls_ctx_reload(sl->srv->sc->tls_ctx, 0, &changed, &err);
-    px__reload_log(sl->srv, st, changed, &err);
+    px__reload_all(sl->srv, 0, &err);
 }
 
 void px__sloop_tls_start(px_sloop *sl)
 {
-    px_tls_ctx *t = sl->srv->sc->tls_ctx;
-    if (!t || sl->loop.index != 0 || px_tls_ctx_check_us(t) <= 0)
+    /* The shortest reload_check of the TLS listeners: each timer tick looks at the files
+     * of every listener (a stat(2) each when nothing changed). */
+    px_server *s = sl->srv;
+    int64_t every_us = 0;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        int64_t c = s->listeners[i].tls ? px_tls_ctx_check_us(s->listeners[i].tls) : 0;
+        if (c > 0 && (every_us == 0 || c < every_us))
+            every_us = c;
+    }
+    if (every_us <= 0 || sl->loop.index != 0)
         return;
-    double every = (double)px_tls_ctx_check_us(t) / 1e6;
-    ev_timer_init(&sl->tls_w, px__tls_check_cb, every, every);
+    ev_timer_init(&sl->tls_w, px__tls_check_cb, every_us / 1e6, every_us / 1e6);
     sl->tls_w.data = sl;
     ev_timer_start(sl->loop.ev, &sl->tls_w);
 }
@@ -88,11 +113,11 @@ void px__sloop_tls_stop(px_sloop *sl)
 
 px_status px_server_reload_tls(px_server *s, px_err *err)
 {
-    if (!s->sc->tls_ctx)
-        return px_err_set(err, PX_FAILED_PRECONDITION, "server %s has no tls: block",
+    int any = 0;
+    for (size_t i = 0; i < s->n_listeners; i++)
+        any |= s->listeners[i].tls != NULL;
+    if (!any)
+        return px_err_set(err, PX_FAILED_PRECONDITION, "server %s has no TLS listener",
                           s->sc->id);
-    int changed = 0;
-    px_status st = px_tls_ctx_reload(s->sc->tls_ctx, 1, &changed, err);
-    px__reload_log(s, st, changed, err);
-    return st;
+    return px__reload_all(s, 1, err);
 }

@@ -181,6 +181,42 @@ static void test_mtls_call(void **state)
     assert_int_equal(px_proc_stop(&s), 0);
 }
 
+/* TLS on server.listen and plaintext on a second listener of the same server. */
+static void test_tls_and_plaintext_listeners(void **state)
+{
+    (void)state;
+    px_proc s;
+    char tls[512], extra[1024], up[512];
+    tls_block(tls, sizeof tls, "server", NULL);
+    int plain_port = px_free_port();
+    snprintf(extra, sizeof extra,
+             "%s  listeners:\n"
+             "    - listen: 127.0.0.1:%d\n"
+             "      protocols: [native]\n",
+             tls, plain_port);
+    assert_int_equal(start(&s, "two", extra), 0);
+    up_tls(up, sizeof up, NULL);
+    px_config *cfg;
+    px_client *c = client(tmpdir, s.port, up, &cfg);
+    both_clients_add(c);
+    client_free(c, cfg);
+    c = client(tmpdir, plain_port, NULL, &cfg);
+    both_clients_add(c);
+    client_free(c, cfg);
+    /* Each port speaks what it says: TLS to the plaintext one fails, and back. */
+    c = client(tmpdir, plain_port, up, &cfg);
+    px_err err = {0};
+    int64_t sum;
+    assert_int_equal(px_test_add(c, 0, 1, 2, &sum, &err), PX_UNAVAILABLE);
+    client_free(c, cfg);
+    char log[8192], want[160];
+    read_log(&s, log, sizeof log);
+    assert_int_equal(px_proc_stop(&s), 0);
+    snprintf(want, sizeof want, "listening on 127.0.0.1:%d (1 IO threads): native\n", plain_port);
+    if (!strstr(log, "(1 IO threads): native over TLS\n") || !strstr(log, want))
+        fail_msg("the listeners are not in the log:\n%s", log);
+}
+
 /* ---- the bad-certificate table ------------------------------------------------ */
 
 typedef struct bad_case {
@@ -558,6 +594,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_call),
         cmocka_unit_test(test_mtls_call),
+        cmocka_unit_test(test_tls_and_plaintext_listeners),
         cmocka_unit_test(test_bad_certificates),
         cmocka_unit_test(test_hostile_handshakes),
         cmocka_unit_test(test_reload),

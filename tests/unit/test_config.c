@@ -195,8 +195,20 @@ static void test_server_errors(void **state)
                 PX_INVALID_ARGUMENT,
                 "%s:3:19: server.shutdown_grace: '10 s' is not a duration (use e.g. 250ms, 5s)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  port: 1\n", PX_INVALID_ARGUMENT,
-                "%s:3:3: server: unknown key 'port' (accepted: codecs, filters, protocols, services, limits, listen, "
-                "id, io_threads, shutdown_grace, reflection, health)");
+                "%s:3:3: server: unknown key 'port' (accepted: codecs, filters, protocols, services, limits, tls, "
+                "listeners, listen, id, io_threads, shutdown_grace, reflection, health)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  listeners:\n    - listen: 127.0.0.1:7102\n"
+                   "      protocols: [grpc]\n",
+                PX_INVALID_ARGUMENT,
+                "%s:5:19: server.listeners[0].protocols[0]: 'grpc' is not one of server.protocols "
+                "[native] (a listener serves some of the server's protocols)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  listeners:\n    - listen: 127.0.0.1:7101\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:15: server.listeners[0].listen: '127.0.0.1:7101' is already a listener of "
+                "this server");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  listeners:\n    - port: 1\n",
+                PX_INVALID_ARGUMENT,
+                "%s:4:7: server.listeners[0]: unknown key 'port' (accepted: protocols, tls, listen)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  limits: {max_frame: 4 megs}\n",
                 PX_INVALID_ARGUMENT,
                 "%s:3:23: server.limits.max_frame: '4 megs' is not a size (use e.g. 1024, 64KB, "
@@ -267,7 +279,7 @@ static void test_client_errors(void **state)
     expect_fail(f, "client:\n  upstreams:\n    calc:\n      endpoints: [1.2.3.4:1]\n      retries: 2\n",
                 PX_INVALID_ARGUMENT,
                 "%s:5:7: upstreams.calc: unknown key 'retries' (accepted: codec, balancer, failover, timeout, "
-                "filters, protocol, naming, endpoints, health, limits, connections_per_endpoint, pool_size, "
+                "filters, protocol, naming, endpoints, health, limits, tls, connections_per_endpoint, pool_size, "
                 "max_endpoints)");
     expect_fail(f, "client:\n  upstreams:\n    'my calc':\n      endpoints: [1.2.3.4:1]\n",
                 PX_INVALID_ARGUMENT,
@@ -290,6 +302,26 @@ static void expect_fail_prefix(fx *f, const char *text, const char *msg)
     snprintf(want, sizeof want, msg, f->path);
     if (strncmp(f->err.msg, want, strlen(want)) != 0)
         fail_msg("expected a message starting with \"%s\", got \"%s\"", want, f->err.msg);
+}
+
+/* tls: blocks: files checked at load, each refusal at its key. */
+static void test_tls_errors(void **state)
+{
+    fx *f = *state;
+    expect_fail_prefix(f, "server:\n  listen: 127.0.0.1:7101\n  tls: {cert: nothere.pem, key: k}\n",
+                       "%s:3:15: server.tls.cert: /");
+    assert_non_null(strstr(f->err.msg, "/nothere.pem: No such file or directory"));
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  tls: {cert: c.pem}\n",
+                PX_INVALID_ARGUMENT, "%s:3:8: server.tls: a server needs cert and key");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  tls: {verify: false}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:9: server.tls: unknown key 'verify' (accepted: alpn, cert, key, min_version, "
+                "ciphers, ciphersuites, ca, verify_client, reload_check)");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  tls: {min_version: 1.1}\n",
+                PX_INVALID_ARGUMENT,
+                "%s:3:22: server.tls.min_version: '1.1' is not one of: 1.2, 1.3");
+    expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  tls: yes\n", PX_INVALID_ARGUMENT,
+                "%s:3:8: server.tls: expected a mapping {cert: ..., key: ...}, got a scalar");
 }
 
 static void test_addresses(void **state)
@@ -886,7 +918,7 @@ int main(void)
         T(test_full_config),      T(test_defaults),       T(test_builtin_services),       T(test_module_block_errors),
         T(test_filters),
         T(test_services),         T(test_addresses),      T(test_addresses_resolved),
-        T(test_naming),           T(test_relative_module_file),
+        T(test_naming),           T(test_relative_module_file), T(test_tls_errors),
     };
 #undef T
     return cmocka_run_group_tests_name("px_config", tests, NULL, NULL);
