@@ -601,5 +601,10 @@ int main(void)
         cmocka_unit_test(test_reload_on_change),
         cmocka_unit_test(test_idle_tls_memory),
     };
+    /* valgrind.test_tls runs the calls only (PX_TEST_ONLY=test_*call): plexusd under
+     * valgrind is slow, and the calls cross every TLS path of both sides. */
+    const char *only = getenv("PX_TEST_ONLY");
+    if (only)
+        cmocka_set_test_filter(only);
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
