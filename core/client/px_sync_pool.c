@@ -103,8 +103,8 @@ int px_sync_poll_ms(int64_t until_us)
 static ssize_t px__bconn_write(px_bconn *b, const uint8_t *p, size_t n, short *events)
 {
     *events = POLLOUT;
-    if (!b->tls)
-        return write(b->fd, p, n);
+    if (!b->tls) /* MSG_NOSIGNAL: no SIGPIPE for a program that does not ignore it */
+        return send(b->fd, p, n, MSG_NOSIGNAL);
     ssize_t w = px_tls_write(b->tls, p, n);
     if (w > 0)
         return w;
@@ -308,9 +308,16 @@ static int px__bconn_stale(px_bconn *b)
     ssize_t n = recv(b->fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (n <= 0)
         return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
-    /* Another protocol's GOAWAY is read with the reply; so is anything over TLS (records
-     * cannot be peeked at, and TLS 1.3 session tickets arrive unasked). */
-    if (b->proto != &px_native_ops || b->tls)
+    if (b->tls) {
+        /* Records cannot be peeked at: what arrived is read (session tickets, a GOAWAY,
+         * the server's close_notify) and judged like plaintext. */
+        px_err e;
+        if (px_bconn_read(b, &e) < 0)
+            return 1;
+        return b->proto == &px_native_ops && b->in.len > 0 &&
+               px_frame_peek_type(b->in.data, b->in.len) == PX_FRAME_GOAWAY;
+    }
+    if (b->proto != &px_native_ops) /* another protocol's GOAWAY is read with the reply */
         return 0;
     if (b->in.len > 0) /* a frame begun by an earlier read comes first */
         return px_frame_peek_type(b->in.data, b->in.len) == PX_FRAME_GOAWAY;

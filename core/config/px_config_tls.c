@@ -51,6 +51,9 @@ static const px_directive px__tls_client_dirs[] = {
      "check the server's certificate chain and name"},
     {"server_name", PX_DIR_STRING, offsetof(px__tls_raw, server_name), NULL, 0, NULL, NULL,
      NULL, "name sent (SNI) and checked; default: the endpoint's host"},
+    {"reload_check", PX_DIR_DURATION, offsetof(px__tls_raw, reload_check_us), "5s", 0, "0",
+     "1h", NULL, "cert, key and ca are looked at for a change when a connection opens, at "
+     "most this often; 0: never"},
     {NULL},
 };
 

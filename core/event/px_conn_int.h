@@ -3,6 +3,7 @@
 #define PX_CONN_INT_H
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "px_conn.h"
 
@@ -41,7 +42,9 @@ static inline ssize_t px__conn_send(px_conn *c, const void *p, size_t n)
 {
     if (__builtin_expect(c->tls != NULL, 0))
         return px__conn_tls_send(c, p, n);
-    return write(c->fd, p, n);
+    /* Not write(2): on a connection the peer closed it raises SIGPIPE, which would kill
+     * a program embedding the library that does not ignore it. */
+    return send(c->fd, p, n, MSG_NOSIGNAL);
 }
 
 #endif

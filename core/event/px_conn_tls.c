@@ -88,7 +88,7 @@ static int px__conn_tls_first(px_conn *c)
         px_buf out = {0};
         if (c->ops->not_tls)
             c->ops->not_tls(c, &out);
-        if (out.len && write(c->fd, out.data, out.len) < 0) {
+        if (out.len && send(c->fd, out.data, out.len, MSG_NOSIGNAL) < 0) {
             /* the peer is gone already: nothing to tell */
         }
         px_buf_free(&out);

@@ -235,7 +235,7 @@ static void px__refuse_conn(const px_listener *l, int fd, const char *why)
     const px_protocol_ops *p = l->protos[0]->ops;
     if (p->goaway)
         p->goaway(NULL, &b, PX_RESOURCE_EXHAUSTED, why);
-    if (b.len && write(fd, b.data, b.len) < 0) {
+    if (b.len && send(fd, b.data, b.len, MSG_NOSIGNAL) < 0) {
         /* the peer is gone already: nothing to tell */
     }
     px_buf_free(&b);

@@ -23,7 +23,8 @@ typedef struct px_tls_conf {
     char *ciphersuites; /**< TLS 1.3 suites; NULL: OpenSSL's default */
     char **alpn;        /**< protocol ids offered / accepted, in preference order */
     size_t n_alpn;
-    int64_t reload_check_us; /**< server: how often the files are looked at; 0: never */
+    int64_t reload_check_us; /**< how often the files are looked at (server: on a timer;
+                              *   client: when a connection opens); 0: never */
 } px_tls_conf;
 
 enum { PX_TLS_VERIFY_NONE = 0, PX_TLS_VERIFY_OPTIONAL = 1, PX_TLS_VERIFY_REQUIRE = 2 };

@@ -5,11 +5,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+
+#include "px_log.h"
+#include "px_time.h"
 
 /* The host part of "host:port" or "[v6]:port". */
 static void px__host_of(const char *peer, char *host, size_t cap)
@@ -33,8 +38,73 @@ static int px__is_ip(const char *host)
     return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
 }
 
+/* OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a connection the
+ * peer closed and kills a program that did not ignore it: a library must not. This BIO
+ * is the socket BIO with its writes made by send(2) with MSG_NOSIGNAL. */
+static BIO_METHOD *px__bio_meth;
+static pthread_once_t px__bio_once = PTHREAD_ONCE_INIT;
+
+static int px__bio_write(BIO *b, const char *data, int len)
+{
+    int fd = -1;
+    BIO_get_fd(b, &fd);
+    errno = 0;
+    ssize_t n = send(fd, data, (size_t)len, MSG_NOSIGNAL);
+    BIO_clear_retry_flags(b);
+    if (n < 0 && BIO_sock_should_retry((int)n))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static void px__bio_init(void)
+{
+    const BIO_METHOD *sock = BIO_s_socket();
+    BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "plexus socket");
+    if (!m)
+        return;
+    BIO_meth_set_write(m, px__bio_write);
+    BIO_meth_set_read(m, BIO_meth_get_read(sock));
+    BIO_meth_set_puts(m, BIO_meth_get_puts(sock));
+    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
+    BIO_meth_set_create(m, BIO_meth_get_create(sock));
+    BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+    px__bio_meth = m;
+}
+
+/* The session's socket, through the BIO above. */
+static int px__set_fd(SSL *ssl, int fd)
+{
+    pthread_once(&px__bio_once, px__bio_init);
+    BIO *b = px__bio_meth ? BIO_new(px__bio_meth) : NULL;
+    if (!b)
+        return 0;
+    BIO_set_fd(b, fd, BIO_NOCLOSE);
+    SSL_set_bio(ssl, b, b);
+    return 1;
+}
+
+/* A client has no timer of its own for its certificate files: a connection that opens
+ * looks at them, at most every reload_check (a stat(2) each when nothing changed). */
+static void px__client_check(px_tls_ctx *t)
+{
+    int64_t every = t->conf->reload_check_us, now = px_mono_us();
+    int64_t last = __atomic_load_n(&t->checked_us, __ATOMIC_RELAXED);
+    if (every <= 0 || now - last < every ||
+        !__atomic_compare_exchange_n(&t->checked_us, &last, now, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return;
+    px_err err;
+    int changed = 0;
+    if (px_tls_ctx_reload(t, 0, &changed, &err) != PX_OK)
+        px_log_error("%s; the certificate loaded before is still used", err.msg);
+    else if (changed)
+        px_log_info("%s: reloaded its files: new connections use them", t->where);
+}
+
 px_tls_conn *px_tls_conn_new(px_tls_ctx *t, int fd, int server, const char *peer, px_err *err)
 {
+    if (!server)
+        px__client_check(t);
     px_tls_conn *tc = calloc(1, sizeof *tc);
     if (!tc) {
         px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
@@ -45,7 +115,7 @@ px_tls_conn *px_tls_conn_new(px_tls_ctx *t, int fd, int server, const char *peer
     pthread_mutex_lock(&t->lock);
     tc->ssl = SSL_new(t->cur); /* holds the context while the connection lives */
     pthread_mutex_unlock(&t->lock);
-    if (!tc->ssl || SSL_set_fd(tc->ssl, fd) != 1) {
+    if (!tc->ssl || !px__set_fd(tc->ssl, fd)) {
         char why[200];
         px_tls_ssl_error(why, sizeof why);
         px_err_set(err, PX_RESOURCE_EXHAUSTED, "TLS session for %s: %s", peer, why);

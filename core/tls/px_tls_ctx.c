@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "px_log.h"
+#include "px_time.h"
 
 void px_tls_conf_release(px_tls_conf *tc)
 {
@@ -119,6 +120,10 @@ static int px__new_session(SSL *ssl, SSL_SESSION *s)
         return 0;
     px_tls_ctx *t = tc->t;
     pthread_mutex_lock(&t->lock);
+    if (SSL_get_SSL_CTX(ssl) != t->cur) { /* made with a certificate since replaced */
+        pthread_mutex_unlock(&t->lock);
+        return 0;
+    }
     size_t i = 0;
     while (i < t->n_sess && strcmp(t->sess[i].key, tc->sess_key) != 0)
         i++;
@@ -276,6 +281,7 @@ px_status px_tls_ctx_new(const px_tls_conf *tc, int server, const char *where,
         memcpy(&t->alpn_wire[t->alpn_len], tc->alpn[i], l);
         t->alpn_len += l;
     }
+    t->checked_us = px_mono_us();
     t->cur = px__build(t, t->stamps, err);
     if (!t->cur) {
         px_tls_ctx_free(t);
@@ -341,7 +347,16 @@ static px_status px__reload(px_tls_ctx *t, int force, int *changed, px_err *err)
     t->cur = ctx;
     memcpy(t->stamps, stamps, sizeof t->stamps);
     t->generation++;
+    /* A resumed session keeps the identity of the handshake that made it: sessions made
+     * with the old certificate are not resumed with the new one. */
+    size_t n_sess = t->n_sess;
+    SSL_SESSION *gone[PX_TLS_SESS_MAX];
+    for (size_t i = 0; i < n_sess; i++)
+        gone[i] = t->sess[i].s;
+    t->n_sess = 0;
     pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n_sess; i++)
+        SSL_SESSION_free(gone[i]);
     SSL_CTX_free(old); /* connections that use it hold their own reference */
     *changed = 1;
     return PX_OK;

@@ -65,7 +65,7 @@ static px_client *client(const char *dir, int port, const char *tls, px_config *
     snprintf(path, sizeof path, "%s/client-%d.yaml", dir, port);
     snprintf(up, sizeof up,
              "      failover: failfast\n"
-             "      timeout: { module: fixed, connect: 2s, call: 5s }\n"
+             "      timeout: { module: fixed, connect: 20s, call: 30s }\n" /* valgrind, load */
              "      health: { max_fails: 0 }\n"
              "%s",
              tls ? tls : "");
@@ -131,11 +131,12 @@ static void both_clients_add(px_client *c)
     for (int wait = 0; wait < 2; wait++) { /* px_call (blocking), px_call_wait (async) */
         px_err err = {0};
         int64_t sum = 0;
-        assert_int_equal(px_test_add(c, wait, 40, 2, &sum, &err), PX_OK);
+        if (px_test_add(c, wait, 40, 2, &sum, &err) != PX_OK)
+            fail_msg("Add over TLS (%s client): %s", wait ? "async" : "blocking", err.msg);
         assert_int_equal(sum, 42);
     }
     char why[256];
-    if (px_test_async_adds(c, 200, 1, 10 * 1000000, why, sizeof why) != 0)
+    if (px_test_async_adds(c, 200, 1, 60 * 1000000, why, sizeof why) != 0)
         fail_msg("200 async adds over TLS: %s", why);
 }
 
@@ -537,6 +538,55 @@ static void test_reload_on_change(void **state)
     rmdir(dir);
 }
 
+/* A client's certificate is looked at when a connection opens: a renewed one is used
+ * without a restart (here one the server does not take, to see it change). */
+static void test_client_reload(void **state)
+{
+    (void)state;
+    char dir[128], cert[192], key[192], src[512], tls[1024], more[512], up[1024];
+    snprintf(dir, sizeof dir, "%s/client", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/cert.key", dir);
+    snprintf(src, sizeof src, "%s/client.pem", certs);
+    copy_file(src, cert);
+    snprintf(src, sizeof src, "%s/client.key", certs);
+    copy_file(src, key);
+    snprintf(more, sizeof more, "    ca: %s/ca.pem\n    verify_client: require\n", certs);
+    tls_block(tls, sizeof tls, "server", more);
+    /* Idle connections close at once: each call opens a new one. */
+    char extra[1400];
+    snprintf(extra, sizeof extra, "%s  limits: { idle_timeout: 50ms }\n", tls);
+    px_proc s;
+    assert_int_equal(start(&s, "creload", extra), 0);
+    snprintf(more, sizeof more,
+             "        cert: %s\n        key: %s\n        reload_check: 10ms\n", cert, key);
+    up_tls(up, sizeof up, more);
+    px_config *cfg;
+    px_client *c = client(tmpdir, s.port, up, &cfg);
+    px_err err = {0};
+    int64_t sum = 0;
+    assert_int_equal(px_test_add(c, 0, 1, 2, &sum, &err), PX_OK);
+    snprintf(src, sizeof src, "%s/client-other.key", certs);
+    copy_file(src, key);
+    snprintf(src, sizeof src, "%s/client-other.pem", certs);
+    copy_file(src, cert);
+    px_status st = PX_OK;
+    for (int i = 0; i < 100 && st == PX_OK; i++) { /* bounded: until a new connection */
+        px_sleep_ms(100);
+        st = px_test_add(c, 0, 1, 2, &sum, &err);
+    }
+    assert_int_equal(st, PX_UNAVAILABLE);
+    if (!strstr(err.msg, "alert 'unknown CA'"))
+        fail_msg("after the reload: %s", err.msg);
+    assert_true(1);
+    client_free(c, cfg);
+    assert_int_equal(px_proc_stop(&s), 0);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 /* ---- 1,000 idle TLS connections -------------------------------------------------- */
 
 #define IDLE_CONNS 1000
@@ -599,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_hostile_handshakes),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_reload_on_change),
+        cmocka_unit_test(test_client_reload),
         cmocka_unit_test(test_idle_tls_memory),
     };
     /* valgrind.test_tls runs the calls only (PX_TEST_ONLY=test_*call): plexusd under
