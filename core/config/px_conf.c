@@ -240,6 +240,7 @@ const char *px_dir_type_name(px_dir_type type)
     case PX_DIR_SIZE: return "size";
     case PX_DIR_STRING: return "string";
     case PX_DIR_ENUM: return "enum";
+    case PX_DIR_LIST: return "list";
     }
     return "unknown";
 }
@@ -256,7 +257,7 @@ typedef union px__val {
 
 static int px__known_type(px_dir_type t)
 {
-    return t >= PX_DIR_BOOL && t <= PX_DIR_ENUM;
+    return t >= PX_DIR_BOOL && t <= PX_DIR_LIST;
 }
 
 static int px__numeric(px_dir_type t)
@@ -283,6 +284,7 @@ static const char *px__expected(const px_directive *d, char *buf, size_t n)
     case PX_DIR_DURATION: return "a duration (e.g. 250ms, 5s)";
     case PX_DIR_SIZE: return "a size (e.g. 64KiB, 4MiB)";
     case PX_DIR_STRING: return "a string";
+    case PX_DIR_LIST: return "a list of strings";
     case PX_DIR_ENUM: {
         char list[300];
         px__join(list, sizeof list, d->enum_values);
@@ -310,7 +312,8 @@ static const char *px__parse(const px_directive *d, const char *text, px__val *v
         px__join(list, sizeof list, d->enum_values);
         snprintf(buf, n, "is not one of: %s", list);
         return buf;
-    case PX_DIR_STRING: return NULL;
+    case PX_DIR_STRING:
+    case PX_DIR_LIST: return NULL;
     }
     return "has a type the core does not know";
 }
@@ -361,7 +364,8 @@ static void px__store(const px_directive *d, void *conf, const px__val *v)
     case PX_DIR_DURATION: memcpy(at, &v->i, sizeof(int64_t)); break;
     case PX_DIR_SIZE: memcpy(at, &v->u, sizeof(uint64_t)); break;
     case PX_DIR_DOUBLE: memcpy(at, &v->d, sizeof(double)); break;
-    case PX_DIR_STRING: break;
+    case PX_DIR_STRING:
+    case PX_DIR_LIST: break;
     }
 }
 
@@ -375,6 +379,54 @@ static int px__store_string(const px_directive *d, void *conf, const char *s)
     free(*slot);
     *slot = copy;
     return 0;
+}
+
+/* A scalar a string or list directive can take: not null, no NUL inside. NULL or why. */
+static const char *px__text_ok(const px_ynode *v)
+{
+    if (v->kind != PX_YSCALAR)
+        return NULL;
+    if (px_ynode_is_null(v))
+        return "has no value";
+    if (strlen(v->str) != v->len)
+        return "contains a NUL character";
+    return NULL;
+}
+
+/* Replaces the list at d's slot: one block holding the items, their text and the file
+ * name, so the module reads it with no allocation of its own and the core frees it once. */
+static px_status px__set_list(const px_directive *d, void *conf, const px_ynode *value,
+                              const char *name, const char *file, px_err *err)
+{
+    const px_ynode *const *items = value->kind == PX_YSEQ ? (const px_ynode *const *)value->items
+                                                          : &value;
+    size_t n = value->kind == PX_YSEQ ? value->n : 1, text = strlen(file) + 1;
+    for (size_t i = 0; i < n; i++) {
+        const px_ynode *v = items[i];
+        const char *why = v->kind != PX_YSCALAR ? "is not a string" : px__text_ok(v);
+        if (why)
+            return px_err_set(err, PX_INVALID_ARGUMENT, "%s:%d:%d: %s: item %zu %s%s%s", file,
+                              v->line, v->col, name, i + 1, why,
+                              v->kind != PX_YSCALAR ? ", a " : "",
+                              v->kind != PX_YSCALAR ? px_ynode_kind_name(v->kind) : "");
+        text += v->len + 1;
+    }
+    px_dir_list *l = malloc(sizeof *l + n * sizeof l->items[0] + text);
+    if (l == NULL)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: out of memory", file);
+    char *at = (char *)&l->items[n];
+    l->file = memcpy(at, file, strlen(file) + 1);
+    at += strlen(file) + 1;
+    l->n = n;
+    for (size_t i = 0; i < n; i++) {
+        l->items[i] = (px_dir_item){.str = memcpy(at, items[i]->str, items[i]->len + 1),
+                                    .line = items[i]->line, .col = items[i]->col};
+        at += items[i]->len + 1;
+    }
+    px_dir_list **slot = (px_dir_list **)((char *)conf + d->offset);
+    free(*slot);
+    *slot = l;
+    return PX_OK;
 }
 
 /* "scope.name" or "name" into buf. */
@@ -391,6 +443,8 @@ px_status px_conf_set(const px_directive *d, void *conf, const px_ynode *value,
 {
     char qn[160], ex[320], why_buf[320];
     const char *name = px__qname(scope, d->name, qn, sizeof qn);
+    if (d->type == PX_DIR_LIST && value->kind != PX_YMAP && !px_ynode_is_null(value))
+        return px__set_list(d, conf, value, name, file, err);
     if (value->kind != PX_YSCALAR)
         return px_err_set(err, PX_INVALID_ARGUMENT, "%s:%d:%d: %s: expected %s, got a %s", file,
                           value->line, value->col, name, px__expected(d, ex, sizeof ex),
@@ -426,6 +480,10 @@ px_status px_conf_set_default(const px_directive *d, void *conf, px_err *err)
             return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         return PX_OK;
     }
+    if (d->type == PX_DIR_LIST) {
+        px__store_string(d, conf, NULL); /* frees the list: one block, like a string */
+        return PX_OK;
+    }
     px__val v;
     memset(&v, 0, sizeof v);
     char buf[320];
@@ -444,7 +502,7 @@ void px_conf_release(const px_directive *dirs, void *conf)
     if (dirs == NULL || conf == NULL)
         return;
     for (const px_directive *d = dirs; d->name; d++) {
-        if (d->type == PX_DIR_STRING) {
+        if (d->type == PX_DIR_STRING || d->type == PX_DIR_LIST) {
             char **slot = (char **)((char *)conf + d->offset);
             free(*slot);
             *slot = NULL;
@@ -593,10 +651,13 @@ static px_status px__check_one(const px_directive *d, px_err *err)
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "directive '%s': min %s is greater than max %s", d->name, d->min,
                           d->max);
+    if (d->type == PX_DIR_LIST && d->def)
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "directive '%s': a list has no default (absent: NULL)", d->name);
     if (d->required && d->def)
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "directive '%s': is required and also has a default", d->name);
-    if (d->def && d->type != PX_DIR_STRING) {
+    if (d->def && d->type != PX_DIR_STRING && d->type != PX_DIR_LIST) {
         if ((why = px__parse(d, d->def, &def, buf, sizeof buf)))
             return px_err_set(err, PX_INVALID_ARGUMENT, "directive '%s': default '%s' %s",
                               d->name, d->def, why);

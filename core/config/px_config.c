@@ -1046,8 +1046,13 @@ static px_status px__check_one(const px_config *cfg, const px_modref *ref, const
                          .scope = scope};
     void *state = NULL;
     px_err e = {0};
-    if (px_modref_create(ref, &env, &state, &e) != PX_OK)
+    if (px_modref_create(ref, &env, &state, &e) != PX_OK) {
+        /* A module that names the place itself (an item of a PX_DIR_LIST) keeps it. */
+        size_t fl = strlen(cfg->file);
+        if (strncmp(e.msg, cfg->file, fl) == 0 && e.msg[fl] == ':')
+            return px_err_set(err, e.status, "%s", e.msg);
         return px_err_set(err, e.status, "%s:%d:%d: %s", cfg->file, ref->line, ref->col, e.msg);
+    }
     px_modref_destroy(ref, state);
     return PX_OK;
 }
@@ -1201,6 +1206,16 @@ px_status px_modref_create(const px_modref *ref, const px_module_env *env, void 
     if (st == PX_OK)
         return PX_OK;
     *state = NULL;
+    /* "FILE:LINE:COL: why" (a module naming the item of a list it refuses) keeps its
+     * place first: "FILE:LINE:COL: filter 'acl': why". */
+    const char *file = env && env->config_file ? env->config_file : NULL;
+    size_t fl = file ? strlen(file) : 0;
+    int line, col, used = 0;
+    if (fl && strncmp(merr.msg, file, fl) == 0 &&
+        sscanf(merr.msg + fl, ":%d:%d: %n", &line, &col, &used) == 2 && used > 0)
+        return px_err_set(err, st, "%.*s%s '%s': %s", (int)(fl + (size_t)used), merr.msg,
+                          px_module_kind_name(ref->mod->kind), ref->mod->name,
+                          merr.msg + fl + used);
     return px_err_set(err, st, "%s '%s': %s", px_module_kind_name(ref->mod->kind),
                       ref->mod->name, merr.msg[0] ? merr.msg : px_status_message(st));
 }

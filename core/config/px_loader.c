@@ -163,6 +163,7 @@ static size_t px__dir_size(px_dir_type type)
     case PX_DIR_DOUBLE: return sizeof(double);
     case PX_DIR_SIZE: return sizeof(uint64_t);
     case PX_DIR_STRING: return sizeof(char *);
+    case PX_DIR_LIST: return sizeof(px_dir_list *);
     }
     return 0;
 }

@@ -415,7 +415,70 @@ static void test_check_table(void **state)
     static const char *const ab[] = {"a", "b", NULL};
     check_bad(T({.name = "a", .type = PX_DIR_ENUM, .def = "c", .enum_values = ab}),
               "directive 'a': default 'c' is not one of: a, b");
+    check_bad(T({.name = "a", .type = PX_DIR_LIST, .def = "x"}),
+              "directive 'a': a list has no default (absent: NULL)");
+    check_bad(T({.name = "a", .type = PX_DIR_LIST, .min = "1"}),
+              "directive 'a': min/max do not apply to type list");
 #undef T
+}
+
+/* PX_DIR_LIST: a sequence of strings (or one string) with each item's place. */
+typedef struct lconf {
+    px_dir_list *rules;
+} lconf;
+
+static const px_directive l_dirs[] = {
+    {"rules", PX_DIR_LIST, offsetof(lconf, rules), NULL, 0, NULL, NULL, NULL, "rules"},
+    {NULL},
+};
+
+static px_status apply_list(const char *text, lconf *c, px_err *err)
+{
+    px_ynode *root = yaml(text);
+    memset(c, 0, sizeof *c);
+    px_err_clear(err);
+    px_status st = px_conf_apply(l_dirs, c, px_ymap_get(root, "t"), NULL, "conf/x.yaml", err);
+    px_yaml_free(root);
+    return st;
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    lconf c;
+    px_err err;
+    assert_int_equal(apply_list("t:\n  rules:\n    - allow a *\n    - 'deny b x.Y/Z'\n", &c,
+                                &err), PX_OK);
+    assert_non_null(c.rules);
+    assert_string_equal(c.rules->file, "conf/x.yaml");
+    assert_int_equal(c.rules->n, 2);
+    assert_string_equal(c.rules->items[0].str, "allow a *");
+    assert_int_equal(c.rules->items[0].line, 3);
+    assert_int_equal(c.rules->items[0].col, 7);
+    assert_string_equal(c.rules->items[1].str, "deny b x.Y/Z");
+    assert_int_equal(c.rules->items[1].line, 4);
+    px_conf_release(l_dirs, &c);
+    assert_null(c.rules);
+    /* One string is a list of one; absent is NULL; an empty sequence has no items. */
+    assert_int_equal(apply_list("t:\n  rules: allow a *\n", &c, &err), PX_OK);
+    assert_int_equal(c.rules->n, 1);
+    assert_int_equal(c.rules->items[0].col, 10);
+    px_conf_release(l_dirs, &c);
+    assert_int_equal(apply_list("t:\n  {}\n", &c, &err), PX_OK);
+    assert_null(c.rules);
+    assert_int_equal(apply_list("t:\n  rules: []\n", &c, &err), PX_OK);
+    assert_int_equal(c.rules->n, 0);
+    px_conf_release(l_dirs, &c);
+    /* Items that are not strings are refused where they are. */
+    assert_int_equal(apply_list("t:\n  rules:\n    - ok\n    - {a: 1}\n", &c, &err),
+                     PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "conf/x.yaml:4:7: rules: item 2 is not a string, a mapping");
+    assert_int_equal(apply_list("t:\n  rules:\n    - ~\n", &c, &err), PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "conf/x.yaml:3:7: rules: item 1 has no value");
+    assert_int_equal(apply_list("t:\n  rules: {a: 1}\n", &c, &err), PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg,
+                        "conf/x.yaml:2:10: rules: expected a list of strings, got a mapping");
+    assert_null(c.rules);
 }
 
 int main(void)
@@ -429,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_edges, setup, teardown),
         cmocka_unit_test(test_check_table),
+        cmocka_unit_test(test_list),
     };
     return cmocka_run_group_tests_name("px_conf", tests, NULL, NULL);
 }

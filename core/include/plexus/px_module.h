@@ -22,7 +22,9 @@ extern "C" {
                         * 4: PROTOCOL kind; 5: px_log, embedding a server (px_server.h),
                         * px_cmsg.max_inflight, PX_PROTO_CANCEL_FREES, the codecs'
                         * descriptor walking (px_codec_util.h: functions only), a
-                        * config's public view, px_codec_open, px_descset.h */
+                        * config's public view, px_codec_open, px_descset.h,
+                        * PX_DIR_LIST and a call's principal (px_filter.h: functions
+                        * and a directive type only) */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
@@ -71,9 +73,28 @@ typedef enum px_dir_type {
     PX_DIR_SIZE,     /**< uint64_t bytes: "4MiB", "512KiB", "1GiB", "64KB", "1024" */
     PX_DIR_STRING,   /**< char *, owned by the core and freed with the config */
     PX_DIR_ENUM,     /**< int: index into enum_values */
+    PX_DIR_LIST,     /**< px_dir_list *: a YAML sequence of strings (one string: a list of
+                      *   one), each with its place in the file; NULL when absent; no
+                      *   default, min or max. Since ABI 1.5's library: an older core
+                      *   refuses the table ("unknown type") */
 } px_dir_type;
 
-/** "bool", "int", "double", "duration", "size", "string", "enum"; "unknown" otherwise.
+/** One string of a PX_DIR_LIST value and where it was written (1-based). */
+typedef struct px_dir_item {
+    const char *str;
+    int line, col;
+} px_dir_item;
+
+/** A PX_DIR_LIST value, owned by the core (one block, freed with the config). A module's
+ *  create() that refuses an item says "FILE:LINE:COL: ..." with file and the item's
+ *  place: the core then adds no place of its own. */
+typedef struct px_dir_list {
+    const char *file; /**< the config file the items come from */
+    size_t n;
+    px_dir_item items[];
+} px_dir_list;
+
+/** "bool", "int", "double", "duration", "size", "string", "enum", "list"; "unknown" otherwise.
  *  Since ABI 1.5. */
 PX_API const char *px_dir_type_name(px_dir_type type);
 
