@@ -22,6 +22,13 @@ typedef struct px_fchain {
     uint8_t n;
 } px_fchain;
 
+/* Who a server's call comes from: room a server keeps with the call's record (a
+ * client's call has none). Set by a filter, read by later filters and the handler. */
+typedef struct px_fident {
+    char principal[PX_PRINCIPAL_MAX + 1]; /* "": none */
+    char groups[PX_GROUPS_MAX + 1];       /* "a,b,c"; "": none */
+} px_fident;
+
 struct px_fcall {
     const px_fchain *chain;
     uint8_t next;            /* the next filter whose on_request runs */
@@ -46,6 +53,7 @@ struct px_fcall {
      * it may be called from any thread, even before on_request returned PENDING. */
     void (*resume)(px_fcall *fc);
     void *owner;
+    px_fident *ident;        /* a server's call: its principal; NULL: a client's */
     void *data[];            /* one slot per filter of the chain: a record has room for
                               * px_fcall_size(chain->n) bytes */
 };

@@ -335,6 +335,12 @@ const px_meta *px_handler_meta(void *closure_data)
     return call->meta_len ? &call->req_meta : &none;
 }
 
+const char *px_handler_principal(void *closure_data)
+{
+    const px_scall *call = closure_data;
+    return call->filtered ? px_fcall_principal(call->fc) : NULL;
+}
+
 px_status px_handler_set_meta(void *closure_data, const char *key, const void *value, size_t len,
                               px_err *err)
 {

@@ -95,8 +95,9 @@ static void px__resume(px_fcall *fc)
 
 int px__scall_filter_in(px_scall *call, const px_preq *f)
 {
-    /* Made once per call record, for the longest chain: kept as records are recycled. */
-    if (!call->fc && (call->fc = malloc(px_fcall_size(PX_FCHAIN_MAX))) == NULL) {
+    /* Made once per call record, for the longest chain, with the room for who the call
+     * comes from after it: kept as records are recycled. */
+    if (!call->fc && (call->fc = malloc(px_fcall_size(PX_FCHAIN_MAX) + sizeof(px_fident))) == NULL) {
         px__call_answer_early(call, PX_RESOURCE_EXHAUSTED, PX_NOT_EXECUTED,
                               "server out of memory");
         px__call_finish(call);
@@ -113,6 +114,8 @@ int px__scall_filter_in(px_scall *call, const px_preq *f)
     fc->deadline_us = &call->deadline_us;
     fc->resume = px__resume;
     fc->owner = call;
+    fc->ident = (px_fident *)((char *)fc + px_fcall_size(PX_FCHAIN_MAX));
+    fc->ident->principal[0] = fc->ident->groups[0] = '\0';
     call->filtered = 1;
     px_filter_verdict v = px_fchain_request(fc);
     if (v == PX_FILTER_CONTINUE)

@@ -208,6 +208,57 @@ static void test_limit_deadline(void **state)
     assert_true(px_fcall_remaining_us(&fc) <= 1000);
 }
 
+/* Who the call comes from: set within bounds on a server's call, read back, refused
+ * clearly otherwise; a client's call has no room for it. */
+static void test_principal(void **state)
+{
+    (void)state;
+    setup_chain(1, NULL);
+    px_fident id;
+    px_err err;
+    assert_int_equal(px_fcall_set_principal(&fc, "alice", &err), PX_FAILED_PRECONDITION);
+    assert_string_equal(err.msg, "calc.Calculator/Add: a principal is set on a server's calls only");
+    assert_null(px_fcall_principal(&fc));
+    fc.ident = &id;
+    id.principal[0] = id.groups[0] = '\0';
+    assert_null(px_fcall_principal(&fc));
+    assert_int_equal(px_fcall_in_group(&fc, "admin"), 0);
+    assert_int_equal(px_fcall_set_principal(&fc, "alice@example.com", &err), PX_OK);
+    assert_string_equal(px_fcall_principal(&fc), "alice@example.com");
+    assert_int_equal(px_fcall_set_groups(&fc, "admin,ops", &err), PX_OK);
+    assert_int_equal(px_fcall_in_group(&fc, "admin"), 1);
+    assert_int_equal(px_fcall_in_group(&fc, "ops"), 1);
+    assert_int_equal(px_fcall_in_group(&fc, "adm"), 0);
+    assert_int_equal(px_fcall_in_group(&fc, "admin,ops"), 0);
+    assert_int_equal(px_fcall_in_group(&fc, ""), 0);
+
+    char longest[PX_PRINCIPAL_MAX + 2];
+    memset(longest, 'p', sizeof longest);
+    longest[PX_PRINCIPAL_MAX] = '\0';
+    assert_int_equal(px_fcall_set_principal(&fc, longest, &err), PX_OK);
+    assert_int_equal(strlen(px_fcall_principal(&fc)), PX_PRINCIPAL_MAX);
+    longest[PX_PRINCIPAL_MAX] = 'p';
+    longest[PX_PRINCIPAL_MAX + 1] = '\0';
+    assert_int_equal(px_fcall_set_principal(&fc, longest, &err), PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "calc.Calculator/Add: principal longer than 128 bytes");
+    assert_int_equal(px_fcall_set_principal(&fc, "", &err), PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "calc.Calculator/Add: empty principal");
+    assert_int_equal(px_fcall_set_principal(&fc, "a b", &err), PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "calc.Calculator/Add: principal has byte 0x20 at 1 "
+                                 "(printable ASCII without space or comma)");
+    assert_int_equal(px_fcall_set_principal(&fc, "a,b", &err), PX_INVALID_ARGUMENT);
+    assert_int_equal(px_fcall_set_groups(&fc, "a,,b", &err), PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "calc.Calculator/Add: groups 'a,,b' has an empty name");
+    /* A refused value leaves what was set. */
+    assert_int_equal(strlen(px_fcall_principal(&fc)), PX_PRINCIPAL_MAX);
+    assert_int_equal(px_fcall_in_group(&fc, "ops"), 1);
+    assert_int_equal(px_fcall_set_groups(&fc, "", &err), PX_OK);
+    assert_int_equal(px_fcall_in_group(&fc, "ops"), 0);
+    /* The next call of the record starts anonymous (the owner clears its room). */
+    px_fcall_begin(&fc, &chain, PX_FILTER_SERVER);
+    assert_null(px_fcall_principal(&fc));
+}
+
 static void test_access_line(void **state)
 {
     (void)state;
@@ -245,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_done_only_filter),
         cmocka_unit_test(test_chain_bound),
         cmocka_unit_test(test_limit_deadline),
+        cmocka_unit_test(test_principal),
         cmocka_unit_test(test_access_line),
     };
     return cmocka_run_group_tests_name("px_filter", tests, NULL, NULL);

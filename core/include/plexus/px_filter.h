@@ -111,6 +111,37 @@ PX_API void px_fcall_limit_deadline(px_fcall *call, int64_t budget_us);
  */
 PX_API px_status px_fcall_add_meta(px_fcall *call, const char *key, const void *value,
                                    size_t len, px_err *err);
+/* ---- who is calling (a server's calls) ------------------------------------------- */
+
+/*
+ * New functions of ABI 1.5's library (no module field changes): a module that calls
+ * them and is loaded into an older libplexus fails at dlopen, naming the symbol.
+ * The identity lives in room the server keeps with the call's record: setting and
+ * reading it allocates nothing, and a call no filter names costs one byte's store.
+ */
+/** Longest principal, and longest list of groups ("a,b,c"), in bytes. */
+#define PX_PRINCIPAL_MAX 128
+#define PX_GROUPS_MAX 256
+
+/**
+ * A server's on_request: principal (1..PX_PRINCIPAL_MAX printable ASCII bytes, no space
+ * or comma) is who the call comes from, copied into the call: later filters read it
+ * (px_fcall_principal), and so does the handler (px_handler_principal, px_service.h).
+ * PX_INVALID_ARGUMENT when it is empty, too long or holds another byte (nothing is
+ * set); PX_FAILED_PRECONDITION on a client's call (its caller is the program itself).
+ */
+PX_API px_status px_fcall_set_principal(px_fcall *call, const char *principal, px_err *err);
+/** The call's principal, NULL when no filter set one (an anonymous call). */
+PX_API const char *px_fcall_principal(const px_fcall *call);
+/**
+ * The principal's groups, "a,b,c" (each like a principal, up to PX_GROUPS_MAX bytes in
+ * all; "" clears them), for filters after this one (an access list matching groups).
+ * The same errors as px_fcall_set_principal.
+ */
+PX_API px_status px_fcall_set_groups(px_fcall *call, const char *groups, px_err *err);
+/** 1 when group is one of the call's groups, else 0. */
+PX_API int px_fcall_in_group(const px_fcall *call, const char *group);
+
 /**
  * Ends a PX_FILTER_PENDING on_request with its verdict (CONTINUE or REJECT), from
  * any thread, exactly once. The chain goes on on the call's IO thread.

@@ -41,6 +41,13 @@ PX_API const char *px_handler_method(void *closure_data);
  */
 PX_API const px_meta *px_handler_meta(void *closure_data);
 /**
+ * Who the call comes from, as a filter of its chain set it (px_fcall_set_principal,
+ * px_filter.h: e.g. the auth_token filter), valid until closure is called; NULL when
+ * none did (an anonymous call, or a method without filters). New function of ABI
+ * 1.5's library.
+ */
+PX_API const char *px_handler_principal(void *closure_data);
+/**
  * Adds key = value[0..len) to the response metadata, sent with the reply or with the
  * error of px_handler_fail, in the order added. Keys and values follow px_meta_add's
  * rules (and its errors). Call it before closure, from the thread that then calls
