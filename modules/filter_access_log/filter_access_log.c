@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <plexus/plexus.h>
 #include "access_line.h"
+#include "px_mod_path.h"
 
 typedef struct al_conf {
     char *path; /* "-": stderr */
@@ -17,25 +18,6 @@ typedef struct al_state {
     int fd;
     int own; /* the module opened fd */
 } al_state;
-
-/* A relative path is relative to the config file's folder, as every path in a config
- * is; made absolute, so the message says where it led. 0, or -1 when it does not fit. */
-static int al_resolve(const px_module_env *env, const char *path, char *out, size_t cap)
-{
-    int n;
-    if (path[0] == '/') {
-        n = snprintf(out, cap, "%s", path);
-    } else {
-        const char *file = env && env->config_file ? env->config_file : "";
-        const char *slash = strrchr(file, '/');
-        int dlen = slash ? (int)(slash - file) : 0; /* "/x.yaml": 0, the root */
-        char cwd[4096] = "";
-        if (file[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
-            snprintf(cwd, sizeof cwd, ".");
-        n = snprintf(out, cap, "%s%s%.*s/%s", cwd, cwd[0] && dlen ? "/" : "", dlen, file, path);
-    }
-    return n >= 0 && (size_t)n < cap ? 0 : -1;
-}
 
 static px_status al_create(const px_module_env *env, const void *conf, void **state,
                            px_err *err)
@@ -47,7 +29,7 @@ static px_status al_create(const px_module_env *env, const void *conf, void **st
     s->fd = STDERR_FILENO;
     if (c->path && strcmp(c->path, "-") != 0) {
         char path[4096];
-        if (al_resolve(env, c->path, path, sizeof path) != 0) {
+        if (px_mod_path(env, c->path, path, sizeof path) != 0) {
             free(s);
             return px_err_set(err, PX_INVALID_ARGUMENT, "access log path '%s' is too long",
                               c->path);
