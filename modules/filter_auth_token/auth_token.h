@@ -57,6 +57,10 @@ int at_hash(const uint8_t salt[AT_SALT_LEN], const void *token, size_t len,
 px_status at_line(char *out, const char *principal, const char *groups, const void *token,
                   size_t len, px_err *err);
 
+/** Trims blanks and line ends around *text[0..*len) in place; NULL when what is left is a
+ *  token (1..AT_TOKEN_MAX bytes of printable ASCII without blanks), else why not. */
+const char *at_token_clean(const char **text, size_t *len);
+
 /** A name is printable ASCII without space or comma (what a call's principal allows). */
 int at_name_ok(const char *s, size_t len);
 

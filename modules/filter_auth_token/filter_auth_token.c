@@ -109,23 +109,9 @@ static px_filter_verdict at_request(void *state, px_fcall *call)
 static px_status at_set_header(at_state *s, const char *text, size_t len, const char *from,
                                px_err *err)
 {
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
-                       text[len - 1] == '\t'))
-        len--;
-    while (len > 0 && (*text == ' ' || *text == '\t')) {
-        text++;
-        len--;
-    }
-    if (len == 0)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "%s: the token is empty", from);
-    if (len > AT_TOKEN_MAX)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "%s: the token is longer than %d bytes",
-                          from, AT_TOKEN_MAX);
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)text[i] <= 0x20 || (unsigned char)text[i] >= 0x7f)
-            return px_err_set(err, PX_INVALID_ARGUMENT,
-                              "%s: the token must be one line of printable ASCII without "
-                              "blanks (byte %zu is 0x%02x)", from, i, (unsigned char)text[i]);
+    const char *why = at_token_clean(&text, &len);
+    if (why)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "%s: %s", from, why);
     s->header_len = sizeof AT_SCHEME - 1 + len;
     if ((s->header = malloc(s->header_len + 1)) == NULL)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");

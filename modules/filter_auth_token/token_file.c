@@ -16,6 +16,28 @@ int at_name_ok(const char *s, size_t len)
     return len > 0;
 }
 
+const char *at_token_clean(const char **text, size_t *len)
+{
+    const char *t = *text;
+    size_t n = *len;
+    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
+        n--;
+    while (n > 0 && (*t == ' ' || *t == '\t')) {
+        t++;
+        n--;
+    }
+    *text = t;
+    *len = n;
+    if (n == 0)
+        return "the token is empty";
+    if (n > AT_TOKEN_MAX)
+        return "the token is longer than 4096 bytes";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
+            return "the token must be one line of printable ASCII without blanks";
+    return NULL;
+}
+
 /*
  * One SHA-256 over salt and token, not a password KDF (bcrypt, scrypt, argon2): a token
  * is a random secret of 128 bits or more, so no dictionary or brute force can find it

@@ -483,6 +483,8 @@ static void test_help_every_command(void **state)
         {0, {"check", "-h"}, "Usage: plexus check -c FILE\n"},
         {0, {"modules", "--help"}, "Usage: plexus modules -c FILE\n"},
         {0, {"help", "modules"}, "Usage: plexus modules -c FILE\n"},
+        {0, {"token-hash", "--help"}, "Usage: plexus token-hash [OPTION]... PRINCIPAL [GROUPS]\n"},
+        {0, {"help", "token-hash"}, "Usage: plexus token-hash [OPTION]... PRINCIPAL [GROUPS]\n"},
         {0, {"list", "--help"}, "Usage: plexus list [OPTION]... HOST:PORT\n"},
         {0, {"help", "list"}, "Usage: plexus list [OPTION]... HOST:PORT\n"},
         {0, {"health", "-h"}, "Usage: plexus health [OPTION]... HOST:PORT [SERVICE]\n"},
@@ -564,11 +566,11 @@ static void test_bad_option_every_command(void **state)
         {1, {"-c", "a.yaml", "b.yaml"}, "plexusd: unexpected argument 'b.yaml'\nTry 'plexusd "
                                         "--help' for more information.\n"},
         {0, {"--bogus"}, "plexus: unknown option '--bogus' (a COMMAND comes first: call, list, health, bench, "
-                         "check, modules, help)\nTry 'plexus --help' for more information.\n"},
-        {0, {NULL}, "plexus: missing COMMAND (call, list, health, bench, check, modules, help)\nTry 'plexus "
+                         "check, modules, token-hash, help)\nTry 'plexus --help' for more information.\n"},
+        {0, {NULL}, "plexus: missing COMMAND (call, list, health, bench, check, modules, token-hash, help)\nTry 'plexus "
                     "--help' for more information.\n"},
         {0, {"help", "frob"}, "plexus: help: unknown command 'frob' (call, list, health, bench, check, modules, "
-                              "help)\nTry 'plexus --help' for more information.\n"},
+                              "token-hash, help)\nTry 'plexus --help' for more information.\n"},
         {0, {"call", "--bogus"}, "plexus: call: unknown option '--bogus'\nTry 'plexus call "
                                  "--help' for more information.\n"},
         {0, {"call", "-x"}, "plexus: call: unknown option '-x'\nTry 'plexus call --help' for "
@@ -590,6 +592,12 @@ static void test_bad_option_every_command(void **state)
                       "list --help' for more information.\n"},
         {0, {"health", "--bogus"}, "plexus: health: unknown option '--bogus'\nTry 'plexus "
                                    "health --help' for more information.\n"},
+        {0, {"token-hash"}, "plexus: token-hash: missing PRINCIPAL\nTry 'plexus token-hash "
+                            "--help' for more information.\n"},
+        {0, {"token-hash", "--bogus"}, "plexus: token-hash: unknown option '--bogus'\nTry "
+                                       "'plexus token-hash --help' for more information.\n"},
+        {0, {"token-hash", "a", "b", "c"}, "plexus: token-hash: unexpected argument 'c'\nTry "
+                                           "'plexus token-hash --help' for more information.\n"},
         {0, {"call"}, "plexus: call: missing -c FILE (the client configuration) or HOST:PORT "
                       "(a server with reflection)\nTry 'plexus call --help' for more "
                       "information.\n"},

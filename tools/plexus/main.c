@@ -18,6 +18,7 @@ static const px__cmd px__cmds[] = {
     {"bench", px_cli_bench, px_cli_bench_help},
     {"check", px_cli_check, px_cli_check_help},
     {"modules", px_cli_modules, px_cli_modules_help},
+    {"token-hash", px_cli_token_hash, px_cli_token_hash_help},
 };
 #define PX__N_CMDS (sizeof px__cmds / sizeof px__cmds[0])
 
@@ -34,6 +35,7 @@ static void px__help(void)
            "  bench    RPC load (calls/s, latency, failures by status), or codec timings\n"
            "  check    check a configuration the way 'plexusd -t' does\n"
            "  modules  list the modules a configuration loads and the keys each accepts\n"
+           "  token-hash  the auth_token file line for a token (stdin, or --generate)\n"
            "  help     this text; 'plexus help COMMAND' is 'plexus COMMAND --help'\n"
            "\n"
            "  -h, --help     print this help and exit\n"
@@ -55,7 +57,7 @@ static const px__cmd *px__find(const char *name)
     return NULL;
 }
 
-#define PX__KNOWN "call, list, health, bench, check, modules, help"
+#define PX__KNOWN "call, list, health, bench, check, modules, token-hash, help"
 
 int main(int argc, char **argv)
 {
