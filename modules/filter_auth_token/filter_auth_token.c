@@ -15,10 +15,12 @@ typedef struct at_conf {
     char *tokens;     /* server: the token file (hashes) */
     char *token_file; /* client: a file holding the token */
     char *token_env;  /* client: an environment variable holding it */
+    int required;     /* server: a call without authorization is refused (else anonymous) */
 } at_conf;
 
 typedef struct at_state {
     at_table table; /* server */
+    int required;
     char *header;   /* client: "Bearer TOKEN" */
     size_t header_len;
 } at_state;
@@ -51,6 +53,8 @@ static px_filter_verdict at_server_request(at_state *s, px_fcall *call)
 {
     size_t len = 0;
     const char *v = at_authorization(px_fcall_meta(call), &len);
+    if (v == NULL && !s->required && px_meta_get(px_fcall_meta(call), "authorization", NULL) == NULL)
+        return PX_FILTER_CONTINUE; /* anonymous: what may it call is acl's to say */
     const size_t sl = sizeof AT_SCHEME - 1;
     /* The scheme's case does not matter (RFC 9110 11.1); the token follows one or more
      * spaces (RFC 6750 2.1). */
@@ -185,6 +189,7 @@ static px_status at_create(const px_module_env *env, const void *conf, void **st
     at_state *s = calloc(1, sizeof *s);
     if (s == NULL)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    s->required = c->required;
     px_status st = server ? at_create_server(env, c, s, err) : at_create_client(env, c, s, err);
     if (st != PX_OK) {
         at_destroy(s);
@@ -198,6 +203,10 @@ static const px_directive at_directives[] = {
     {.name = "tokens", .type = PX_DIR_STRING, .offset = offsetof(at_conf, tokens),
      .help = "server: the token file, one 'PRINCIPAL GROUPS SALT_HEX SHA256_HEX' a line "
              "(plexus token-hash), mode 0600 or stricter, relative to the config file"},
+    {.name = "required", .type = PX_DIR_BOOL, .offset = offsetof(at_conf, required),
+     .def = "true",
+     .help = "server: false lets a call without authorization through with no principal "
+             "(a wrong token is still refused)"},
     {.name = "token_file", .type = PX_DIR_STRING, .offset = offsetof(at_conf, token_file),
      .help = "client: a file holding the token to send (mode 0600 or stricter)"},
     {.name = "token_env", .type = PX_DIR_STRING, .offset = offsetof(at_conf, token_env),

@@ -126,6 +126,19 @@ static const char *at_groups(const at_field *g, char *out)
     return NULL;
 }
 
+/* NULL when s[0..len) may be a token file's principal, else why not. */
+static const char *at_principal_why(const char *s, size_t len)
+{
+    if (len > PX_PRINCIPAL_MAX)
+        return "the principal is longer than 128 bytes";
+    if (!at_name_ok(s, len))
+        return "the principal must be printable ASCII without a comma";
+    /* acl's rules read these as "no principal" and "a group": no one may be named so. */
+    if ((len == 9 && memcmp(s, "anonymous", 9) == 0) || (len >= 6 && memcmp(s, "group:", 6) == 0))
+        return "the principal 'anonymous' and principals beginning 'group:' are reserved";
+    return NULL;
+}
+
 /* One entry's line (no newline, not blank, not a comment) into e; NULL or why not. */
 static const char *at_entry_parse(const char *line, size_t len, at_entry *e)
 {
@@ -134,13 +147,12 @@ static const char *at_entry_parse(const char *line, size_t len, at_entry *e)
     if (n != 4)
         return "expected 4 fields: PRINCIPAL GROUPS SALT_HEX SHA256_HEX "
                "(make one with 'plexus token-hash')";
-    if (f[0].len > PX_PRINCIPAL_MAX)
-        return "the principal is longer than 128 bytes";
-    if (!at_name_ok(f[0].s, f[0].len))
-        return "the principal must be printable ASCII without a comma";
+    const char *why = at_principal_why(f[0].s, f[0].len);
+    if (why)
+        return why;
     memcpy(e->principal, f[0].s, f[0].len);
     e->principal[f[0].len] = '\0';
-    const char *why = at_groups(&f[1], e->groups);
+    why = at_groups(&f[1], e->groups);
     if (why)
         return why;
     if (at_unhex(&f[2], e->salt, AT_SALT_LEN) != 0)
@@ -222,11 +234,8 @@ px_status at_line(char *out, const char *principal, const char *groups, const vo
 {
     at_entry e;
     const char *why;
-    size_t pl = strlen(principal);
-    if (pl > PX_PRINCIPAL_MAX || !at_name_ok(principal, pl))
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "principal '%s': 1 to 128 bytes of printable ASCII, no comma",
-                          principal);
+    if ((why = at_principal_why(principal, strlen(principal))) != NULL)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "'%s': %s", principal, why);
     at_field g = {groups && groups[0] ? groups : "-", groups && groups[0] ? strlen(groups) : 1};
     if ((why = at_groups(&g, e.groups)) != NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "groups '%s': %s", g.s, why);
