@@ -106,3 +106,18 @@ add_test(NAME integration.out_of_tree_kv
           ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_kv PROPERTIES
   ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+
+# test_auth_token checks auth_token's token file and its lookup (token_file.c,
+# token_check.c: libcrypto), test_acl acl's rules (acl_rules.c).
+if(TARGET test_auth_token)
+  pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+  target_sources(test_auth_token PRIVATE
+    ${PROJECT_SOURCE_DIR}/modules/filter_auth_token/token_file.c
+    ${PROJECT_SOURCE_DIR}/modules/filter_auth_token/token_check.c)
+  target_include_directories(test_auth_token PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_auth_token)
+  target_link_libraries(test_auth_token PRIVATE PkgConfig::LIBCRYPTO)
+endif()
+if(TARGET test_acl)
+  target_sources(test_acl PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_acl/acl_rules.c)
+  target_include_directories(test_acl PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_acl)
+endif()
