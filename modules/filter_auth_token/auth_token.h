@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/evp.h>
 #include <plexus/plexus.h>
 
 #define AT_SALT_LEN 16
@@ -51,6 +52,10 @@ const at_entry *at_table_find(const at_table *t, const void *token, size_t len);
 /** SHA-256(salt || token) into out (OpenSSL EVP); 0, or -1 when libcrypto fails. */
 int at_hash(const uint8_t salt[AT_SALT_LEN], const void *token, size_t len,
             uint8_t out[AT_HASH_LEN]);
+/** at_hash with the caller's context and SHA-256 (fetched once per lookup, not once per
+ *  entry: OpenSSL 3 looks EVP_sha256() up again at every init). */
+int at_hash_in(EVP_MD_CTX *ctx, const EVP_MD *md, const uint8_t salt[AT_SALT_LEN],
+               const void *token, size_t len, uint8_t out[AT_HASH_LEN]);
 
 /** A token's file line (no newline) with a fresh random salt into out[AT_LINE_MAX + 1];
  *  groups NULL or "" for none. PX_OK or err says why (a bad principal or group). */

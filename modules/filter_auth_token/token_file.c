@@ -44,17 +44,24 @@ const char *at_token_clean(const char **text, size_t *len)
  * from its hash, and a slow hash would only make every call slow. The salt keeps two
  * equal tokens from having equal lines.
  */
-int at_hash(const uint8_t salt[AT_SALT_LEN], const void *token, size_t len,
-            uint8_t out[AT_HASH_LEN])
+int at_hash_in(EVP_MD_CTX *ctx, const EVP_MD *md, const uint8_t salt[AT_SALT_LEN],
+               const void *token, size_t len, uint8_t out[AT_HASH_LEN])
 {
     unsigned n = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    int ok = EVP_DigestInit_ex(ctx, md, NULL) == 1 &&
              EVP_DigestUpdate(ctx, salt, AT_SALT_LEN) == 1 &&
              EVP_DigestUpdate(ctx, token, len) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 &&
              n == AT_HASH_LEN;
-    EVP_MD_CTX_free(ctx);
     return ok ? 0 : -1;
+}
+
+int at_hash(const uint8_t salt[AT_SALT_LEN], const void *token, size_t len,
+            uint8_t out[AT_HASH_LEN])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = ctx ? at_hash_in(ctx, EVP_sha256(), salt, token, len, out) : -1;
+    EVP_MD_CTX_free(ctx);
+    return rc;
 }
 
 /* ---- parsing ----------------------------------------------------------------------- */
