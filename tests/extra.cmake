@@ -110,7 +110,6 @@ set_tests_properties(integration.out_of_tree_kv PROPERTIES
 # test_auth_token checks auth_token's token file and its lookup (token_file.c,
 # token_check.c: libcrypto), test_acl acl's rules (acl_rules.c).
 if(TARGET test_auth_token)
-  pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)
   target_sources(test_auth_token PRIVATE
     ${PROJECT_SOURCE_DIR}/modules/filter_auth_token/token_file.c
     ${PROJECT_SOURCE_DIR}/modules/filter_auth_token/token_check.c)
