@@ -3,9 +3,10 @@
  * clients whose upstream chain sends a token (auth_token from token_file or token_env)
  * and by python3-grpcio with `authorization` metadata. Every combination of no token,
  * a wrong one and a right one with a method the rules allow or deny gets its status on
- * both protocols; the handler reads the principal (fxmeta's Whoami); token files with
- * loose modes or malformed lines, bad rules and bad client settings are refused at load
- * with their exact message. */
+ * both protocols, in clear and over TLS (server.tls, the upstream's tls, grpcio's TLS
+ * channel); the handler reads the principal (fxmeta's Whoami); token files with loose
+ * modes or malformed lines, bad rules and bad client settings are refused at load with
+ * their exact message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 
 #include "calc.pb-c.h"
 #include "plexus/plexus.h"
+#include "px_certs.h"
 #include "px_proc.h"
 
 #define RULES                                                                            \
@@ -38,6 +40,8 @@ static struct {
     char alice[80], bob[80];            /* their tokens, as `plexus token-hash -g` made them */
     char alice_file[128], bob_file[128], wrong_file[128];
     px_proc strict, open;               /* required: true / false */
+    px_proc tls;                        /* required, behind server.tls */
+    const char *certs;                  /* px_certs_shared's directory */
 } F;
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -96,6 +100,22 @@ static int setup(void **state)
     setenv("PX_TEST_ALICE_TOKEN", F.alice, 1);
 
     char yaml[2048];
+    px_err cerr = {0};
+    if ((F.certs = px_certs_shared(&cerr)) == NULL) {
+        fprintf(stderr, "certificates: %s\n", cerr.msg);
+        return -1;
+    }
+    snprintf(yaml, sizeof yaml,
+             "  codecs: [protobuf]\n"
+             "  protocols: [native, grpc]\n"
+             "  tls: {cert: %s/server.pem, key: %s/server.key}\n"
+             "  filters:\n"
+             "    - {module: auth_token, tokens: %s}\n" RULES
+             "  services:\n"
+             "    - module: fxmeta\n",
+             F.certs, F.certs, F.tokens);
+    if (px_proc_start(&F.tls, "tls", yaml) != 0)
+        return -1;
     for (int strict = 0; strict < 2; strict++) {
         snprintf(yaml, sizeof yaml,
                  "  codecs: [protobuf]\n"
@@ -114,12 +134,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = px_proc_stop(&F.strict), rc2 = px_proc_stop(&F.open);
+    int rc = px_proc_stop(&F.strict), rc2 = px_proc_stop(&F.open), rc3 = px_proc_stop(&F.tls);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", F.dir);
     if (system(cmd) != 0)
         return -1;
-    return rc == 0 && rc2 == 0 ? 0 : -1;
+    return rc == 0 && rc2 == 0 && rc3 == 0 ? 0 : -1;
 }
 
 /* ---- native ------------------------------------------------------------------------ */
@@ -127,10 +147,10 @@ static int teardown(void **state)
 typedef enum { NONE, WRONG, BOB, ALICE } who;
 
 /* A native client of srv whose upstream sends who's token (from a file, or alice's from
- * the environment). */
+ * the environment), over TLS to the TLS server. */
 static px_client *client_of(const px_proc *srv, who w, px_config **cfg)
 {
-    char path[128], up[512] = "";
+    char path[128], up[1024] = "";
     snprintf(path, sizeof path, "%s/client.yaml", F.dir);
     if (w == WRONG || w == BOB)
         snprintf(up, sizeof up, "      filters: [{module: auth_token, token_file: %s}]\n",
@@ -138,6 +158,9 @@ static px_client *client_of(const px_proc *srv, who w, px_config **cfg)
     else if (w == ALICE)
         snprintf(up, sizeof up,
                  "      filters: [{module: auth_token, token_env: PX_TEST_ALICE_TOKEN}]\n");
+    if (srv == &F.tls)
+        snprintf(up + strlen(up), sizeof up - strlen(up), "      tls: {ca: %s/ca.pem}\n",
+                 F.certs);
     assert_int_equal(px_write_client_conf(path, &srv->port, 1, up), 0);
     px_err err;
     px_client *c = NULL;
@@ -208,11 +231,18 @@ static void check_message(const auth_case *k, px_status st, const char *msg)
     }
 }
 
+/* The server at position s of the matrix: anonymous calls allowed, required, over TLS. */
+static const px_proc *server_at(int s)
+{
+    return s == 0 ? &F.open : s == 1 ? &F.strict : &F.tls;
+}
+
 static void test_native_matrix(void **state)
 {
     (void)state;
-    for (int strict = 0; strict < 2; strict++) {
-        const px_proc *srv = strict ? &F.strict : &F.open;
+    for (int s = 0; s < 3; s++) {
+        const px_proc *srv = server_at(s);
+        int strict = s > 0;
         for (size_t i = 0; i < N_CASES; i++) {
             const auth_case *k = &CASES[i];
             char msg[300];
@@ -236,13 +266,23 @@ static const char *grpc_code(px_status st)
 static void test_grpc_matrix(void **state)
 {
     (void)state;
-    char script[640], addr[64], out[160], cases[N_CASES][200];
+    char script[640], addr[64], out[160], ca[600], cases[N_CASES][200];
     snprintf(script, sizeof script, "%s/tests/interop/grpc_auth.py", F.src);
     snprintf(out, sizeof out, "%s/grpc.out", F.dir);
-    for (int strict = 0; strict < 2; strict++) {
-        const px_proc *srv = strict ? &F.strict : &F.open;
-        char *argv[4 + N_CASES] = {"/usr/bin/python3", script, addr, F.dir};
+    snprintf(ca, sizeof ca, "%s/ca.pem", F.certs);
+    for (int s = 0; s < 3; s++) {
+        const px_proc *srv = server_at(s);
+        int strict = s > 0, n = 0;
+        char *argv[7 + N_CASES];
+        argv[n++] = "/usr/bin/python3";
+        argv[n++] = script;
+        if (srv == &F.tls) { /* a TLS channel checking the server against the CA */
+            argv[n++] = "--ca";
+            argv[n++] = ca;
+        }
         snprintf(addr, sizeof addr, "127.0.0.1:%d", srv->port);
+        argv[n++] = addr;
+        argv[n++] = F.dir;
         for (size_t i = 0; i < N_CASES; i++) {
             const auth_case *k = &CASES[i];
             const char *tok = k->w == NONE    ? "-"
@@ -253,20 +293,18 @@ static void test_grpc_matrix(void **state)
             snprintf(cases[i], sizeof cases[i], "%s,%s,%s%s%s", k->method, tok, grpc_code(want),
                      want == PX_OK && strcmp(k->method, "Whoami") == 0 ? ",principal=" : "",
                      want == PX_OK && strcmp(k->method, "Whoami") == 0 ? NAMES[k->w] : "");
-            argv[4 + i] = cases[i];
+            argv[n++] = cases[i];
         }
-        char *full[5 + N_CASES];
-        memcpy(full, argv, sizeof argv);
-        full[4 + N_CASES] = NULL;
-        pid_t pid = px_spawn(full, out);
+        argv[n] = NULL;
+        pid_t pid = px_spawn(argv, out);
         assert_true(pid > 0);
         int status = 0;
         assert_int_equal(waitpid(pid, &status, 0), pid);
         char text[8192] = "";
         FILE *f = fopen(out, "r");
         if (f) {
-            size_t n = fread(text, 1, sizeof text - 1, f);
-            text[n] = '\0';
+            size_t len = fread(text, 1, sizeof text - 1, f);
+            text[len] = '\0';
             fclose(f);
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !strstr(text, "grpc auth ok 8"))

@@ -3,7 +3,9 @@
 plexusd whose chain is auth_token then acl, for tests/integration/test_auth.c. Run with
 /usr/bin/python3:
 
-  grpc_auth.py HOST:PORT WORK_DIR CASE...
+  grpc_auth.py [--ca CA.pem] HOST:PORT WORK_DIR CASE...
+
+With --ca the channel is TLS, the server's certificate checked against CA.pem.
 
 Each CASE is METHOD,TOKEN,CODE[,ID]: TOKEN "-" sends no authorization; CODE is the
 grpc.StatusCode name expected (OK, UNAUTHENTICATED, PERMISSION_DENIED); for an OK
@@ -17,7 +19,11 @@ import sys
 
 import grpc
 
-ADDR, WORK, CASES = sys.argv[1], sys.argv[2], sys.argv[3:]
+ARGS = sys.argv[1:]
+CA = None
+if ARGS[0] == "--ca":
+    CA, ARGS = ARGS[1], ARGS[2:]
+ADDR, WORK, CASES = ARGS[0], ARGS[1], ARGS[2:]
 PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugins", "calc")
 subprocess.run(["protoc", "--python_out=" + WORK, "-I", PROTO_DIR, "calc.proto"], check=True)
 sys.path.insert(0, WORK)
@@ -25,7 +31,11 @@ import calc_pb2 as pb  # noqa: E402
 
 TYPES = {"Whoami": (pb.WhoamiRequest, pb.WhoamiReply), "Echo": (pb.EchoMsg, pb.EchoMsg)}
 
-ch = grpc.insecure_channel(ADDR)
+if CA:
+    with open(CA, "rb") as f:
+        ch = grpc.secure_channel(ADDR, grpc.ssl_channel_credentials(root_certificates=f.read()))
+else:
+    ch = grpc.insecure_channel(ADDR)
 for case in CASES:
     parts = case.split(",")
     name, token, want = parts[0], parts[1], parts[2]
