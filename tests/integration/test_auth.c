@@ -161,6 +161,9 @@ static px_client *client_of(const px_proc *srv, who w, px_config **cfg)
     if (srv == &F.tls)
         snprintf(up + strlen(up), sizeof up - strlen(up), "      tls: {ca: %s/ca.pem}\n",
                  F.certs);
+    /* Room for a TLS handshake with both sides under valgrind. */
+    snprintf(up + strlen(up), sizeof up - strlen(up),
+             "      timeout: { module: fixed, connect: 20s, call: 60s }\n");
     assert_int_equal(px_write_client_conf(path, &srv->port, 1, up), 0);
     px_err err;
     px_client *c = NULL;
