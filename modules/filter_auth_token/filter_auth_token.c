@@ -49,26 +49,37 @@ static const char *at_authorization(const px_meta *m, size_t *len)
     return found;
 }
 
+/* The token of "Bearer TOKEN" in v[0..len) into *tl bytes, or NULL. The scheme's case
+ * does not matter (RFC 9110 11.1); one or more spaces follow it (RFC 6750 2.1). */
+static const char *at_bearer(const char *v, size_t len, size_t *tl)
+{
+    const size_t sl = sizeof AT_SCHEME - 1;
+    if (v == NULL || len <= sl || strncasecmp(v, AT_SCHEME, sl) != 0)
+        return NULL;
+    const char *tok = v + sl;
+    size_t n = len - sl;
+    while (n > 0 && *tok == ' ') {
+        tok++;
+        n--;
+    }
+    *tl = n;
+    return n > 0 && n <= AT_TOKEN_MAX ? tok : NULL;
+}
+
 static px_filter_verdict at_server_request(at_state *s, px_fcall *call)
 {
-    size_t len = 0;
-    const char *v = at_authorization(px_fcall_meta(call), &len);
-    if (v == NULL && !s->required && px_meta_get(px_fcall_meta(call), "authorization", NULL) == NULL)
-        return PX_FILTER_CONTINUE; /* anonymous: what may it call is acl's to say */
-    const size_t sl = sizeof AT_SCHEME - 1;
-    /* The scheme's case does not matter (RFC 9110 11.1); the token follows one or more
-     * spaces (RFC 6750 2.1). */
-    if (v == NULL || len <= sl || strncasecmp(v, AT_SCHEME, sl) != 0)
-        goto refuse;
-    while (sl < len && v[sl] == ' ') {
-        v++;
-        len--;
+    const px_meta *meta = px_fcall_meta(call);
+    size_t len = 0, tl = 0;
+    const char *v = at_authorization(meta, &len);
+    if (v == NULL && !s->required && px_meta_get(meta, "authorization", NULL) == NULL)
+        return PX_FILTER_CONTINUE; /* anonymous: what it may call is acl's to say */
+    const char *tok = at_bearer(v, len, &tl);
+    const at_entry *e = tok ? at_table_find(&s->table, tok, tl) : NULL;
+    if (e == NULL) {
+        /* One answer whatever failed: no hint of what was missing or near. */
+        px_fcall_reject(call, PX_UNAUTHENTICATED, AT_FAIL);
+        return PX_FILTER_REJECT;
     }
-    if (len <= sl || len - sl > AT_TOKEN_MAX)
-        goto refuse;
-    const at_entry *e = at_table_find(&s->table, v + sl, len - sl);
-    if (e == NULL)
-        goto refuse;
     px_err err;
     if (px_fcall_set_principal(call, e->principal, &err) != PX_OK ||
         px_fcall_set_groups(call, e->groups, &err) != PX_OK) {
@@ -76,10 +87,6 @@ static px_filter_verdict at_server_request(at_state *s, px_fcall *call)
         return PX_FILTER_REJECT;
     }
     return PX_FILTER_CONTINUE;
-refuse:
-    /* One answer whatever failed: no hint of what was missing or near. */
-    px_fcall_reject(call, PX_UNAUTHENTICATED, AT_FAIL);
-    return PX_FILTER_REJECT;
 }
 
 /* ---- client ------------------------------------------------------------------------ */

@@ -259,6 +259,58 @@ static void test_native_matrix(void **state)
     }
 }
 
+/* The authorization value's forms, sent as plain request metadata (no client filter):
+ * the scheme in any case and more than one space pass; another scheme, a bare token, an
+ * empty one, or two authorization entries (even both right) are refused alike. */
+static void test_header_forms(void **state)
+{
+    (void)state;
+    px_config *cfg;
+    px_client *c = client_of(&F.open, NONE, &cfg);
+    char right[200], upper[200], spaces[200];
+    snprintf(right, sizeof right, "Bearer %s", F.bob);
+    snprintf(upper, sizeof upper, "bEARER %s", F.bob);
+    snprintf(spaces, sizeof spaces, "Bearer    %s", F.bob);
+    char basic[200], bare[200], prefix[200];
+    snprintf(basic, sizeof basic, "Basic %s", F.bob);
+    snprintf(bare, sizeof bare, "%s", F.bob);
+    snprintf(prefix, sizeof prefix, "Bearer %.32s", F.bob); /* half of a right token */
+    const struct {
+        const char *v1, *v2;
+        px_status want;
+    } forms[] = {
+        {right, NULL, PX_OK},   {upper, NULL, PX_OK},   {spaces, NULL, PX_OK},
+        {basic, NULL, PX_UNAUTHENTICATED},  {bare, NULL, PX_UNAUTHENTICATED},
+        {"Bearer ", NULL, PX_UNAUTHENTICATED}, {"Bearer", NULL, PX_UNAUTHENTICATED},
+        {"", NULL, PX_UNAUTHENTICATED},     {prefix, NULL, PX_UNAUTHENTICATED},
+        {right, right, PX_UNAUTHENTICATED},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        px_meta *m = px_meta_new();
+        px_err err;
+        assert_int_equal(px_meta_add_str(m, "authorization", forms[i].v1, &err), PX_OK);
+        if (forms[i].v2)
+            assert_int_equal(px_meta_add_str(m, "authorization", forms[i].v2, &err), PX_OK);
+        Calc__WhoamiRequest wr = CALC__WHOAMI_REQUEST__INIT;
+        px_call_opts o = {.meta = m};
+        ProtobufCMessage *rep = NULL;
+        px_err_clear(&err);
+        px_status st = px_call(c, "calc.Calculator/Whoami", &wr.base,
+                               &calc__whoami_reply__descriptor, &o, &rep, &err);
+        if (st != forms[i].want)
+            fail_msg("authorization '%s'%s: %s (%s)", forms[i].v1, forms[i].v2 ? " twice" : "",
+                     px_status_name(st), err.msg);
+        if (st == PX_OK)
+            assert_string_equal(((Calc__WhoamiReply *)rep)->id, "principal=bob");
+        else
+            assert_string_equal(err.msg, "missing or invalid credentials");
+        px_msg_free(rep);
+        px_meta_free(m);
+    }
+    px_client_free(c);
+    px_config_free(cfg);
+}
+
 /* ---- gRPC -------------------------------------------------------------------------- */
 
 static const char *grpc_code(px_status st)
@@ -557,6 +609,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_native_matrix),
+        cmocka_unit_test(test_header_forms),
         cmocka_unit_test(test_grpc_matrix),
         cmocka_unit_test(test_token_file_refused),
         cmocka_unit_test(test_acl_rules_refused),
