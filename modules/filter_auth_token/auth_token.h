@@ -12,6 +12,9 @@
 #define AT_HASH_LEN 32
 /* Longest token accepted, either side: a random secret is tens of bytes. */
 #define AT_TOKEN_MAX 4096
+/* Shortest token `plexus token-hash` hashes: one SHA-256 is fast, so a short token
+ * could be found from its line by trying them all (--generate makes 64 hex digits). */
+#define AT_TOKEN_MIN 16
 /* Bytes of the longest line at_line writes (principal, groups, hex, separators). */
 #define AT_LINE_MAX (PX_PRINCIPAL_MAX + PX_GROUPS_MAX + 2 * (AT_SALT_LEN + AT_HASH_LEN) + 8)
 
@@ -58,7 +61,8 @@ int at_hash_in(EVP_MD_CTX *ctx, const EVP_MD *md, const uint8_t salt[AT_SALT_LEN
                const void *token, size_t len, uint8_t out[AT_HASH_LEN]);
 
 /** A token's file line (no newline) with a fresh random salt into out[AT_LINE_MAX + 1];
- *  groups NULL or "" for none. PX_OK or err says why (a bad principal or group). */
+ *  groups NULL or "" for none. PX_OK or err says why (a bad principal or group, a token
+ *  shorter than AT_TOKEN_MIN). */
 px_status at_line(char *out, const char *principal, const char *groups, const void *token,
                   size_t len, px_err *err);
 

@@ -246,9 +246,11 @@ px_status at_line(char *out, const char *principal, const char *groups, const vo
     at_field g = {groups && groups[0] ? groups : "-", groups && groups[0] ? strlen(groups) : 1};
     if ((why = at_groups(&g, e.groups)) != NULL)
         return px_err_set(err, PX_INVALID_ARGUMENT, "groups '%s': %s", g.s, why);
-    if (len == 0 || len > AT_TOKEN_MAX)
-        return px_err_set(err, PX_INVALID_ARGUMENT, "the token must be 1 to %d bytes",
-                          AT_TOKEN_MAX);
+    if (len < AT_TOKEN_MIN || len > AT_TOKEN_MAX)
+        return px_err_set(err, PX_INVALID_ARGUMENT,
+                          "the token must be %d to %d bytes (a short one is easy to find from "
+                          "its hash: use --generate)",
+                          AT_TOKEN_MIN, AT_TOKEN_MAX);
     if (RAND_bytes(e.salt, AT_SALT_LEN) != 1 || at_hash(e.salt, token, len, e.hash) != 0)
         return px_err_set(err, PX_INTERNAL, "libcrypto failed to make a salt or a hash");
     char salt[2 * AT_SALT_LEN + 1], hash[2 * AT_HASH_LEN + 1];

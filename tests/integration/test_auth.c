@@ -603,6 +603,15 @@ static void test_token_hash_stdin(void **state)
                              "for more information.\n");
     snprintf(cmd, sizeof cmd, "printf x | %s/bin/plexus token-hash group:x", F.bin);
     assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 2);
+    assert_string_equal(err, "plexus: token-hash: 'group:x': the principal 'anonymous' and "
+                             "principals beginning 'group:' are reserved\nTry 'plexus "
+                             "token-hash --help' for more information.\n");
+    snprintf(cmd, sizeof cmd, "printf short | %s/bin/plexus token-hash carol", F.bin);
+    assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 2);
+    assert_string_equal(err, "plexus: token-hash: the token must be 16 to 4096 bytes (a short "
+                             "one is easy to find from its hash: use --generate)\nTry 'plexus "
+                             "token-hash --help' for more information.\n");
+    assert_string_equal(out, "");
 }
 
 int main(void)

@@ -82,7 +82,7 @@ static const char *const tokens[4] = {
     "a7c1f0e2d3b4a5968778695a4b3c2d1e0f",
     "a7c1f0e2d3b4a5968778695a4b3c2d1e0e", /* the first one's prefix, last byte off */
     "3333333333333333333333333333333333",
-    "tok-of-dave",
+    "tok-of-dave-0123456789",
 };
 static const char *const names[4] = {"alice", "bob", "carol", "dave"};
 
@@ -121,6 +121,10 @@ static void test_line_and_find(void **state)
     px_err err;
     assert_int_equal(at_line(again, "alice", "admin", tokens[0], strlen(tokens[0]), &err), PX_OK);
     assert_string_not_equal(again, lines[0]);
+    assert_int_equal(at_line(again, "dave", NULL, "0123456789abcde", 15, &err),
+                     PX_INVALID_ARGUMENT);
+    assert_string_equal(err.msg, "the token must be 16 to 4096 bytes (a short one is easy to "
+                                 "find from its hash: use --generate)");
     assert_int_equal(at_line(again, "anonymous", NULL, "x", 1, &err), PX_INVALID_ARGUMENT);
     assert_string_equal(err.msg, "'anonymous': the principal 'anonymous' and principals "
                                  "beginning 'group:' are reserved");
