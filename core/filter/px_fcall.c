@@ -10,6 +10,14 @@
 px_filter_side px_fcall_side(const px_fcall *call) { return call->side; }
 const char *px_fcall_method(const px_fcall *call) { return call->method; }
 const char *px_fcall_peer(const px_fcall *call) { return call->peer ? call->peer : ""; }
+const char *px_fcall_peer_subject(const px_fcall *call)
+{
+    return call->peer_cert ? call->peer_cert(call, 0) : NULL;
+}
+const char *px_fcall_peer_san(const px_fcall *call, size_t i)
+{
+    return call->peer_cert ? call->peer_cert(call, i + 1) : NULL;
+}
 const ProtobufCMessage *px_fcall_request(const px_fcall *call) { return call->request; }
 size_t px_fcall_request_bytes(const px_fcall *call) { return call->request_bytes; }
 size_t px_fcall_response_bytes(const px_fcall *call) { return call->response_bytes; }

@@ -54,6 +54,10 @@ struct px_fcall {
     void (*resume)(px_fcall *fc);
     void *owner;
     px_fident *ident;        /* a server's call: its principal; NULL: a client's */
+    /* A server's call: the peer certificate of its connection, i = 0 the subject, then
+     * the subjectAltNames; NULL: none (plaintext, no certificate, the connection gone).
+     * Asked of the owner at each use, so a call outliving its connection reads NULL. */
+    const char *(*peer_cert)(const px_fcall *fc, size_t i);
     void *data[];            /* one slot per filter of the chain: a record has room for
                               * px_fcall_size(chain->n) bytes */
 };

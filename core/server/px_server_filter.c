@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "px_server_int.h"
+#include "px_tls.h"
 #include "px_time.h"
 
 void px__scall_filter_free(px_scall *call)
@@ -93,6 +94,16 @@ static void px__resume(px_fcall *fc)
     px_loop_post(&call->sc->sl->loop, &call->task, px__resumed_task, call);
 }
 
+/* The peer certificate of the call's connection, while it is open. */
+static const char *px__peer_cert(const px_fcall *fc, size_t i)
+{
+    const px_scall *call = fc->owner;
+    struct px_tls_conn *t = call->sc->conn.tls;
+    if (!t)
+        return NULL;
+    return i == 0 ? px_tls_peer_subject(t) : px_tls_peer_san(t, i - 1);
+}
+
 int px__scall_filter_in(px_scall *call, const px_preq *f)
 {
     /* Made once per call record, for the longest chain, with the room for who the call
@@ -114,6 +125,8 @@ int px__scall_filter_in(px_scall *call, const px_preq *f)
     fc->deadline_us = &call->deadline_us;
     fc->resume = px__resume;
     fc->owner = call;
+    if (call->sc->conn.tls)
+        fc->peer_cert = px__peer_cert;
     fc->ident = (px_fident *)((char *)fc + px_fcall_size(PX_FCHAIN_MAX));
     fc->ident->principal[0] = fc->ident->groups[0] = '\0';
     call->filtered = 1;

@@ -614,6 +614,91 @@ static void test_token_hash_stdin(void **state)
     assert_string_equal(out, "");
 }
 
+/* ---- auth_mtls: the client certificate names the caller ----------------------------- */
+
+/* Whoami on srv over TLS, presenting client cert NAME.pem (NULL: none). */
+static px_status mtls_whoami(const px_proc *srv, const char *cert, char *msg, size_t cap)
+{
+    char path[128], up[1024];
+    snprintf(path, sizeof path, "%s/mtls-client.yaml", F.dir);
+    int n = snprintf(up, sizeof up, "      tls:\n        ca: %s/ca.pem\n", F.certs);
+    if (cert)
+        n += snprintf(up + n, sizeof up - (size_t)n,
+                      "        cert: %s/%s.pem\n        key: %s/%s.key\n", F.certs, cert,
+                      F.certs, cert);
+    snprintf(up + n, sizeof up - (size_t)n,
+             "      timeout: { module: fixed, connect: 20s, call: 60s }\n");
+    assert_int_equal(px_write_client_conf(path, &srv->port, 1, up), 0);
+    px_config *cfg = NULL;
+    px_client *c = NULL;
+    px_err err;
+    if (px_config_load(path, &cfg, &err) != PX_OK || px_client_new(cfg, "calc", &c, &err) != PX_OK)
+        fail_msg("client: %s", err.msg);
+    unlink(path);
+    Calc__WhoamiRequest wr = CALC__WHOAMI_REQUEST__INIT;
+    ProtobufCMessage *rep = NULL;
+    px_err_clear(&err);
+    px_status st = px_call(c, "calc.Calculator/Whoami", &wr.base, &calc__whoami_reply__descriptor,
+                           NULL, &rep, &err);
+    snprintf(msg, cap, "%s", st == PX_OK ? ((Calc__WhoamiReply *)rep)->id : err.msg);
+    px_msg_free(rep);
+    px_client_free(c);
+    px_config_free(cfg);
+    return st;
+}
+
+static void test_mtls_principal(void **state)
+{
+    (void)state;
+    char yaml[2048], msg[512];
+    for (int uri = 0; uri < 2; uri++) {
+        /* verify_client optional: a client without a certificate gets through TLS, and
+         * auth_mtls (required by default) refuses its calls. */
+        snprintf(yaml, sizeof yaml,
+                 "  codecs: [protobuf]\n"
+                 "  tls: {cert: %s/server.pem, key: %s/server.key, ca: %s/ca.pem,"
+                 " verify_client: optional}\n"
+                 "  filters:\n"
+                 "    - {module: auth_mtls, principal: %s}\n"
+                 "    - module: acl\n"
+                 "      rules: ['allow %s calc.Calculator/Whoami']\n"
+                 "  services:\n"
+                 "    - module: fxmeta\n",
+                 F.certs, F.certs, F.certs, uri ? "uri" : "cn",
+                 uri ? "spiffe://plexus.test/alice" : "alice");
+        px_proc srv;
+        assert_int_equal(px_proc_start(&srv, "mtls", yaml), 0);
+        assert_int_equal(mtls_whoami(&srv, "client", msg, sizeof msg), PX_OK);
+        assert_string_equal(msg, uri ? "principal=spiffe://plexus.test/alice"
+                                     : "principal=alice");
+        assert_int_equal(mtls_whoami(&srv, NULL, msg, sizeof msg), PX_UNAUTHENTICATED);
+        assert_string_equal(msg, "missing or invalid credentials");
+        assert_int_equal(px_proc_stop(&srv), 0);
+    }
+    /* required: false: without a certificate the call goes on anonymous, and acl says. */
+    snprintf(yaml, sizeof yaml,
+             "  codecs: [protobuf]\n"
+             "  tls: {cert: %s/server.pem, key: %s/server.key, ca: %s/ca.pem,"
+             " verify_client: optional}\n"
+             "  filters:\n"
+             "    - {module: auth_mtls, required: false}\n"
+             "    - module: acl\n"
+             "      rules: ['allow alice calc.Calculator/Whoami']\n"
+             "  services:\n"
+             "    - module: fxmeta\n",
+             F.certs, F.certs, F.certs);
+    px_proc srv;
+    assert_int_equal(px_proc_start(&srv, "mtls", yaml), 0);
+    assert_int_equal(mtls_whoami(&srv, NULL, msg, sizeof msg), PX_PERMISSION_DENIED);
+    assert_string_equal(msg, "calc.Calculator/Whoami: permission denied");
+    assert_int_equal(mtls_whoami(&srv, "client", msg, sizeof msg), PX_OK);
+    assert_int_equal(px_proc_stop(&srv), 0);
+    /* Only names a principal can be: a subject (with its commas) cannot. */
+    expect_refused("    - {module: auth_mtls, principal: subject}\n",
+                   "%s/c.yaml:7:38: server.filters[0].principal: 'subject' is not one of: "
+                   "cn, uri, dns, email", F.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_acl_rules_refused),
         cmocka_unit_test(test_client_token_refused),
         cmocka_unit_test(test_token_hash_stdin),
+        cmocka_unit_test(test_mtls_principal),
     };
     return cmocka_run_group_tests_name("auth", tests, setup, teardown);
 }

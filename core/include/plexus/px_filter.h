@@ -131,6 +131,16 @@ PX_API px_status px_fcall_add_meta(px_fcall *call, const char *key, const void *
  * set); PX_FAILED_PRECONDITION on a client's call (its caller is the program itself).
  */
 PX_API px_status px_fcall_set_principal(px_fcall *call, const char *principal, px_err *err);
+/**
+ * A server's call over TLS: the subject (RFC 2253, "CN=alice,O=Example") of the client
+ * certificate its connection presented, verified against the listener's tls.ca; NULL
+ * without one (plaintext, no certificate asked or given, a client's call). Read it in a
+ * hook on the call's IO thread (on_request). New in ABI 1.5's library.
+ */
+PX_API const char *px_fcall_peer_subject(const px_fcall *call);
+/** Its i-th subjectAltName as "DNS:name", "URI:uri", "email:addr" or "IP:addr"; NULL past
+ *  the last (or without a certificate). */
+PX_API const char *px_fcall_peer_san(const px_fcall *call, size_t i);
 /** The call's principal, NULL when no filter set one (an anonymous call). */
 PX_API const char *px_fcall_principal(const px_fcall *call);
 /**
