@@ -7,6 +7,8 @@
  * channel); the handler reads the principal (fxmeta's Whoami); token files with loose
  * modes or malformed lines, bad rules and bad client settings are refused at load with
  * their exact message. */
+/* Messages are cut to the buffers that show them, on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
