@@ -31,6 +31,16 @@ void px__conn_tls_end(px_conn *c, int orderly)
     c->tls = NULL;
 }
 
+/* Reads and drops what the peer has sent already, so that the close that follows is
+ * a FIN, not a reset: a reset makes the peer's kernel drop what we wrote last (the
+ * refusal, the TLS alert) before the peer reads it. */
+static void px__conn_drain(px_conn *c)
+{
+    char sink[512];
+    for (int i = 0; i < 16 && read(c->fd, sink, sizeof sink) > 0; i++) {
+    }
+}
+
 /* One step of the handshake: 1 when it completed and records may be read, 0 when it
  * waits for the socket or the connection closed. */
 static int px__conn_tls_step(px_conn *c)
@@ -48,6 +58,7 @@ static int px__conn_tls_step(px_conn *c)
         px_err e;
         px_err_set(&e, PX_UNAVAILABLE, "TLS handshake with %s failed: %s", c->peer,
                    px_tls_error(c->tls));
+        px__conn_drain(c); /* the alert OpenSSL wrote must reach the peer */
         px_conn_close(c, &e);
         return 0;
     }
@@ -92,9 +103,7 @@ static int px__conn_tls_first(px_conn *c)
             /* the peer is gone already: nothing to tell */
         }
         px_buf_free(&out);
-        char sink[512]; /* read what it sent, so that the close is a FIN, not a reset */
-        for (int i = 0; i < 16 && read(c->fd, sink, sizeof sink) > 0; i++) {
-        }
+        px__conn_drain(c);
         px_err e;
         px_err_set(&e, PX_UNAVAILABLE, "%s sent plaintext to a TLS listener", c->peer);
         c->tls_hs = 0; /* nothing of TLS to end */
