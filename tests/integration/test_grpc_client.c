@@ -63,18 +63,8 @@ static int start_python(int port)
     snprintf(log, sizeof log, "%s/python-server.log", F.dir);
     char *argv[] = {"/usr/bin/python3", script, F.dir, ps, NULL};
     F.py = px_spawn(argv, log);
-    for (int i = 0; i < 3000; i++) { /* bounded: 30 s */
-        FILE *f = fopen(portf, "r");
-        if (f) {
-            int ok = fscanf(f, "%d", &F.py_port) == 1;
-            fclose(f);
-            if (ok)
-                return 0;
-        }
-        if (waitpid(F.py, NULL, WNOHANG) == F.py)
-            break;
-        sleep_ms(10);
-    }
+    if (F.py > 0 && px_wait_port_file(portf, F.py, &F.py_port) == 0)
+        return 0;
     fprintf(stderr, "the python gRPC server did not start (its output: %s)\n", log);
     return -1;
 }

@@ -2,10 +2,12 @@
 """calc.Calculator served by python3-grpcio (Debian's), a gRPC server Plexus did not
 write, for tests/integration/test_grpc_client.c. Run with /usr/bin/python3:
 
-  grpc_calc_server.py WORK_DIR [PORT]
+  grpc_calc_server.py WORK_DIR [PORT [CERT KEY [CA]]]
 
 calc's message classes are made by protoc --python_out into WORK_DIR; the port the
-server got (127.0.0.1, PORT or else port 0) is written to WORK_DIR/port once it serves. Add, Div
+server got (127.0.0.1, PORT or else port 0) is written to WORK_DIR/port once it serves.
+With CERT and KEY (PEM files) it serves TLS (grpc.ssl_server_credentials) instead of
+cleartext; with CA too it requires a client certificate that chains to CA (mTLS). Add, Div
 (INVALID_ARGUMENT "division by zero" with the request's metadata as trailing
 metadata), Echo (the message back, the request's metadata as initial metadata),
 Sleep (bounded by the call's deadline), Whoami ("python-grpcio"). Stops on SIGTERM.
@@ -74,7 +76,18 @@ def main():
         "Sleep": handler(sleep, pb.SleepRequest),
         "Whoami": handler(whoami, pb.WhoamiRequest),
     }),))
-    port = server.add_insecure_port("127.0.0.1:%s" % (sys.argv[2] if len(sys.argv) > 2 else "0"))
+    addr = "127.0.0.1:%s" % (sys.argv[2] if len(sys.argv) > 2 else "0")
+    if len(sys.argv) > 4:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        ca = read(sys.argv[5]) if len(sys.argv) > 5 else None
+        creds = grpc.ssl_server_credentials([(read(sys.argv[4]), read(sys.argv[3]))],
+                                            root_certificates=ca,
+                                            require_client_auth=ca is not None)
+        port = server.add_secure_port(addr, creds)
+    else:
+        port = server.add_insecure_port(addr)
     server.start()
     with open(os.path.join(WORK, "port.tmp"), "w") as f:
         f.write("%d\n" % port)

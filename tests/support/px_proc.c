@@ -296,6 +296,24 @@ pid_t px_spawn(char *const argv[], const char *out_path)
     return pid;
 }
 
+int px_wait_port_file(const char *path, pid_t pid, int *port)
+{
+    for (int i = 0; i < 3000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", port) == 1;
+            fclose(f);
+            if (ok)
+                return 0;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
 int px_run(char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap)
 {
     char opath[] = "/tmp/pxrun-out-XXXXXX", epath[] = "/tmp/pxrun-err-XXXXXX";

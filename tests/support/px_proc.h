@@ -65,6 +65,12 @@ int px_write_client_conf_procs(const char *path, const px_proc *procs, int n,
 
 /** Starts argv (a path) with stdout and stderr into out_path; its pid, or -1. */
 pid_t px_spawn(char *const argv[], const char *out_path);
+/**
+ * Waits (bounded: 30 s) until the file at path holds a port number, as a helper
+ * process writes it once it serves (tests/interop/grpc_calc_server.py). Returns 0 with
+ * *port, or -1 when the process pid exited (it is reaped) or the time ran out.
+ */
+int px_wait_port_file(const char *path, pid_t pid, int *port);
 /** Runs argv, capturing stdout and stderr (each up to cap bytes); returns the exit status. */
 int px_run(char *const argv[], char *out, size_t out_cap, char *err, size_t err_cap);
 
