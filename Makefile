@@ -1,11 +1,12 @@
-# Thin wrapper over CMake: `make run` starts the demo, `make test` runs every test.
+# Thin wrapper over CMake: `make run` starts the demo, `make run-tls` the TLS one,
+# `make test` runs every test.
 # Both install missing Debian packages first (tools/install-deps.sh is a no-op when
 # everything is present), then configure and build into $(BUILD).
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 
-.PHONY: all deps build run test test-asan test-tsan bench fuzz test-fuzz clean
+.PHONY: all deps build run run-tls test test-asan test-tsan bench fuzz test-fuzz clean
 
 all: build
 
@@ -18,6 +19,11 @@ build: deps
 
 run: build
 	BUILD=$(abspath $(BUILD)) bash tools/run-demo.sh
+
+# mTLS: certificates made into build/tls-demo (tools/demo/mkcerts.sh), plexusd with
+# conf/tls/server.yaml, calls by plexus, curl and python3-grpcio, then the server stopped.
+run-tls: build
+	BUILD=$(abspath $(BUILD)) bash tools/run-tls-demo.sh
 
 # The suite three times: a normal build (with valgrind memcheck over the integration
 # client and servers), ASan+UBSan, and TSan; then a short pass of every fuzz target.

@@ -17,12 +17,9 @@ PIDS=()
 # (searched first; a PLEXUS_MODULE_PATH already set keeps precedence).
 export PLEXUS_MODULE_PATH=${PLEXUS_MODULE_PATH:+$PLEXUS_MODULE_PATH:}$BUILD/modules
 
-for exe in plexusd plexus plexus-demo; do
-    if [[ ! -x $BIN/$exe ]]; then
-        echo "run-demo: $BIN/$exe is missing: build first (make, or BUILD=your/build/dir)" >&2
-        exit 1
-    fi
-done
+DEMO=run-demo
+. "$ROOT/tools/demo/demo-lib.sh"
+demo_need_binaries "$BIN" plexusd plexus plexus-demo
 
 # Stops every server we started (SIGTERM: they finish in-flight calls) and checks it exited 0.
 stop_servers() {
@@ -44,17 +41,7 @@ stop_servers() {
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-port_answers() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# A port already taken would make our plexusd fail while the readiness check passes.
-for port in "${PORTS[@]}"; do
-    if port_answers "$port"; then
-        echo "run-demo: something already listens on 127.0.0.1:$port; stop it first" >&2
-        exit 1
-    fi
-done
+demo_ports_free "${PORTS[@]}"
 
 cd "$ROOT" || exit 1
 for n in 1 2 3; do
@@ -62,22 +49,9 @@ for n in 1 2 3; do
     PIDS+=($!)
 done
 
-# Bounded readiness poll (about 10s per server): fail early if a server died.
 for i in 0 1 2; do
-    port=${PORTS[$i]}
-    tries=0
-    until port_answers "$port"; do
-        if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
-            echo "run-demo: plexusd s$((i + 1)) exited before listening on $port" >&2
-            exit 1 # stop_servers shows its log
-        fi
-        if ((++tries > 200)); then
-            echo "run-demo: plexusd s$((i + 1)) is not listening on $port after 10s" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
-    echo "run-demo: plexusd s$((i + 1)) (pid ${PIDS[$i]}) listens on 127.0.0.1:$port"
+    # a server that died or is not listening: stop_servers shows its log
+    demo_wait_listening "${PIDS[$i]}" "${PORTS[$i]}" "plexusd s$((i + 1))" || exit 1
 done
 
 echo
@@ -88,12 +62,7 @@ status=$?
 # The command-line tool: JSON in, JSON out (the reply's int64 prints as a string).
 # Shows the command as it would be typed (JSON quoted); its stderr goes with stdout, in order.
 cli() {
-    local shown="" a
-    for a in "$@"; do
-        if [[ $a =~ ^[A-Za-z0-9./_:-]+$ ]]; then shown+=" $a"; else shown+=" '$a'"; fi
-    done
-    echo
-    echo "\$ build/bin/plexus call -c conf/client.yaml$shown"
+    demo_show build/bin/plexus call -c conf/client.yaml "$@"
     "$BIN/plexus" call -c conf/client.yaml "$@" 2>&1
 }
 cli_failed=0
