@@ -26,8 +26,17 @@ add_library(px_malloc_count MODULE malloc_count.c)
 target_link_libraries(px_malloc_count PRIVATE ${CMAKE_DL_LIBS})
 set_target_properties(px_malloc_count PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${PX_RPC_BIN})
 
+# TLS: the certificates of a run, made by the tests' helper (the openssl CLI), and
+# handshakes per second with OpenSSL itself as the client.
+add_executable(plexus_rpc_certs rpc_certs.c ${PROJECT_SOURCE_DIR}/tests/support/px_certs.c
+  ${PROJECT_SOURCE_DIR}/tests/support/px_proc.c)
+target_include_directories(plexus_rpc_certs PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
+target_link_libraries(plexus_rpc_certs PRIVATE plexus Threads::Threads)
+add_executable(plexus_rpc_handshake rpc_handshake.c)
+target_link_libraries(plexus_rpc_handshake PRIVATE PkgConfig::OPENSSL)
+
 set(PX_RPC_TARGETS plexus_rpc_raw_server plexus_rpc_raw_client plexus_rpc_hold
-  plexus_rpc_pending)
+  plexus_rpc_pending plexus_rpc_certs plexus_rpc_handshake)
 
 # (4) gRPC C++ async, from Debian's libgrpc++-dev and protobuf-compiler-grpc (`make bench
 # PEERS=1` installs them). Absent: the peer is skipped and run.sh says so.

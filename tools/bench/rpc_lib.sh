@@ -1,6 +1,6 @@
 # Helpers of tools/bench/run.sh (sourced): ports, servers, clients, /proc CPU, JSON fields.
 # Expects BIN, MODS, OUT, SERVER_CPU, CLIENT_CPU, REQ_JSON, HAVE_BINARY, CLIENT_ENV and
-# CLIENT_WRAP set.
+# CLIENT_WRAP set, and CERTS (the run's certificates, plexus-rpc-certs) for plexus-tls.
 
 # A TCP port on 127.0.0.1 that nobody listens on (the first from a pid-derived start).
 free_port() {
@@ -28,10 +28,13 @@ wait_port() {
 
 # The YAML of the Plexus server and of its clients (one per codec). BENCH_FILTERS, e.g.
 # "[deadline_floor]", puts that filter chain on the server and on the clients.
+# write_plexus_confs PORT tls: the same server with a tls: block ($OUT/server-tls-PORT.yaml)
+# and one client (codec_protobuf) verifying it against the run's CA (client-tls-PORT.yaml).
 write_plexus_confs() {
-  local port=$1 codecs="protobuf"
+  local port=$1 tls=${2:-} codecs="protobuf" tls_key=""
   [ "$HAVE_BINARY" = 1 ] && codecs="protobuf, binary"
-  cat > "$OUT/server-$port.yaml" <<EOF
+  [ -n "$tls" ] && tls_key="  tls: { cert: $CERTS/server.pem, key: $CERTS/server.key }"
+  cat > "$OUT/server-${tls:+tls-}$port.yaml" <<EOF
 # plexusd for the RPC comparison: one IO thread, calc's handlers on it (workers: 0).
 modules:
   path: [$MODS]
@@ -40,18 +43,24 @@ server:
   io_threads: 1
   codecs: [$codecs]
 ${BENCH_FILTERS:+  filters: $BENCH_FILTERS}
+$tls_key
   services:
     - module: calc
 EOF
+  if [ -n "$tls" ]; then
+    write_client_conf "$port" protobuf tls "tls: { ca: $CERTS/ca.pem }"
+    return
+  fi
   local codec
   for codec in protobuf binary; do
     write_client_conf "$port" "$codec"
   done
 }
 
-# write_client_conf PORT CODEC: $OUT/client-CODEC-PORT.yaml, plexus bench's config.
+# write_client_conf PORT CODEC [NAME [UPSTREAM_KEY]]: $OUT/client-NAME-PORT.yaml (NAME
+# defaults to CODEC), plexus bench's config; UPSTREAM_KEY is one more line of the upstream.
 write_client_conf() {
-  cat > "$OUT/client-$2-$1.yaml" <<EOF
+  cat > "$OUT/client-${3:-$2}-$1.yaml" <<EOF
 # plexus bench against the comparison's plexusd: the default strategy modules are on the
 # path (balancer random, failover failfast, timeout fixed: one deadline timer per call).
 modules:
@@ -65,6 +74,7 @@ client:
       codec: $2
       timeout: { module: fixed, connect: 1s, call: 30s }
 ${BENCH_FILTERS:+      filters: $BENCH_FILTERS}
+${4:+      $4}
 EOF
 }
 
@@ -88,7 +98,7 @@ EOF
 
 # start_server TARGET PORT [WRAPPER...]: starts TARGET's server on CPU SERVER_CPU and
 # sets SPID. plexus-protobuf and plexus-binary share one plexusd (both codecs);
-# plexus-grpc has a plexusd of its own.
+# plexus-grpc and plexus-tls (the same plexusd with a tls: block) have one of their own.
 start_server() {
   local target=$1 port=$2
   shift 2
@@ -97,6 +107,7 @@ start_server() {
     raw) cmd=("$BIN/plexus-rpc-raw-server" "$port") ;;
     grpc) cmd=("$BIN/plexus-rpc-grpc-server" "$port") ;;
     plexus-grpc) write_plexus_grpc_conf "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-grpc-$port.yaml") ;;
+    plexus-tls) write_plexus_confs "$port" tls; cmd=("$BIN/plexusd" -c "$OUT/server-tls-$port.yaml") ;;
     plexus-*) write_plexus_confs "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-$port.yaml") ;;
     hold) cmd=("$BIN/plexus-rpc-hold" "$port") ;;
   esac

@@ -31,6 +31,7 @@ function fmt_us(x) {
 function label(t) {
     if (t == "plexus-protobuf") return "Plexus, codec_protobuf"
     if (t == "plexus-binary") return "Plexus, codec_binary"
+    if (t == "plexus-tls") return "Plexus, codec_protobuf, TLS 1.3"
     if (t == "raw") return "raw libev, 4-byte frames"
     if (t == "grpc") return "gRPC C++ async"
     if (t == "plexus-grpc") return "Plexus, proto_grpc (gRPC C++ client)"
@@ -55,7 +56,7 @@ function label(t) {
 }
 
 END {
-    order = "plexus-protobuf plexus-binary raw grpc plexus-grpc"
+    order = "plexus-protobuf plexus-binary plexus-tls raw grpc plexus-grpc"
     n = split(order, ord, " ")
     k = 0
     for (i = 1; i <= n; i++) if (ord[i] in seen_t) shown[++k] = ord[i]

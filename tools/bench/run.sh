@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # make bench: the RPC comparison of issue 5. The same call (calc.AddRequest{a, b, 16-byte
-# tag} -> AddReply) served by Plexus (codec_protobuf, codec_binary), a raw libev server
-# with 4-byte length frames (the limit) and gRPC C++ async (when built), and the gRPC C++
+# tag} -> AddReply) served by Plexus (codec_protobuf, codec_binary, and codec_protobuf over
+# TLS 1.3: plexus-tls, issue 14), a raw libev server with 4-byte length frames (the
+# limit) and gRPC C++ async (when built), and the gRPC C++
 # client against plexusd's proto_grpc (plexus-grpc, with the gRPC peer); server on one CPU,
 # client on the other; then deterministic counts (callgrind instructions, heap allocations,
-# syscalls per call), 100k pending calls, and a profile of the Plexus server.
+# syscalls per call), TLS handshakes per second (full and resumed), 100k pending calls,
+# and a profile of the Plexus server.
 #
 #   tools/bench/run.sh BUILD_DIR       (make bench builds BUILD_DIR in Release first)
 #
@@ -15,6 +17,7 @@
 #                      BENCH_N2 [10000] calls: per-call figures are (N2 run - N1 run) / (N2 - N1),
 #                      so start-up costs cancel
 #   BENCH_PENDING [100000]  pending calls of the timer test (0 skips it)
+#   BENCH_HANDSHAKES [1000] TLS handshakes per run of the handshake test (0 skips it)
 #   BENCH_PROFILE [1]  perf record + perf trace of plexusd at 8x16 (needs perf; native and,
 #                      with the gRPC peer, proto_grpc)
 #   BENCH_SERVER_CPU [0] BENCH_CLIENT_CPU [1]   BENCH_OUT [BUILD_DIR/bench-results/DATE]
@@ -33,10 +36,12 @@ COUNTS=${BENCH_COUNTS:-1}
 N1=${BENCH_N1:-2000}
 N2=${BENCH_N2:-10000}
 PENDING=${BENCH_PENDING:-100000}
+HANDSHAKES=${BENCH_HANDSHAKES:-1000}
 PROFILE=${BENCH_PROFILE:-1}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 OUT=${BENCH_OUT:-$BUILD/bench-results/$(date +%Y%m%d-%H%M%S)}
+CERTS=$OUT/certs
 REQ_JSON='{"a":1,"b":2,"tag":"0123456789abcdef"}'
 SHIM=$BIN/libpx_malloc_count.so
 TCK=$(getconf CLK_TCK)
@@ -47,12 +52,21 @@ mkdir -p "$OUT"
 . "$HERE/rpc_lib.sh"
 
 for f in plexusd plexus plexus-rpc-raw-server plexus-rpc-raw-client plexus-rpc-hold \
-         plexus-rpc-pending libpx_malloc_count.so; do
+         plexus-rpc-pending plexus-rpc-certs plexus-rpc-handshake libpx_malloc_count.so; do
   [ -e "$BIN/$f" ] || { echo "run.sh: $BIN/$f is missing: build target plexus_rpc_bench" >&2; exit 1; }
 done
 HAVE_BINARY=0
 TARGETS=(plexus-protobuf)
 if [ -e "$MODS/codec_binary.so" ]; then HAVE_BINARY=1; TARGETS+=(plexus-binary); fi
+# TLS 1.3 on the native protocol: the same plexusd with a tls: block, the same client
+# with its upstream's, certificates made for this run (server.pem: 127.0.0.1).
+HAVE_TLS=0
+if "$BIN/plexus-rpc-certs" "$CERTS" > "$OUT/certs.log" 2>&1; then
+  HAVE_TLS=1
+  TARGETS+=(plexus-tls)
+else
+  echo "run.sh: Plexus/TLS skipped: no certificates ($(tail -1 "$OUT/certs.log"))"
+fi
 TARGETS+=(raw)
 if [ -x "$BIN/plexus-rpc-grpc-server" ] && [ -x "$BIN/plexus-rpc-grpc-client" ]; then
   TARGETS+=(grpc)
@@ -144,6 +158,13 @@ awk -f "$HERE/rpc_table.awk" "$RUNS" > "$OUT/table.txt"
 sed '/^--$/,$d' "$OUT/table.txt" | tee -a "$REPORT"
 sed '1,/^--$/d' "$OUT/table.txt" > "$OUT/medians.txt"
 say ""
+
+# ---- TLS handshakes per second, full and resumed ---------------------------------------
+# shellcheck source=tools/bench/rpc_tls.sh
+. "$HERE/rpc_tls.sh"
+if [ "$HAVE_TLS" = 1 ] && [ "$HANDSHAKES" -gt 0 ]; then
+  tls_handshake_bench || note "run.sh: the TLS handshake test failed"
+fi
 
 # ---- 100k pending calls with timers ----------------------------------------------------
 if [ "$PENDING" -gt 0 ]; then
@@ -373,6 +394,9 @@ profile_target() {
 }
 if [ "$PROFILE" = 1 ] && [ "$HAVE_PERF" = 1 ]; then
   profile_target plexus-protobuf "native protocol, codec_protobuf, plexus bench client"
+  if [ "$HAVE_TLS" = 1 ]; then
+    profile_target plexus-tls "native protocol over TLS 1.3, codec_protobuf, plexus bench client"
+  fi
   if [[ " ${TARGETS[*]} " == *" plexus-grpc "* ]]; then
     profile_target plexus-grpc "proto_grpc, gRPC C++ client"
   fi
@@ -401,6 +425,14 @@ for sc in 1x64 8x16; do
   r=$(m "plexus-protobuf $sc server_us")
   say "| server CPU ≤ 1 µs per call at load ($sc) | ${r:-–} µs | $(verdict "$r" '<=' 1) |"
 done
+if [ "$HAVE_TLS" = 1 ]; then
+  # Issue 14: TLS 1.3 against plaintext, the same plexusd and client otherwise.
+  for sc in 1x64 8x16; do
+    a=$(m "plexus-tls $sc server_us"); b=$(m "plexus-protobuf $sc server_us"); r=$(ratio "$a" "$b")
+    if [ $sc = 8x16 ]; then v=$(verdict "$r" '<=' 1.5); else v="(no target)"; fi
+    say "| TLS server CPU per call ≤ 1.5× plaintext ($sc) | ${r:-–}× (${a:-–} µs vs ${b:-–} µs) | $v |"
+  done
+fi
 if [[ " ${TARGETS[*]} " == *" plexus-grpc "* ]]; then
   # Issue 13: the same gRPC C++ client against plexusd's proto_grpc and against gRPC's
   # own async server.
