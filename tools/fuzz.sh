@@ -7,7 +7,8 @@
 #
 #   tools/fuzz.sh [SECONDS] [TARGET...]      e.g. tools/fuzz.sh 10 fuzz_frame
 #   tools/fuzz.sh --seeds                    regenerate the generated seeds (sample-*,
-#                                            frame streams) after a codec format change
+#                                            frame streams, TLS ClientHellos) after a
+#                                            codec format change
 #   env: BUILD, JOBS, CC (default clang), FUZZ_ARGS (extra libFuzzer flags)
 set -euo pipefail
 
@@ -38,6 +39,8 @@ if [ "$MODE" = seeds ]; then
   "$BUILD/bin/fuzz_seeds" frame "$C/fuzz_frame"
   mkdir -p "$C/fuzz_reflect"
   "$BUILD/bin/fuzz_seeds" reflect "$C/fuzz_reflect"
+  mkdir -p "$C/fuzz_tls"
+  "$BUILD/bin/fuzz_seeds" tls "$C/fuzz_tls"
   find "$C" -name 'sample-*' -size +8k -delete # keep the checked-in corpus small
   exit 0
 fi

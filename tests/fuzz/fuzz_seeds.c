@@ -1,9 +1,11 @@
-/* Writes the generated seed corpora: every calc.EchoMsg test sample in one codec, or
- * a set of frame streams. `fuzz_seeds codec NAME DIR` / `fuzz_seeds frame DIR`. */
+/* Writes the generated seed corpora: every calc.EchoMsg test sample in one codec, a set
+ * of frame streams, or TLS ClientHellos. `fuzz_seeds codec NAME DIR` / `fuzz_seeds frame
+ * DIR` / `fuzz_seeds reflect DIR` / `fuzz_seeds tls DIR`. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/ssl.h>
 
 #include "calc.pb-c.h"
 #include "fuzz_load.h"
@@ -151,8 +153,89 @@ static int reflect_seeds(const char *dir)
     return 0;
 }
 
+/* The first flight of an OpenSSL client (its ClientHello records), made into memory:
+ * max_version 0 for the newest, alpn in wire form or NULL, sni or NULL. Returns the
+ * length written into out. */
+static size_t client_hello(int max_version, const unsigned char *alpn, unsigned alpn_len,
+                           const char *sni, uint8_t *out, size_t cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+    if (!ssl || !rb || !wb) {
+        fprintf(stderr, "fuzz_seeds: OpenSSL: out of memory\n");
+        exit(1);
+    }
+    if (max_version)
+        SSL_set_max_proto_version(ssl, max_version);
+    if (alpn)
+        SSL_set_alpn_protos(ssl, alpn, alpn_len);
+    if (sni)
+        SSL_set_tlsext_host_name(ssl, sni);
+    SSL_set_bio(ssl, rb, wb);
+    SSL_set_connect_state(ssl);
+    SSL_do_handshake(ssl); /* writes the ClientHello, then wants the server's answer */
+    int n = BIO_read(wb, out, (int)cap);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if (n <= 0) {
+        fprintf(stderr, "fuzz_seeds: OpenSSL wrote no ClientHello\n");
+        exit(1);
+    }
+    return (size_t)n;
+}
+
+/* fuzz_tls's inputs (its layout is in fuzz_tls.c): ClientHellos as they come, in the
+ * record-list form, followed by other records, and a peer that speaks no TLS. */
+static int tls_seeds(const char *dir)
+{
+    static const unsigned char alpn[] = "\x08plexus/1\x02h2";
+    uint8_t hello[4096], seed[8192];
+    size_t n;
+
+    seed[0] = 0; /* TLS 1.3 server, raw stream */
+    n = client_hello(0, NULL, 0, NULL, seed + 1, sizeof seed - 1);
+    put(dir, "hello-tls13", seed, n + 1);
+    /* ... then a change_cipher_spec, an alert and application data nobody can read */
+    static const uint8_t after[] = {20, 3, 3, 0, 1, 1, 21, 3, 3, 0, 2, 1, 0,
+                                    23, 3, 3, 0, 4, 'a', 'b', 'c', 'd'};
+    memcpy(seed + 1 + n, after, sizeof after);
+    put(dir, "hello-tls13-then-records", seed, n + 1 + sizeof after);
+
+    seed[0] = 1; /* TLS 1.2 and up, client certificate asked, ALPN */
+    n = client_hello(0, alpn, sizeof alpn - 1, "localhost", seed + 1, sizeof seed - 1);
+    put(dir, "hello-tls13-alpn-sni", seed, n + 1);
+    n = client_hello(TLS1_2_VERSION, alpn, sizeof alpn - 1, NULL, seed + 1, sizeof seed - 1);
+    put(dir, "hello-tls12-alpn", seed, n + 1);
+
+    /* The record-list form: the handshake payload of the records above, cut into
+     * pieces of up to 255 bytes, each its own handshake record. */
+    n = client_hello(0, alpn, sizeof alpn - 1, "localhost", hello, sizeof hello);
+    size_t o = 0;
+    seed[o++] = 3;
+    for (size_t i = 0; i + 5 <= n;) {
+        size_t len = (size_t)hello[i + 3] << 8 | hello[i + 4];
+        i += 5;
+        for (size_t k = 0; k < len && i + k < n; k += 255) {
+            size_t piece = len - k < 255 ? len - k : 255;
+            seed[o++] = 2; /* handshake */
+            seed[o++] = (uint8_t)piece;
+            memcpy(seed + o, hello + i + k, piece);
+            o += piece;
+        }
+        i += len;
+    }
+    put(dir, "hello-records", seed, o);
+
+    static const char plain[] = "\0POST /calc.Calculator/Add HTTP/1.1\r\nHost: x\r\n\r\n";
+    put(dir, "plaintext-http", plain, sizeof plain - 1);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "tls") == 0)
+        return tls_seeds(argv[2]);
     if (argc == 3 && strcmp(argv[1], "reflect") == 0)
         return reflect_seeds(argv[2]);
     if (argc == 4 && strcmp(argv[1], "codec") == 0)
@@ -160,6 +243,6 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "frame") == 0)
         return frame_seeds(argv[2]);
     fprintf(stderr, "usage: fuzz_seeds codec NAME DIR | fuzz_seeds frame DIR | "
-                    "fuzz_seeds reflect DIR\n");
+                    "fuzz_seeds reflect DIR | fuzz_seeds tls DIR\n");
     return 2;
 }
