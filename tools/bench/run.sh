@@ -22,6 +22,7 @@
 #                      with the gRPC peer, proto_grpc)
 #   BENCH_SERVER_CPU [0] BENCH_CLIENT_CPU [1]   BENCH_OUT [BUILD_DIR/bench-results/DATE]
 #   BENCH_FILTERS []   a filter chain for the Plexus server and clients: "[deadline_floor]"
+#   BENCH_TARGETS []   only these of the built targets, e.g. "plexus-protobuf plexus-tls"
 set -euo pipefail
 
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
@@ -80,6 +81,13 @@ else
        "'make bench PEERS=1' installs them)"
 fi
 [ "$HAVE_BINARY" = 1 ] || echo "run.sh: Plexus/codec_binary skipped: $MODS/codec_binary.so is not built"
+if [ -n "${BENCH_TARGETS:-}" ]; then
+  kept=()
+  for t in "${TARGETS[@]}"; do
+    [[ " $BENCH_TARGETS " == *" $t "* ]] && kept+=("$t")
+  done
+  TARGETS=("${kept[@]}")
+fi
 HAVE_PERF=0
 command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1 && HAVE_PERF=1
 
@@ -111,7 +119,7 @@ say ""
 # ---- timed runs: every server up at once, repetitions interleaved ---------------------
 declare -A PORT SPIDS
 for t in "${TARGETS[@]}"; do
-  if [ "$t" = plexus-binary ]; then # one plexusd serves both codecs
+  if [ "$t" = plexus-binary ] && [ -n "${PORT[plexus-protobuf]:-}" ]; then # one plexusd, both codecs
     PORT[$t]=${PORT[plexus-protobuf]}
     SPIDS[$t]=${SPIDS[plexus-protobuf]}
     continue
