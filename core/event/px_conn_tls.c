@@ -68,6 +68,10 @@ static int px__conn_tls_step(px_conn *c)
     ev_io_stop(c->loop->ev, &c->wio);
     if (c->connecting) {
         px__conn_connected(c); /* reading starts, on_connected, what waited is written */
+        /* Records that came with the handshake's last flight were read ahead: the
+         * socket will not say so. */
+        if (!c->closed && c->tls && px_tls_pending(c->tls))
+            ev_feed_event(c->loop->ev, &c->rio, EV_READ);
         return 0;
     }
     return 1;

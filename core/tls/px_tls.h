@@ -77,7 +77,8 @@ ssize_t px_tls_read(px_tls_conn *tc, void *buf, size_t n);
 /** Writes: > 0 bytes taken (possibly fewer than n), or one of the outcomes. A call
  *  after WANT_* must come back with the same bytes (the buffer may move). */
 ssize_t px_tls_write(px_tls_conn *tc, const void *buf, size_t n);
-/** Plaintext bytes OpenSSL holds that a read would return at once. */
+/** Whether OpenSSL holds input a read would take at once (plaintext, or records read
+ *  ahead and not yet decrypted): the socket may not say so. */
 int px_tls_pending(const px_tls_conn *tc);
 /** Why the session failed, in words ("certificate verify failed: certificate has
  *  expired"); "" when it did not. */

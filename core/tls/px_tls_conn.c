@@ -292,7 +292,7 @@ ssize_t px_tls_write(px_tls_conn *tc, const void *buf, size_t n)
 
 const char *px_tls_error(const px_tls_conn *tc) { return tc->err; }
 
-int px_tls_pending(const px_tls_conn *tc) { return SSL_pending(tc->ssl) > 0; }
+int px_tls_pending(const px_tls_conn *tc) { return SSL_has_pending(tc->ssl); }
 
 void px_tls_shutdown(px_tls_conn *tc)
 {

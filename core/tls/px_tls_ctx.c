@@ -197,6 +197,10 @@ static SSL_CTX *px__build(px_tls_ctx *t, px_stamp stamps[3], px_err *err)
     /* Every protocol here frames its messages, so a peer that closes without
      * close_notify cuts nothing the framing would not notice: a plain end, not an error. */
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* One read(2) takes every record that has arrived, not a header and a body apiece
+     * (three reads per wake-up become one and the EAGAIN): records may then wait inside
+     * OpenSSL, which px_tls_pending says. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_min_proto_version(ctx, c->min_version);
     const char *step = NULL, *file = NULL;
     if (c->ciphers && !SSL_CTX_set_cipher_list(ctx, c->ciphers))
