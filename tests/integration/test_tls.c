@@ -218,6 +218,43 @@ static void test_tls_and_plaintext_listeners(void **state)
         fail_msg("the listeners are not in the log:\n%s", log);
 }
 
+/* plexus call / list / health HOST:PORT over TLS and mTLS (--cacert, --cert, --key). */
+static void test_cli_tls(void **state)
+{
+    (void)state;
+    px_proc s;
+    char tls[512], more[256];
+    snprintf(more, sizeof more, "    ca: %s/ca.pem\n    verify_client: require\n", certs);
+    tls_block(tls, sizeof tls, "server", more);
+    assert_int_equal(start(&s, "cli", tls), 0);
+    char plexus[512], addr[64], ca[512], cert[512], key[512], out[4096], err[4096];
+    snprintf(plexus, sizeof plexus, "%s/bin/plexus", getenv("PX_BINARY_DIR"));
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", s.port);
+    snprintf(ca, sizeof ca, "--cacert=%s/ca.pem", certs);
+    snprintf(cert, sizeof cert, "--cert=%s/client.pem", certs);
+    snprintf(key, sizeof key, "--key=%s/client.key", certs);
+    char *call[] = {plexus, "call", ca, cert, key, addr, "calc.Calculator/Add",
+                    "{\"a\":40,\"b\":2}", NULL};
+    assert_int_equal(px_run(call, out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "{\"sum\":\"42\"}\n");
+    char *health[] = {plexus, "health", ca, cert, key, addr, NULL};
+    assert_int_equal(px_run(health, out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "SERVING\n");
+    char *list[] = {plexus, "list", ca, cert, key, addr, NULL};
+    assert_int_equal(px_run(list, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "calc.Calculator/Add(calc.AddRequest) returns (calc.AddReply)"));
+    /* Without the client certificate the server refuses, and says why. */
+    char *nocert[] = {plexus, "health", ca, addr, NULL};
+    assert_int_equal(px_run(nocert, out, sizeof out, err, sizeof err), 1);
+    if (!strstr(err, "alert 'certificate required'"))
+        fail_msg("plexus health without a certificate: %s", err);
+    /* TLS options with -c FILE are refused: the upstream's tls: block says. */
+    char *mixed[] = {plexus, "call", "-c", "x.yaml", ca, "calc.Calculator/Add", NULL};
+    assert_int_equal(px_run(mixed, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "are for HOST:PORT; with -c FILE the upstream's tls: block"));
+    assert_int_equal(px_proc_stop(&s), 0);
+}
+
 /* ---- the bad-certificate table ------------------------------------------------ */
 
 typedef struct bad_case {
@@ -645,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_tls_call),
         cmocka_unit_test(test_mtls_call),
         cmocka_unit_test(test_tls_and_plaintext_listeners),
+        cmocka_unit_test(test_cli_tls),
         cmocka_unit_test(test_bad_certificates),
         cmocka_unit_test(test_hostile_handshakes),
         cmocka_unit_test(test_reload),

@@ -15,6 +15,7 @@ typedef struct px__call_args {
     px_call_opts opts;
     px_meta *meta;       /* -H KEY=VALUE, in order */
     int async;
+    px_cli_tls tls;      /* HOST:PORT over TLS */
 } px__call_args;
 
 void px_cli_call_help(void)
@@ -39,6 +40,8 @@ void px_cli_call_help(void)
            "                          hex digits (00ff) or @FILE. The response metadata is\n"
            "                          printed on stderr as 'key: value' lines (-bin values\n"
            "                          in hex)\n"
+           "With HOST:PORT:\n"
+           PX_CLI_TLS_HELP
            "  -h, --help              print this help and exit\n"
            "  -V, --version           print the version and exit\n"
            "\n"
@@ -60,6 +63,7 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
         {"timeout", required_argument, NULL, 't'},
         {"async", no_argument, NULL, 'a'},
         {"header", required_argument, NULL, 'H'},
+        PX_CLI_TLS_LONGS,
         PX_CLI_STD_LONGS,
         {NULL, 0, NULL, 0},
     };
@@ -70,6 +74,8 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":c:u:t:H:hV", longs, NULL)) != -1) {
+        if (px_cli_tls_option(&a->tls, opt, optarg))
+            continue;
         switch (opt) {
         case 'c': a->file = optarg; break;
         case 'H': {
@@ -98,6 +104,9 @@ static int px__parse_args(int argc, char **argv, px__call_args *a)
                                 "HOST:PORT (a server with reflection)");
     if (a->addr != NULL && a->upstream != NULL)
         return px_cli_bad_usage("call: -u names an upstream of a -c FILE, not of HOST:PORT");
+    if (a->file != NULL && a->tls.on)
+        return px_cli_bad_usage("call: --tls, --cacert, --cert, --key and --server-name are "
+                                "for HOST:PORT; with -c FILE the upstream's tls: block says");
     if (optind >= argc)
         return px_cli_bad_usage("call: missing SERVICE/METHOD, e.g. calc.Calculator/Add");
     a->method = argv[optind++];
@@ -254,7 +263,7 @@ static int px__call_config(const px__call_args *a)
 static int px__call_addr(const px__call_args *a)
 {
     px_cli_remote r;
-    int rc = px_cli_remote_open(&r, a->addr);
+    int rc = px_cli_remote_open(&r, a->addr, &a->tls);
     if (rc != PX_CLI_OK)
         return rc;
     const ProtobufCMethodDescriptor *md = px_cli_remote_method(&r, a->method, &a->opts, &rc);

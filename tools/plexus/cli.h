@@ -107,10 +107,36 @@ typedef struct px_cli_remote {
     struct px_descset *dyn; /* the descriptors reflection gave (px_cli_remote_method) */
 } px_cli_remote;
 
+/** TLS to a HOST:PORT (--tls, --cacert, --cert, --key, --server-name): what an
+ *  upstream's tls: block says, for the config-less client. */
+typedef struct px_cli_tls {
+    int on;
+    const char *ca, *cert, *key, *server_name;
+} px_cli_tls;
+
+enum { PX_CLI_OPT_TLS = 0x100, PX_CLI_OPT_CACERT, PX_CLI_OPT_CERT, PX_CLI_OPT_KEY,
+       PX_CLI_OPT_SERVER_NAME };
+#define PX_CLI_TLS_LONGS                                                                 \
+    {"tls", no_argument, NULL, PX_CLI_OPT_TLS},                                          \
+        {"cacert", required_argument, NULL, PX_CLI_OPT_CACERT},                          \
+        {"cert", required_argument, NULL, PX_CLI_OPT_CERT},                              \
+        {"key", required_argument, NULL, PX_CLI_OPT_KEY},                                \
+        {"server-name", required_argument, NULL, PX_CLI_OPT_SERVER_NAME}
+/** The TLS options' lines of a --help. */
+#define PX_CLI_TLS_HELP                                                                  \
+    "      --tls               TLS 1.3 to HOST:PORT, the server's certificate checked\n"  \
+    "                          against the system's CAs and HOST\n"                        \
+    "      --cacert=FILE       TLS, with the server's certificate checked against the\n"  \
+    "                          CAs in FILE (PEM)\n"                                        \
+    "      --cert=FILE, --key=FILE  a client certificate and its key (mTLS)\n"            \
+    "      --server-name=NAME  the name sent (SNI) and checked instead of HOST\n"
+/** Takes opt when it is a TLS option: 1, else 0. */
+int px_cli_tls_option(px_cli_tls *t, int opt, const char *arg);
+
 /** Whether a CLI argument is HOST:PORT rather than SERVICE/METHOD. */
 int px_cli_is_address(const char *arg);
 /** PX_CLI_OK, or the exit status after printing why. */
-int px_cli_remote_open(px_cli_remote *r, const char *addr);
+int px_cli_remote_open(px_cli_remote *r, const char *addr, const px_cli_tls *tls);
 void px_cli_remote_close(px_cli_remote *r);
 /** "package.Service/Method" described by the server's reflection service, built at run
  *  time (valid until px_cli_remote_close); NULL after printing why, *rc the exit status. */

@@ -40,7 +40,55 @@ static int px__exe_modules(char *out, size_t cap)
     return access(out, R_OK | X_OK) == 0;
 }
 
-int px_cli_remote_open(px_cli_remote *r, const char *addr)
+int px_cli_tls_option(px_cli_tls *t, int opt, const char *arg)
+{
+    switch (opt) {
+    case PX_CLI_OPT_TLS: t->on = 1; return 1;
+    case PX_CLI_OPT_CACERT: t->on = 1; t->ca = arg; return 1;
+    case PX_CLI_OPT_CERT: t->on = 1; t->cert = arg; return 1;
+    case PX_CLI_OPT_KEY: t->on = 1; t->key = arg; return 1;
+    case PX_CLI_OPT_SERVER_NAME: t->on = 1; t->server_name = arg; return 1;
+    default: return 0;
+    }
+}
+
+/* `key: "PATH"` of the tls: block, PATH made absolute (the config is a temporary file
+ * elsewhere, and paths in a config are relative to it). */
+static int px__tls_path(FILE *f, const char *key, const char *path)
+{
+    char cwd[PATH_MAX] = "";
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
+        return -1;
+    for (const char *p = path; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+            return -1;
+    fprintf(f, "        %s: \"%s%s%s\"\n", key, cwd, cwd[0] ? "/" : "", path);
+    return 0;
+}
+
+static int px__tls_block(FILE *f, const px_cli_tls *t)
+{
+    if (!t || !t->on)
+        return 0;
+    if (!t->ca && !t->cert && !t->key && !t->server_name) {
+        fprintf(f, "      tls: {}\n"); /* TLS with every default (an empty tls: is none) */
+        return 0;
+    }
+    fprintf(f, "      tls:\n");
+    if ((t->ca && px__tls_path(f, "ca", t->ca) != 0) ||
+        (t->cert && px__tls_path(f, "cert", t->cert) != 0) ||
+        (t->key && px__tls_path(f, "key", t->key) != 0))
+        return -1;
+    if (t->server_name) {
+        for (const char *p = t->server_name; *p; p++)
+            if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+                return -1;
+        fprintf(f, "        server_name: \"%s\"\n", t->server_name);
+    }
+    return 0;
+}
+
+int px_cli_remote_open(px_cli_remote *r, const char *addr, const px_cli_tls *tls)
 {
     *r = (px_cli_remote){0};
     for (const char *p = addr; *p; p++)
@@ -66,7 +114,13 @@ int px_cli_remote_open(px_cli_remote *r, const char *addr)
         strchr(mods, '\\') == NULL)
         fprintf(f, "modules:\n  path: [\"%s\"]\n", mods);
     fprintf(f, "client:\n  upstreams:\n    remote:\n      endpoints: [\"%s\"]\n", addr);
+    int bad_tls = px__tls_block(f, tls);
     fclose(f);
+    if (bad_tls) {
+        unlink(path);
+        return px_cli_bad_usage("a TLS file name or --server-name holds a quote, a "
+                                "backslash or a control character");
+    }
     px_err err;
     px_err_clear(&err);
     px_status st = px_config_load(path, &r->cfg, &err);
@@ -177,6 +231,7 @@ void px_cli_list_help(void)
            "\n"
            "  -t, --timeout=DURATION  the call's budget: 250ms, 2s, ... (default: the\n"
            "                          timeout module's)\n"
+           PX_CLI_TLS_HELP
            "  -h, --help              print this help and exit\n"
            "  -V, --version           print the version and exit\n"
            "\n"
@@ -197,6 +252,7 @@ void px_cli_health_help(void)
            "\n"
            "  -t, --timeout=DURATION  the call's budget: 250ms, 2s, ... (default: the\n"
            "                          timeout module's)\n"
+           PX_CLI_TLS_HELP
            "  -h, --help              print this help and exit\n"
            "  -V, --version           print the version and exit\n"
            "\n"
@@ -209,19 +265,23 @@ void px_cli_health_help(void)
 
 /* `ADDRESS [ARG]` after the command's options (--timeout); *timeout_us 0: the default. */
 static int px__addr_args(int argc, char **argv, const char **addr, const char **arg,
-                         int64_t *timeout_us, void (*help)(void))
+                         int64_t *timeout_us, px_cli_tls *tls, void (*help)(void))
 {
     static const struct option longs[] = {
         {"timeout", required_argument, NULL, 't'},
+        PX_CLI_TLS_LONGS,
         PX_CLI_STD_LONGS,
         {NULL, 0, NULL, 0},
     };
+    *tls = (px_cli_tls){0};
     const char *cmd = argv[0];
     int opt;
     optind = 1;
     opterr = 0;
     *timeout_us = 0;
     while ((opt = getopt_long(argc, argv, ":t:hV", longs, NULL)) != -1) {
+        if (px_cli_tls_option(tls, opt, optarg))
+            continue;
         if (opt != 't')
             return px_cli_std_option(cmd, opt, argv, help);
         const char *why = px_parse_duration(optarg, timeout_us);
@@ -244,13 +304,14 @@ int px_cli_list(int argc, char **argv)
 {
     const char *addr, *extra;
     px_call_opts opts = {0};
-    int rc = px__addr_args(argc, argv, &addr, &extra, &opts.timeout_us, px_cli_list_help);
+    px_cli_tls tls;
+    int rc = px__addr_args(argc, argv, &addr, &extra, &opts.timeout_us, &tls, px_cli_list_help);
     if (rc != PX_CLI_OK)
         return rc;
     if (extra != NULL)
         return px_cli_bad_usage("list: unexpected argument '%s'", extra);
     px_cli_remote r;
-    if ((rc = px_cli_remote_open(&r, addr)) != PX_CLI_OK)
+    if ((rc = px_cli_remote_open(&r, addr, &tls)) != PX_CLI_OK)
         return rc;
     Plexus__Reflection__V1__ListServicesRequest req =
         PLEXUS__REFLECTION__V1__LIST_SERVICES_REQUEST__INIT;
@@ -280,11 +341,13 @@ int px_cli_health(int argc, char **argv)
 {
     const char *addr, *service;
     px_call_opts opts = {0};
-    int rc = px__addr_args(argc, argv, &addr, &service, &opts.timeout_us, px_cli_health_help);
+    px_cli_tls tls;
+    int rc = px__addr_args(argc, argv, &addr, &service, &opts.timeout_us, &tls,
+                           px_cli_health_help);
     if (rc != PX_CLI_OK)
         return rc;
     px_cli_remote r;
-    if ((rc = px_cli_remote_open(&r, addr)) != PX_CLI_OK)
+    if ((rc = px_cli_remote_open(&r, addr, &tls)) != PX_CLI_OK)
         return rc;
     Plexus__Health__V1__HealthCheckRequest req = PLEXUS__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     req.service = (char *)(service ? service : "");
