@@ -150,30 +150,53 @@ px_status px_net_parse_numeric(const char *text, px_addr *out, px_err *err)
     return px__parse(text, 0, out, err);
 }
 
+/* Splits "host:port" or "[v6]:port": the host's span and the port's text, or why not. */
+static const char *px__split(const char *text, const char **host, size_t *hlen,
+                             const char **port, int *bracketed)
+{
+    const char *end;
+    *bracketed = text[0] == '[';
+    *host = text;
+    if (*bracketed) {
+        *host = text + 1;
+        end = strchr(*host, ']');
+        if (end == NULL || end[1] != ':')
+            return "expected [IPv6]:port, e.g. [::1]:7101";
+        *port = end + 2;
+    } else {
+        end = strrchr(text, ':');
+        if (end == NULL || end == text)
+            return "expected host:port, e.g. 127.0.0.1:7101, [::1]:7101 or localhost:7101";
+        if (memchr(text, ':', (size_t)(end - text)) != NULL)
+            return "an IPv6 address goes in brackets, e.g. [::1]:7101";
+        *port = end + 1;
+    }
+    *hlen = (size_t)(end - *host);
+    return NULL;
+}
+
+int px_net_host(const char *text, char *host, size_t cap)
+{
+    const char *h, *port;
+    size_t n;
+    int bracketed;
+    if (px__split(text, &h, &n, &port, &bracketed) != NULL || n >= cap)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return 0;
+}
+
 static px_status px__parse(const char *text, int flags, px_addr *out, px_err *err)
 {
     memset(out, 0, sizeof *out);
     text = text ? text : "";
-    const char *host = text, *end, *port;
-    int bracketed = text[0] == '[';
-    if (bracketed) {
-        host = text + 1;
-        end = strchr(host, ']');
-        if (end == NULL || end[1] != ':')
-            return px_err_set(err, PX_INVALID_ARGUMENT, "expected [IPv6]:port, e.g. [::1]:7101");
-        port = end + 2;
-    } else {
-        end = strrchr(text, ':');
-        if (end == NULL || end == text)
-            return px_err_set(err, PX_INVALID_ARGUMENT,
-                              "expected host:port, e.g. 127.0.0.1:7101, [::1]:7101 or "
-                              "localhost:7101");
-        if (memchr(text, ':', (size_t)(end - text)) != NULL)
-            return px_err_set(err, PX_INVALID_ARGUMENT,
-                              "an IPv6 address goes in brackets, e.g. [::1]:7101");
-        port = end + 1;
-    }
-    size_t n = (size_t)(end - host);
+    const char *host, *port;
+    size_t n;
+    int bracketed;
+    const char *why = px__split(text, &host, &n, &port, &bracketed);
+    if (why)
+        return px_err_set(err, PX_INVALID_ARGUMENT, "%s", why);
     if (n > PX__HOST_MAX)
         return px_err_set(err, PX_INVALID_ARGUMENT, "the host is longer than %d characters",
                           PX__HOST_MAX);

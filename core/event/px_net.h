@@ -36,6 +36,9 @@ px_status px_net_parse_listen(const char *text, px_addr *out, px_err *err);
 px_status px_net_parse_numeric(const char *text, px_addr *out, px_err *err);
 /** "1.2.3.4:80" or "[::1]:80" into buf (PX_NET_NAME_MAX bytes hold any); "?" if unknown. */
 void px_net_name(const struct sockaddr *sa, socklen_t len, char *buf, size_t n);
+/** The host part of "host:port" or "[v6]:port" (no brackets) into host[cap]; 0, or -1
+ *  when text is not an address or the host does not fit. */
+int px_net_host(const char *text, char *host, size_t cap);
 /** A non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT. -1 on error. */
 int px_net_listen(const px_addr *addr, int backlog, px_err *err);
 /** Starts a non-blocking connect; returns the fd (connect may be in progress) or -1. */

@@ -16,22 +16,6 @@
 #include "px_log.h"
 #include "px_time.h"
 
-/* The host part of "host:port" or "[v6]:port". */
-static void px__host_of(const char *peer, char *host, size_t cap)
-{
-    const char *end;
-    if (peer[0] == '[' && (end = strchr(peer, ']')) != NULL) {
-        peer++;
-    } else if ((end = strrchr(peer, ':')) == NULL) {
-        end = peer + strlen(peer);
-    }
-    size_t n = (size_t)(end - peer);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(host, peer, n);
-    host[n] = '\0';
-}
-
 static int px__is_ip(const char *host)
 {
     unsigned char b[16];
@@ -132,8 +116,8 @@ px_tls_conn *px_tls_conn_new(px_tls_ctx *t, int fd, int server, const char *peer
     char host[PX_NET_NAME_MAX];
     if (c->server_name)
         snprintf(host, sizeof host, "%s", c->server_name);
-    else
-        px__host_of(peer, host, sizeof host);
+    else if (px_net_host(peer, host, sizeof host) != 0)
+        snprintf(host, sizeof host, "%s", peer); /* not host:port: checked as it is */
     int ip = px__is_ip(host);
     if (!ip)
         SSL_set_tlsext_host_name(tc->ssl, host); /* SNI carries names only */
