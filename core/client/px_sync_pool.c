@@ -116,15 +116,6 @@ static ssize_t px__bconn_write(px_bconn *b, const uint8_t *p, size_t n, short *e
 /* The failure of a write or read, in words. */
 static px_status px__bconn_fail(px_bconn *b, const char *what, int e, px_err *err)
 {
-    if (b->tls && strcmp(what, "write to") == 0) {
-        /* The server may have refused the handshake (a client certificate it does not
-         * take: TLS 1.3 says so after the client's side is done) and reset the
-         * connection on our request: its alert, still readable, says why. */
-        uint8_t sink[512];
-        if (px_tls_read(b->tls, sink, sizeof sink) == PX_TLS_ERROR &&
-            strstr(px_tls_error(b->tls), "refused the handshake"))
-            what = "read from", e = EPROTO;
-    }
     if (e == EPROTO && b->tls)
         return px_err_set(err, PX_UNAVAILABLE, "%s %s: TLS: %s", what, b->ep->pub.address,
                           px_tls_error(b->tls));
@@ -145,8 +136,17 @@ px_status px_bconn_send(px_bconn *b, const uint8_t *p, size_t n, int64_t deadlin
         }
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0 && errno != EAGAIN)
-            return px__bconn_fail(b, "write to", errno, err);
+        if (w < 0 && errno != EAGAIN) {
+            int e = errno;
+            /* The server may have refused the handshake (a client certificate it does
+             * not take: TLS 1.3 says so after the client's side is done) and reset the
+             * connection on our request: its alert, still readable, says why. */
+            uint8_t sink[512];
+            if (b->tls && px_tls_read(b->tls, sink, sizeof sink) == PX_TLS_ERROR &&
+                strstr(px_tls_error(b->tls), "refused the handshake"))
+                return px__bconn_fail(b, "read from", EPROTO, err);
+            return px__bconn_fail(b, "write to", e, err);
+        }
         struct pollfd pfd = {.fd = b->fd, .events = events};
         int r = poll(&pfd, 1, px_sync_poll_ms(deadline_us));
         if (r == 0)

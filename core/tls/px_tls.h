@@ -46,8 +46,6 @@ void px_tls_ctx_free(px_tls_ctx *t);
  * with *changed 1 when a new context took over.
  */
 px_status px_tls_ctx_reload(px_tls_ctx *t, int force, int *changed, px_err *err);
-/** Where it was configured ("server.tls", "upstreams.calc.tls"), for messages. */
-const char *px_tls_ctx_where(const px_tls_ctx *t);
 /** The reload check period, 0: none. */
 int64_t px_tls_ctx_check_us(const px_tls_ctx *t);
 

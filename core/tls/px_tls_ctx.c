@@ -350,7 +350,6 @@ static px_status px__reload(px_tls_ctx *t, int force, int *changed, px_err *err)
     SSL_CTX *old = t->cur;
     t->cur = ctx;
     memcpy(t->stamps, stamps, sizeof t->stamps);
-    t->generation++;
     /* A resumed session keeps the identity of the handshake that made it: sessions made
      * with the old certificate are not resumed with the new one. */
     size_t n_sess = t->n_sess;
@@ -374,7 +373,5 @@ px_status px_tls_ctx_reload(px_tls_ctx *t, int force, int *changed, px_err *err)
     pthread_mutex_unlock(&t->reload_lock);
     return st;
 }
-
-const char *px_tls_ctx_where(const px_tls_ctx *t) { return t->where; }
 
 int64_t px_tls_ctx_check_us(const px_tls_ctx *t) { return t->conf->reload_check_us; }

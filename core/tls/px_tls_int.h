@@ -25,7 +25,6 @@ struct px_tls_ctx {
     SSL_CTX *cur;
     const px_tls_conf *conf; /* the config's: lives as long as the context */
     int server;
-    unsigned generation;   /* bumped by each reload */
     int64_t checked_us;    /* client: when the files were last looked at (monotonic) */
     char where[96];
     px_stamp stamps[3];    /* cert, key, ca */
