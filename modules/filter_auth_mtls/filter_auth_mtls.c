@@ -75,18 +75,6 @@ static px_filter_verdict mtls_request(void *state, px_fcall *call)
     return PX_FILTER_REJECT;
 }
 
-static px_status mtls_create(const px_module_env *env, const void *conf, void **state,
-                             px_err *err)
-{
-    if (!env || !env->scope || strcmp(env->scope, "server") != 0)
-        return px_err_set(err, PX_INVALID_ARGUMENT,
-                          "auth_mtls names a server's callers (server.filters or a service's "
-                          "filters); a client presents its certificate with its upstream's "
-                          "tls.cert and tls.key");
-    *state = (void *)conf;
-    return PX_OK;
-}
-
 static const px_directive mtls_directives[] = {
     {.name = "principal", .type = PX_DIR_ENUM, .offset = offsetof(mtls_conf, from), .def = "cn",
      .enum_values = mtls_from,
@@ -112,6 +100,5 @@ PX_MODULE_DECLARE = {
     .description = "the verified client certificate's name becomes the call's principal",
     .conf_size = sizeof(mtls_conf),
     .directives = mtls_directives,
-    .create = mtls_create,
     .ops = &mtls_ops,
 };

@@ -552,6 +552,8 @@ static void test_client_token_refused(void **state)
         {"      filters: [{module: auth_token, tokens: x}]\n",
          "filter 'auth_token': tokens is for server.filters (a client upstream sends a token: "
          "token_file or token_env)"},
+        {"      filters: [{module: auth_mtls}]\n",
+         "filter 'auth_mtls' cannot be used here: it is a server-side filter only"},
     };
     setenv("PX_TEST_EMPTY_TOKEN", "  \n", 1);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0] + 1; i++) {

@@ -248,6 +248,17 @@ static void test_cli_tls(void **state)
     assert_int_equal(px_run(nocert, out, sizeof out, err, sizeof err), 1);
     if (!strstr(err, "alert 'certificate required'"))
         fail_msg("plexus health without a certificate: %s", err);
+    /* A CA file that is not there, and a file name the config cannot carry. */
+    char *noca[] = {plexus, "health", "--cacert=/nonexistent/ca.pem", addr, NULL};
+    assert_int_equal(px_run(noca, out, sizeof out, err, sizeof err), 2);
+    char want[256];
+    snprintf(want, sizeof want, "plexus: %s: upstreams.remote.tls.ca: /nonexistent/ca.pem: No "
+             "such file or directory\n", addr);
+    assert_string_equal(err, want);
+    char *quoted[] = {plexus, "health", "--cacert=a\"b.pem", addr, NULL};
+    assert_int_equal(px_run(quoted, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "a TLS file name or --server-name holds a quote, a backslash "
+                                "or a control character"));
     /* TLS options with -c FILE are refused: the upstream's tls: block says. */
     char *mixed[] = {plexus, "call", "-c", "x.yaml", ca, "calc.Calculator/Add", NULL};
     assert_int_equal(px_run(mixed, out, sizeof out, err, sizeof err), 2);
@@ -626,6 +637,48 @@ static void test_client_reload(void **state)
     cert_drop(&o);
 }
 
+/* Bad tls: files refused at load (plexusd -t) with the file and why, at the key. */
+static void test_bad_tls_files(void **state)
+{
+    (void)state;
+    own_cert o;
+    cert_own(&o, "badfiles", "server");
+    char conf[256], yaml[1024], plexusd[512], out[2048], err[2048], want[1024];
+    snprintf(conf, sizeof conf, "%s/server.yaml", o.dir);
+    snprintf(plexusd, sizeof plexusd, "%s/bin/plexusd", getenv("PX_BINARY_DIR"));
+    char *argv[] = {plexusd, "-t", "-c", conf, NULL};
+    /* The key any user may read. */
+    assert_int_equal(chmod(o.key, 0644), 0);
+    snprintf(yaml, sizeof yaml,
+             "server:\n  listen: 127.0.0.1:1\n  tls:\n    cert: %s\n    key: %s\n", o.cert,
+             o.key);
+    FILE *f = fopen(conf, "w");
+    fputs(yaml, f);
+    fclose(f);
+    assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 1);
+    snprintf(want, sizeof want,
+             "plexusd: %s:5:10: server.tls.key: %s has mode 0644: a private key must not be "
+             "readable by others nor writable by its group or others (chmod 600 %s)\n",
+             conf, o.key, o.key);
+    assert_string_equal(err, want);
+    /* A key that is not the certificate's. */
+    cert_put(&o, "server", 0);
+    char other[512];
+    snprintf(other, sizeof other, "%s/server2.key", certs);
+    snprintf(yaml, sizeof yaml,
+             "server:\n  listen: 127.0.0.1:1\n  tls:\n    cert: %s\n    key: %s\n", o.cert,
+             other);
+    f = fopen(conf, "w");
+    fputs(yaml, f);
+    fclose(f);
+    assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 1);
+    snprintf(want, sizeof want, "plexusd: %s:5:10: server.tls.key: %s: ", conf, other);
+    if (strncmp(err, want, strlen(want)) != 0 || !strstr(err, "(the key is not the certificate's)"))
+        fail_msg("a key of another certificate: %s", err);
+    unlink(conf);
+    cert_drop(&o);
+}
+
 /* ---- 1,000 idle TLS connections -------------------------------------------------- */
 
 #define IDLE_CONNS 1000
@@ -685,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_mtls_call),
         cmocka_unit_test(test_tls_and_plaintext_listeners),
         cmocka_unit_test(test_cli_tls),
+        cmocka_unit_test(test_bad_tls_files),
         cmocka_unit_test(test_bad_certificates),
         cmocka_unit_test(test_hostile_handshakes),
         cmocka_unit_test(test_reload),
