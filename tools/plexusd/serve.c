@@ -227,9 +227,11 @@ int pxd_serve(const char *file, px_config *cfg)
     }
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            pxd__stop == SIGINT ? "SIGINT" : "SIGTERM");
+    /* The kept sockets go first, so that the server's own close as it stops accepting
+     * is the last: a client connecting then is refused, not queued and reset. */
+    px_server_release_listeners(NULL);
     int stuck = px_server_shutdown(cur->srv);
     stuck += pxd__reap(&retiring, 1);
-    px_server_release_listeners(NULL);
     if (has_pid > 0)
         pxd_pidfile_remove(pidpath);
     if (stuck) {
