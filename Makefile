@@ -27,7 +27,7 @@ run-tls: build
 
 # The suite three times: a normal build (with valgrind memcheck over the integration
 # client and servers), ASan+UBSan, and TSan; then a short pass of every fuzz target.
-# JOBS tests at a time, but those whose checks hang on timing run alone (RUN_SERIAL in
+# JOBS tests at a time, but those whose checks depend on timing run alone (RUN_SERIAL in
 # tests/CMakeLists.txt).
 test: build
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
