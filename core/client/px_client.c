@@ -864,10 +864,16 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     size_t meta_len = 0;
     if (opts && opts->meta && px__call_meta(up, method, opts->meta, &meta, &meta_len, err) != PX_OK)
         return err->status;
+    /* Made from a handler: the call continues its trace. */
+    const px_trace *trace = px_trace_outgoing(opts ? opts->meta : NULL);
+    size_t trace_len = 0;
+    if (__builtin_expect(trace != NULL, 0) &&
+        px__call_trace_fits(up, method, meta_len, &trace_len, err) != PX_OK)
+        return err->status;
     /* One allocation per call: the call, its method name, its request metadata (kept
      * for retries and hedges) and room for a small encoded request (larger ones move to
      * the heap as they grow). */
-    size_t extra = mlen + 1 + meta_len;
+    size_t extra = mlen + 1 + meta_len + trace_len;
     px_ccall *call = malloc(sizeof(px_ccall) + extra + PX_CALL_INLINE_REQ);
     if (!call)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
@@ -883,6 +889,9 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     call->method_len = (uint16_t)mlen;
     if (meta_len)
         memcpy(call->method + mlen + 1, meta, meta_len);
+    if (trace_len)
+        px_trace_entry(trace, (uint8_t *)call->method + mlen + 1 + meta_len);
+    meta_len += trace_len;
     call->meta_len = (uint32_t)meta_len;
     px_buf_borrow(&call->req, (uint8_t *)call->method + mlen + 1 + meta_len, PX_CALL_INLINE_REQ);
     /* Step 3 of the seed: serialise in the caller's thread, off the IO loop. */

@@ -9,6 +9,7 @@
 #include "px_timerq.h"
 #include "px_loop.h"
 #include "px_meta.h"
+#include "px_trace.h"
 #include "px_upstream.h"
 #include "px_fchain.h"
 
@@ -152,6 +153,11 @@ void px__status_leave(void);
  *  PX_OK with *p, *len; RESOURCE_EXHAUSTED naming both sizes (the call is not made). */
 px_status px__call_meta(const px_upstream *up, const char *method, const px_meta *meta,
                         const uint8_t **p, size_t *len, px_err *err);
+/** A call made from a handler adds its trace's traceparent entry (PX_TRACE_ENTRY_LEN
+ *  bytes, *trace_len) to meta_len bytes of the caller's: PX_OK, or RESOURCE_EXHAUSTED
+ *  when both pass the upstream's max_meta. */
+px_status px__call_trace_fits(const px_upstream *up, const char *method, size_t meta_len,
+                              size_t *trace_len, px_err *err);
 /** A reply's metadata section (meta_len bytes at meta) checked (*count entries) and,
  *  when copy is not NULL, copied into it: PX_OK, or INTERNAL with "malformed response
  *  metadata from PEER at byte N: ..." (or RESOURCE_EXHAUSTED when out of memory). */

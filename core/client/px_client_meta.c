@@ -17,6 +17,20 @@ px_status px__call_meta(const px_upstream *up, const char *method, const px_meta
     return PX_OK;
 }
 
+px_status px__call_trace_fits(const px_upstream *up, const char *method, size_t meta_len,
+                              size_t *trace_len, px_err *err)
+{
+    uint64_t max = up->conf->limits.max_meta;
+    if (meta_len + PX_TRACE_ENTRY_LEN > max)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED,
+                          "%s: request metadata of %zu bytes with the traceparent of the "
+                          "handler's trace (%d bytes) exceeds max_meta %llu of upstream %s (not "
+                          "sent)", method, meta_len, PX_TRACE_ENTRY_LEN,
+                          (unsigned long long)max, up->conf->name);
+    *trace_len = PX_TRACE_ENTRY_LEN;
+    return PX_OK;
+}
+
 px_status px__reply_meta_check(const uint8_t *meta, uint32_t meta_len, const char *peer,
                                size_t *count, px_meta *copy, px_err *err)
 {

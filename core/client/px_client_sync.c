@@ -443,6 +443,26 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     if (opts && opts->meta &&
         px__call_meta(up, method, opts->meta, &call.meta, &meta_len, err) != PX_OK)
         return err->status;
+    /* Made from a handler: the call continues its trace. The caller's metadata and the
+     * traceparent entry go together, on this stack when they fit. */
+    const px_trace *trace = px_trace_outgoing(opts ? opts->meta : NULL);
+    uint8_t trace_room[512];
+    px_buf trace_meta = {0};
+    if (__builtin_expect(trace != NULL, 0)) {
+        size_t trace_len = 0;
+        if (px__call_trace_fits(up, method, meta_len, &trace_len, err) != PX_OK)
+            return err->status;
+        px_buf_borrow(&trace_meta, trace_room, sizeof trace_room);
+        if (px_buf_append(&trace_meta, call.meta, meta_len) != 0 ||
+            px_buf_reserve(&trace_meta, trace_len) != 0) {
+            px_buf_free(&trace_meta);
+            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+        }
+        px_trace_entry(trace, trace_meta.data + trace_meta.len);
+        trace_meta.len += trace_len;
+        call.meta = trace_meta.data;
+        meta_len = trace_meta.len;
+    }
     call.meta_len = (uint32_t)meta_len;
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Steps 1-2: serialise the request once; each attempt frames it with its own id and
@@ -451,6 +471,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px_err_clear(&e);
     if (up->codec->encode(up->codec_state, req, &call.body, &e) != PX_OK) {
         px_buf_free(&call.body);
+        px_buf_free(&trace_meta);
         __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
         return px_err_set(err, PX_INVALID_ARGUMENT, "%s: cannot encode the request: %s", method,
                           e.msg);
@@ -458,6 +479,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     if (call.body.len > up->conf->limits.max_frame) {
         size_t len = call.body.len;
         px_buf_free(&call.body);
+        px_buf_free(&trace_meta);
         __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: request of %zu bytes exceeds max_frame %llu",
                           method, len, (unsigned long long)up->conf->limits.max_frame);
@@ -474,6 +496,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         /* On_done shows the answer's metadata even when the caller does not ask for it. */
         if (!call.reply_meta && !(call.reply_meta = own_reply_meta = px_meta_new())) {
             px_buf_free(&call.body);
+            px_buf_free(&trace_meta);
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         }
@@ -485,6 +508,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
             px_meta_free(own_reply_meta);
             px_buf_free(&call.body);
             px_buf_free(&fmeta);
+            px_buf_free(&trace_meta);
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, fst, "%s", fc->msg);
         }
@@ -509,6 +533,7 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     }
     px_buf_free(&call.body);
     px_buf_free(&call.frame);
+    px_buf_free(&trace_meta);
     __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
     if (call.st == PX_OK) {
         *reply = call.reply;
