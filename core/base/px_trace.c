@@ -133,20 +133,14 @@ void px_trace_entry(const px_trace *t, uint8_t *w)
     memcpy(v + 53, t->flags, 2);
 }
 
-int px_trace_of_client(px_trace *out, const px_meta *caller)
+int px_trace_of_client(px_trace *out, const px_meta *sent)
 {
     size_t len = 0;
-    const char *v = caller ? px_meta_get(caller, "traceparent", &len) : NULL;
-    if (v) {
-        if (px_trace_parse(v, len, out) != 0)
-            return -1;
-        memcpy(out->span_id, out->parent_id, sizeof out->span_id);
-        out->parent_id[0] = '\0';
-    } else if (px__trace_current) {
-        *out = *px_trace_get(px__trace_current);
-    } else {
+    const char *v = sent ? px_meta_get(sent, "traceparent", &len) : NULL;
+    if (!v || px_trace_parse(v, len, out) != 0)
         return -1;
-    }
+    memcpy(out->span_id, out->parent_id, sizeof out->span_id);
+    out->parent_id[0] = '\0';
     out->meta = NULL;
     out->ready = 1;
     return 0;

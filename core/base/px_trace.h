@@ -88,11 +88,11 @@ static inline const px_trace *px_trace_outgoing(const px_meta *caller)
 void px_trace_entry(const px_trace *t, uint8_t *w);
 
 /**
- * What a client call's filters see (out, ready): the trace the call sends, its span the
- * one the call is made from (the parent the next hop gets) and its parent that span's
- * parent; from the caller's own traceparent (parent unknown: "") when it set one.
- * 0, or -1 when the call sends no trace context.
+ * What a client call's filters see (out, ready), from the traceparent of the metadata it
+ * sends (a handler's call has its trace's there by now): the trace, the span the call is
+ * made from (the parent-id sent: the next hop's parent) and no parent. 0, or -1 when the
+ * call sends no well-formed traceparent.
  */
-int px_trace_of_client(px_trace *out, const px_meta *caller);
+int px_trace_of_client(px_trace *out, const px_meta *sent);
 
 #endif

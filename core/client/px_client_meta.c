@@ -17,17 +17,29 @@ px_status px__call_meta(const px_upstream *up, const char *method, const px_meta
     return PX_OK;
 }
 
-px_status px__call_trace_fits(const px_upstream *up, const char *method, size_t meta_len,
-                              size_t *trace_len, px_err *err)
+px_status px__call_traced_opts(const px_upstream *up, const char *method,
+                               const px_call_opts *opts, const px_trace *trace, px_call_opts *o,
+                               px_meta *m, uint8_t *room, size_t cap, px_err *err)
 {
+    const px_meta *caller = opts ? opts->meta : NULL;
+    size_t len = caller ? caller->enc.len : 0;
     uint64_t max = up->conf->limits.max_meta;
-    if (meta_len + PX_TRACE_ENTRY_LEN > max)
+    px_buf_borrow(&m->enc, room, cap);
+    if (len + PX_TRACE_ENTRY_LEN > max)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED,
                           "%s: request metadata of %zu bytes with the traceparent of the "
                           "handler's trace (%d bytes) exceeds max_meta %llu of upstream %s (not "
-                          "sent)", method, meta_len, PX_TRACE_ENTRY_LEN,
-                          (unsigned long long)max, up->conf->name);
-    *trace_len = PX_TRACE_ENTRY_LEN;
+                          "sent)", method, len, PX_TRACE_ENTRY_LEN, (unsigned long long)max,
+                          up->conf->name);
+    if ((len && px_buf_append(&m->enc, caller->enc.data, len) != 0) ||
+        px_buf_reserve(&m->enc, PX_TRACE_ENTRY_LEN) != 0)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    px_trace_entry(trace, m->enc.data + m->enc.len);
+    m->enc.len += PX_TRACE_ENTRY_LEN;
+    m->count = (caller ? caller->count : 0) + 1;
+    m->cursor = 0;
+    *o = opts ? *opts : (px_call_opts){0};
+    o->meta = m;
     return PX_OK;
 }
 

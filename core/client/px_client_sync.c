@@ -425,6 +425,23 @@ static void px__swait(px_scall *call)
     }
 }
 
+/* A call made from a handler: its metadata with the traceparent of the handler's trace,
+ * then the call as any other (which finds a traceparent and adds none). */
+static __attribute__((noinline)) px_status
+px__call_traced(px_client *c, const char *method, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
+                ProtobufCMessage **reply, const px_trace *trace, px_err *err)
+{
+    px_call_opts o;
+    px_meta m;
+    uint8_t room[PX_TRACE_META_ROOM];
+    px_status st = px__call_traced_opts(c->up, method, opts, trace, &o, &m, room, sizeof room, err);
+    if (st == PX_OK)
+        st = px_call(c, method, req, reply_desc, &o, reply, err);
+    px_buf_free(&m.enc);
+    return st;
+}
+
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
                   ProtobufCMessage **reply, px_err *err)
@@ -434,6 +451,10 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     if (!c || !req || !reply_desc || !mlen || mlen > PX_FRAME_MAX_METHOD || !strchr(method, '/'))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "px_call: method must be package.Service/Method and arguments non-NULL");
+    /* Made from a handler: the call continues its trace. */
+    const px_trace *trace = px_trace_outgoing(opts ? opts->meta : NULL);
+    if (__builtin_expect(trace != NULL, 0))
+        return px__call_traced(c, method, req, reply_desc, opts, reply, trace, err);
     px_upstream *up = c->up;
     px_scall call = {.c = c, .up = up, .method = method, .method_len = (uint16_t)mlen,
                      .reply_desc = reply_desc, .err = err,
@@ -443,26 +464,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     if (opts && opts->meta &&
         px__call_meta(up, method, opts->meta, &call.meta, &meta_len, err) != PX_OK)
         return err->status;
-    /* Made from a handler: the call continues its trace. The caller's metadata and the
-     * traceparent entry go together, on this stack when they fit. */
-    const px_trace *trace = px_trace_outgoing(opts ? opts->meta : NULL);
-    uint8_t trace_room[512];
-    px_buf trace_meta = {0};
-    if (__builtin_expect(trace != NULL, 0)) {
-        size_t trace_len = 0;
-        if (px__call_trace_fits(up, method, meta_len, &trace_len, err) != PX_OK)
-            return err->status;
-        px_buf_borrow(&trace_meta, trace_room, sizeof trace_room);
-        if (px_buf_append(&trace_meta, call.meta, meta_len) != 0 ||
-            px_buf_reserve(&trace_meta, trace_len) != 0) {
-            px_buf_free(&trace_meta);
-            return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
-        }
-        px_trace_entry(trace, trace_meta.data + trace_meta.len);
-        trace_meta.len += trace_len;
-        call.meta = trace_meta.data;
-        meta_len = trace_meta.len;
-    }
     call.meta_len = (uint32_t)meta_len;
     __atomic_add_fetch(&c->stats.calls_started, 1, __ATOMIC_RELAXED);
     /* Steps 1-2: serialise the request once; each attempt frames it with its own id and
@@ -471,7 +472,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     px_err_clear(&e);
     if (up->codec->encode(up->codec_state, req, &call.body, &e) != PX_OK) {
         px_buf_free(&call.body);
-        px_buf_free(&trace_meta);
         __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
         return px_err_set(err, PX_INVALID_ARGUMENT, "%s: cannot encode the request: %s", method,
                           e.msg);
@@ -479,7 +479,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     if (call.body.len > up->conf->limits.max_frame) {
         size_t len = call.body.len;
         px_buf_free(&call.body);
-        px_buf_free(&trace_meta);
         __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "%s: request of %zu bytes exceeds max_frame %llu",
                           method, len, (unsigned long long)up->conf->limits.max_frame);
@@ -496,7 +495,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
         /* On_done shows the answer's metadata even when the caller does not ask for it. */
         if (!call.reply_meta && !(call.reply_meta = own_reply_meta = px_meta_new())) {
             px_buf_free(&call.body);
-            px_buf_free(&trace_meta);
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
         }
@@ -508,7 +506,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
             px_meta_free(own_reply_meta);
             px_buf_free(&call.body);
             px_buf_free(&fmeta);
-            px_buf_free(&trace_meta);
             __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
             return px_err_set(err, fst, "%s", fc->msg);
         }
@@ -533,7 +530,6 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     }
     px_buf_free(&call.body);
     px_buf_free(&call.frame);
-    px_buf_free(&trace_meta);
     __atomic_add_fetch(&c->stats.calls_completed, 1, __ATOMIC_RELAXED);
     if (call.st == PX_OK) {
         *reply = call.reply;

@@ -106,6 +106,10 @@ static void test_outgoing(void **state)
     assert_null(px_trace_current());
     assert_null(px_trace_outgoing(NULL));
     assert_int_equal(px_trace_of_client(&view, NULL), -1);
+    px_meta *bad = px_meta_new();
+    assert_int_equal(px_meta_add_str(bad, "traceparent", "00-zz", NULL), PX_OK);
+    assert_int_equal(px_trace_of_client(&view, bad), -1);
+    px_meta_free(bad);
     px_trace *prev = px_trace_enter(&t);
     assert_null(prev);
     const px_trace *o = px_trace_outgoing(NULL);
@@ -125,9 +129,11 @@ static void test_outgoing(void **state)
     assert_int_equal(px_trace_parse(v, len, &next), 0);
     assert_string_equal(next.trace_id, t.trace_id);
     assert_string_equal(next.parent_id, t.span_id);
-    /* A client's filters see the handler's ids. */
-    assert_int_equal(px_trace_of_client(&view, NULL), 0);
+    /* A client's filters see what is sent: the handler's trace and span. */
+    assert_int_equal(px_trace_of_client(&view, &sent), 0);
+    assert_string_equal(view.trace_id, t.trace_id);
     assert_string_equal(view.span_id, t.span_id);
+    assert_string_equal(view.parent_id, "");
     /* The caller's own traceparent is sent as it is: nothing added, filters see it. */
     px_meta *own = px_meta_new();
     assert_int_equal(px_meta_add_str(own, "traceparent", TP, NULL), PX_OK);

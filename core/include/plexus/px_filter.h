@@ -161,9 +161,10 @@ PX_API int px_fcall_in_group(const px_fcall *call, const char *group);
  * (a malformed one is ignored), else one the server begins; its span is its own, made
  * for it; its parent is the caller's span (NULL when the trace began here). Worked out
  * at the first read, in any hook.
- * A client's call: the trace its `traceparent` carries, made from a handler (the
- * handler's trace, span and parent) or set by the caller in its metadata (span: the
- * parent-id it sends; parent NULL). All NULL when the call sends no trace context.
+ * A client's call: what the `traceparent` it sends says (made from a handler: the
+ * handler's trace; or the caller's own): the trace, as span the parent-id it sends (the
+ * span the call is made from: a handler's), and no parent (NULL). All NULL when the
+ * call sends no trace context.
  */
 /** 32 hex digits. */
 PX_API const char *px_fcall_trace_id(const px_fcall *call);
