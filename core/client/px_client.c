@@ -227,6 +227,7 @@ static void px__att_done(px_catt *a, px_status st, const char *msg, ProtobufCMes
         return; /* the other (hedged) attempt may still answer */
     if (act == PX_FAILOVER_RETRY && !call->lp->stopping) {
         __atomic_add_fetch(&call->cl->stats.retries, 1, __ATOMIC_RELAXED);
+        px_mcount(call->cl->up->m_retries, 1);
         px__attempt(call);
         return;
     }
@@ -274,8 +275,10 @@ static void px__hedge_cb(px_tnode *t)
     if (call->n_live != 1 || call->expired || call->lp->stopping)
         return;
     px_client *cl = call->cl; /* with its first attempt out, the call outlives this */
-    if (px__attempt(call))
+    if (px__attempt(call)) {
         __atomic_add_fetch(&cl->stats.hedges, 1, __ATOMIC_RELAXED);
+        px_mcount(cl->up->m_hedges, 1);
+    }
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -514,6 +517,7 @@ static void px__cconn_on_msg(px_cconn *cc, const px_cmsg *m)
             a = &call->att[i];
     if (!a) {
         __atomic_add_fetch(&cl->stats.late_responses, 1, __ATOMIC_RELAXED);
+        px_mcount(cc->ep->m_late, 1);
         if (cc->n_gone) { /* a request given up on: its place on the server is free now */
             cc->n_gone--;
             if (cc->qhead)
@@ -1059,6 +1063,7 @@ px_status px_client_new(const px_config *cfg, const char *upstream, px_client **
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
         }
         c->n_loops++;
+        px_loop_lag_start(&lp->loop, "client");
         px_tq_init(&lp->tq, lp->loop.ev);
         if (i == 0)
             px_probe_start(lp); /* armed before the thread runs: no race */

@@ -139,6 +139,7 @@ static void px__satt_done(px_scall *call, px_satt *a, px_status st, const char *
         return; /* the other (hedged) attempt may still answer */
     if (act == PX_FAILOVER_RETRY) {
         __atomic_add_fetch(&call->c->stats.retries, 1, __ATOMIC_RELAXED);
+        px_mcount(call->c->up->m_retries, 1);
         px__sattempt(call);
         return;
     }
@@ -229,6 +230,7 @@ static int px__sframes(px_scall *call, px_satt *a)
         case PX_CMSG_ERROR:
             if (m.id != a->id) {
                 __atomic_add_fetch(&call->c->stats.late_responses, 1, __ATOMIC_RELAXED);
+                px_mcount(a->ep->m_late, 1);
                 ended = 0;
                 break;
             }
@@ -406,8 +408,10 @@ static void px__swait(px_scall *call)
             px__sexpire(call);
         } else if (call->hedge_at && now >= call->hedge_at) {
             call->hedge_at = 0;
-            if (call->n_live == 1 && px__sattempt(call))
+            if (call->n_live == 1 && px__sattempt(call)) {
                 __atomic_add_fetch(&call->c->stats.hedges, 1, __ATOMIC_RELAXED);
+                px_mcount(call->c->up->m_hedges, 1);
+            }
         }
         return;
     }

@@ -54,6 +54,7 @@ void px_health_failure(px_ep *ep)
             __atomic_store_n(&ep->pub.ejected, 1, __ATOMIC_RELAXED);
             __atomic_add_fetch(&up->n_ejected, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
+            px_mcount(ep->m_ejections, 1);
             px_log_info("upstream %s: ejected %s for %lldms after %d failures", up->conf->name,
                         ep->pub.address, (long long)(ep->ejection_us / 1000), h->max_fails);
         }
@@ -65,6 +66,7 @@ static void px__readmit(px_ep *ep, const char *how)
 {
     __atomic_store_n(&ep->pub.ejected, 0, __ATOMIC_RELAXED);
     __atomic_sub_fetch(&ep->up->n_ejected, 1, __ATOMIC_RELAXED);
+    px_mcount(ep->m_readmissions, 1);
     px_log_info("upstream %s: re-admitted %s %s", ep->up->conf->name, ep->pub.address, how);
 }
 
@@ -127,6 +129,7 @@ void px_health_join(px_ep *ep)
     ep->ejection_us = ep->up->conf->health.ejection_us;
     __atomic_store_n(&ep->member, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&ep->lock);
+    px__ep_metrics_join(ep);
 }
 
 void px_health_leave(px_ep *ep)
@@ -139,4 +142,5 @@ void px_health_leave(px_ep *ep)
     }
     __atomic_store_n(&ep->fails, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&ep->lock);
+    px__ep_metrics_leave(ep);
 }

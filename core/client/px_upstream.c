@@ -41,6 +41,7 @@ px_status px_upstream_new(const px_config *cfg, const px_upstream_conf *uc, px_u
     const px_modref *pm = px_modlist_one(uc->mods, PX_MOD_PROTOCOL);
     up->proto_max_inflight = pm && pm->mod->abi_minor >= 5;
     up->plim = (px_plimits){.max_body = uc->limits.max_frame, .max_meta = uc->limits.max_meta};
+    px__upstream_metrics_new(up);
     if (px_fchain_add_insts(&up->chain, &up->insts) != 0)
         return px_err_set(err, PX_INTERNAL, "more than %d filters", PX_FCHAIN_MAX);
     return px_naming_sink_new(up, err);
@@ -55,6 +56,7 @@ void px_upstream_free(px_upstream *up)
     /* No pick is left: everything retired can go, then the last list. */
     px_grace_destroy(&up->grace);
     free(up->live);
+    px__upstream_metrics_free(up);
     px_eptable_free(&up->table);
     free(up);
 }
@@ -161,6 +163,8 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
     /* A wait in the client's own queue says nothing of the endpoint nor of its latency:
      * a server at its in-flight limit is busy, not failing. */
     if (__builtin_expect(!queued, 1)) {
+        if (ep && __builtin_expect(st == PX_DEADLINE_EXCEEDED, 0))
+            px_mcount(ep->m_timeouts, 1);
         if (ep && up->balancer->feedback)
             up->balancer->feedback(up->balancer_state, &ep->pub, latency_us, st);
         /* Health is the core's: a failover module only decides (one that reports

@@ -19,6 +19,7 @@
 #include "px_grace.h"
 #include "plexus/px_protocol.h"
 #include "px_insts.h"
+#include "px_mcore.h"
 #include "px_net.h"
 
 struct px_upstream;
@@ -37,6 +38,9 @@ typedef struct px_ep {
     int probing;              /* a probe is in flight (under lock) */
     uint32_t member;          /* atomic: listed by the naming module now */
     uint32_t stamp;           /* naming updates only: the update that last listed it */
+    /* {upstream,endpoint} (px_upstream_metrics.c): up while a member; the counters from
+     * its first listing until the upstream is freed. */
+    struct px_metric *m_up, *m_ejections, *m_readmissions, *m_timeouts, *m_late;
 } px_ep;
 
 /* A published list of live endpoints: never changed once published; freed after a
@@ -108,6 +112,7 @@ typedef struct px_upstream {
     void *proto_state;
     int proto_max_inflight;   /* its module fills px_cmsg.max_inflight (abi_minor >= 5) */
     px_plimits plim;          /* the upstream's limits, as its protocol reads them */
+    struct px_metric *m_retries, *m_hedges; /* {upstream} */
 } px_upstream;
 
 /** Whether ep is listed by the naming module now. */
@@ -204,6 +209,13 @@ static inline int64_t px_upstream_hedge_us(px_upstream *up, const char *method,
  * nothing (a backup beaten by the original says nothing of its server).
  */
 void px_upstream_hedge_lost(px_upstream *up, px_ep *ep, int64_t hedge_us, int64_t age_us);
+
+/* px_upstream_metrics.c: the upstream's core metrics (docs/OPERATIONS.md) */
+void px__upstream_metrics_new(px_upstream *up);
+void px__upstream_metrics_free(px_upstream *up);
+/** ep joined / left the live list (under the naming lock): its up gauge shows / goes. */
+void px__ep_metrics_join(px_ep *ep);
+void px__ep_metrics_leave(px_ep *ep);
 
 static inline void px_ep_inflight_add(px_ep *ep, int d)
 {

@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "plexus/px_metrics.h"
+
 /*
  * The task queue is Vyukov's intrusive MPSC queue: a post is one atomic exchange and
  * one store, no lock, and the loop drains it without blocking posters. A pop can see
@@ -163,6 +165,12 @@ void px_loop_destroy(px_loop *l)
     ev_ref(l->ev);
     ev_async_stop(l->ev, &l->wake);
     ev_prepare_stop(l->ev, &l->flush_w);
+    if (l->lag_m) {
+        ev_ref(l->ev);
+        ev_timer_stop(l->ev, &l->lag_w);
+        px_metric_release(l->lag_m);
+        l->lag_m = NULL;
+    }
     ev_loop_destroy(l->ev);
     l->ev = NULL;
     px_buf_free(&l->scratch);

@@ -43,6 +43,9 @@ struct px_loop {
     int64_t mono_us;           /* loop-thread only: px_loop_mono_us's stamp ... */
     int mono_fresh;            /* ... taken in this iteration */
     void *data;                /* owner's */
+    ev_timer lag_w;            /* px_loop_lag_start: how late a periodic timer fires */
+    ev_tstamp lag_due;
+    struct px_metric *lag_m;   /* plexus_loop_lag_seconds{loop} */
 };
 
 /** Initialises a loop (not started). Returns 0 or -1. */
@@ -57,6 +60,9 @@ void px_loop_stop_join(px_loop *l);
  *  -1 when the thread is still running then (stuck in a handler), else 0. */
 int px_loop_stop_join_until(px_loop *l, int64_t until);
 void px_loop_destroy(px_loop *l);
+/** Before px_loop_start: the loop measures its lag (plexus_loop_lag_seconds, loop
+ *  "KIND-INDEX") until px_loop_destroy. */
+void px_loop_lag_start(px_loop *l, const char *kind);
 /** Loop thread: queue f to be flushed before the loop next blocks. 1 if it was not
  *  queued yet (the owner may take a reference until its flush hook runs). */
 int px_loop_want_flush(px_loop *l, px_flushable *f);

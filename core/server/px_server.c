@@ -141,10 +141,12 @@ static px_status px__server_new(const px_config *cfg, px_server **out, px_err *e
     }
     if (px__listeners_new(s, err) != PX_OK)
         return err->status;
+    px__server_metrics_new(s);
     for (int i = 0; i < sc->io_threads; i++) {
         px_sloop *sl = &s->loops[i];
         if (px_loop_init(&sl->loop, (unsigned)i) != 0)
             return px_err_set(err, PX_INTERNAL, "cannot create an event loop");
+        px_loop_lag_start(&sl->loop, "server");
         sl->srv = s;
         s->n_loops++;
         px_tq_init(&sl->tq, sl->loop.ev);
@@ -354,6 +356,7 @@ void px_server_free(px_server *s)
     free(s->codecs);
     free(s->services);
     free(s->loops);
+    px__server_metrics_free(s);
     px__listeners_free(s);
     if (s->stop_fd >= 0)
         close(s->stop_fd);

@@ -160,6 +160,7 @@ static int px__append_failure(px_scall *call, px_buf *out, const uint8_t *meta, 
                  call->m->name);
     }
     call->out_status = call->status;
+    px_mcount(sc->m_tx, 1);
     return sc->proto->reply_error(sc->pstate, out, call->id, call->status, 0, call->msg, meta,
                                   meta_len);
 }
@@ -201,6 +202,7 @@ static int px__append_answer(px_scall *call, px_buf *out, const ProtobufCMessage
                                    : px__encode_body(call, out, reply);
         if (rc == 0) {
             call->out_bytes = (uint32_t)p->reply_end(sc->pstate, out, mark);
+            px_mcount(sc->m_tx, 1);
             return 0;
         }
         if (call->status == PX_OK) { /* not the codec's failure: out of memory */

@@ -31,6 +31,8 @@ void px__sconn_error(px_sconn *sc, uint64_t id, px_status st, uint16_t flags, co
     if (sc->proto->reply_error(sc->pstate, px_conn_out(&sc->conn), id, st,
                                (flags & PX_NOT_EXECUTED) != 0, msg, NULL, 0) != 0)
         px__sconn_unanswerable(sc);
+    else
+        px_mcount(sc->m_tx, 1);
 }
 
 void px__sconn_unanswerable(px_sconn *sc)
@@ -72,6 +74,7 @@ int px__sconn_start_proto(px_sconn *sc, const px_inst *p)
     sc->proto = ops;
     sc->pstate = cs;
     sc->proto_name = p->ref->mod->name;
+    px__sconn_metrics(sc, p);
     return 0;
 }
 
@@ -189,6 +192,7 @@ static void px__sconn_on_close(px_conn *c, const px_err *why)
     ev_timer_stop(c->loop->ev, &sc->watchdog_w);
     px__sconn_unpause(sc);
     __atomic_sub_fetch(&sl->srv->n_conns, 1, __ATOMIC_RELAXED);
+    px_mcount(sc->l->m_conns, -1);
     if (why->status != PX_OK && c->tls_hs && c->tls_hs_started)
         px__sloop_log_tls(sl, c->peer, why->msg); /* a client the operator may be setting up */
     else if (why->status != PX_OK)
@@ -291,6 +295,8 @@ void px__server_accept_cb(struct ev_loop *ev, ev_io *w, int revents)
             sl->conns->prev = sc;
         sl->conns = sc;
         sl->n_conns++;
+        px_mcount(ls->l->m_accepted, 1);
+        px_mcount(ls->l->m_conns, 1);
         sc->accepted_at = sc->last_active = ev_now(ev);
         sc->plim = (px_plimits){.max_body = lim->max_frame, .max_meta = lim->max_meta,
                                 .max_inflight = lim->max_inflight_per_conn};

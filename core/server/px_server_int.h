@@ -16,6 +16,7 @@
 #include "px_insts.h"
 #include "px_idset.h"
 #include "px_loop.h"
+#include "px_mcore.h"
 #include "px_mem.h"
 #include "px_meta.h"
 #include "px_methods.h"
@@ -57,6 +58,7 @@ typedef struct px_listener {
     const px_tls_conf *tls_conf;
     char where[48];           /* "server.tls", "server.listeners[0].tls": for the log */
     int port;                 /* bound */
+    struct px_metric *m_conns, *m_accepted; /* {listener}: open, accepted */
 } px_listener;
 
 /** A listener's socket on one loop (SO_REUSEPORT: each loop accepts on its own). */
@@ -114,6 +116,7 @@ typedef struct px_sconn {
     unsigned ready : 1;      /* the protocol's handshake is complete */
 
     unsigned pressure_paused : 1; /* on the paused count of its loop */
+    struct px_metric *m_rx, *m_tx; /* its protocol's frames received / sent */
 } px_sconn;
 
 /* Where a call is, for the threads that race to answer it. */
@@ -197,6 +200,8 @@ struct px_server {
     int stop_fd;          /* eventfd: px_server_stop writes, px_server_wait reads */
     int started;          /* px_server_start ran: no more services */
     int port;             /* server.listen's bound port (the system's choice for port 0) */
+    struct px_metric *m_mem, *m_mem_limit; /* the memory budget's use and size */
+    struct px_metric **m_frames; /* per protocol: [2i] received, [2i + 1] sent */
 };
 
 /* An early answer's flag: the call never ran (a client may send it elsewhere). */
@@ -278,6 +283,13 @@ void px__scall_filter_free(px_scall *call);
 /** The grace ran out: answers each of sc's calls that has no answer yet. */
 void px__sconn_answer_all(px_sconn *sc, const char *why);
 void px__sloop_free_calls(px_sloop *sl);
+
+/* px_server_metrics.c: the server's core metrics (docs/OPERATIONS.md) */
+/** Once its listeners and protocols are made; px__server_metrics_free undoes it. */
+void px__server_metrics_new(px_server *s);
+void px__server_metrics_free(px_server *s);
+/** sc starts on protocol p: its frames count as p's. */
+void px__sconn_metrics(px_sconn *sc, const px_inst *p);
 
 /* px_server_mem.c */
 /** Which bound a decode budget came from, for the refusal's message. */
