@@ -30,11 +30,14 @@ wait_port() {
 # "[deadline_floor]", puts that filter chain on the server and on the clients.
 # write_plexus_confs PORT tls: the same server with a tls: block ($OUT/server-tls-PORT.yaml)
 # and one client (codec_protobuf) verifying it against the run's CA (client-tls-PORT.yaml).
+# write_plexus_confs PORT metrics: the same server and one client (codec_protobuf), both
+# with the metrics filter (server-metrics-PORT.yaml, client-metrics-PORT.yaml).
 write_plexus_confs() {
-  local port=$1 tls=${2:-} codecs="protobuf" tls_key=""
+  local port=$1 variant=${2:-} codecs="protobuf" extra="" filters=${BENCH_FILTERS:-}
   [ "$HAVE_BINARY" = 1 ] && codecs="protobuf, binary"
-  [ -n "$tls" ] && tls_key="  tls: { cert: $CERTS/server.pem, key: $CERTS/server.key }"
-  cat > "$OUT/server-${tls:+tls-}$port.yaml" <<EOF
+  [ "$variant" = tls ] && extra="  tls: { cert: $CERTS/server.pem, key: $CERTS/server.key }"
+  [ "$variant" = metrics ] && filters="[metrics]"
+  cat > "$OUT/server-${variant:+$variant-}$port.yaml" <<EOF
 # plexusd for the RPC comparison: one IO thread, calc's handlers on it (workers: 0).
 modules:
   path: [$MODS]
@@ -42,13 +45,17 @@ server:
   listen: 127.0.0.1:$port
   io_threads: 1
   codecs: [$codecs]
-${BENCH_FILTERS:+  filters: $BENCH_FILTERS}
-$tls_key
+${filters:+  filters: $filters}
+$extra
   services:
     - module: calc
 EOF
-  if [ -n "$tls" ]; then
+  if [ "$variant" = tls ]; then
     write_client_conf "$port" protobuf tls "tls: { ca: $CERTS/ca.pem }"
+    return
+  fi
+  if [ "$variant" = metrics ]; then
+    BENCH_FILTERS="[metrics]" write_client_conf "$port" protobuf metrics
     return
   fi
   local codec
@@ -98,7 +105,8 @@ EOF
 
 # start_server TARGET PORT [WRAPPER...]: starts TARGET's server on CPU SERVER_CPU and
 # sets SPID. plexus-protobuf and plexus-binary share one plexusd (both codecs);
-# plexus-grpc and plexus-tls (the same plexusd with a tls: block) have one of their own.
+# plexus-grpc, plexus-tls (the same plexusd with a tls: block) and plexus-metrics (with
+# the metrics filter) have one of their own.
 start_server() {
   local target=$1 port=$2
   shift 2
@@ -108,6 +116,7 @@ start_server() {
     grpc) cmd=("$BIN/plexus-rpc-grpc-server" "$port") ;;
     plexus-grpc) write_plexus_grpc_conf "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-grpc-$port.yaml") ;;
     plexus-tls) write_plexus_confs "$port" tls; cmd=("$BIN/plexusd" -c "$OUT/server-tls-$port.yaml") ;;
+    plexus-metrics) write_plexus_confs "$port" metrics; cmd=("$BIN/plexusd" -c "$OUT/server-metrics-$port.yaml") ;;
     plexus-*) write_plexus_confs "$port"; cmd=("$BIN/plexusd" -c "$OUT/server-$port.yaml") ;;
     hold) cmd=("$BIN/plexus-rpc-hold" "$port") ;;
   esac

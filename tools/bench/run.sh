@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the RPC comparison of issue 5. The same call (calc.AddRequest{a, b, 16-byte
 # tag} -> AddReply) served by Plexus (codec_protobuf, codec_binary, and codec_protobuf over
-# TLS 1.3: plexus-tls, issue 14), a raw libev server with 4-byte length frames (the
+# TLS 1.3: plexus-tls, issue 14; the metrics filter on both sides: plexus-metrics, issue 15),
+# a raw libev server with 4-byte length frames (the
 # limit) and gRPC C++ async (when built), and the gRPC C++
 # client against plexusd's proto_grpc (plexus-grpc, with the gRPC peer); server on one CPU,
 # client on the other; then deterministic counts (callgrind instructions, heap allocations,
@@ -68,6 +69,8 @@ if "$BIN/plexus-rpc-certs" "$CERTS" > "$OUT/certs.log" 2>&1; then
 else
   echo "run.sh: Plexus/TLS skipped: no certificates ($(tail -1 "$OUT/certs.log"))"
 fi
+# The metrics filter on the server's chain and the client's (issue 15): its cost per call.
+if [ -e "$MODS/filter_metrics.so" ]; then TARGETS+=(plexus-metrics); fi
 TARGETS+=(raw)
 if [ -x "$BIN/plexus-rpc-grpc-server" ] && [ -x "$BIN/plexus-rpc-grpc-client" ]; then
   TARGETS+=(grpc)
@@ -454,6 +457,11 @@ if [ "$HAVE_TLS" = 1 ]; then
     if [ $sc = 8x16 ]; then v=$(verdict "$r" '<=' 1.5); else v="(no target)"; fi
     say "| TLS server CPU per call ≤ 1.5× plaintext ($sc) | ${r:-–}× (${a:-–} µs vs ${b:-–} µs) | $v |"
   done
+fi
+if [[ " ${TARGETS[*]} " == *" plexus-metrics "* ]]; then
+  # Issue 15: the metrics filter on both sides against none, the same plexusd otherwise.
+  r=$(ratio "$(m 'plexus-metrics 8x16 rate')" "$(m 'plexus-protobuf 8x16 rate')")
+  say "| metrics filter on both sides: calls/s at 8 × 16 ≥ 0.95× without | ${r:-–}× | $(verdict "$r" '>=' 0.95) |"
 fi
 if [[ " ${TARGETS[*]} " == *" plexus-grpc "* ]]; then
   # Issue 13: the same gRPC C++ client against plexusd's proto_grpc and against gRPC's
