@@ -17,6 +17,16 @@ static uint8_t g_f64[PX_MCELLS_MAX / 8]; /* the slots that hold a double (a hist
 /* Where a thread counts when a page cannot be allocated: lost, not a crash. */
 static __thread uint64_t t_sink;
 
+/* A fork while another thread holds the lock (a scrape) would leave the child's copy
+ * locked for ever: the lock is taken across fork (plexusd's workers are forked). */
+static void fork_prepare(void) { pthread_mutex_lock(&g_mu); }
+static void fork_after(void) { pthread_mutex_unlock(&g_mu); }
+
+__attribute__((constructor)) static void px__mcells_init(void)
+{
+    pthread_atfork(fork_prepare, fork_after, fork_after);
+}
+
 void px__mlock(void)
 {
     pthread_mutex_lock(&g_mu);

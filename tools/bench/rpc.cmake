@@ -93,7 +93,7 @@ endif()
 # One target that builds everything `make bench` runs.
 add_custom_target(plexus_rpc_bench DEPENDS ${PX_RPC_TARGETS} px_malloc_count plexusd plexus_cli
   codec_protobuf codec_json service_calc lb_random failover_failfast timeout_fixed
-  filter_deadline_floor filter_access_log) # BENCH_FILTERS's chains
+  filter_deadline_floor filter_access_log filter_metrics) # BENCH_FILTERS's chains, plexus-metrics
 if(TARGET proto_grpc) # the plexus-grpc target: plexusd serving calc over gRPC
   add_dependencies(plexus_rpc_bench proto_grpc)
 endif()
