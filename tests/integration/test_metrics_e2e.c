@@ -2,8 +2,8 @@
  * upstream has it too; a server embedded in this process (its config text, the same
  * filter) serves a second client, so px_metrics_text() of this process shows both
  * sides. After exactly N calls of which M fail, every count is checked exactly (calls
- * by status, histogram counts, bytes, in flight back to 0, frames, retries against the
- * client's own stats), the series of a freed client's endpoints go, and promtool
+ * by status, histogram counts, bytes, in flight back to 0, frames, retries and hedges
+ * against the client's own stats), the series of a freed client's endpoints go, and promtool
  * (Debian's prometheus package) checks scrapes taken while calls run. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +27,7 @@ typedef struct fixture {
     px_proc srv;            /* plexusd */
     int local_port;         /* the embedded server's */
     int dead_port;          /* nothing listens there */
+    int second_port;        /* the embedded server's second listener */
     px_config *cfg;         /* the embedded server's and the clients' config */
     px_server *local;
     px_client *remote_cl;   /* upstream "calc": plexusd */
@@ -52,18 +53,24 @@ static int setup(void **state)
         return -1;
     F.local_port = px_free_port();
     F.dead_port = px_free_port();
-    char text[2048];
+    F.second_port = px_free_port();
+    char text[3072];
     snprintf(text, sizeof text,
              "modules:\n  path: [%s]\n"
              "server:\n  listen: '127.0.0.1:%d'\n  id: local\n  io_threads: 2\n"
-             "  filters: [metrics]\n  services:\n    - module: calc\n"
+             "  listeners: [{listen: '127.0.0.1:%d'}]\n"
+             "  filters: [metrics]\n  services:\n    - module: calc\n      workers: 4\n"
              "client:\n  descriptors: [calc]\n  upstreams:\n"
              "    calc:\n      endpoints: ['127.0.0.1:%d']\n      filters: [metrics]\n"
              "    local:\n      endpoints: ['127.0.0.1:%d']\n      filters: [metrics]\n"
              "    flaky:\n      endpoints: ['127.0.0.1:%d', '127.0.0.1:%d']\n"
              "      balancer: round_robin\n      failover: {module: retry, retries: 2}\n"
-             "      health: {max_fails: 2, ejection: 30s, max_ejection: 30s}\n",
-             mod_dir(), F.local_port, F.srv.port, F.local_port, F.local_port, F.dead_port);
+             "      health: {max_fails: 2, ejection: 30s, max_ejection: 30s}\n"
+             "    hedged:\n      endpoints: ['127.0.0.1:%d', '127.0.0.1:%d']\n"
+             "      failover: {module: hedge, hedge_after: 2ms}\n"
+             "      timeout: {module: fixed, call: 10s}\n",
+             mod_dir(), F.local_port, F.second_port, F.srv.port, F.local_port, F.local_port,
+             F.dead_port, F.local_port, F.second_port);
     px_err err;
     if (px_config_parse(text, strlen(text), "metrics-e2e.yaml", &F.cfg, &err) != PX_OK ||
         px_server_new(F.cfg, &F.local, &err) != PX_OK || px_server_start(F.local, &err) != PX_OK ||
@@ -278,6 +285,30 @@ static void test_retries_and_ejection_match_client_stats(void **state)
     assert_true(value_of("plexus_upstream_retries_total{upstream=\"flaky\"}") == (double)st.retries);
 }
 
+static void test_hedges_match_client_stats(void **state)
+{
+    (void)state;
+    px_err err;
+    px_client *c = NULL;
+    assert_int_equal(px_client_new(F.cfg, "hedged", &c, &err), PX_OK);
+    for (int i = 0; i < 10; i++) {
+        /* 20 ms on the server, a backup after 2 ms: each call sends one (the first
+         * answer cannot come before the backup is due). */
+        Calc__SleepRequest r = CALC__SLEEP_REQUEST__INIT;
+        r.ms = 20;
+        ProtobufCMessage *rep = NULL;
+        assert_int_equal((i % 2 ? px_call : px_call_wait)(c, "calc.Calculator/Sleep", &r.base,
+                                                          &calc__sleep_reply__descriptor, NULL,
+                                                          &rep, &err), PX_OK);
+        px_msg_free(rep);
+    }
+    px_client_stats st;
+    px_client_stats_get(c, &st);
+    assert_true(st.hedges > 0);
+    assert_true(value_of("plexus_upstream_hedges_total{upstream=\"hedged\"}") == (double)st.hedges);
+    px_client_free(c);
+}
+
 /* Calls in a loop on a thread while the main thread scrapes. */
 static volatile int g_stop;
 
@@ -353,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_client_side_against_plexusd),
         cmocka_unit_test(test_both_sides_in_one_process),
         cmocka_unit_test(test_retries_and_ejection_match_client_stats),
+        cmocka_unit_test(test_hedges_match_client_stats),
         cmocka_unit_test(test_promtool_passes_scrapes_under_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
