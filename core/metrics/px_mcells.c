@@ -1,20 +1,26 @@
-/* Per-thread counter cells (px_mcells.h): shards, their pages, the retired totals. */
+/* Per-thread counter cells (px_mcells.h): shards, the retired totals. */
 #include "px_mcells.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-__thread px_mshard *px__mshard_tls;
+typedef struct px_mshard {
+    uint64_t *cells;              /* PX_MCELLS_MAX of them, written by its thread only */
+    struct px_mshard *next, *prev; /* the shard list, under the lock */
+} px_mshard;
+
+__thread uint64_t *px__mcells_tls;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 static px_mshard *g_shards;  /* live shards */
-static px_mshard g_retired;  /* what exited threads counted (its pages, not its links) */
+static uint64_t *g_retired;  /* what exited threads counted (NULL: none yet) */
 static uint32_t g_next;      /* the next free slot */
 static uint8_t g_f64[PX_MCELLS_MAX / 8]; /* the slots that hold a double (a histogram's sum) */
-/* Where a thread counts when a page cannot be allocated: lost, not a crash. */
+/* Where a thread counts when its shard cannot be mapped: lost, not a crash. */
 static __thread uint64_t t_sink;
 
 /* A fork while another thread holds the lock (a scrape) would leave the child's copy
@@ -42,6 +48,15 @@ static int is_f64(uint32_t slot)
     return (g_f64[slot >> 3] >> (slot & 7)) & 1;
 }
 
+static uint64_t *cells_map(void)
+{
+    /* Address space only: the pages of untouched cells are never backed, and reading
+     * them (a scrape) maps the shared zero page. */
+    void *p = mmap(NULL, PX_MCELLS_MAX * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 uint32_t px__mcells_alloc(uint32_t n, int f64_last)
 {
     if (n == 0 || n > PX_MCELLS_MAX - g_next)
@@ -53,12 +68,6 @@ uint32_t px__mcells_alloc(uint32_t n, int f64_last)
     return base;
 }
 
-static uint64_t cell_of(const px_mshard *s, uint32_t slot)
-{
-    const uint64_t *p = __atomic_load_n(&s->pages[slot >> PX_MCELLS_PAGE_BITS], __ATOMIC_ACQUIRE);
-    return p ? __atomic_load_n(&p[slot & (PX_MCELLS_PAGE - 1)], __ATOMIC_RELAXED) : 0;
-}
-
 static double f64_of(uint64_t bits)
 {
     double d;
@@ -68,17 +77,17 @@ static double f64_of(uint64_t bits)
 
 uint64_t px__mcells_sum_u64(uint32_t slot)
 {
-    uint64_t sum = cell_of(&g_retired, slot);
+    uint64_t sum = g_retired ? g_retired[slot] : 0;
     for (const px_mshard *s = g_shards; s; s = s->next)
-        sum += cell_of(s, slot);
+        sum += __atomic_load_n(&s->cells[slot], __ATOMIC_RELAXED);
     return sum;
 }
 
 double px__mcells_sum_f64(uint32_t slot)
 {
-    double sum = f64_of(cell_of(&g_retired, slot));
+    double sum = g_retired ? f64_of(g_retired[slot]) : 0;
     for (const px_mshard *s = g_shards; s; s = s->next)
-        sum += f64_of(cell_of(s, slot));
+        sum += f64_of(__atomic_load_n(&s->cells[slot], __ATOMIC_RELAXED));
     return sum;
 }
 
@@ -87,26 +96,17 @@ static void shard_exit(void *arg)
 {
     px_mshard *s = arg;
     pthread_mutex_lock(&g_mu);
-    for (uint32_t pg = 0; pg < PX_MCELLS_PAGES; pg++) {
-        uint64_t *p = s->pages[pg];
-        if (!p)
-            continue;
-        uint64_t *r = g_retired.pages[pg];
-        if (!r) {
-            /* The dead thread's page becomes the retired one as it is. */
-            __atomic_store_n(&g_retired.pages[pg], p, __ATOMIC_RELEASE);
-            continue;
+    if (!g_retired) {
+        g_retired = s->cells; /* the first to go hands its cells over as they are */
+        s->cells = NULL;
+    }
+    for (uint32_t i = 0; s->cells && i < g_next; i++) {
+        if (is_f64(i)) {
+            double d = f64_of(g_retired[i]) + f64_of(s->cells[i]);
+            memcpy(&g_retired[i], &d, sizeof d);
+        } else {
+            g_retired[i] += s->cells[i];
         }
-        for (uint32_t i = 0; i < PX_MCELLS_PAGE; i++) {
-            uint32_t slot = (pg << PX_MCELLS_PAGE_BITS) | i;
-            uint64_t v = is_f64(slot) ? 0 : r[i] + p[i];
-            if (is_f64(slot)) {
-                double d = f64_of(r[i]) + f64_of(p[i]);
-                memcpy(&v, &d, sizeof v);
-            }
-            __atomic_store_n(&r[i], v, __ATOMIC_RELAXED);
-        }
-        free(p);
     }
     if (s->prev)
         s->prev->next = s->next;
@@ -115,8 +115,10 @@ static void shard_exit(void *arg)
     if (s->next)
         s->next->prev = s->prev;
     pthread_mutex_unlock(&g_mu);
+    if (s->cells)
+        munmap(s->cells, PX_MCELLS_MAX * sizeof(uint64_t));
     free(s);
-    px__mshard_tls = NULL;
+    px__mcells_tls = NULL;
 }
 
 static void make_key(void)
@@ -126,30 +128,19 @@ static void make_key(void)
 
 uint64_t *px__mcell_slow(uint32_t slot)
 {
-    if (slot >= PX_MCELLS_MAX)
+    pthread_once(&g_once, make_key);
+    px_mshard *s = calloc(1, sizeof *s);
+    if (!s || !(s->cells = cells_map())) {
+        free(s);
         return &t_sink;
-    px_mshard *s = px__mshard_tls;
-    if (!s) {
-        pthread_once(&g_once, make_key);
-        s = calloc(1, sizeof *s);
-        if (!s)
-            return &t_sink;
-        pthread_mutex_lock(&g_mu);
-        s->next = g_shards;
-        if (g_shards)
-            g_shards->prev = s;
-        g_shards = s;
-        pthread_mutex_unlock(&g_mu);
-        pthread_setspecific(g_key, s);
-        px__mshard_tls = s;
     }
-    uint32_t pg = slot >> PX_MCELLS_PAGE_BITS;
-    uint64_t *p = s->pages[pg];
-    if (!p) {
-        p = calloc(PX_MCELLS_PAGE, sizeof *p);
-        if (!p)
-            return &t_sink;
-        __atomic_store_n(&s->pages[pg], p, __ATOMIC_RELEASE);
-    }
-    return p + (slot & (PX_MCELLS_PAGE - 1));
+    pthread_mutex_lock(&g_mu);
+    s->next = g_shards;
+    if (g_shards)
+        g_shards->prev = s;
+    g_shards = s;
+    pthread_mutex_unlock(&g_mu);
+    pthread_setspecific(g_key, s);
+    px__mcells_tls = s->cells;
+    return s->cells + slot;
 }

@@ -589,6 +589,8 @@ void px__on_request(px_sconn *sc, const px_preq *f)
 {
     px_server *srv = sc->sl->srv;
     const px_limits *lim = &srv->sc->limits;
+    /* Here, not in px_pconn_request: that stays a tail call. */
+    px_mcount(sc->m_rx, 1);
     /* The id is registered first (one probe of the set); every refusal below takes it
      * out again. A reused id is a protocol error: an answer for it could not be told
      * from the answer to the call already running under it. */

@@ -49,7 +49,6 @@ void px_pconn_request(px_pconn *pc, const px_preq *r)
                         r->id ? "without a codec" : "with id 0");
         return;
     }
-    px_mcount(px__sc(pc)->m_rx, 1);
     px__on_request(px__sc(pc), r);
 }
 
