@@ -19,6 +19,7 @@ PKGS=(
   curl                    # HTTP/1.1 tests: a client Plexus did not write
   libssl-dev              # TLS 1.3 and mutual TLS (OpenSSL 3)
   openssl                 # tests make their certificates at run time (tests/support/px_certs.c)
+  libsystemd-dev          # plexusd: sd_notify (Type=notify: READY=1, RELOADING=1, STOPPING=1)
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "notify.h"
 #include "plexus/plexus.h"
 #include "usage.h"
 
@@ -91,16 +92,20 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    px_plexusd_notify_ready("serving");
     for (;;) {
         px_server_wait(srv);
         if (px__sig != SIGHUP)
             break;
         /* SIGHUP: the TLS certificate is read again (the rest of the config is not). */
         px__sig = 0;
+        px_plexusd_notify_reloading();
         px_log(PX_LOG_INFO, NULL, "SIGHUP: reloading the TLS certificate");
         if (px_server_reload_tls(srv, &err) != PX_OK && err.status == PX_FAILED_PRECONDITION)
             px_log(PX_LOG_INFO, NULL, "SIGHUP: %s: nothing to reload", err.msg);
+        px_plexusd_notify_ready("serving");
     }
+    px_plexusd_notify_stopping();
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            px__sig == SIGINT ? "SIGINT" : "SIGTERM");
     int stuck = px_server_shutdown(srv);
