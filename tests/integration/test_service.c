@@ -1,8 +1,8 @@
 /* plexusd as a systemd service: the unit file in dist/systemd passes systemd-analyze
- * verify, and a real plexusd sends READY=1
+ * verify, and a real plexusd (one process, then a master of three workers) sends READY=1
  * with its pid once it serves, RELOADING=1 and READY=1 around a SIGHUP and STOPPING=1 on
- * SIGTERM, over the datagram socket NOTIFY_SOCKET names, as systemd would read them (the
- * kernel's credentials of each message say who sent it). */
+ * SIGTERM, over the datagram socket NOTIFY_SOCKET names, as systemd would read them; in
+ * master mode only the master sends (the kernel's credentials of each message say who). */
 #define _GNU_SOURCE /* struct ucred */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,6 +171,12 @@ static void test_notify_single_process(void **state)
     check_lifecycle("  codecs: [protobuf]\n  services:\n    - module: calc\n");
 }
 
+static void test_notify_master(void **state)
+{
+    (void)state;
+    check_lifecycle("  processes: 3\n  codecs: [protobuf]\n  services:\n    - module: calc\n");
+}
+
 /* Without NOTIFY_SOCKET (plexusd outside systemd) nothing changes: it serves and stops. */
 static void test_no_notify_socket(void **state)
 {
@@ -187,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unit_verifies),
         cmocka_unit_test(test_notify_single_process),
+        cmocka_unit_test(test_notify_master),
         cmocka_unit_test(test_no_notify_socket),
     };
     return cmocka_run_group_tests_name("plexusd as a systemd service", tests, NULL, NULL);

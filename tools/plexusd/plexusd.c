@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "master.h"
 #include "notify.h"
 #include "plexus/plexus.h"
 #include "usage.h"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
         px_config_free(cfg);
         return 0;
     }
+    if (px_config_server_processes(cfg) > 1)
+        return px_plexusd_master_run(file, cfg);
     px_server *srv = NULL;
     if (px_server_new(cfg, &srv, &err) != PX_OK) {
         fprintf(stderr, "plexusd: %s\n", err.msg);
