@@ -23,6 +23,7 @@
 #include "px_log.h"
 #include "px_codec_util.h"
 #include "px_descset.h"
+#include "px_metrics.h"
 
 #define PLEXUS_VERSION "0.1.0"
 
