@@ -59,7 +59,7 @@ static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, c
 /* ---- the core's own directive tables: every default of the schema lives here ---- */
 
 typedef struct px__server_raw {
-    char *listen, *id;
+    char *listen, *id, *pid_file;
     int64_t io_threads, shutdown_grace_us, processes;
     int reflection, health;
 } px__server_raw;
@@ -75,6 +75,8 @@ static const px_directive px__server_dirs[] = {
      "worker processes (plexusd); 1: one process, no master"},
     {"shutdown_grace", PX_DIR_DURATION, offsetof(px__server_raw, shutdown_grace_us), "10s", 0,
      "0", "1h", NULL, "max wait for in-flight calls on SIGTERM"},
+    {"pid_file", PX_DIR_STRING, offsetof(px__server_raw, pid_file), NULL, 0, NULL, NULL, NULL,
+     "plexusd writes its pid here (plexusd -s reads it); relative to the config's folder"},
     {"reflection", PX_DIR_BOOL, offsetof(px__server_raw, reflection), "true", 0, NULL, NULL,
      NULL, "serve plexus.reflection.v1.Reflection (the built-in service px_reflection)"},
     {"health", PX_DIR_BOOL, offsetof(px__server_raw, health), "true", 0, NULL, NULL, NULL,
@@ -782,6 +784,7 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
         return st;
     sc->listen = raw.listen;
     sc->id = raw.id;
+    sc->pid_file = raw.pid_file;
     sc->io_threads = (int)raw.io_threads;
     sc->processes = (int)raw.processes;
     sc->shutdown_grace_us = raw.shutdown_grace_us;
@@ -1151,6 +1154,7 @@ void px_config_free(px_config *cfg)
     px_server_conf *sc = &cfg->server;
     free(sc->listen);
     free(sc->id);
+    free(sc->pid_file);
     px_tls_ctx_free(sc->tls_ctx);
     px_tls_conf_release(&sc->tls);
     for (size_t i = 0; i < sc->n_listeners; i++) {

@@ -72,6 +72,7 @@ typedef struct px_server_conf {
     char *listen;            /**< "127.0.0.1:7101" (required) */
     px_addr listen_addr;     /**< listen, resolved at load: run time never resolves */
     char *id;                /**< server identity (Whoami); default: listen */
+    char *pid_file;          /**< plexusd's pid file, as written; NULL: none */
     int io_threads;          /**< default 1 */
     px_modlist mods[PX_KIND_LIMIT]; /**< by kind, from the keys of the kind registry
                                          (codecs: default [protobuf]) */

@@ -44,6 +44,11 @@ const ProtobufCServiceDescriptor *px_config_descriptor(const px_config *cfg, siz
     return sd != NULL && sd->magic == PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC ? sd : NULL;
 }
 
+const char *px_config_pid_file(const px_config *cfg)
+{
+    return cfg->server.present ? cfg->server.pid_file : NULL;
+}
+
 int px_config_io_threads(const px_config *cfg)
 {
     return cfg->client.io_threads > 0 ? cfg->client.io_threads : 1;

@@ -49,6 +49,7 @@ struct px_sloop;
 typedef struct px_listener {
     const char *listen;       /* as configured */
     px_addr addr;             /* port 0: the port the first bind got */
+    const px_addr *conf_addr; /* as configured (the kept sockets' key) */
     const px_inst **protos;   /* its protocols, in detection order */
     size_t n_protos;
     px_tls_ctx *tls;          /* NULL: plaintext */

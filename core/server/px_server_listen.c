@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "px_listen_table.h"
 #include "px_log.h"
 #include "px_server_int.h"
 
@@ -22,6 +23,7 @@ static px_status px__listener(px_server *s, px_listener *l, const px_listener_co
     l->n_protos = n;
     l->listen = lc ? lc->listen : sc->listen;
     l->addr = lc ? lc->addr : sc->listen_addr;
+    l->conf_addr = lc ? &lc->addr : &sc->listen_addr;
     l->tls = lc ? lc->tls_ctx : sc->tls_ctx;
     l->tls_conf = lc ? &lc->tls : &sc->tls;
     if (lc)
@@ -58,7 +60,10 @@ static px_status px__listen_one(px_sloop *sl, px_slisten *ls, px_listener *l, px
 {
     ls->sl = sl;
     ls->l = l;
-    ls->lfd = px_net_listen(&l->addr, 1024, err);
+    /* A socket the process keeps (a reload, a worker process) is taken over, else bound. */
+    ls->lfd = px__listen_table_take(l->listen, l->conf_addr, (int)(sl - sl->srv->loops));
+    if (ls->lfd < 0)
+        ls->lfd = px_net_listen(&l->addr, 1024, err);
     if (ls->lfd < 0) {
         /* Say which listener: a server may have several. */
         px_err inner = *err;

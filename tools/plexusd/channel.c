@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "plexus/px_metrics.h"
 
 int px_chan_send(int fd, uint32_t kind, uint32_t seq, const void *body, size_t len)
 {
@@ -40,6 +41,28 @@ int px_chan_read_all(int fd, void *buf, size_t n)
         got += (size_t)r;
     }
     return 0;
+}
+
+void px_chan_serve(int fd)
+{
+    px_chan_hdr h;
+    while (px_chan_read_all(fd, &h, sizeof h) == 0) {
+        char skip[256];
+        for (uint64_t left = h.len; left > 0;) { /* a request carries no body today */
+            size_t k = left < sizeof skip ? (size_t)left : sizeof skip;
+            if (px_chan_read_all(fd, skip, k) != 0)
+                return;
+            left -= k;
+        }
+        if (h.kind != PX_CHAN_METRICS)
+            continue;
+        size_t len = 0;
+        char *text = px_metrics_text(&len);
+        int bad = px_chan_send(fd, PX_CHAN_METRICS, h.seq, text ? text : "", text ? len : 0);
+        free(text);
+        if (bad)
+            return;
+    }
 }
 
 int px_chan_rx_fill(px_chan_rx *rx, int fd)

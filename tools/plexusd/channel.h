@@ -23,6 +23,10 @@ int px_chan_send(int fd, uint32_t kind, uint32_t seq, const void *body, size_t l
 /** Reads exactly n bytes (blocking): 0, or -1 at EOF or on an error. */
 int px_chan_read_all(int fd, void *buf, size_t n);
 
+/** A worker's side: answers each METRICS request on fd with px_metrics_text until the
+ *  channel closes (EOF, or an error). */
+void px_chan_serve(int fd);
+
 /** What the master has read from a worker so far: bytes up to a whole message. */
 typedef struct px_chan_rx {
     char *buf;

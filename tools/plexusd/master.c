@@ -18,6 +18,7 @@
 #include "master.h"
 #include "master_int.h"
 #include "notify.h"
+#include "pidfile.h"
 #include "worker.h"
 
 /* How long a generation of workers may take to say READY before the start or the reload
@@ -29,15 +30,6 @@
 #define PXM_QUICK_DEATH_US (1000000LL)
 #define PXM_BACKOFF_MIN_MS 100
 #define PXM_BACKOFF_MAX_MS 5000
-
-px_master *px_master_running;
-
-int64_t px_master_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static double pxm_unix_now(void)
 {
@@ -162,15 +154,23 @@ static int pxm_slots_alloc(px_master *m, int n)
     return m->respawn_at && m->backoff_ms ? 0 : -1;
 }
 
+static void pxm_abandon(px_master *m, const char *why);
+
 /* ---- the generation that is starting: at start, or a reload's ---------------------- */
 
-static int pxm_start_gen(px_master *m, px_config *cfg)
+/* Binds what cfg listens on and the table lacks (the workers inherit the table), then
+ * forks cfg's workers. -1 (logged, with why in err) when the sockets cannot be bound. */
+static int pxm_start_gen(px_master *m, px_config *cfg, px_err *err)
 {
+    if (px_server_keep_listeners(cfg, err) != PX_OK)
+        return -1;
     m->next = (pxm_gen){.cfg = cfg, .id = ++m->last_gen, .n = px_config_server_processes(cfg)};
     m->next_deadline_us = px_master_now_us() + PXM_READY_WITHIN_US;
     for (int i = 0; i < m->next.n; i++)
-        if (pxm_spawn(m, &m->next, i) != 0)
-            return -1;
+        if (pxm_spawn(m, &m->next, i) != 0) {
+            pxm_abandon(m, "could not start its workers"); /* those forked go again */
+            break;
+        }
     return 0;
 }
 
@@ -195,6 +195,11 @@ static void pxm_promote(px_master *m)
     }
     m->cur = m->next;
     m->next = (pxm_gen){0};
+    /* The old workers keep their own descriptors of the sockets they accept on while they
+     * drain: the master's go for the listeners the new configuration dropped. */
+    px_server_release_listeners(m->cur.cfg);
+    if (!m->started && m->pidfile[0])
+        pxd_pidfile_write(m->pidfile);
     pthread_mutex_lock(&m->mu);
     if (m->started)
         m->reloads_ok++;
@@ -214,6 +219,7 @@ static void pxm_abandon(px_master *m, const char *why)
     pxm_retire(m, m->next.id, SIGTERM);
     pxm_keep_old(m, m->next);
     m->next = (pxm_gen){0};
+    px_server_release_listeners(m->cur.cfg); /* NULL at the start: all of them */
     if (!m->started) {
         px_log(PX_LOG_ERROR, NULL, "start failed: %s", why);
         return;
@@ -228,6 +234,21 @@ static void pxm_abandon(px_master *m, const char *why)
 
 /* ---- signals ------------------------------------------------------------------------ */
 
+/* A reload refused before any worker was forked (the file, or a socket to bind): the
+ * workers serve on. */
+static void pxm_refuse(px_master *m, px_config *cfg, const px_err *err)
+{
+    px_config_free(cfg);
+    m->next = (pxm_gen){0};
+    px_server_release_listeners(m->cur.cfg); /* what this attempt bound goes again */
+    pthread_mutex_lock(&m->mu);
+    m->reloads_failed++;
+    pthread_mutex_unlock(&m->mu);
+    px_log(PX_LOG_ERROR, NULL, "reload refused: %s; the workers keep serving the previous "
+                               "configuration", err->msg);
+    px_plexusd_notify_ready("serving (the last reload was refused)");
+}
+
 static void pxm_reload(px_master *m)
 {
     if (m->next.cfg) {
@@ -238,24 +259,17 @@ static void pxm_reload(px_master *m)
     px_plexusd_notify_reloading();
     px_err err = {0};
     px_config *cfg = NULL;
-    if (px_config_load(m->file, &cfg, &err) != PX_OK || !px_config_has_server(cfg)) {
-        char why[600];
-        if (cfg)
-            snprintf(why, sizeof why, "%s: no server: section to run", m->file);
-        else
-            snprintf(why, sizeof why, "%s", err.msg);
-        px_config_free(cfg);
-        m->next = (pxm_gen){0};
-        pthread_mutex_lock(&m->mu);
-        m->reloads_failed++;
-        pthread_mutex_unlock(&m->mu);
-        px_log(PX_LOG_ERROR, NULL, "reload refused: %s; the workers keep serving the previous "
-                                   "configuration", why);
-        px_plexusd_notify_ready("serving (the last reload was refused)");
+    if (px_config_load(m->file, &cfg, &err) != PX_OK) {
+        pxm_refuse(m, NULL, &err);
         return;
     }
-    if (pxm_start_gen(m, cfg) != 0)
-        pxm_abandon(m, "could not start its workers");
+    if (!px_config_has_server(cfg)) {
+        px_err_set(&err, PX_INVALID_ARGUMENT, "%s: no server: section to run", m->file);
+        pxm_refuse(m, cfg, &err);
+        return;
+    }
+    if (pxm_start_gen(m, cfg, &err) != 0)
+        pxm_refuse(m, cfg, &err);
 }
 
 static void pxm_stop(px_master *m, int sig)
@@ -272,6 +286,8 @@ static void pxm_stop(px_master *m, int sig)
         m->next = (pxm_gen){0};
     }
     pxm_retire(m, m->cur.id, SIGTERM);
+    /* The workers keep their descriptors until they stop accepting; the master's go now. */
+    px_server_release_listeners(NULL);
 }
 
 static void pxm_describe_exit(int status, char *buf, size_t cap)
@@ -467,12 +483,30 @@ int px_plexusd_master_run(const char *file, px_config *cfg)
         return 1;
     }
     px_log(PX_LOG_INFO, NULL, "starting %d worker processes", px_config_server_processes(cfg));
+    int has_pid = pxd_pidfile_path(cfg, m.pidfile, sizeof m.pidfile);
+    if (has_pid == 0)
+        m.pidfile[0] = 0;
+    if (has_pid < 0) {
+        fprintf(stderr, "plexusd: %s: server.pid_file: the path is too long\n", file);
+        close(m.sfd);
+        px_config_free(cfg);
+        return 1;
+    }
+    px_err err = {0};
+    if (pxm_start_gen(&m, cfg, &err) != 0) {
+        fprintf(stderr, "plexusd: %s\n", err.msg);
+        px_server_release_listeners(NULL);
+        close(m.sfd);
+        px_config_free(cfg);
+        return 1;
+    }
     px_master_running = &m;
-    if (pxm_start_gen(&m, cfg) != 0)
-        pxm_abandon(&m, "could not start the workers");
     pxm_loop(&m);
     int ok = m.started;
     px_master_running = NULL;
+    px_server_release_listeners(NULL);
+    if (m.started && m.pidfile[0])
+        pxd_pidfile_remove(m.pidfile);
     close(m.sfd);
     px_config_free(m.cur.cfg);
     px_config_free(m.next.cfg);

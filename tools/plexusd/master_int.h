@@ -42,6 +42,7 @@ typedef struct px_master {
     int *backoff_ms;          /* per slot: the last delay (doubles while workers die at once) */
     int started, stopping;
     int sfd; /* signalfd */
+    char pidfile[4096]; /* server.pid_file, absolute; "" none */
 
     /* Guarded by mu: the workers (the admin's thread reads them) and the counters. */
     pthread_mutex_t mu;

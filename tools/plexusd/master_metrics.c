@@ -7,10 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "master.h"
 #include "master_int.h"
 #include "plexus/px_metrics.h"
+
+px_master *px_master_running;
+
+int64_t px_master_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* The master's own series, as a text merged with the workers'. */
 static char *pxm_own_text(px_master *m, size_t *len)

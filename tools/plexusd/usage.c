@@ -14,7 +14,7 @@
 
 static void px__help(void)
 {
-    printf("Usage: plexusd -c FILE [-t]\n"
+    printf("Usage: plexusd -c FILE [-t | -s reload|stop]\n"
            "Run a Plexus server composed from a YAML configuration: its server: section\n"
            "names the address, codecs, protocols, filters and services, each a module\n"
            "loaded from modules.path.\n"
@@ -23,12 +23,16 @@ static void px__help(void)
            "  -t, --test         check the configuration and exit: load every module and\n"
            "                     validate every block; prints 'configuration ok', or\n"
            "                     FILE:LINE:COL: what is wrong\n"
+           "  -s, --signal=NAME  reload: the running plexusd reads FILE again; stop: it\n"
+           "                     stops (as SIGTERM). Found by server.pid_file; FILE is\n"
+           "                     checked first, and a FILE it would refuse is not sent\n"
            "  -h, --help         print this help and exit\n"
            "  -V, --version      print the version and exit\n"
            "\n"
            "SIGTERM or SIGINT stop the server: calls in flight get server.shutdown_grace\n"
-           "to finish. SIGHUP reads server.tls's certificate, key and CA files again (new\n"
-           "connections get them). Directories in PLEXUS_MODULE_PATH (colon-separated)\n"
+           "to finish. SIGHUP reloads: FILE is read again and a new server generation\n"
+           "serves on the same sockets while the old one finishes its calls; a FILE it\n"
+           "refuses is logged and the running one keeps serving. Directories in PLEXUS_MODULE_PATH (colon-separated)\n"
            "are searched for modules first. The log goes to stderr.\n"
            "\n"
            "Exit status: 0 stopped, or the configuration is ok; 1 the configuration or the\n"
@@ -59,6 +63,7 @@ int px_plexusd_args_parse(int argc, char **argv, px_plexusd_args *a)
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'},
         {"test", no_argument, NULL, 't'},
+        {"signal", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -66,10 +71,15 @@ int px_plexusd_args_parse(int argc, char **argv, px_plexusd_args *a)
     memset(a, 0, sizeof *a);
     int opt;
     opterr = 0; /* we say what was wrong ourselves, in one line */
-    while ((opt = getopt_long(argc, argv, ":c:thV", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:ts:hV", longs, NULL)) != -1) {
         switch (opt) {
         case 'c': a->file = optarg; break;
         case 't': a->test_only = 1; break;
+        case 's':
+            if (strcmp(optarg, "reload") != 0 && strcmp(optarg, "stop") != 0)
+                return px__bad("-s takes reload or stop, not '%s'", optarg);
+            a->signal = optarg;
+            break;
         case 'h': px__help(); return 0;
         case 'V': px__version(); return 0;
         case ':': return px__bad("option '%s' needs a value", argv[optind - 1]);
@@ -85,6 +95,8 @@ int px_plexusd_args_parse(int argc, char **argv, px_plexusd_args *a)
     }
     if (optind < argc)
         return px__bad("unexpected argument '%s'", argv[optind]);
+    if (a->test_only && a->signal)
+        return px__bad("-t and -s cannot go together");
     if (a->file == NULL)
         return px__bad("missing -c FILE (the YAML configuration)");
     return -1;

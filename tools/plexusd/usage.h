@@ -5,6 +5,7 @@
 typedef struct px_plexusd_args {
     const char *file; /* -c FILE */
     int test_only;    /* -t: check the configuration and exit */
+    const char *signal; /* -s reload|stop: signal the running plexusd (server.pid_file) */
 } px_plexusd_args;
 
 /**

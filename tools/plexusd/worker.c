@@ -13,7 +13,6 @@
 
 #include "channel.h"
 #include "notify.h"
-#include "plexus/px_metrics.h"
 #include "worker.h"
 
 static px_server *px__srv;
@@ -29,26 +28,7 @@ static void px__on_signal(int sig)
  * gone (or this worker shutting the channel down to end the thread). */
 static void *px__channel_run(void *arg)
 {
-    int fd = *(int *)arg;
-    px_chan_hdr h;
-    while (px_chan_read_all(fd, &h, sizeof h) == 0) {
-        char skip[256];
-        for (uint64_t left = h.len; left > 0;) { /* a request carries no body today */
-            size_t k = left < sizeof skip ? (size_t)left : sizeof skip;
-            if (px_chan_read_all(fd, skip, k) != 0)
-                goto gone;
-            left -= k;
-        }
-        if (h.kind != PX_CHAN_METRICS)
-            continue;
-        size_t len = 0;
-        char *text = px_metrics_text(&len);
-        int bad = px_chan_send(fd, PX_CHAN_METRICS, h.seq, text ? text : "", text ? len : 0);
-        free(text);
-        if (bad)
-            break;
-    }
-gone:
+    px_chan_serve(*(int *)arg);
     if (!px__sig)
         px__sig = SIGTERM;
     px_server_stop(px__srv);
@@ -90,6 +70,11 @@ int px_plexusd_worker_run(const px_config *cfg, int fd, int slot, pid_t master)
         px_log(PX_LOG_ERROR, NULL, "%s", err.msg);
         return 1;
     }
+    /* The server has its own descriptors of the master's sockets now. The copy of the
+     * table this process inherited goes, so that once this worker stops accepting it holds
+     * no listening socket open: when every process has let go, a new connection is
+     * refused (a client retries it elsewhere) instead of waiting in a queue nobody reads. */
+    px_server_release_listeners(NULL);
     snprintf(name, sizeof name, "plexusd %s worker %d", px_server_id(srv), slot);
     px_log_set_name(name);
     if (px_server_start(srv, &err) != PX_OK) {

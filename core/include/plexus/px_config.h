@@ -37,6 +37,9 @@ struct ProtobufCServiceDescriptor;
 struct px_module;
 /** The path the config was loaded from (or the name given to px_config_parse). */
 PX_API const char *px_config_file(const px_config *cfg);
+/** server.pid_file as written (plexusd resolves it against the config's folder); NULL
+ *  when unset. New in ABI 1.5's library. */
+PX_API const char *px_config_pid_file(const px_config *cfg);
 /** The modules the config loaded, in load order; path: the file each came from. */
 PX_API size_t px_config_module_count(const px_config *cfg);
 PX_API const struct px_module *px_config_module(const px_config *cfg, size_t i,

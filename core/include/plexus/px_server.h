@@ -93,6 +93,22 @@ PX_API px_status px_server_run(px_server *s, px_err *err);
  * without a tls: block. New in ABI 1.5's library (a program using it needs this core).
  */
 PX_API px_status px_server_reload_tls(px_server *s, px_err *err);
+/**
+ * Keeps the listening sockets of cfg's server (server.listen and each of
+ * server.listeners, one per IO thread) open in a table of the process, binding those the
+ * table lacks (all or nothing: on failure, err names the listener, nothing new is kept).
+ * A server made afterwards takes its sockets from the table instead of binding: a new
+ * server generation (a reload) or a process forked after this call accepts on the very
+ * sockets of the one before, so no connection waiting in their queues is lost. A
+ * listener is the same when its configured address is ("127.0.0.1:0" keeps the port it
+ * got). cfg must have a server: section. New in ABI 1.5's library.
+ */
+PX_API px_status px_server_keep_listeners(const px_config *cfg, px_err *err);
+/**
+ * Closes the kept sockets that keep's server does not listen on (all of them when keep is
+ * NULL). A server that took one keeps its own descriptor until it stops accepting.
+ */
+PX_API void px_server_release_listeners(const px_config *keep);
 /** Frees the server (and the config px_server_new_file or _opts loaded); NULL is
  *  fine. Shut it down first if it was started. */
 PX_API void px_server_free(px_server *s);
