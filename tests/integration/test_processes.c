@@ -487,6 +487,75 @@ static void test_sighup_bad_config(void **state)
     assert_int_equal(px_proc_stop(&p), 0);
 }
 
+/* A worker killed again and again as soon as it is back: the master starts it again
+ * after a delay that doubles (100, 200, 400 ms...), logged, instead of forking in a tight
+ * loop; the others serve on throughout. */
+static void test_respawn_backoff(void **state)
+{
+    (void)state;
+    px_proc p;
+    assert_int_equal(start_master(&p, SERVER_YAML), 0);
+    pid_t w[16], killed[8];
+    assert_int_equal(workers_of(p.pid, w, 16), NW);
+    int n_killed = 0;
+    killed[n_killed++] = w[0];
+    kill(w[0], SIGKILL);
+    for (int round = 1; round < 4; round++) {
+        /* Its successor: the one child not seen before (bounded: 30 s). */
+        pid_t now[16], fresh = 0;
+        assert_int_equal(wait_workers(p.pid, killed, n_killed, now), 0);
+        for (int k = 0; k < NW; k++)
+            if (!has_pid(w, NW, now[k]))
+                fresh = now[k];
+        assert_true(fresh > 0);
+        killed[n_killed++] = fresh;
+        kill(fresh, SIGKILL);
+    }
+    assert_int_equal(log_wait(&p, "starting it again in 400 ms", 1), 0);
+    assert_int_equal(log_count(&p, "starting it again in 100 ms"), 1);
+    assert_int_equal(log_count(&p, "starting it again in 200 ms"), 1);
+    pid_t now[16];
+    assert_int_equal(wait_workers(p.pid, killed, n_killed, now), 0);
+    assert_true(whoami_new_conn(p.port) > 0);
+    assert_int_equal(px_proc_stop(&p), 0);
+}
+
+/* 1 while pid runs (not gone, not a zombie waiting for whoever adopted it). */
+static int running(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *st = strrchr(buf, ')'); /* "pid (comm) S ..." */
+    return st && st[1] == ' ' && st[2] != 'Z' && st[2] != 'X';
+}
+
+/* The master killed -9: its workers do not serve on unsupervised (PR_SET_PDEATHSIG
+ * tells them to drain and exit). */
+static void test_workers_die_with_master(void **state)
+{
+    (void)state;
+    px_proc p;
+    assert_int_equal(start_master(&p, SERVER_YAML), 0);
+    pid_t w[16];
+    assert_int_equal(workers_of(p.pid, w, 16), NW);
+    px_proc_kill(&p);
+    int left = NW;
+    for (int i = 0; i < 3000 && left > 0; i++) {
+        left = 0;
+        for (int k = 0; k < NW; k++)
+            left += running(w[k]);
+        if (left)
+            pause_ms(10);
+    }
+    assert_int_equal(left, 0);
+}
+
 int main(void)
 {
     px_proc_die_with_test();
@@ -496,6 +565,8 @@ int main(void)
         cmocka_unit_test(test_sigterm_drains),
         cmocka_unit_test(test_sighup_new_workers),
         cmocka_unit_test(test_sighup_bad_config),
+        cmocka_unit_test(test_respawn_backoff),
+        cmocka_unit_test(test_workers_die_with_master),
     };
     return cmocka_run_group_tests_name("plexusd worker processes", tests, NULL, NULL);
 }
