@@ -27,21 +27,23 @@ run-tls: build
 
 # The suite three times: a normal build (with valgrind memcheck over the integration
 # client and servers), ASan+UBSan, and TSan; then a short pass of every fuzz target.
+# JOBS tests at a time, but those whose checks depend on timing run alone (RUN_SERIAL in
+# tests/CMakeLists.txt).
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure
+	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
 	$(MAKE) --no-print-directory test-asan test-tsan test-fuzz
 
 test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=address
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(BUILD)-asan --output-on-failure
+	  ctest --test-dir $(BUILD)-asan -j$(JOBS) --output-on-failure
 
 test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=thread
 	cmake --build $(BUILD)-tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest --test-dir $(BUILD)-tsan --output-on-failure
+	  ctest --test-dir $(BUILD)-tsan -j$(JOBS) --output-on-failure
 
 # The RPC comparison (tools/bench/run.sh) on a Release build of its own; PEERS=1 first
 # installs the optional gRPC peer and perf. Timings are noisy: see docs/PERFORMANCE.md.

@@ -53,13 +53,14 @@ else
 fi
 
 mkdir -p "$BUILD/artifacts" "$BUILD/work"
-failed=()
-for t in "${TARGETS[@]}"; do
-  seeds=$ROOT/tests/fuzz/corpus/$t
-  corpus=$BUILD/corpus/$t # what the fuzzer adds stays out of the source tree
+rm -f "$BUILD"/*.failed
+
+# One target's run; a failure leaves BUILD/<target>.failed behind.
+run_one() {
+  local t=$1
+  local seeds=$ROOT/tests/fuzz/corpus/$t
+  local corpus=$BUILD/corpus/$t # what the fuzzer adds stays out of the source tree
   mkdir -p "$corpus"
-  [ -d "$seeds" ] || { echo "fuzz: no seed corpus $seeds" >&2; exit 1; }
-  echo "== $t: ${SECONDS_EACH}s"
   # -max_len 16 KiB: room for several frames or a sizeable document, still fast.
   # halt_on_error + abort: a UBSan finding is a crash, not a warning.
   if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -67,10 +68,32 @@ for t in "${TARGETS[@]}"; do
        "$BUILD/bin/$t" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
          -max_len=16384 -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$t-" \
          ${FUZZ_ARGS:-} "$corpus" "$seeds" >"$BUILD/$t.log" 2>&1; then
+    touch "$BUILD/$t.failed"
+  fi
+}
+
+# JOBS targets at a time (each fuzzer is one process on one core).
+running=0
+for t in "${TARGETS[@]}"; do
+  [ -d "$ROOT/tests/fuzz/corpus/$t" ] || { echo "fuzz: no seed corpus for $t" >&2; exit 1; }
+  echo "== $t: ${SECONDS_EACH}s"
+  run_one "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait || true
+
+failed=()
+for t in "${TARGETS[@]}"; do
+  if [ -e "$BUILD/$t.failed" ]; then
     failed+=("$t")
     echo "fuzz: $t FAILED; the end of $BUILD/$t.log:" >&2
     tail -n 60 "$BUILD/$t.log" >&2
   else
+    echo "-- $t"
     grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::new_units_added)' \
       "$BUILD/$t.log" || true
   fi

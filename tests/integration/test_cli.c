@@ -465,9 +465,9 @@ static void test_help_every_command(void **state)
 {
     fixture *f = *state;
     static const cmdline helps[] = {
-        {1, {"--help"}, "Usage: plexusd -c FILE [-t]\n"},
-        {1, {"-h"}, "Usage: plexusd -c FILE [-t]\n"},
-        {1, {"-t", "--help"}, "Usage: plexusd -c FILE [-t]\n"},
+        {1, {"--help"}, "Usage: plexusd -c FILE [-t | -s reload|stop]\n"},
+        {1, {"-h"}, "Usage: plexusd -c FILE [-t | -s reload|stop]\n"},
+        {1, {"-t", "--help"}, "Usage: plexusd -c FILE [-t | -s reload|stop]\n"},
         {0, {"--help"}, "Usage: plexus COMMAND "},
         {0, {"-h"}, "Usage: plexus COMMAND "},
         {0, {"help"}, "Usage: plexus COMMAND "},

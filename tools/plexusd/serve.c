@@ -232,9 +232,8 @@ int pxd_serve(const char *file, px_config *cfg)
     px_plexusd_notify_stopping();
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            pxd__stop == SIGINT ? "SIGINT" : "SIGTERM");
-    /* The table's sockets go before the drain: the servers keep their own until they stop
-     * accepting, and then a new connection is refused (a client retries it elsewhere)
-     * rather than queued where nobody accepts it and reset at the exit. */
+    /* The kept sockets go first, so that the server's own close as it stops accepting
+     * is the last: a client connecting then is refused, not queued and reset. */
     px_server_release_listeners(NULL);
     int stuck = px_server_shutdown(cur->srv);
     stuck += pxd__reap(&retiring, 1);
