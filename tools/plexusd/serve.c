@@ -149,6 +149,9 @@ static pxd_gen *pxd__reload(const char *file, pxd_gen *cur, pxd_gen **retiring)
     if (!g)
         return cur;
     px_server_release_listeners(g->cfg); /* the sockets only cur listened on */
+    if (px_config_server_processes(g->cfg) > 1)
+        px_log(PX_LOG_WARN, NULL, "server.processes: %d takes effect at a restart: this "
+               "plexusd runs as one process", px_config_server_processes(g->cfg));
     pxd__name(g->srv);
     sigset_t sigs = pxd__sigs(), old;
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
