@@ -2,7 +2,8 @@
  * "worker" here is a thread answering on its end of a socketpair with the workers' own
  * code (px_chan_serve: px_metrics_text of this process), so the sum over three is three
  * times this process's series; a worker that does not answer within the timeout is left
- * out, and its late answer to that request is dropped by the next one (its seq is old). */
+ * out, and its late answer to that request is dropped by the next one (its seq is old).
+ * And what the admin's /readyz and /status hooks say of the master's state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +104,23 @@ static void test_sum_timeout_and_late_answer(void **state)
     assert_true(value_of(text, series) == 3);
     free(text);
 
+    /* What /readyz and /status would show. */
+    char why[64] = "", status[1024];
+    assert_int_equal(px_plexusd_master_ready(why, sizeof why), 0);
+    assert_string_equal(why, "starting");
+    m.started = 1;
+    assert_int_equal(px_plexusd_master_ready(why, sizeof why), 1);
+    m.stopping = 1;
+    assert_int_equal(px_plexusd_master_ready(why, sizeof why), 0);
+    assert_string_equal(why, "draining");
+    w[1].retiring = 1;
+    w[2].ready = 0;
+    px_plexusd_master_status(status, sizeof status);
+    assert_string_equal(status, "worker 0 pid 1000 generation 0 serving\n"
+                                "worker 1 pid 1001 generation 0 draining\n"
+                                "worker 2 pid 1002 generation 0 starting\n"
+                                "worker 3 pid 1003 generation 0 serving\n");
+
     px_master_running = NULL;
     for (int i = 0; i < NW; i++) {
         shutdown(w[i].fd, SHUT_RDWR);
@@ -119,7 +137,12 @@ static void test_no_master(void **state)
 {
     (void)state;
     size_t len = 0;
+    char why[64], status[64] = "x";
     assert_null(px_plexusd_master_metrics(100, &len));
+    assert_int_equal(px_plexusd_master_ready(why, sizeof why), 0);
+    assert_string_equal(why, "no master");
+    px_plexusd_master_status(status, sizeof status);
+    assert_string_equal(status, "");
 }
 
 int main(void)

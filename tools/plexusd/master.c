@@ -208,7 +208,9 @@ static void pxm_promote(px_master *m)
     char status[64];
     snprintf(status, sizeof status, "serving with %d worker processes", m->cur.n);
     px_log(PX_LOG_INFO, NULL, "%s%s", m->started ? "reloaded: " : "", status);
+    pthread_mutex_lock(&m->mu); /* the admin's thread reads it (px_plexusd_master_ready) */
     m->started = 1;
+    pthread_mutex_unlock(&m->mu);
     px_plexusd_notify_ready(status);
 }
 
@@ -276,7 +278,9 @@ static void pxm_stop(px_master *m, int sig)
 {
     if (m->stopping)
         return;
+    pthread_mutex_lock(&m->mu);
     m->stopping = 1;
+    pthread_mutex_unlock(&m->mu);
     px_plexusd_notify_stopping();
     px_log(PX_LOG_INFO, NULL, "%s: draining the workers, then exiting",
            sig == SIGINT ? "SIGINT" : sig == SIGQUIT ? "SIGQUIT" : "SIGTERM");

@@ -25,4 +25,17 @@ int px_plexusd_master_run(const char *file, px_config *cfg);
  */
 char *px_plexusd_master_metrics(int timeout_ms, size_t *len);
 
+/**
+ * For the admin listener's /readyz: 1 while the master serves (its workers all said READY
+ * and it is not stopping), else 0 with why in why ("starting", "draining", "no master").
+ * From any thread of the master process.
+ */
+int px_plexusd_master_ready(char *why, size_t cap);
+
+/**
+ * For /status: one line per worker, "worker SLOT pid PID generation GEN STATE" (STATE:
+ * starting, serving or draining), written into buf (NUL-terminated, cut at cap).
+ */
+void px_plexusd_master_status(char *buf, size_t cap);
+
 #endif

@@ -40,12 +40,13 @@ typedef struct px_master {
     int64_t next_deadline_us; /* the reload (or the start) fails past this */
     int64_t *respawn_at;      /* per slot of cur: when to fork it again, 0 none */
     int *backoff_ms;          /* per slot: the last delay (doubles while workers die at once) */
-    int started, stopping;
     int sfd; /* signalfd */
     char pidfile[4096]; /* server.pid_file, absolute; "" none */
 
-    /* Guarded by mu: the workers (the admin's thread reads them) and the counters. */
+    /* Written under mu (the admin's thread reads them): the workers, the state, the
+     * counters. */
     pthread_mutex_t mu;
+    int started, stopping;
     pxm_worker *w;
     size_t nw, capw;
     uint32_t seq; /* of the last metrics request */

@@ -152,3 +152,39 @@ char *px_plexusd_master_metrics(int timeout_ms, size_t *len)
     free(lens);
     return out;
 }
+
+int px_plexusd_master_ready(char *why, size_t cap)
+{
+    px_master *m = px_master_running;
+    if (m == NULL) {
+        snprintf(why, cap, "no master");
+        return 0;
+    }
+    pthread_mutex_lock(&m->mu);
+    int ready = m->started && !m->stopping;
+    if (!ready)
+        snprintf(why, cap, "%s", m->stopping ? "draining" : "starting");
+    pthread_mutex_unlock(&m->mu);
+    return ready;
+}
+
+void px_plexusd_master_status(char *buf, size_t cap)
+{
+    px_master *m = px_master_running;
+    size_t at = 0;
+    if (cap)
+        buf[0] = 0;
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->nw && at < cap; i++) {
+        const pxm_worker *w = &m->w[i];
+        int n = snprintf(buf + at, cap - at, "worker %d pid %d generation %u %s\n", w->slot,
+                         (int)w->pid, w->gen,
+                         w->retiring ? "draining" : w->ready ? "serving" : "starting");
+        if (n < 0)
+            break;
+        at += (size_t)n;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
