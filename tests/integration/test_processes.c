@@ -327,7 +327,8 @@ static void test_worker_killed_under_load(void **state)
     assert_int_equal(start_master(&p, SERVER_YAML), 0);
     client c;
     assert_int_equal(client_open(&c, &p, "protobuf"), 0);
-    slow_set slow = {0};
+    static slow_set slow; /* static: outlives a failed assertion's early return */
+    memset(&slow, 0, sizeof slow);
     slow_of = &slow;
     Calc__SleepRequest req = CALC__SLEEP_REQUEST__INIT;
     req.ms = 1500; /* still running when the kill comes, a second into the load */
