@@ -802,9 +802,14 @@ static int px__call_filters(px_ccall *call, const ProtobufCMessage *req)
     int64_t budget = px_upstream_call_timeout(up, call->method, &call->opts), left = budget;
     /* A refusal is sent by px__call_start (fc.status); a shorter deadline becomes the
      * call's timeout. */
-    if (px__cfilter_run(up, &flt->fc, call->method, req, call->req.len, call->opts.meta,
-                        (const uint8_t *)call->method + call->method_len + 1, call->meta_len,
-                        &left, &flt->fmeta) == PX_OK && left != budget)
+    const uint8_t *meta = (const uint8_t *)call->method + call->method_len + 1;
+    const px_meta *caller = call->opts.meta;
+    if (caller) {
+        px_meta_view(&flt->sent, meta, call->meta_len, caller->count);
+        call->opts.meta = &flt->sent;
+    }
+    if (px__cfilter_run(up, &flt->fc, call->method, req, call->req.len, call->opts.meta, meta,
+                        call->meta_len, &left, &flt->fmeta) == PX_OK && left != budget)
         call->opts.timeout_us = left;
     return 1;
 }
@@ -845,6 +850,25 @@ static void px__call_start(px_loop *l, void *arg)
     px__attempt(call);
 }
 
+/* A call made from a handler: its metadata with the traceparent of the handler's trace,
+ * then the call as any other (which finds a traceparent and adds none). Out of line: a
+ * call made outside handlers pays one thread-local load for this. */
+static __attribute__((noinline)) px_status
+px__call_async_traced(px_client *c, const char *method, const ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
+                      px_done_fn done, void *user, ProtobufCMessage **keep, const px_trace *trace,
+                      px_err *err)
+{
+    px_call_opts o;
+    px_meta m;
+    uint8_t room[PX_TRACE_META_ROOM];
+    px_status st = px__call_traced_opts(c->up, method, opts, trace, &o, &m, room, sizeof room, err);
+    if (st == PX_OK)
+        st = px__call_async_keep(c, method, req, reply_desc, &o, done, user, keep, err);
+    px_buf_free(&m.enc); /* copied into the call */
+    return st;
+}
+
 px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *reply_desc,
                               const px_call_opts *opts, px_done_fn done, void *user,
@@ -860,6 +884,11 @@ px_status px__call_async_keep(px_client *c, const char *method, const ProtobufCM
     if (__atomic_load_n(&c->closing, __ATOMIC_ACQUIRE))
         return px_err_set(err, PX_CANCELLED, "client is shutting down");
     px_upstream *up = c->up;
+    /* Made from a handler: the call continues its trace. */
+    const px_trace *trace = px_trace_outgoing(opts ? opts->meta : NULL);
+    if (__builtin_expect(trace != NULL, 0))
+        return px__call_async_traced(c, method, req, reply_desc, opts, done, user, keep, trace,
+                                     err);
     const uint8_t *meta = NULL;
     size_t meta_len = 0;
     if (opts && opts->meta && px__call_meta(up, method, opts->meta, &meta, &meta_len, err) != PX_OK)

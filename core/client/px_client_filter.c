@@ -26,6 +26,9 @@ static px_status px__cfilter_in(px_upstream *up, px_fcall *fc, const char *metho
     fc->deadline_us = deadline_mono;
     fc->resume = px__no_resume;
     fc->owner = NULL;
+    /* What the call sends: a handler's call has its traceparent in meta by now. */
+    if (px_trace_of_client(&fc->own_trace, meta) == 0)
+        fc->trace = &fc->own_trace;
     px_filter_verdict v = px_fchain_request(fc);
     fc->add_meta = NULL;
     if (v == PX_FILTER_CONTINUE)

@@ -9,6 +9,7 @@
 #include "px_timerq.h"
 #include "px_loop.h"
 #include "px_meta.h"
+#include "px_trace.h"
 #include "px_upstream.h"
 #include "px_fchain.h"
 
@@ -35,6 +36,8 @@ typedef struct px_cfilt {
     px_buf fmeta;        /* the request metadata with what filters added, if they did */
     px_ep *last_ep;      /* the endpoint of the last attempt ... */
     uint32_t resp_bytes; /* ... and the body bytes of its reply */
+    px_meta sent;        /* a view of the call's copy of the caller's metadata: on_done
+                          * may run when the caller's list is gone */
     px_fcall fc;         /* last: its per-filter slots follow */
 } px_cfilt;
 
@@ -152,6 +155,16 @@ void px__status_leave(void);
  *  PX_OK with *p, *len; RESOURCE_EXHAUSTED naming both sizes (the call is not made). */
 px_status px__call_meta(const px_upstream *up, const char *method, const px_meta *meta,
                         const uint8_t **p, size_t *len, px_err *err);
+/** Stack room for a traced call's metadata (more goes to the heap). */
+#define PX_TRACE_META_ROOM 512
+/**
+ * A call made from a handler: *o is opts with the metadata m, the caller's entries and
+ * the traceparent entry of trace, in room (cap bytes) or on the heap (px_buf_free(&m->enc)
+ * after, also on failure). RESOURCE_EXHAUSTED when both pass the upstream's max_meta.
+ */
+px_status px__call_traced_opts(const px_upstream *up, const char *method,
+                               const px_call_opts *opts, const px_trace *trace, px_call_opts *o,
+                               px_meta *m, uint8_t *room, size_t cap, px_err *err);
 /** A reply's metadata section (meta_len bytes at meta) checked (*count entries) and,
  *  when copy is not NULL, copied into it: PX_OK, or INTERNAL with "malformed response
  *  metadata from PEER at byte N: ..." (or RESOURCE_EXHAUSTED when out of memory). */

@@ -17,6 +17,32 @@ px_status px__call_meta(const px_upstream *up, const char *method, const px_meta
     return PX_OK;
 }
 
+px_status px__call_traced_opts(const px_upstream *up, const char *method,
+                               const px_call_opts *opts, const px_trace *trace, px_call_opts *o,
+                               px_meta *m, uint8_t *room, size_t cap, px_err *err)
+{
+    const px_meta *caller = opts ? opts->meta : NULL;
+    size_t len = caller ? caller->enc.len : 0;
+    uint64_t max = up->conf->limits.max_meta;
+    px_buf_borrow(&m->enc, room, cap);
+    if (len + PX_TRACE_ENTRY_LEN > max)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED,
+                          "%s: request metadata of %zu bytes with the traceparent of the "
+                          "handler's trace (%d bytes) exceeds max_meta %llu of upstream %s (not "
+                          "sent)", method, len, PX_TRACE_ENTRY_LEN, (unsigned long long)max,
+                          up->conf->name);
+    if ((len && px_buf_append(&m->enc, caller->enc.data, len) != 0) ||
+        px_buf_reserve(&m->enc, PX_TRACE_ENTRY_LEN) != 0)
+        return px_err_set(err, PX_RESOURCE_EXHAUSTED, "out of memory");
+    px_trace_entry(trace, m->enc.data + m->enc.len);
+    m->enc.len += PX_TRACE_ENTRY_LEN;
+    m->count = (caller ? caller->count : 0) + 1;
+    m->cursor = 0;
+    *o = opts ? *opts : (px_call_opts){0};
+    o->meta = m;
+    return PX_OK;
+}
+
 px_status px__reply_meta_check(const uint8_t *meta, uint32_t meta_len, const char *peer,
                                size_t *count, px_meta *copy, px_err *err)
 {

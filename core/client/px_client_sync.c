@@ -425,6 +425,23 @@ static void px__swait(px_scall *call)
     }
 }
 
+/* A call made from a handler: its metadata with the traceparent of the handler's trace,
+ * then the call as any other (which finds a traceparent and adds none). */
+static __attribute__((noinline)) px_status
+px__call_traced(px_client *c, const char *method, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
+                ProtobufCMessage **reply, const px_trace *trace, px_err *err)
+{
+    px_call_opts o;
+    px_meta m;
+    uint8_t room[PX_TRACE_META_ROOM];
+    px_status st = px__call_traced_opts(c->up, method, opts, trace, &o, &m, room, sizeof room, err);
+    if (st == PX_OK)
+        st = px_call(c, method, req, reply_desc, &o, reply, err);
+    px_buf_free(&m.enc);
+    return st;
+}
+
 px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
                   const ProtobufCMessageDescriptor *reply_desc, const px_call_opts *opts,
                   ProtobufCMessage **reply, px_err *err)
@@ -434,6 +451,10 @@ px_status px_call(px_client *c, const char *method, const ProtobufCMessage *req,
     if (!c || !req || !reply_desc || !mlen || mlen > PX_FRAME_MAX_METHOD || !strchr(method, '/'))
         return px_err_set(err, PX_INVALID_ARGUMENT,
                           "px_call: method must be package.Service/Method and arguments non-NULL");
+    /* Made from a handler: the call continues its trace. */
+    const px_trace *trace = px_trace_outgoing(opts ? opts->meta : NULL);
+    if (__builtin_expect(trace != NULL, 0))
+        return px__call_traced(c, method, req, reply_desc, opts, reply, trace, err);
     px_upstream *up = c->up;
     px_scall call = {.c = c, .up = up, .method = method, .method_len = (uint16_t)mlen,
                      .reply_desc = reply_desc, .err = err,

@@ -74,6 +74,24 @@ px_status px_fcall_add_meta(px_fcall *call, const char *key, const void *value, 
     return px_meta_add(*call->add_meta, key, value, len, err);
 }
 
+const char *px_fcall_trace_id(const px_fcall *call)
+{
+    return call->trace ? px_trace_get(call->trace)->trace_id : NULL;
+}
+
+const char *px_fcall_span_id(const px_fcall *call)
+{
+    return call->trace ? px_trace_get(call->trace)->span_id : NULL;
+}
+
+const char *px_fcall_parent_span_id(const px_fcall *call)
+{
+    if (!call->trace)
+        return NULL;
+    const px_trace *t = px_trace_get(call->trace);
+    return t->parent_id[0] ? t->parent_id : NULL;
+}
+
 void **px_fcall_data(px_fcall *call)
 {
     return &call->data[call->current];

@@ -40,6 +40,7 @@ void px_fcall_begin(px_fcall *fc, const px_fchain *ch, px_filter_side side)
     fc->add_meta = NULL;
     fc->ident = NULL;
     fc->peer_cert = NULL;
+    fc->trace = NULL;
     fc->request_bytes = fc->response_bytes = 0;
     /* The wall-clock start is worked out from this when a filter asks for it (logs):
      * one clock read per call, not two. */

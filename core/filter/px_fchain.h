@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "plexus/px_filter.h"
 #include "plexus/px_meta.h"
+#include "px_trace.h"
 
 /* A chain is short (a handful of filters); per-call data has a slot per filter. */
 #define PX_FCHAIN_MAX PX_FILTER_MAX_CHAIN
@@ -58,6 +59,10 @@ struct px_fcall {
      * the subjectAltNames; NULL: none (plaintext, no certificate, the connection gone).
      * Asked of the owner at each use, so a call outliving its connection reads NULL. */
     const char *(*peer_cert)(const px_fcall *fc, size_t i);
+    /* Its trace context: a server's call's own (ids worked out at the first read), a
+     * client's the one it sends (in own_trace); NULL: none. */
+    px_trace *trace;
+    px_trace own_trace;
     void *data[];            /* one slot per filter of the chain: a record has room for
                               * px_fcall_size(chain->n) bytes */
 };

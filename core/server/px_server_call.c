@@ -42,6 +42,7 @@ static px_scall *px__scall_get(px_sloop *sl)
     }
     px_arena_init(&call->arena, call->arena_mem, sizeof call->arena_mem);
     call->in_arena = 0;
+    px_trace_reset(&call->trace, NULL);
     return call;
 }
 
@@ -262,6 +263,7 @@ static void px__closure(const ProtobufCMessage *reply, void *data)
 {
     px_scall *call = data;
     px_sconn *sc = call->sc;
+    px_trace_answered(&call->trace); /* the record may be reused once answered */
     if (px_loop_is_current(&sc->sl->loop)) {
         if (!call->answered && !sc->conn.closed) {
             px_buf *out = px_conn_out(&sc->conn);
@@ -335,6 +337,22 @@ const px_meta *px_handler_meta(void *closure_data)
     return call->meta_len ? &call->req_meta : &none;
 }
 
+const char *px_handler_trace_id(void *closure_data)
+{
+    return px_trace_get(&((px_scall *)closure_data)->trace)->trace_id;
+}
+
+const char *px_handler_span_id(void *closure_data)
+{
+    return px_trace_get(&((px_scall *)closure_data)->trace)->span_id;
+}
+
+const char *px_handler_parent_span_id(void *closure_data)
+{
+    const px_trace *t = px_trace_get(&((px_scall *)closure_data)->trace);
+    return t->parent_id[0] ? t->parent_id : NULL;
+}
+
 const char *px_handler_principal(void *closure_data)
 {
     const px_scall *call = closure_data;
@@ -353,11 +371,14 @@ px_status px_handler_set_meta(void *closure_data, const char *key, const void *v
 
 /* ---- running handlers ----------------------------------------------------- */
 
-/* Runs the handler with the caller's deadline inherited by calls it makes. */
+/* Runs the handler with the caller's deadline and the call's trace context inherited
+ * by calls it makes. */
 static void px__invoke(px_scall *call)
 {
     int64_t prev = px_deadline_inherit(call->deadline_us);
+    px_trace *prev_trace = px_trace_enter(&call->trace);
     call->m->service->invoke(call->m->service, call->m->index, call->input, px__closure, call);
+    px_trace_enter(prev_trace);
     px_deadline_inherit(prev);
 }
 
@@ -501,6 +522,7 @@ static int px__admit_meta(px_sconn *sc, px_scall *call, const px_preq *f, const 
     /* Made here, before any handler runs: handler threads only read it. */
     px_meta_view(&call->req_meta, p, f->meta_len, count);
     call->meta_len = f->meta_len;
+    call->trace.meta = &call->req_meta; /* its traceparent, if any, at the first use */
     return 0;
 }
 

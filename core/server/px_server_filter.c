@@ -127,6 +127,7 @@ int px__scall_filter_in(px_scall *call, const px_preq *f)
     fc->owner = call;
     if (call->sc->conn.tls)
         fc->peer_cert = px__peer_cert;
+    fc->trace = &call->trace;
     fc->ident = (px_fident *)((char *)fc + px_fcall_size(PX_FCHAIN_MAX));
     fc->ident->principal[0] = fc->ident->groups[0] = '\0';
     call->filtered = 1;

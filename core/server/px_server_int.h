@@ -22,6 +22,7 @@
 #include "px_pool.h"
 #include "plexus/px_server.h"
 #include "px_timerq.h"
+#include "px_trace.h"
 
 typedef struct px_codec_inst {
     const char *name;
@@ -153,6 +154,7 @@ typedef struct px_scall {
                            * with the call (what px_handler_meta returns) */
     px_buf reply;         /* the answer frame when built off the IO thread */
     px_fcall *fc;         /* the call in its filter chain; kept with the record once made */
+    px_trace trace;       /* its trace context: the thread's while its handler runs */
     struct px_scall *next_free;
     px_tnode queue_t;     /* the deadline while it waits for a worker */
     px_arena arena;       /* the decoded request, when its codec takes an allocator */

@@ -63,11 +63,13 @@ static void al_done(void *state, px_fcall *call)
     const char *msg = "";
     px_status st = px_fcall_status(call, &msg);
     char line[2048];
+    access_ids ids = {px_fcall_trace_id(call), px_fcall_span_id(call),
+                      px_fcall_parent_span_id(call)};
     size_t n = access_line(line, sizeof line, px_fcall_start_unix_us(call),
                            px_fcall_side(call) == PX_FILTER_SERVER ? "server" : "client",
                            px_fcall_peer(call), px_fcall_method(call), st,
                            px_fcall_elapsed_us(call), px_fcall_request_bytes(call),
-                           px_fcall_response_bytes(call), msg);
+                           px_fcall_response_bytes(call), &ids, msg);
     /* One write per line with O_APPEND: lines from several threads or processes sharing
      * the file never interleave. A full disk loses lines, never calls. */
     ssize_t w = write(s->fd, line, n);
@@ -90,8 +92,9 @@ PX_MODULE_DECLARE = {
     PX_MODULE_HEADER,
     .kind = PX_MOD_FILTER,
     .name = "access_log",
-    .version = "1.0.0",
-    .description = "one line per call: time, side, peer, method, status, duration, bytes",
+    .version = "1.1.0",
+    .description = "one line per call: time, side, peer, method, status, duration, bytes, "
+                   "trace ids",
     .conf_size = sizeof(al_conf),
     .directives = al_directives,
     .create = al_create,

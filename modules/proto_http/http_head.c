@@ -103,11 +103,13 @@ int http_head_field_done(http_conn *s)
         h->expect_continue = strcmp(e, "100-continue") == 0;
     } else if (http_is(f, "px-timeout-ms")) {
         rc = http_timeout(s, v);
-    } else if (f->len > plen && memcmp(f->data, HTTP_META_PREFIX, plen) == 0) {
-        size_t n = v->len;
+    } else if ((f->len > plen && memcmp(f->data, HTTP_META_PREFIX, plen) == 0) ||
+               http_is(f, "traceparent")) {
+        /* `traceparent` (W3C Trace Context) is the metadata entry of that name. */
+        size_t n = v->len, skip = http_is(f, "traceparent") ? 0 : plen;
         while (n && (v->data[n - 1] == ' ' || v->data[n - 1] == '\t'))
             n--; /* http-parser drops the spaces before a value, not those after */
-        const char *why = http_meta_add(&h->meta, (const char *)f->data + plen, f->len - plen,
+        const char *why = http_meta_add(&h->meta, (const char *)f->data + skip, f->len - skip,
                                         n ? (const char *)v->data : "", n);
         uint64_t max = px_pconn_limits(s->pc)->max_meta;
         if (why)

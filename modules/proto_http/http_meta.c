@@ -1,5 +1,6 @@
 /* proto_http's metadata: a header `px-meta-KEY: VALUE` is the entry KEY = VALUE (a key
- * ending in -bin carries its value base64-encoded, as gRPC does), both ways. The core
+ * ending in -bin carries its value base64-encoded, as gRPC does), both ways; the entry
+ * `traceparent` (W3C Trace Context) is the plain header `traceparent`. The core
  * checks the entries' keys and values (docs/PROTOCOL.md §2.3) when the call arrives. */
 #include <string.h>
 #include <px_cu.h>
@@ -44,7 +45,9 @@ int http_meta_headers(px_buf *out, const uint8_t *meta, size_t meta_len)
         if (i + 3 + kl + vl > meta_len)
             return 0;
         i += 3 + kl + vl;
-        if (px_buf_append(out, HTTP_META_PREFIX, strlen(HTTP_META_PREFIX)) != 0 ||
+        /* W3C Trace Context's own header, which tracers along the way read as it is. */
+        int plain = kl == 11 && memcmp(key, "traceparent", 11) == 0;
+        if ((!plain && px_buf_append(out, HTTP_META_PREFIX, strlen(HTTP_META_PREFIX)) != 0) ||
             px_buf_append(out, key, kl) != 0 || px_buf_append(out, ": ", 2) != 0)
             return -1;
         if (kl > 4 && memcmp(key + kl - 4, "-bin", 4) == 0) {

@@ -263,23 +263,29 @@ static void test_access_line(void **state)
 {
     (void)state;
     char line[512];
+    const access_ids none = {0};
+    const access_ids ids = {"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7",
+                            "a3ce929d0e0e4736"};
     /* 2026-12-06T15:50:57.000042Z */
     size_t n = access_line(line, sizeof line, 1796572257000042LL, "server", "127.0.0.1:5000",
-                           "calc.Calculator/Add", PX_OK, 398, 4, 2, "");
+                           "calc.Calculator/Add", PX_OK, 398, 4, 2, &ids, "");
     assert_int_equal(n, strlen(line));
     assert_string_equal(line, "2026-12-06T15:50:57.000042Z server 127.0.0.1:5000 "
-                              "calc.Calculator/Add OK 398 4 2 \"\"\n");
-    /* A message with a quote, a backslash and a newline stays one line. */
+                              "calc.Calculator/Add OK 398 4 2 "
+                              "trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 "
+                              "parent=a3ce929d0e0e4736 \"\"\n");
+    /* A message with a quote, a backslash and a newline stays one line; ids a call has
+     * not are "-". */
     n = access_line(line, sizeof line, 1796572257000042LL, "client", "", "a.B/C",
-                    PX_INTERNAL, 7, 0, 0, "bad \"x\"\\\nnext");
+                    PX_INTERNAL, 7, 0, 0, &none, "bad \"x\"\\\nnext");
     assert_string_equal(line, "2026-12-06T15:50:57.000042Z client - a.B/C INTERNAL 7 0 0 "
-                              "\"bad \\x22x\\x22\\x5c\\x0anext\"\n");
+                              "trace=- span=- parent=- \"bad \\x22x\\x22\\x5c\\x0anext\"\n");
     /* Cut to the buffer, the line still ends with a quote and a newline. */
     char small[64];
     char big[300];
     memset(big, 'm', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    n = access_line(small, sizeof small, 0, "server", "p", "m", PX_INTERNAL, 1, 1, 1, big);
+    n = access_line(small, sizeof small, 0, "server", "p", "m", PX_INTERNAL, 1, 1, 1, &ids, big);
     assert_true(n < sizeof small);
     assert_int_equal(small[n - 1], '\n');
     assert_int_equal(small[n - 2], '"');

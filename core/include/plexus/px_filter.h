@@ -152,6 +152,27 @@ PX_API px_status px_fcall_set_groups(px_fcall *call, const char *groups, px_err 
 /** 1 when group is one of the call's groups, else 0. */
 PX_API int px_fcall_in_group(const px_fcall *call, const char *group);
 
+/* ---- which trace the call belongs to (W3C Trace Context) ------------------------- */
+
+/*
+ * New functions of ABI 1.5's library (as the principal's above). Ids are lowercase hex,
+ * NUL-terminated, valid while the call is (docs/OPERATIONS.md, "Tracing").
+ * A server's call: its trace is the one the `traceparent` metadata of its request names
+ * (a malformed one is ignored), else one the server begins; its span is its own, made
+ * for it; its parent is the caller's span (NULL when the trace began here). Worked out
+ * at the first read, in any hook.
+ * A client's call: what the `traceparent` it sends says (made from a handler: the
+ * handler's trace; or the caller's own): the trace, as span the parent-id it sends (the
+ * span the call is made from: a handler's), and no parent (NULL). All NULL when the
+ * call sends no trace context.
+ */
+/** 32 hex digits. */
+PX_API const char *px_fcall_trace_id(const px_fcall *call);
+/** 16 hex digits. */
+PX_API const char *px_fcall_span_id(const px_fcall *call);
+/** 16 hex digits, or NULL. */
+PX_API const char *px_fcall_parent_span_id(const px_fcall *call);
+
 /**
  * Ends a PX_FILTER_PENDING on_request with its verdict (CONTINUE or REJECT), from
  * any thread, exactly once. The chain goes on on the call's IO thread.

@@ -48,6 +48,18 @@ PX_API const px_meta *px_handler_meta(void *closure_data);
  */
 PX_API const char *px_handler_principal(void *closure_data);
 /**
+ * The call's trace (W3C Trace Context, docs/OPERATIONS.md "Tracing"): its trace id (32
+ * lowercase hex digits), from the request's `traceparent` metadata or begun by the
+ * server when there was none (or a malformed one); its own span id (16 hex digits);
+ * its parent span id, the caller's (16 hex digits; NULL when the trace began here).
+ * Valid until closure is called. Client calls the handler makes while it runs, on its
+ * thread, send `traceparent` with this trace id and this span as their parent. New
+ * functions of ABI 1.5's library.
+ */
+PX_API const char *px_handler_trace_id(void *closure_data);
+PX_API const char *px_handler_span_id(void *closure_data);
+PX_API const char *px_handler_parent_span_id(void *closure_data);
+/**
  * Adds key = value[0..len) to the response metadata, sent with the reply or with the
  * error of px_handler_fail, in the order added. Keys and values follow px_meta_add's
  * rules (and its errors). Call it before closure, from the thread that then calls
