@@ -506,7 +506,7 @@ int px_plexusd_master_run(const char *file, px_config *cfg)
     }
     px_master_running = &m;
     pxm_loop(&m);
-    int ok = m.started;
+    int ok = m.started || m.stopping; /* a SIGTERM during the start is no failure */
     px_master_running = NULL;
     px_server_release_listeners(NULL);
     if (m.started && m.pidfile[0])
