@@ -20,6 +20,7 @@ PKGS=(
   libssl-dev              # TLS 1.3 and mutual TLS (OpenSSL 3)
   openssl                 # tests make their certificates at run time (tests/support/px_certs.c)
   prometheus              # promtool check metrics: the metrics text is checked by the real parser
+  libsystemd-dev          # plexusd: sd_notify (Type=notify: READY=1, RELOADING=1, STOPPING=1)
 )
 
 missing=()

@@ -60,7 +60,7 @@ static px_status px__address(px__ctx *c, const px_ynode *n, const char *scope, c
 
 typedef struct px__server_raw {
     char *listen, *id, *pid_file;
-    int64_t io_threads, shutdown_grace_us;
+    int64_t io_threads, shutdown_grace_us, processes;
     int reflection, health;
 } px__server_raw;
 
@@ -71,6 +71,8 @@ static const px_directive px__server_dirs[] = {
      "server identity; default: the listen string"},
     {"io_threads", PX_DIR_INT, offsetof(px__server_raw, io_threads), "1", 0, "1", "64", NULL,
      "event-loop threads"},
+    {"processes", PX_DIR_INT, offsetof(px__server_raw, processes), "1", 0, "1", "256", NULL,
+     "worker processes (plexusd); 1: one process, no master"},
     {"shutdown_grace", PX_DIR_DURATION, offsetof(px__server_raw, shutdown_grace_us), "10s", 0,
      "0", "1h", NULL, "max wait for in-flight calls on SIGTERM"},
     {"pid_file", PX_DIR_STRING, offsetof(px__server_raw, pid_file), NULL, 0, NULL, NULL, NULL,
@@ -784,6 +786,7 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
     sc->id = raw.id;
     sc->pid_file = raw.pid_file;
     sc->io_threads = (int)raw.io_threads;
+    sc->processes = (int)raw.processes;
     sc->shutdown_grace_us = raw.shutdown_grace_us;
     st = px__address(c, px_ymap_get(node, "listen"), "server.listen", sc->listen,
                      &sc->listen_addr);

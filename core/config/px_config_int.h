@@ -84,6 +84,7 @@ typedef struct px_server_conf {
     px_tls_ctx *tls_ctx;     /**< ... and its context, built at load; NULL without */
     px_listener_conf *listeners; /**< server.listeners: more addresses besides listen */
     size_t n_listeners;
+    int processes;           /**< plexusd's worker processes; default 1 (no master) */
 } px_server_conf;
 
 typedef struct px_health_conf {

@@ -54,6 +54,11 @@ int px_config_io_threads(const px_config *cfg)
     return cfg->client.io_threads > 0 ? cfg->client.io_threads : 1;
 }
 
+int px_config_server_processes(const px_config *cfg)
+{
+    return cfg->server.present && cfg->server.processes > 0 ? cfg->server.processes : 1;
+}
+
 size_t px_config_upstream_count(const px_config *cfg)
 {
     return cfg->client.n_upstreams;

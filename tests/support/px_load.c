@@ -73,7 +73,7 @@ int px_load_run(px_load *l, int n, int64_t dur_us, void (*tick)(void *), void *a
             l->rec[i].start_us = px_mono_us();
             px_err err;
             if (px_call_async(l->cl, "calc.Calculator/Whoami", &req.base,
-                              &calc__whoami_reply__descriptor, NULL, load_done, &l->calls[i],
+                              &calc__whoami_reply__descriptor, l->opts, load_done, &l->calls[i],
                               &err) != PX_OK) {
                 fprintf(stderr, "px_load: call %d refused: %s\n", i, err.msg);
                 return -1;

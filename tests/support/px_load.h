@@ -25,6 +25,7 @@ typedef struct px_load {
     struct px_load_call *calls;
     int cap, issued;
     int done; /* atomic: calls completed at least once */
+    const px_call_opts *opts; /* of every call (NULL: the defaults); set after px_load_init */
 } px_load;
 
 /** Room for cap calls through cl. Returns 0 or -1. */

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "master.h"
 #include "plexus/plexus.h"
 #include "pidfile.h"
 #include "serve.h"
@@ -57,5 +58,7 @@ int main(int argc, char **argv)
         px_config_free(cfg);
         return rc;
     }
+    if (px_config_server_processes(cfg) > 1)
+        return px_plexusd_master_run(file, cfg);
     return pxd_serve(file, cfg);
 }

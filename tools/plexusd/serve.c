@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "notify.h"
 #include "pidfile.h"
 #include "serve.h"
 
@@ -148,6 +149,9 @@ static pxd_gen *pxd__reload(const char *file, pxd_gen *cur, pxd_gen **retiring)
     if (!g)
         return cur;
     px_server_release_listeners(g->cfg); /* the sockets only cur listened on */
+    if (px_config_server_processes(g->cfg) > 1)
+        px_log(PX_LOG_WARN, NULL, "server.processes: %d takes effect at a restart: this "
+               "plexusd runs as one process", px_config_server_processes(g->cfg));
     pxd__name(g->srv);
     sigset_t sigs = pxd__sigs(), old;
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
@@ -213,6 +217,7 @@ int pxd_serve(const char *file, px_config *cfg)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    px_plexusd_notify_ready("serving");
     pxd_gen *retiring = NULL;
     while (!pxd__stop) {
         /* A signal wakes it; else every 200 ms a look at the drains. */
@@ -222,9 +227,12 @@ int pxd_serve(const char *file, px_config *cfg)
         pxd__reap(&retiring, 0);
         if (pxd__hup && !pxd__stop) {
             pxd__hup = 0;
+            px_plexusd_notify_reloading();
             cur = pxd__reload(file, cur, &retiring);
+            px_plexusd_notify_ready("serving");
         }
     }
+    px_plexusd_notify_stopping();
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            pxd__stop == SIGINT ? "SIGINT" : "SIGTERM");
     /* The kept sockets go first, so that the server's own close as it stops accepting

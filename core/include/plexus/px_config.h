@@ -52,6 +52,8 @@ PX_API const struct ProtobufCServiceDescriptor *
 px_config_descriptor(const px_config *cfg, size_t i, const struct px_module **mod);
 /** client.io_threads (default 1). */
 PX_API int px_config_io_threads(const px_config *cfg);
+/** server.processes (default 1): how many worker processes plexusd runs. */
+PX_API int px_config_server_processes(const px_config *cfg);
 /** The config's upstreams by position; NULL past the end. */
 PX_API size_t px_config_upstream_count(const px_config *cfg);
 PX_API const char *px_config_upstream_name(const px_config *cfg, size_t i);
