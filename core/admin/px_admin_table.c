@@ -196,7 +196,7 @@ static void px__write_row(FILE *out, const px__row *row, const px__row *old, dou
     else
         snprintf(rate, sizeof rate, "-");
     snprintf(name, sizeof name, "%s/%s", row->service, row->method);
-    fprintf(out, "%-40s %10.0f %8.0f %9s %9s %9s %9s\n", name, row->calls, row->errors, rate,
+    fprintf(out, "  %-38s %10.0f %8.0f %9s %9s %9s %9s\n", name, row->calls, row->errors, rate,
             p[0], p[1], p[2]);
 }
 
