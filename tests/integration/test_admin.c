@@ -465,6 +465,46 @@ static void test_readyz_503_while_draining(void **state)
     assert_int_not_equal(s.st, PX_OK);
 }
 
+/* A reload (SIGHUP) puts the file read again on /config; the admin keeps its port. */
+static void test_reload_shows_new_config(void **state)
+{
+    (void)state;
+    FILE *f = fopen(F.srv.conf, "r+");
+    assert_non_null(f);
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    char *w = strstr(text, "      workers: 2\n");
+    assert_non_null(w);
+    w[15] = '3';
+    rewind(f);
+    fwrite(text, 1, n, f);
+    fclose(f);
+    assert_int_equal(kill(F.srv.pid, SIGHUP), 0);
+    reply r;
+    int shown = 0;
+    int64_t until = px_mono_us() + 30 * 1000000LL;
+    while (!shown && px_mono_us() < until) {
+        shown = get("/config", &r, NULL) == 0 && strstr(r.body, "    workers: 3\n") != NULL;
+        if (!shown)
+            usleep(20 * 1000);
+    }
+    if (!shown) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "tail -5 %s >&2", F.srv.log);
+        (void)system(cmd);
+        fprintf(stderr, "/config:\n%s\n", r.body);
+    }
+    assert_true(shown);
+    assert_null(strstr(r.body, "workers: 2"));
+    assert_null(strstr(r.body, TOKEN_VAR));
+    assert_int_equal(get("/readyz", &r, NULL), 0);
+    assert_int_equal(r.code, 200);
+    add_calls(3); /* the new generation serves, and counts into the same series */
+    assert_int_equal(get("/metrics", &r, NULL), 0);
+    assert_true(series_value(r.body, ADD_OK) == (double)F.calls);
+}
+
 /* ---- bad admin: keys ------------------------------------------------------------------ */
 
 /* plexusd -t on a config with admin_yaml: its exit status and stderr. */
@@ -545,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_calls_status_and_stats),
         cmocka_unit_test(test_promtool_under_load),
         cmocka_unit_test(test_prometheus_scrapes),
+        cmocka_unit_test(test_reload_shows_new_config),
         cmocka_unit_test(test_bad_admin_config),
         cmocka_unit_test(test_admin_port_in_use),
         cmocka_unit_test(test_readyz_503_while_draining),
