@@ -228,8 +228,12 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
         flags |= MHD_USE_IPv6;
     /* Bounds so that slow or many clients cannot hold the listener: 64 connections,
      * 10 s idle each. */
+    /* The port is given twice: bound through SOCK_ADDR, named in libmicrohttpd's message. */
+    uint16_t port = ntohs(a->ss.ss_family == AF_INET6
+                              ? ((const struct sockaddr_in6 *)&a->ss)->sin6_port
+                              : ((const struct sockaddr_in *)&a->ss)->sin_port);
     adm->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, px__handle, adm, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a->ss,
+        flags, port, NULL, NULL, px__handle, adm, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a->ss,
         MHD_OPTION_EXTERNAL_LOGGER, px__mhd_log, adm, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (adm->daemon == NULL) {
