@@ -249,9 +249,12 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (fd != NULL && getsockname(fd->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
+        /* Under the lock: /status, on the admin's thread, may already show it. */
+        pthread_mutex_lock(&adm->lock);
         px_net_name((struct sockaddr *)&ss, sl, adm->address, sizeof adm->address);
         adm->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
+        pthread_mutex_unlock(&adm->lock);
     }
     int rc = px_admin_sampler_start(adm);
     if (rc != 0) {

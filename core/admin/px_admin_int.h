@@ -26,15 +26,15 @@ struct px_admin {
     struct MHD_Daemon *daemon;
     px_admin_hooks hooks;
     void *ud;
-    int port;
-    char address[PX_NET_NAME_MAX];
     int64_t started_us;
     atomic_int started;    /* libmicrohttpd runs: its messages go to the log */
     char start_err[256];   /* its last message before, why it could not start */
 
-    /* lock: ready state, config info and samples, read by the admin's thread and
-     * set by the program's. */
+    /* lock: the address, ready state, config info and samples, read by the admin's
+     * thread and set by the program's. */
     pthread_mutex_t lock;
+    int port;
+    char address[PX_NET_NAME_MAX];
     int ready;
     char why[96];
     char *config_file;

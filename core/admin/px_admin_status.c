@@ -22,9 +22,9 @@ static void px__header(px_admin *adm, FILE *out)
             "build:    plexus %s, module ABI %d.%d\n"
             "config:   %s, loaded %s\n",
             PLEXUS_VERSION, PX_ABI_MAJOR, PX_ABI_MINOR, adm->config_file, when);
-    pthread_mutex_unlock(&adm->lock);
     fprintf(out, "admin:    http://%s, up %llds\n", adm->address,
             (long long)((px_mono_us() - adm->started_us) / 1000000));
+    pthread_mutex_unlock(&adm->lock);
     fprintf(out, "ready:    %s%s\n", ready ? "yes" : "no: ", ready ? "" : why);
 }
 

@@ -189,8 +189,10 @@ static void px__write_row(FILE *out, const px__row *row, const px__row *old, dou
     static const double qs[3] = {0.5, 0.9, 0.99};
     for (int i = 0; i < 3; i++)
         px__duration(p[i], sizeof p[i], px__quantile(use_le, use_count, n, qs[i]));
-    if (secs > 0 && old != NULL)
+    if (secs > 0 && old != NULL && row->calls >= old->calls)
         snprintf(rate, sizeof rate, "%.1f", (row->calls - old->calls) / secs);
+    else if (old != NULL && row->calls < old->calls)
+        snprintf(rate, sizeof rate, "-"); /* counted anew (a worker replaced): no rate */
     else if (secs > 0)
         snprintf(rate, sizeof rate, "%.1f", row->calls / secs);
     else
