@@ -1,7 +1,7 @@
 /* The admin listener: plain HTTP on its own port (the config's admin: key) serving
  * /metrics, /healthz, /readyz, /status and /config for operators and Prometheus.
  * It runs on a thread of its own, so it answers while the program's main thread waits
- * (px_server_wait). Since ABI 1.6. */
+ * (px_server_wait). */
 #ifndef PLEXUS_PX_ADMIN_H
 #define PLEXUS_PX_ADMIN_H
 
