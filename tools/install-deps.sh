@@ -19,8 +19,11 @@ PKGS=(
   curl                    # HTTP/1.1 tests: a client Plexus did not write
   libssl-dev              # TLS 1.3 and mutual TLS (OpenSSL 3)
   openssl                 # tests make their certificates at run time (tests/support/px_certs.c)
-  prometheus              # promtool check metrics: the metrics text is checked by the real parser
   libsystemd-dev          # plexusd: sd_notify (Type=notify: READY=1, RELOADING=1, STOPPING=1)
+  libmicrohttpd-dev       # the admin listener (core/admin): HTTP parsing and serving
+  libcurl4-openssl-dev    # plexus stats: fetches an admin port's /metrics
+  prometheus              # promtool check metrics (test_metrics_e2e, test_admin); test_admin
+                          # runs a real Prometheus server scraping plexusd
 )
 
 missing=()

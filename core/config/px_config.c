@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "plexus/px_naming.h"
 #include "px_builtin.h"
@@ -210,7 +211,17 @@ static const px_directive px__health_dirs[] = {
     {NULL},
 };
 
-static const char *const px__top_keys[] = {"modules", "server", "client", NULL};
+typedef struct px__admin_raw {
+    char *listen;
+} px__admin_raw;
+
+static const px_directive px__admin_dirs[] = {
+    {"listen", PX_DIR_STRING, offsetof(px__admin_raw, listen), NULL, 1, NULL, NULL, NULL,
+     "address of the admin HTTP listener (metrics, health, status), host:port"},
+    {NULL},
+};
+
+static const char *const px__top_keys[] = {"modules", "server", "client", "admin", NULL};
 static const char *const px__modules_keys[] = {"path", NULL};
 
 /* ---- paths ----------------------------------------------------------------------- */
@@ -1010,6 +1021,31 @@ static px_status px__client(px__ctx *c, const px_ynode *node)
     return PX_OK;
 }
 
+/* ---- admin ------------------------------------------------------------------------- */
+
+/* admin: {listen: ADDR}: off when absent; its address is parsed (and resolved) here so
+ * that `plexusd -t` refuses what the listener could not bind to. Port 0: the system
+ * picks one (px_admin_port says which). */
+static px_status px__admin(px__ctx *c, const px_ynode *node)
+{
+    if (node == NULL)
+        return PX_OK;
+    px__admin_raw raw = {0};
+    px_status st = px_conf_apply_scoped(px__admin_dirs, &raw, node, NULL, "admin", c->file,
+                                        c->err);
+    if (st != PX_OK)
+        return st;
+    const px_ynode *at = px_ymap_get(node, "listen");
+    px_err why = {0};
+    if (px_net_parse_listen(raw.listen, &c->cfg->admin.addr, &why) != PX_OK) {
+        st = px__at(c, at, why.status, "admin.listen: '%s': %s", raw.listen, why.msg);
+        px_conf_release(px__admin_dirs, &raw);
+        return st;
+    }
+    c->cfg->admin.listen = raw.listen; /* taken: not released */
+    return PX_OK;
+}
+
 /* ---- load / free -------------------------------------------------------------------- */
 
 static px_status px__load(px__ctx *c, const px_ynode *root)
@@ -1030,7 +1066,9 @@ static px_status px__load(px__ctx *c, const px_ynode *root)
     if (server == NULL && client == NULL)
         return px__at(c, root, PX_INVALID_ARGUMENT,
                       "needs a server: or a client: section (or both)");
-    st = px__module_path(c, px_ymap_get(root, "modules"));
+    st = px__admin(c, px_ymap_get(root, "admin"));
+    if (st == PX_OK)
+        st = px__module_path(c, px_ymap_get(root, "modules"));
     if (st == PX_OK && server != NULL)
         st = px__server(c, server);
     if (st == PX_OK && client != NULL)
@@ -1111,7 +1149,9 @@ static px_status px__config_from(px_ynode *root, const char *name, px_config **o
     }
     px_status st = px__load(&c, root);
     free(c.dir);
-    px_yaml_free(root);
+    /* Kept for what shows the config as it runs (the admin's /config). */
+    cfg->root = root;
+    cfg->loaded_at = time(NULL);
     if (st == PX_OK)
         st = px__check_strategies(cfg, err);
     if (st != PX_OK) {
@@ -1191,6 +1231,8 @@ void px_config_free(px_config *cfg)
     free(cfg->client.descriptors);
     /* Module confs are released above: their directive tables live in the .so files. */
     px_loader_free(cfg->loader);
+    free(cfg->admin.listen);
+    px_yaml_free(cfg->root);
     free(cfg->file);
     free(cfg);
 }

@@ -127,8 +127,19 @@ typedef struct px_client_conf {
     size_t n_upstreams;
 } px_client_conf;
 
+/** admin: the admin HTTP listener; listen NULL: off (the key is absent). */
+typedef struct px_admin_conf {
+    char *listen;       /**< "127.0.0.1:9901" as written */
+    px_addr addr;       /**< resolved at load */
+} px_admin_conf;
+
+struct px_ynode;
+
 struct px_config {
     char *file;         /**< path as given */
+    struct px_ynode *root; /**< the document as parsed (what /config shows) */
+    int64_t loaded_at;  /**< when it was loaded, seconds since the epoch */
+    px_admin_conf admin;
     px_loader *loader;  /**< owns every module the config loaded */
     px_server_conf server;
     px_client_conf client;

@@ -60,13 +60,13 @@ bin=$build/bin
 help=$("$bin/plexusd" --help) || fail "plexusd --help exited $?"
 check_program plexusd "$man/plexusd.8" "$help" "$src"/tools/plexusd/*.c
 help=""
-for cmd in call list health bench check modules token-hash; do
+for cmd in call list health bench check modules token-hash stats; do
   help+=$("$bin/plexus" "$cmd" --help) || fail "plexus $cmd --help exited $?"
   help+=$'\n'
 done
 help+=$("$bin/plexus" --help)
 check_program plexus "$man/plexus.1" "$help" "$src"/tools/plexus/*.c "$src"/tools/plexus/*.h
-for cmd in call list health bench check modules token-hash help; do
+for cmd in call list health bench check modules token-hash stats help; do
   grep -qE "^\.S[SH] \"?plexus $cmd" "$man/plexus.1" || fail "plexus.1 has no section for 'plexus $cmd'"
 done
 

@@ -566,11 +566,11 @@ static void test_bad_option_every_command(void **state)
         {1, {"-c", "a.yaml", "b.yaml"}, "plexusd: unexpected argument 'b.yaml'\nTry 'plexusd "
                                         "--help' for more information.\n"},
         {0, {"--bogus"}, "plexus: unknown option '--bogus' (a COMMAND comes first: call, list, health, bench, "
-                         "check, modules, token-hash, help)\nTry 'plexus --help' for more information.\n"},
-        {0, {NULL}, "plexus: missing COMMAND (call, list, health, bench, check, modules, token-hash, help)\nTry 'plexus "
+                         "check, modules, token-hash, stats, help)\nTry 'plexus --help' for more information.\n"},
+        {0, {NULL}, "plexus: missing COMMAND (call, list, health, bench, check, modules, token-hash, stats, help)\nTry 'plexus "
                     "--help' for more information.\n"},
         {0, {"help", "frob"}, "plexus: help: unknown command 'frob' (call, list, health, bench, check, modules, "
-                              "token-hash, help)\nTry 'plexus --help' for more information.\n"},
+                              "token-hash, stats, help)\nTry 'plexus --help' for more information.\n"},
         {0, {"call", "--bogus"}, "plexus: call: unknown option '--bogus'\nTry 'plexus call "
                                  "--help' for more information.\n"},
         {0, {"call", "-x"}, "plexus: call: unknown option '-x'\nTry 'plexus call --help' for "
@@ -598,6 +598,15 @@ static void test_bad_option_every_command(void **state)
                                        "'plexus token-hash --help' for more information.\n"},
         {0, {"token-hash", "a", "b", "c"}, "plexus: token-hash: unexpected argument 'c'\nTry "
                                            "'plexus token-hash --help' for more information.\n"},
+        {0, {"stats"}, "plexus: stats: missing HOST:PORT (an admin listener's address)\nTry "
+                       "'plexus stats --help' for more information.\n"},
+        {0, {"stats", "--bogus"}, "plexus: stats: unknown option '--bogus'\nTry 'plexus stats "
+                                  "--help' for more information.\n"},
+        {0, {"stats", "--interval", "5 parsecs", "a:1"},
+         "plexus: stats: --interval: '5 parsecs' is not a duration (use e.g. 250ms, 5s)\nTry "
+         "'plexus stats --help' for more information.\n"},
+        {0, {"stats", "a:1", "b"}, "plexus: stats: unexpected argument 'b'\nTry 'plexus stats "
+                                   "--help' for more information.\n"},
         {0, {"call"}, "plexus: call: missing -c FILE (the client configuration) or HOST:PORT "
                       "(a server with reflection)\nTry 'plexus call --help' for more "
                       "information.\n"},

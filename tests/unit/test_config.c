@@ -146,7 +146,7 @@ static void test_top_level(void **state)
                 "%s:1:1: expected a mapping with server: and/or client: at the top, got a "
                 "sequence");
     expect_fail(f, "modules:\n  path: [x]\nsever:\n  listen: 1.2.3.4:5\n", PX_INVALID_ARGUMENT,
-                "%s:3:1: unknown key 'sever' (accepted: modules, server, client)");
+                "%s:3:1: unknown key 'sever' (accepted: modules, server, client, admin)");
     expect_fail(f, "modules:\n  path: [x]\n", PX_INVALID_ARGUMENT,
                 "%s:1:1: needs a server: or a client: section (or both)");
     expect_fail(f, "server:\n  listen: 1.2.3.4:5\nserver:\n  listen: 1.2.3.4:6\n",

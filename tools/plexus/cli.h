@@ -17,6 +17,7 @@ int px_cli_bench(int argc, char **argv);
 int px_cli_list(int argc, char **argv);
 int px_cli_health(int argc, char **argv);
 int px_cli_token_hash(int argc, char **argv);
+int px_cli_stats(int argc, char **argv);
 
 /* Each subcommand's --help text, on stdout (GNU style). */
 void px_cli_call_help(void);
@@ -26,6 +27,7 @@ void px_cli_modules_help(void);
 void px_cli_list_help(void);
 void px_cli_health_help(void);
 void px_cli_token_hash_help(void);
+void px_cli_stats_help(void);
 
 /** The subcommand running ("call", ...): usage errors point at its --help (main.c). */
 void px_cli_set_command(const char *name);

@@ -19,6 +19,7 @@ static const px__cmd px__cmds[] = {
     {"check", px_cli_check, px_cli_check_help},
     {"modules", px_cli_modules, px_cli_modules_help},
     {"token-hash", px_cli_token_hash, px_cli_token_hash_help},
+    {"stats", px_cli_stats, px_cli_stats_help},
 };
 #define PX__N_CMDS (sizeof px__cmds / sizeof px__cmds[0])
 
@@ -36,6 +37,7 @@ static void px__help(void)
            "  check    check a configuration the way 'plexusd -t' does\n"
            "  modules  list the modules a configuration loads and the keys each accepts\n"
            "  token-hash  the auth_token file line for a token (stdin, or --generate)\n"
+           "  stats    calls, errors, rates and latency of every method, from an admin port\n"
            "  help     this text; 'plexus help COMMAND' is 'plexus COMMAND --help'\n"
            "\n"
            "  -h, --help     print this help and exit\n"
@@ -57,7 +59,7 @@ static const px__cmd *px__find(const char *name)
     return NULL;
 }
 
-#define PX__KNOWN "call, list, health, bench, check, modules, token-hash, help"
+#define PX__KNOWN "call, list, health, bench, check, modules, token-hash, stats, help"
 
 int main(int argc, char **argv)
 {

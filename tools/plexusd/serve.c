@@ -200,7 +200,11 @@ int pxd_serve(const char *file, px_config *cfg)
     }
     *cur = (pxd_gen){.cfg = cfg, .srv = srv, .number = 1};
     pxd__name(srv);
-    if (px_server_start(srv, &err) != PX_OK) {
+    /* The admin listener (the config's admin:, else none) starts once the server serves,
+     * with the signals blocked like the server's threads. */
+    px_admin *adm = NULL;
+    if (px_server_start(srv, &err) != PX_OK ||
+        px_admin_new(cfg, NULL, NULL, &adm, &err) != PX_OK) {
         fprintf(stderr, "plexusd: %s\n", err.msg);
         px_server_shutdown(srv);
         px_server_free(srv);
@@ -211,6 +215,10 @@ int pxd_serve(const char *file, px_config *cfg)
     }
     if (has_pid > 0)
         pxd_pidfile_write(pidpath);
+    if (adm != NULL) {
+        px_admin_set_ready(adm, 1, NULL);
+        px_log(PX_LOG_INFO, NULL, "admin on http://%s", px_admin_address(adm));
+    }
     struct sigaction sa = {.sa_handler = pxd__on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -229,12 +237,16 @@ int pxd_serve(const char *file, px_config *cfg)
             pxd__hup = 0;
             px_plexusd_notify_reloading();
             cur = pxd__reload(file, cur, &retiring);
+            /* /status and /config show the file serving (the admin keeps its address). */
+            if (adm != NULL && px_admin_set_config(adm, cur->cfg, &err) != PX_OK)
+                px_log(PX_LOG_WARN, NULL, "admin: %s", err.msg);
             px_plexusd_notify_ready("serving");
         }
     }
     px_plexusd_notify_stopping();
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            pxd__stop == SIGINT ? "SIGINT" : "SIGTERM");
+    px_admin_set_ready(adm, 0, "draining");
     /* The kept sockets go first, so that the server's own close as it stops accepting
      * is the last: a client connecting then is refused, not queued and reset. */
     px_server_release_listeners(NULL);
@@ -249,6 +261,7 @@ int pxd_serve(const char *file, px_config *cfg)
         fflush(stderr);
         _exit(0);
     }
+    px_admin_free(adm);
     px_server_free(cur->srv);
     px_config_free(cur->cfg);
     free(cur);

@@ -24,6 +24,7 @@
 #include "px_codec_util.h"
 #include "px_descset.h"
 #include "px_metrics.h"
+#include "px_admin.h"
 
 #define PLEXUS_VERSION "0.1.0"
 
