@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "plexus/px_log.h"
 #include "plexus/px_metrics.h"
 #include "px_admin_int.h"
@@ -200,6 +201,37 @@ px_status px_admin_set_config(px_admin *adm, const px_config *cfg, px_err *err)
     return px__set_config(adm, cfg, err);
 }
 
+/* A process forked after the admin started (plexusd's workers) must not keep its
+ * listening socket open: a worker outliving the master would hold the port. The
+ * child closes it; the daemon's state stays, unused, in the child's copy. */
+#define PX__ADMIN_FDS 8
+static int px__admin_fds[PX__ADMIN_FDS] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static pthread_once_t px__atfork_once = PTHREAD_ONCE_INIT;
+
+static void px__atfork_child(void)
+{
+    for (int i = 0; i < PX__ADMIN_FDS; i++) {
+        int fd = __atomic_load_n(&px__admin_fds[i], __ATOMIC_RELAXED);
+        if (fd >= 0)
+            close(fd);
+        __atomic_store_n(&px__admin_fds[i], -1, __ATOMIC_RELAXED);
+    }
+}
+
+static void px__atfork_init(void) { pthread_atfork(NULL, NULL, px__atfork_child); }
+
+/* Notes fd (-1: forgets old) as an admin's listening socket. */
+static void px__admin_fd_note(int old, int fd)
+{
+    pthread_once(&px__atfork_once, px__atfork_init);
+    for (int i = 0; i < PX__ADMIN_FDS; i++) {
+        int expect = old;
+        if (__atomic_compare_exchange_n(&px__admin_fds[i], &expect, fd, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+}
+
 px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *ud,
                        px_admin **out, px_err *err)
 {
@@ -209,6 +241,8 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
     if (cfg->admin.listen == NULL)
         return PX_OK;
     px_admin *adm = calloc(1, sizeof *adm);
+    if (adm)
+        adm->listen_fd = -1;
     if (adm == NULL)
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "admin: out of memory");
     if (hooks != NULL)
@@ -248,6 +282,10 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
     const union MHD_DaemonInfo *fd = MHD_get_daemon_info(adm->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    if (fd != NULL) {
+        adm->listen_fd = fd->listen_fd;
+        px__admin_fd_note(-1, adm->listen_fd);
+    }
     if (fd != NULL && getsockname(fd->listen_fd, (struct sockaddr *)&ss, &sl) == 0) {
         /* Under the lock: /status, on the admin's thread, may already show it. */
         pthread_mutex_lock(&adm->lock);
@@ -285,6 +323,8 @@ void px_admin_free(px_admin *adm)
     if (adm == NULL)
         return;
     /* The listener first: no request may run while the state below goes away. */
+    if (adm->listen_fd >= 0)
+        px__admin_fd_note(adm->listen_fd, -1);
     if (adm->daemon != NULL)
         MHD_stop_daemon(adm->daemon);
     px_admin_sampler_stop(adm);

@@ -24,6 +24,7 @@ typedef struct px_admin_sample {
 
 struct px_admin {
     struct MHD_Daemon *daemon;
+    int listen_fd;         /* the daemon's, closed in a forked child (-1: none) */
     px_admin_hooks hooks;
     void *ud;
     int64_t started_us;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -320,6 +321,104 @@ static void slow_done(void *user, px_status st, const char *msg, const ProtobufC
         fprintf(stderr, "slow call %d: %s: %s\n", i, px_status_name(st), msg);
 }
 
+
+/* The inode of the socket listening on 127.0.0.1:port (/proc/net/tcp), 0 when none. */
+static unsigned long listen_inode(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    unsigned long found = 0;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        unsigned lport, st;
+        unsigned long inode;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &lport, &st,
+                   &inode) == 3 && (int)lport == port && st == 0x0A)
+            found = inode;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* Whether process pid has a descriptor of socket inode. */
+static int holds_socket(pid_t pid, unsigned long inode)
+{
+    char dir[64], want[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int held = 0;
+    while (d && !held && (e = readdir(d)) != NULL) {
+        char path[320], link[64];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = 0;
+            held = strcmp(link, want) == 0;
+        }
+    }
+    if (d)
+        closedir(d);
+    return held;
+}
+
+/* The value of the sample `series` (its name and labels as written) in a metrics text;
+ * -1 when absent. */
+static double sample_of(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; (p = strstr(p, series)) != NULL; p += n)
+        if ((p == text || p[-1] == '\n') && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+/* The admin listener of a master serves the sum over its workers: calls answered by
+ * several workers, counted once each, exactly. */
+static void test_admin_sums_workers(void **state)
+{
+    (void)state;
+    int admin_port = px_free_port();
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "%s  filters: [metrics]\nadmin:\n  listen: 127.0.0.1:%d\n",
+             SERVER_YAML, admin_port);
+    px_proc p;
+    assert_int_equal(start_master(&p, yaml), 0);
+    pid_t w[16], seen[NW];
+    assert_int_equal(workers_of(p.pid, w, 16), NW);
+    /* A new connection each: the calls spread over the workers. */
+    enum { CALLS = 60 };
+    int n_seen = 0;
+    for (int i = 0; i < CALLS; i++) {
+        pid_t pid = whoami_new_conn(p.port);
+        assert_true(has_pid(w, NW, pid));
+        if (!has_pid(seen, n_seen, pid))
+            seen[n_seen++] = pid;
+    }
+    assert_true(n_seen >= 2);
+    char url[64], out[65536], err[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", admin_port);
+    char *argv[] = {"/usr/bin/curl", "-sS", "--max-time", "10", url, NULL};
+    assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 0);
+    double calls = sample_of(out, "plexus_server_calls_total{service=\"calc.Calculator\","
+                                  "method=\"Whoami\",code=\"OK\"}");
+    fprintf(stderr, "%d workers answered %d calls; the admin counts %.0f, plexus_workers %.0f\n",
+            n_seen, CALLS, calls, sample_of(out, "plexus_workers"));
+    assert_true(calls == CALLS);
+    assert_true(sample_of(out, "plexus_workers") == NW);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/readyz", admin_port);
+    assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "ready\n");
+    /* The workers do not hold the admin's socket (they close it as they fork). */
+    unsigned long inode = listen_inode(admin_port);
+    assert_true(inode != 0);
+    assert_true(holds_socket(p.pid, inode));
+    for (int i = 0; i < NW; i++)
+        assert_false(holds_socket(w[i], inode));
+    assert_int_equal(px_proc_stop(&p), 0);
+}
+
 static void test_worker_killed_under_load(void **state)
 {
     (void)state;
@@ -562,6 +661,7 @@ int main(void)
     px_proc_die_with_test();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls_spread_over_workers),
+        cmocka_unit_test(test_admin_sums_workers),
         cmocka_unit_test(test_worker_killed_under_load),
         cmocka_unit_test(test_sigterm_drains),
         cmocka_unit_test(test_sighup_new_workers),

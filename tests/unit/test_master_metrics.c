@@ -140,7 +140,7 @@ static void test_no_master(void **state)
     char why[64], status[64] = "x";
     assert_null(px_plexusd_master_metrics(100, &len));
     assert_int_equal(px_plexusd_master_ready(why, sizeof why), 0);
-    assert_string_equal(why, "no master");
+    assert_string_equal(why, "starting");
     px_plexusd_master_status(status, sizeof status);
     assert_string_equal(status, "");
 }

@@ -198,6 +198,9 @@ static void pxm_promote(px_master *m)
     /* The old workers keep their own descriptors of the sockets they accept on while they
      * drain: the master's go for the listeners the new configuration dropped. */
     px_server_release_listeners(m->cur.cfg);
+    px_err err;
+    if (m->adm && px_admin_set_config(m->adm, m->cur.cfg, &err) != PX_OK)
+        px_log(PX_LOG_WARN, NULL, "admin: %s", err.msg);
     if (!m->started && m->pidfile[0])
         pxd_pidfile_write(m->pidfile);
     pthread_mutex_lock(&m->mu);
@@ -467,6 +470,24 @@ static void pxm_loop(px_master *m)
     free(who);
 }
 
+static char *pxm_admin_metrics(void *ud, size_t *len)
+{
+    (void)ud;
+    return px_plexusd_master_metrics(1000, len);
+}
+
+static int pxm_admin_ready(void *ud, char *why, size_t cap)
+{
+    (void)ud;
+    return px_plexusd_master_ready(why, cap);
+}
+
+static void pxm_admin_status(void *ud, char *buf, size_t cap)
+{
+    (void)ud;
+    px_plexusd_master_status(buf, cap);
+}
+
 int px_plexusd_master_run(const char *file, px_config *cfg)
 {
     px_log_set_name("plexusd master");
@@ -497,17 +518,31 @@ int px_plexusd_master_run(const char *file, px_config *cfg)
         return 1;
     }
     px_err err = {0};
+    /* The admin listener of a master shows the sum over its workers (they close their
+     * copy of its socket as they fork). */
+    px_admin_hooks hooks = {.metrics = pxm_admin_metrics, .ready = pxm_admin_ready,
+                            .status = pxm_admin_status};
+    if (px_admin_new(cfg, &hooks, NULL, &m.adm, &err) != PX_OK) {
+        fprintf(stderr, "plexusd: %s\n", err.msg);
+        close(m.sfd);
+        px_config_free(cfg);
+        return 1;
+    }
+    if (m.adm)
+        px_log(PX_LOG_INFO, NULL, "admin on http://%s", px_admin_address(m.adm));
     if (pxm_start_gen(&m, cfg, &err) != 0) {
         fprintf(stderr, "plexusd: %s\n", err.msg);
+        px_admin_free(m.adm);
         px_server_release_listeners(NULL);
         close(m.sfd);
         px_config_free(cfg);
         return 1;
     }
-    px_master_running = &m;
+    __atomic_store_n(&px_master_running, &m, __ATOMIC_RELEASE);
     pxm_loop(&m);
+    px_admin_free(m.adm);
     int ok = m.started || m.stopping; /* a SIGTERM during the start is no failure */
-    px_master_running = NULL;
+    __atomic_store_n(&px_master_running, NULL, __ATOMIC_RELEASE);
     px_server_release_listeners(NULL);
     if (m.started && m.pidfile[0])
         pxd_pidfile_remove(m.pidfile);

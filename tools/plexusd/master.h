@@ -27,7 +27,7 @@ char *px_plexusd_master_metrics(int timeout_ms, size_t *len);
 
 /**
  * For the admin listener's /readyz: 1 while the master serves (its workers all said READY
- * and it is not stopping), else 0 with why in why ("starting", "draining", "no master").
+ * and it is not stopping), else 0 with why in why ("starting", "draining").
  * From any thread of the master process.
  */
 int px_plexusd_master_ready(char *why, size_t cap);

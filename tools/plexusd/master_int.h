@@ -32,6 +32,7 @@ typedef struct pxm_gen {
 
 typedef struct px_master {
     const char *file;
+    px_admin *adm;           /* the admin listener (admin:), NULL without */
     pxm_gen cur;             /* the generation that serves */
     pxm_gen next;            /* a reload's, until its workers are all ready (cfg NULL: none) */
     pxm_gen *old;            /* replaced generations whose workers still drain */

@@ -122,7 +122,7 @@ static void pxm_collect(px_master *m, int timeout_ms, char **texts, size_t *lens
 
 char *px_plexusd_master_metrics(int timeout_ms, size_t *len)
 {
-    px_master *m = px_master_running;
+    px_master *m = __atomic_load_n(&px_master_running, __ATOMIC_ACQUIRE);
     if (m == NULL)
         return NULL;
     pthread_mutex_lock(&m->mu);
@@ -155,9 +155,9 @@ char *px_plexusd_master_metrics(int timeout_ms, size_t *len)
 
 int px_plexusd_master_ready(char *why, size_t cap)
 {
-    px_master *m = px_master_running;
+    px_master *m = __atomic_load_n(&px_master_running, __ATOMIC_ACQUIRE);
     if (m == NULL) {
-        snprintf(why, cap, "no master");
+        snprintf(why, cap, "starting");
         return 0;
     }
     pthread_mutex_lock(&m->mu);
@@ -170,7 +170,7 @@ int px_plexusd_master_ready(char *why, size_t cap)
 
 void px_plexusd_master_status(char *buf, size_t cap)
 {
-    px_master *m = px_master_running;
+    px_master *m = __atomic_load_n(&px_master_running, __ATOMIC_ACQUIRE);
     size_t at = 0;
     if (cap)
         buf[0] = 0;
