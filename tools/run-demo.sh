@@ -4,7 +4,7 @@
 # servers are stopped with SIGTERM whatever happens. Exits with plexus-demo's status
 # (1 also when a CLI, gRPC or curl call that should succeed did not).
 #   tools/run-demo.sh              (after `make`; BUILD=dir picks another build dir)
-# Ports 7101-7103 on 127.0.0.1 must be free.
+# Ports 7101-7103 and 9901 (s1's admin page) on 127.0.0.1 must be free.
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,7 +41,7 @@ stop_servers() {
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-demo_ports_free "${PORTS[@]}"
+demo_ports_free "${PORTS[@]}" 9901
 
 cd "$ROOT" || exit 1
 for n in 1 2 3; do
@@ -83,6 +83,14 @@ echo "\$ curl -H 'Content-Type: application/json' -d '{\"a\":2,\"b\":3}' http://
 curl -sS -f --max-time 5 -H 'Content-Type: application/json' -d '{"a":2,"b":3}' \
     http://127.0.0.1:7101/calc.Calculator/Add 2>&1 || cli_failed=1
 echo
+# What an operator sees: s1's admin page counts the calls above (its metrics filter).
+echo
+echo "s1's admin page: http://127.0.0.1:9901/status (also /metrics, /healthz, /readyz, /config)"
+echo "\$ curl -s http://127.0.0.1:9901/metrics | grep '^plexus_server_calls_total'"
+curl -sS -f --max-time 5 http://127.0.0.1:9901/metrics > "$LOGDIR/metrics" 2>&1 || cli_failed=1
+grep '^plexus_server_calls_total' "$LOGDIR/metrics" || cli_failed=1
+demo_show build/bin/plexus stats 127.0.0.1:9901
+"$BIN/plexus" stats 127.0.0.1:9901 2>&1 || cli_failed=1
 
 echo
 if ((status == 0 && cli_failed)); then
