@@ -63,7 +63,7 @@ struct fixture {
     char dir[64], conf[128], log[128];
     px_proc b1, b2;
     pid_t pid;
-    int port, extra[2];
+    int port, extra[2], admin;
     void *relay_so;
     const ProtobufCMethodDescriptor *forward;
     client cl[N_CLIENTS];
@@ -98,6 +98,7 @@ static int write_conf(fixture *f, int g, int broken)
                 f->conf);
     if (broken)
         fprintf(fp, "    - module: calc\n      workers: [\n");
+    fprintf(fp, "admin:\n  listen: 127.0.0.1:%d\n", f->admin);
     fprintf(fp, "client:\n  upstreams:\n    next:\n      endpoints: [127.0.0.1:%d, 127.0.0.1:%d]\n"
             "      balancer: %s\n      timeout: { module: fixed, call: 10s }\n",
             f->b1.port, f->b2.port, c->balancer);
@@ -318,6 +319,13 @@ static void test_reload_under_load(void **state)
     assert_int_equal(ok + unimpl, N_CALLS);
     for (int g = 0; g < N_GENS; g++)
         assert_true(f->by_gen[g] > 0);
+    /* The admin listener (its address kept across reloads) counts them. */
+    char url[64], out[65536], err[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", f->admin);
+    char *argv[] = {"/usr/bin/curl", "-sS", "--max-time", "10", url, NULL};
+    assert_int_equal(px_run(argv, out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\nplexus_config_reloads_total{result=\"ok\"} 5\n"));
+    assert_non_null(strstr(out, "\nplexus_config_reloads_total{result=\"failed\"} 1\n"));
 }
 
 static int setup(void **state)
@@ -339,6 +347,7 @@ static int setup(void **state)
     f->port = px_free_port();
     f->extra[0] = px_free_port();
     f->extra[1] = px_free_port();
+    f->admin = px_free_port();
     snprintf(f->conf, sizeof f->conf, "%s/server.yaml", f->dir);
     snprintf(f->log, sizeof f->log, "%s/plexusd.log", f->dir);
     if (write_conf(f, 0, 0) != 0)

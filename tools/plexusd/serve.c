@@ -13,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "notify.h"
@@ -141,11 +142,42 @@ static pxd_gen *pxd__generation(const char *file, const pxd_gen *cur)
     return NULL;
 }
 
+/* The reloads' own series (a master adds the same ones to its workers' sum). */
+static px_metric *pxd__reloads[2]; /* result ok, failed */
+static px_metric *pxd__reload_ok_at;
+
+static void pxd__metrics_init(void)
+{
+    const char *result[] = {"result"};
+    px_metric_family *f = px_metric_family_get(
+        "plexus_config_reloads_total", "Reloads of the configuration (SIGHUP), by result.",
+        PX_METRIC_COUNTER, result, 1, NULL, 0, NULL);
+    const char *ok[] = {"ok"}, *failed[] = {"failed"};
+    pxd__reloads[0] = f ? px_metric_get(f, ok, NULL) : NULL;
+    pxd__reloads[1] = f ? px_metric_get(f, failed, NULL) : NULL;
+    f = px_metric_family_get("plexus_config_last_reload_success_timestamp_seconds",
+                             "When the configuration serving was loaded (Unix seconds).",
+                             PX_METRIC_GAUGE, NULL, 0, NULL, 0, NULL);
+    pxd__reload_ok_at = f ? px_metric_get(f, NULL, NULL) : NULL;
+}
+
+static void pxd__metrics_loaded(int ok)
+{
+    if (ok && pxd__reload_ok_at) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        px_metric_set(pxd__reload_ok_at, (double)ts.tv_sec + ts.tv_nsec / 1e9);
+    }
+}
+
 /* SIGHUP: the next generation serves and cur drains on a thread; returns the one serving. */
 static pxd_gen *pxd__reload(const char *file, pxd_gen *cur, pxd_gen **retiring)
 {
     px_log(PX_LOG_INFO, NULL, "SIGHUP: reading %s again", file);
     pxd_gen *g = pxd__generation(file, cur);
+    if (pxd__reloads[g != NULL ? 0 : 1])
+        px_metric_add(pxd__reloads[g != NULL ? 0 : 1], 1);
+    pxd__metrics_loaded(g != NULL);
     if (!g)
         return cur;
     px_server_release_listeners(g->cfg); /* the sockets only cur listened on */
@@ -213,6 +245,8 @@ int pxd_serve(const char *file, px_config *cfg)
         free(cur);
         return 1;
     }
+    pxd__metrics_init();
+    pxd__metrics_loaded(1);
     if (has_pid > 0)
         pxd_pidfile_write(pidpath);
     if (adm != NULL) {
@@ -262,6 +296,9 @@ int pxd_serve(const char *file, px_config *cfg)
         _exit(0);
     }
     px_admin_free(adm);
+    for (int i = 0; i < 2; i++)
+        px_metric_release(pxd__reloads[i]);
+    px_metric_release(pxd__reload_ok_at);
     px_server_free(cur->srv);
     px_config_free(cur->cfg);
     free(cur);
