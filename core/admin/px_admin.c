@@ -127,10 +127,10 @@ static enum MHD_Result px__status(px_admin *adm, struct MHD_Connection *conn)
 
 static const char px__paths[] = "/metrics, /healthz, /readyz, /status, /config";
 
-static enum MHD_Result px__handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+static enum MHD_Result px__handle_gated(void *cls, struct MHD_Connection *conn,
+                                        const char *url, const char *method,
+                                        const char *version, const char *upload_data,
+                                        size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -201,6 +201,19 @@ px_status px_admin_set_config(px_admin *adm, const px_config *cfg, px_err *err)
     return px__set_config(adm, cfg, err);
 }
 
+/* A request is answered inside the fork gate (px_admin_gate_enter). */
+static enum MHD_Result px__handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    px_admin_gate_enter();
+    enum MHD_Result r = px__handle_gated(cls, conn, url, method, version, upload_data,
+                                         upload_data_size, con_cls);
+    px_admin_gate_leave();
+    return r;
+}
+
 /* A process forked after the admin started (plexusd's workers) must not keep its
  * listening socket open: a worker outliving the master would hold the port. The
  * child closes it; the daemon's state stays, unused, in the child's copy. */
@@ -208,8 +221,19 @@ px_status px_admin_set_config(px_admin *adm, const px_config *cfg, px_err *err)
 static int px__admin_fds[PX__ADMIN_FDS] = {-1, -1, -1, -1, -1, -1, -1, -1};
 static pthread_once_t px__atfork_once = PTHREAD_ONCE_INIT;
 
+/* The fork gate: a fork waits until no admin thread is answering a request or taking
+ * a sample, and none starts one until the fork is done, so that a forked child never
+ * inherits a lock (an allocator's, the registry's) one of them held mid-work. */
+static pthread_rwlock_t px__fork_gate = PTHREAD_RWLOCK_INITIALIZER;
+
+void px_admin_gate_enter(void) { pthread_rwlock_rdlock(&px__fork_gate); }
+void px_admin_gate_leave(void) { pthread_rwlock_unlock(&px__fork_gate); }
+static void px__atfork_prepare(void) { pthread_rwlock_wrlock(&px__fork_gate); }
+static void px__atfork_parent(void) { pthread_rwlock_unlock(&px__fork_gate); }
+
 static void px__atfork_child(void)
 {
+    pthread_rwlock_unlock(&px__fork_gate);
     for (int i = 0; i < PX__ADMIN_FDS; i++) {
         int fd = __atomic_load_n(&px__admin_fds[i], __ATOMIC_RELAXED);
         if (fd >= 0)
@@ -218,7 +242,10 @@ static void px__atfork_child(void)
     }
 }
 
-static void px__atfork_init(void) { pthread_atfork(NULL, NULL, px__atfork_child); }
+static void px__atfork_init(void)
+{
+    pthread_atfork(px__atfork_prepare, px__atfork_parent, px__atfork_child);
+}
 
 /* Notes fd (-1: forgets old) as an admin's listening socket. */
 static void px__admin_fd_note(int old, int fd)

@@ -65,4 +65,9 @@ int px_admin_oldest_sample(px_admin *adm, px_admin_sample *out);
 /** /status into out. */
 void px_admin_status_write(px_admin *adm, FILE *out);
 
+/** Around an admin thread's work (a request, a sample): a fork of the process waits
+ *  until none is under way (px_admin.c, the fork gate). */
+void px_admin_gate_enter(void);
+void px_admin_gate_leave(void);
+
 #endif

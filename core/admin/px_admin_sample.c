@@ -13,7 +13,9 @@ static void *px__sampler(void *arg)
     while (!adm->stopping) {
         pthread_mutex_unlock(&adm->lock);
         px_admin_sample s = {0};
+        px_admin_gate_enter();
         s.text = px_admin_metrics(adm, &s.len);
+        px_admin_gate_leave();
         s.at_us = px_mono_us();
         pthread_mutex_lock(&adm->lock);
         if (s.text != NULL) {

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +58,27 @@ void px_log_set_hook(px_log_hook_fn fn, void *arg)
     pthread_rwlock_unlock(&px__hook_lock);
 }
 
-/* "2026-12-06T18:27:21.123Z" (RFC 3339, UTC, milliseconds). */
+/* "2026-12-06T18:27:21.123Z" (RFC 3339, UTC, milliseconds), never earlier than the
+ * line before: when the real-time clock is stepped back (NTP, an operator), the stamps
+ * hold at the last one until the clock passes it again, so the log stays in order. */
+static int64_t px__last_stamp_ms;
+
 static void px__stamp(char *buf, size_t cap)
 {
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t last = __atomic_load_n(&px__last_stamp_ms, __ATOMIC_RELAXED);
+    while (ms > last && !__atomic_compare_exchange_n(&px__last_stamp_ms, &last, ms, 1,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+    if (ms < last)
+        ms = last;
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
     size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, cap - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+    snprintf(buf + n, cap - n, ".%03dZ", (int)(ms % 1000));
 }
 
 void px_log(px_log_level lvl, const char *module, const char *fmt, ...)

@@ -73,7 +73,8 @@ static int same_decl(const px_metric_family *f, px_metric_type type, const char 
     for (size_t i = 0; i < nlabels; i++)
         if (strcmp(f->labels[i], labels[i]) != 0)
             return *what = "label names", 0;
-    if (f->nbuckets != nbuckets || memcmp(f->bounds, buckets, nbuckets * sizeof *buckets) != 0)
+    if (f->nbuckets != nbuckets ||
+        (nbuckets && memcmp(f->bounds, buckets, nbuckets * sizeof *buckets) != 0))
         return *what = "buckets", 0;
     return 1;
 }
