@@ -127,10 +127,10 @@ static enum MHD_Result px__status(px_admin *adm, struct MHD_Connection *conn)
 
 static const char px__paths[] = "/metrics, /healthz, /readyz, /status, /config";
 
-static enum MHD_Result px__handle_gated(void *cls, struct MHD_Connection *conn,
-                                        const char *url, const char *method,
-                                        const char *version, const char *upload_data,
-                                        size_t *upload_data_size, void **con_cls)
+static enum MHD_Result px__handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -201,19 +201,6 @@ px_status px_admin_set_config(px_admin *adm, const px_config *cfg, px_err *err)
     return px__set_config(adm, cfg, err);
 }
 
-/* A request is answered inside the fork gate (px_admin_gate_enter). */
-static enum MHD_Result px__handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
-{
-    px_admin_gate_enter();
-    enum MHD_Result r = px__handle_gated(cls, conn, url, method, version, upload_data,
-                                         upload_data_size, con_cls);
-    px_admin_gate_leave();
-    return r;
-}
-
 /* A process forked after the admin started (plexusd's workers) must not keep its
  * listening socket open: a worker outliving the master would hold the port. The
  * child closes it; the daemon's state stays, unused, in the child's copy. */
@@ -221,19 +208,8 @@ static enum MHD_Result px__handle(void *cls, struct MHD_Connection *conn, const 
 static int px__admin_fds[PX__ADMIN_FDS] = {-1, -1, -1, -1, -1, -1, -1, -1};
 static pthread_once_t px__atfork_once = PTHREAD_ONCE_INIT;
 
-/* The fork gate: a fork waits until no admin thread is answering a request or taking
- * a sample, and none starts one until the fork is done, so that a forked child never
- * inherits a lock (an allocator's, the registry's) one of them held mid-work. */
-static pthread_rwlock_t px__fork_gate = PTHREAD_RWLOCK_INITIALIZER;
-
-void px_admin_gate_enter(void) { pthread_rwlock_rdlock(&px__fork_gate); }
-void px_admin_gate_leave(void) { pthread_rwlock_unlock(&px__fork_gate); }
-static void px__atfork_prepare(void) { pthread_rwlock_wrlock(&px__fork_gate); }
-static void px__atfork_parent(void) { pthread_rwlock_unlock(&px__fork_gate); }
-
 static void px__atfork_child(void)
 {
-    pthread_rwlock_unlock(&px__fork_gate);
     for (int i = 0; i < PX__ADMIN_FDS; i++) {
         int fd = __atomic_load_n(&px__admin_fds[i], __ATOMIC_RELAXED);
         if (fd >= 0)
@@ -244,7 +220,7 @@ static void px__atfork_child(void)
 
 static void px__atfork_init(void)
 {
-    pthread_atfork(px__atfork_prepare, px__atfork_parent, px__atfork_child);
+    pthread_atfork(NULL, NULL, px__atfork_child);
 }
 
 /* Notes fd (-1: forgets old) as an admin's listening socket. */
@@ -259,8 +235,9 @@ static void px__admin_fd_note(int old, int fd)
     }
 }
 
-px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *ud,
-                       px_admin **out, px_err *err)
+/* px_admin_new (polled 0: threads of its own) and px_admin_new_polled. */
+static px_status px__admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *ud,
+                               int polled, px_admin **out, px_err *err)
 {
     *out = NULL;
     if (cfg == NULL)
@@ -275,6 +252,7 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
     if (hooks != NULL)
         adm->hooks = *hooks;
     adm->ud = ud;
+    adm->polled = polled;
     adm->started_us = px_mono_us();
     snprintf(adm->why, sizeof adm->why, "starting");
     pthread_mutex_init(&adm->lock, NULL);
@@ -284,7 +262,9 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
         return err->status;
     }
     const px_addr *a = &cfg->admin.addr;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL;
+    /* Polled: no thread; the program polls its epoll descriptor (px_admin_poll_fd). */
+    unsigned flags = polled ? MHD_USE_ERROR_LOG | MHD_USE_EPOLL
+                            : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL;
     if (a->ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* Bounds so that slow or many clients cannot hold the listener: 64 connections,
@@ -321,7 +301,7 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
                                                    : ((struct sockaddr_in *)&ss)->sin_port);
         pthread_mutex_unlock(&adm->lock);
     }
-    int rc = px_admin_sampler_start(adm);
+    int rc = polled ? 0 : px_admin_sampler_start(adm);
     if (rc != 0) {
         px_admin_free(adm);
         return px_err_set(err, PX_RESOURCE_EXHAUSTED, "admin: cannot start a thread: %s",
@@ -329,6 +309,46 @@ px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *
     }
     *out = adm;
     return PX_OK;
+}
+
+px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *ud,
+                       px_admin **out, px_err *err)
+{
+    return px__admin_new(cfg, hooks, ud, 0, out, err);
+}
+
+px_status px_admin_new_polled(const px_config *cfg, const px_admin_hooks *hooks, void *ud,
+                              px_admin **out, px_err *err)
+{
+    return px__admin_new(cfg, hooks, ud, 1, out, err);
+}
+
+int px_admin_poll_fd(const px_admin *adm)
+{
+    const union MHD_DaemonInfo *i =
+        adm && adm->polled ? MHD_get_daemon_info(adm->daemon, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+    return i ? i->epoll_fd : -1;
+}
+
+int px_admin_poll_timeout_ms(px_admin *adm)
+{
+    if (adm == NULL || !adm->polled)
+        return -1;
+    int64_t due = px_admin_sample_due_us(adm) - px_mono_us();
+    int ms = due <= 0 ? 0 : (int)((due + 999) / 1000);
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(adm->daemon, &t) == MHD_YES && t < (MHD_UNSIGNED_LONG_LONG)ms)
+        ms = (int)t;
+    return ms;
+}
+
+void px_admin_poll(px_admin *adm)
+{
+    if (adm == NULL || !adm->polled)
+        return;
+    MHD_run(adm->daemon);
+    if (px_mono_us() >= px_admin_sample_due_us(adm))
+        px_admin_sample_now(adm);
 }
 
 int px_admin_port(const px_admin *adm) { return adm ? adm->port : 0; }

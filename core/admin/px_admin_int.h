@@ -25,6 +25,7 @@ typedef struct px_admin_sample {
 struct px_admin {
     struct MHD_Daemon *daemon;
     int listen_fd;         /* the daemon's, closed in a forked child (-1: none) */
+    int polled;            /* no threads: the program runs it (px_admin_poll) */
     px_admin_hooks hooks;
     void *ud;
     int64_t started_us;
@@ -65,9 +66,9 @@ int px_admin_oldest_sample(px_admin *adm, px_admin_sample *out);
 /** /status into out. */
 void px_admin_status_write(px_admin *adm, FILE *out);
 
-/** Around an admin thread's work (a request, a sample): a fork of the process waits
- *  until none is under way (px_admin.c, the fork gate). */
-void px_admin_gate_enter(void);
-void px_admin_gate_leave(void);
+/** Polled mode (px_admin_new_polled): when the next sample is due (monotonic µs), and
+ *  taking one now on the caller's thread. */
+int64_t px_admin_sample_due_us(px_admin *adm);
+void px_admin_sample_now(px_admin *adm);
 
 #endif

@@ -6,6 +6,39 @@
 #include "px_admin_int.h"
 #include "px_time.h"
 
+/* Keeps s as the newest sample (the oldest goes when all places are taken). Locked. */
+static void px__keep(px_admin *adm, px_admin_sample s)
+{
+    if (s.text == NULL)
+        return;
+    if (adm->n_samples == PX_ADMIN_SAMPLES) {
+        free(adm->samples[0].text);
+        memmove(&adm->samples[0], &adm->samples[1],
+                (PX_ADMIN_SAMPLES - 1) * sizeof adm->samples[0]);
+        adm->n_samples--;
+    }
+    adm->samples[adm->n_samples++] = s;
+}
+
+int64_t px_admin_sample_due_us(px_admin *adm)
+{
+    pthread_mutex_lock(&adm->lock);
+    int64_t due = adm->n_samples ? adm->samples[adm->n_samples - 1].at_us + PX_ADMIN_SAMPLE_US
+                                 : 0;
+    pthread_mutex_unlock(&adm->lock);
+    return due;
+}
+
+void px_admin_sample_now(px_admin *adm)
+{
+    px_admin_sample s = {0};
+    s.text = px_admin_metrics(adm, &s.len);
+    s.at_us = px_mono_us();
+    pthread_mutex_lock(&adm->lock);
+    px__keep(adm, s);
+    pthread_mutex_unlock(&adm->lock);
+}
+
 static void *px__sampler(void *arg)
 {
     px_admin *adm = arg;
@@ -13,20 +46,10 @@ static void *px__sampler(void *arg)
     while (!adm->stopping) {
         pthread_mutex_unlock(&adm->lock);
         px_admin_sample s = {0};
-        px_admin_gate_enter();
         s.text = px_admin_metrics(adm, &s.len);
-        px_admin_gate_leave();
         s.at_us = px_mono_us();
         pthread_mutex_lock(&adm->lock);
-        if (s.text != NULL) {
-            if (adm->n_samples == PX_ADMIN_SAMPLES) {
-                free(adm->samples[0].text);
-                memmove(&adm->samples[0], &adm->samples[1],
-                        (PX_ADMIN_SAMPLES - 1) * sizeof adm->samples[0]);
-                adm->n_samples--;
-            }
-            adm->samples[adm->n_samples++] = s;
-        }
+        px__keep(adm, s);
         struct timespec until;
         px_abstime(&until, PX_ADMIN_SAMPLE_US);
         while (!adm->stopping && pthread_cond_timedwait(&adm->wake, &adm->lock, &until) == 0)

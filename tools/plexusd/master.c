@@ -408,8 +408,8 @@ static void pxm_loop(px_master *m)
         /* Stopping, or the start failed: once the last worker is gone. */
         if ((m->stopping || (!m->started && !m->next.cfg)) && m->nw == 0)
             break;
-        if (cap < m->nw + 1) {
-            cap = (m->nw + 1) * 2;
+        if (cap < m->nw + 2) {
+            cap = (m->nw + 2) * 2;
             struct pollfd *np = realloc(p, cap * sizeof *p);
             pxm_worker **nwho = np ? realloc(who, cap * sizeof *who) : NULL;
             if (np)
@@ -426,21 +426,29 @@ static void pxm_loop(px_master *m)
         }
         size_t np = 0;
         p[np++] = (struct pollfd){.fd = m->sfd, .events = POLLIN};
-        pthread_mutex_lock(&m->mu); /* eof is written by the metrics' thread too */
+        pthread_mutex_lock(&m->mu); /* eof is written by the metrics' collection too */
         for (size_t i = 0; i < m->nw; i++)
             if (!m->w[i].ready && !m->w[i].eof) {
                 who[np] = &m->w[i];
                 p[np++] = (struct pollfd){.fd = m->w[i].fd, .events = POLLIN};
             }
         pthread_mutex_unlock(&m->mu);
+        /* The admin listener runs here, on the master's only thread (it forks). */
+        size_t adm_at = np;
+        if (m->adm)
+            p[np++] = (struct pollfd){.fd = px_admin_poll_fd(m->adm), .events = POLLIN};
         int64_t now = px_master_now_us();
-        int n = poll(p, np, pxm_timeout_ms(m, now));
+        int wait_ms = pxm_timeout_ms(m, now);
+        int adm_ms = px_admin_poll_timeout_ms(m->adm);
+        if (m->adm && adm_ms >= 0 && (wait_ms < 0 || adm_ms < wait_ms))
+            wait_ms = adm_ms;
+        int n = poll(p, np, wait_ms);
         if (n < 0 && errno != EINTR) {
             px_log(PX_LOG_ERROR, NULL, "poll: %s", strerror(errno));
             break;
         }
         /* Channels first: the pointers in who stay valid until a reap moves workers. */
-        for (size_t k = 1; n > 0 && k < np; k++) {
+        for (size_t k = 1; n > 0 && k < adm_at; k++) {
             if (!p[k].revents)
                 continue;
             pxm_worker *w = who[k];
@@ -458,6 +466,7 @@ static void pxm_loop(px_master *m)
         }
         if (n > 0 && p[0].revents)
             pxm_signals(m);
+        px_admin_poll(m->adm);
         now = px_master_now_us();
         if (m->next.cfg && pxm_next_ready(m))
             pxm_promote(m);
@@ -519,10 +528,11 @@ int px_plexusd_master_run(const char *file, px_config *cfg)
     }
     px_err err = {0};
     /* The admin listener of a master shows the sum over its workers (they close their
-     * copy of its socket as they fork). */
+     * copy of its socket as they fork). Polled by the master's loop: no thread runs in
+     * the master, so its forks are safe. */
     px_admin_hooks hooks = {.metrics = pxm_admin_metrics, .ready = pxm_admin_ready,
                             .status = pxm_admin_status};
-    if (px_admin_new(cfg, &hooks, NULL, &m.adm, &err) != PX_OK) {
+    if (px_admin_new_polled(cfg, &hooks, NULL, &m.adm, &err) != PX_OK) {
         fprintf(stderr, "plexusd: %s\n", err.msg);
         close(m.sfd);
         px_config_free(cfg);

@@ -42,6 +42,21 @@ typedef struct px_admin_hooks {
  */
 PX_API px_status px_admin_new(const px_config *cfg, const px_admin_hooks *hooks, void *ud,
                               px_admin **out, px_err *err);
+/**
+ * The same, run by the program instead of threads of its own: for a program that forks
+ * (plexusd's master of worker processes), since a process with threads cannot fork
+ * safely. The program polls px_admin_poll_fd for reading, at most
+ * px_admin_poll_timeout_ms, and calls px_admin_poll after each wait; the hooks then run
+ * on the program's thread. New in ABI 1.5's library.
+ */
+PX_API px_status px_admin_new_polled(const px_config *cfg, const px_admin_hooks *hooks,
+                                     void *ud, px_admin **out, px_err *err);
+/** A polled admin's descriptor to poll for reading (-1: not a polled admin). */
+PX_API int px_admin_poll_fd(const px_admin *adm);
+/** How long the program may wait before calling px_admin_poll (ms; -1: not polled). */
+PX_API int px_admin_poll_timeout_ms(px_admin *adm);
+/** Answers what is ready and takes the /status sample when it is due. */
+PX_API void px_admin_poll(px_admin *adm);
 /** The port it listens on (the one the system picked for port 0). */
 PX_API int px_admin_port(const px_admin *adm);
 /** "127.0.0.1:9901": the address it listens on, port included. */
