@@ -42,7 +42,7 @@ test-asan: deps
 test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=thread
 	cmake --build $(BUILD)-tsan -j$(JOBS)
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	  ctest --test-dir $(BUILD)-tsan -j$(JOBS) --output-on-failure
 
 # The RPC comparison (tools/bench/run.sh) on a Release build of its own; PEERS=1 first

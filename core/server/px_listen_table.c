@@ -171,7 +171,11 @@ int px__listen_table_take(const char *listen, const px_addr *addr, int slot)
 {
     pthread_mutex_lock(&px__lock);
     px__kept *k = px__find(listen, addr, slot);
-    int fd = k ? fcntl(k->fd, F_DUPFD_CLOEXEC, 0) : -1;
+    /* dup, not fcntl(F_DUPFD): ThreadSanitizer sees a dup make a new descriptor (it does
+     * not model F_DUPFD, and would take the number for whatever it last named). */
+    int fd = k ? dup(k->fd) : -1;
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
     pthread_mutex_unlock(&px__lock);
     if (k && fd < 0)
         px_log(PX_LOG_WARN, NULL, "listen on %s: cannot share the kept socket: binding anew",
