@@ -563,6 +563,10 @@ static void test_bad_option_every_command(void **state)
                             "more information.\n"},
         {1, {"-t"}, "plexusd: missing -c FILE (the YAML configuration)\nTry 'plexusd --help' "
                     "for more information.\n"},
+        {1, {"-s", "restart"}, "plexusd: -s takes reload or stop, not 'restart'\nTry 'plexusd "
+                               "--help' for more information.\n"},
+        {1, {"-t", "-s", "stop"}, "plexusd: -t and -s cannot go together\nTry 'plexusd --help' "
+                                  "for more information.\n"},
         {1, {"-c", "a.yaml", "b.yaml"}, "plexusd: unexpected argument 'b.yaml'\nTry 'plexusd "
                                         "--help' for more information.\n"},
         {0, {"--bogus"}, "plexus: unknown option '--bogus' (a COMMAND comes first: call, list, health, bench, "
