@@ -4,6 +4,7 @@
 #include "px_client_int.h"
 #include "px_client_read.h"
 #include "px_client_filter.h"
+#include "px_cfilt_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,7 @@ static void px__deliver(px_ccall *call, px_status st, const char *msg, ProtobufC
     px_cfilt *flt = call->flt;
     if (__builtin_expect(flt != NULL, 0)) {
         px_buf_free(&flt->fmeta);
-        free(flt);
+        px_cfilt_put(flt);
     }
     free(call);
 }
@@ -793,8 +794,8 @@ static int px__call_filters(px_ccall *call, const ProtobufCMessage *req)
 {
     px_upstream *up = call->cl->up;
     /* Its own block, not room in the call's: the call's stays small enough for malloc's
-     * per-thread cache (a filtered call is one malloc more, not a slower one). */
-    px_cfilt *flt = malloc(sizeof *flt + up->chain.n * sizeof(void *));
+     * per-thread cache; the filter blocks have a cache of their own (px_cfilt_cache.c). */
+    px_cfilt *flt = px_cfilt_get();
     if (!flt) {
         call->flt = NULL;
         return 0;

@@ -12,11 +12,11 @@
 
 static void px__no_resume(px_fcall *fc) { (void)fc; }
 
+/* fc was begun by the caller (its start time is the budget's origin: one clock read). */
 static px_status px__cfilter_in(px_upstream *up, px_fcall *fc, const char *method,
                                 const ProtobufCMessage *req, size_t req_bytes,
                                 const px_meta *meta, int64_t *deadline_mono, px_meta **added)
 {
-    px_fcall_begin(fc, &up->chain, PX_FILTER_CLIENT);
     fc->method = method;
     fc->peer = "";
     fc->request = req;
@@ -70,7 +70,8 @@ px_status px__cfilter_run(px_upstream *up, px_fcall *fc, const char *method,
                           const ProtobufCMessage *req, size_t req_bytes, const px_meta *meta,
                           const uint8_t *base, size_t base_len, int64_t *budget, px_buf *fmeta)
 {
-    int64_t before = *budget > 0 ? px_mono_us() + *budget : INT64_MAX, dl = before;
+    px_fcall_begin(fc, &up->chain, PX_FILTER_CLIENT);
+    int64_t before = *budget > 0 ? fc->start_mono_us + *budget : INT64_MAX, dl = before;
     px_meta *added = NULL;
     px_status st = px__cfilter_in(up, fc, method, req, req_bytes, meta, &dl, &added);
     if (st == PX_OK && added) {

@@ -29,28 +29,6 @@ int px_fchain_add_insts(px_fchain *ch, const px_insts *in)
     return 0;
 }
 
-void px_fcall_begin(px_fcall *fc, const px_fchain *ch, px_filter_side side)
-{
-    /* Only the bookkeeping: the per-filter slots are cleared for the filters in use. */
-    fc->chain = ch;
-    fc->next = fc->ran = fc->current = fc->pending = 0;
-    fc->side = side;
-    fc->request = NULL;
-    fc->meta = fc->reply_meta = NULL;
-    fc->add_meta = NULL;
-    fc->ident = NULL;
-    fc->peer_cert = NULL;
-    fc->trace = NULL;
-    fc->request_bytes = fc->response_bytes = 0;
-    /* The wall-clock start is worked out from this when a filter asks for it (logs):
-     * one clock read per call, not two. */
-    fc->start_mono_us = px_mono_us();
-    fc->end_mono_us = 0;
-    fc->status = PX_OK;
-    fc->msg[0] = '\0';
-    memset(fc->data, 0, ch->n * sizeof fc->data[0]);
-}
-
 /* A filter rejected without saying why: say which one did. */
 static void px__rejected(px_fcall *fc, const px_fentry *e)
 {
@@ -99,10 +77,12 @@ void px_fchain_done(px_fcall *fc, px_status st, const char *msg)
 {
     fc->end_mono_us = px_mono_us();
     fc->status = st;
-    if (msg != fc->msg) {
-        /* Most calls end OK with no message: no formatting on that path. */
-        size_t n = msg ? strnlen(msg, sizeof fc->msg - 1) : 0;
-        memcpy(fc->msg, msg ? msg : "", n);
+    /* Most calls end OK with no message: nothing to measure or copy on that path. */
+    if (!msg || !*msg) {
+        fc->msg[0] = '\0';
+    } else if (msg != fc->msg) {
+        size_t n = strnlen(msg, sizeof fc->msg - 1);
+        memcpy(fc->msg, msg, n);
         fc->msg[n] = '\0';
     }
     for (uint8_t i = fc->ran; i-- > 0;) {

@@ -130,12 +130,9 @@ found:
     return m;
 }
 
-px_metric *mx_method_calls(mx_methods *t, mx_method *m, px_status st)
+px_metric *mx_method_calls_make(mx_methods *t, mx_method *m, unsigned code)
 {
-    unsigned code = (unsigned)st < MX_CODES ? (unsigned)st : (unsigned)PX_UNKNOWN;
-    px_metric *c = __atomic_load_n(&m->calls[code], __ATOMIC_ACQUIRE);
-    if (c)
-        return c;
+    px_metric *c;
     pthread_mutex_lock(&t->lock);
     if (!(c = m->calls[code])) {
         const char *v[4];

@@ -44,7 +44,16 @@ int mx_methods_init(mx_methods *t, const mx_families *fam, const char *upstream,
 void mx_methods_free(mx_methods *t);
 /** The record of method (NULL: out of memory or the registry refused: not counted). */
 mx_method *mx_methods_get(mx_methods *t, const char *method);
-/** The calls_total handle of code st (made on its first use). */
-px_metric *mx_method_calls(mx_methods *t, mx_method *m, px_status st);
+/** The calls_total handle of code st, made under the lock on its first use. */
+px_metric *mx_method_calls_make(mx_methods *t, mx_method *m, unsigned code);
+
+/** The calls_total handle of code st (made on its first use). Inline: every call
+ *  takes it, and it is made once. */
+static inline px_metric *mx_method_calls(mx_methods *t, mx_method *m, px_status st)
+{
+    unsigned code = (unsigned)st < MX_CODES ? (unsigned)st : (unsigned)PX_UNKNOWN;
+    px_metric *c = __atomic_load_n(&m->calls[code], __ATOMIC_ACQUIRE);
+    return c ? c : mx_method_calls_make(t, m, code);
+}
 
 #endif
