@@ -776,6 +776,53 @@ static void test_check_bad(void **state)
 /* The addresses of issue 10, item 7: `plexusd -t` and `plexus check` refuse them at
  * the value's position, with the text and the reason; "%s" is the file. A failed
  * lookup ends with the resolver's own words, so only its start is compared. */
+/* `plexusd -s` when nothing can be signalled: no pid_file in the file, no pid file on
+ * disk, one holding no pid, one naming a process that is not plexusd (this test's own
+ * pid). Each: exit 1, nothing signalled, one line saying what and where. */
+static void test_signal_refusals(void **state)
+{
+    fixture *f = *state;
+    char conf[300], pidf[300], text[1024], want[700];
+    run r;
+    /* The server's own file has no pid_file. */
+    char *no_pidfile[] = {f->plexusd, "-s", "reload", "-c", f->srv.conf, NULL};
+    run_argv(&r, no_pidfile);
+    assert_int_equal(r.rc, 1);
+    snprintf(want, sizeof want, "plexusd: %s: server.pid_file is not set: -s needs it to find "
+             "the running plexusd\n", f->srv.conf);
+    assert_string_equal(r.err, want);
+
+    snprintf(conf, sizeof conf, "%s/pidf.yaml", f->srv.dir);
+    snprintf(pidf, sizeof pidf, "%s/sig.pid", f->srv.dir);
+    snprintf(text, sizeof text, "modules:\n  path: [%s]\nserver:\n  listen: 127.0.0.1:%d\n"
+             "  pid_file: sig.pid\n  codecs: [protobuf]\n  services:\n    - module: calc\n",
+             getenv("PX_MODULE_DIR") ? getenv("PX_MODULE_DIR") : "build/modules", f->dead_port);
+    assert_int_equal(write_file(conf, text), 0);
+    char *sig[] = {f->plexusd, "-s", "stop", "-c", conf, NULL};
+    unlink(pidf);
+    run_argv(&r, sig);
+    assert_int_equal(r.rc, 1);
+    snprintf(want, sizeof want, "plexusd: %s: No such file or directory (is plexusd running?)\n",
+             pidf);
+    assert_string_equal(r.err, want);
+
+    assert_int_equal(write_file(pidf, "not a pid\n"), 0);
+    run_argv(&r, sig);
+    assert_int_equal(r.rc, 1);
+    snprintf(want, sizeof want, "plexusd: %s: holds no pid (is plexusd running?)\n", pidf);
+    assert_string_equal(r.err, want);
+
+    snprintf(text, sizeof text, "%d\n", (int)getpid());
+    assert_int_equal(write_file(pidf, text), 0);
+    run_argv(&r, sig);
+    assert_int_equal(r.rc, 1); /* and this test is still here: nothing was sent */
+    snprintf(want, sizeof want, "plexusd: %s names pid %d, which is not a running plexusd (a "
+             "stale pid file?)\n", pidf, (int)getpid());
+    assert_string_equal(r.err, want);
+    unlink(pidf);
+    unlink(conf);
+}
+
 static void check_address(fixture *f, const char *bad, const char *yaml, const char *msg)
 {
     char text[1024], want[700];
@@ -859,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_bad),
         cmocka_unit_test(test_check_bad_addresses),
+        cmocka_unit_test(test_signal_refusals),
     };
     return cmocka_run_group_tests_name("plexus CLI", tests, setup, teardown);
 }
