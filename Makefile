@@ -28,7 +28,9 @@ run-tls: build
 # The suite three times: a normal build (with valgrind memcheck over the integration
 # client and servers), ASan+UBSan, and TSan; then a short pass of every fuzz target.
 # JOBS tests at a time, but those whose checks depend on timing run alone (RUN_SERIAL in
-# tests/CMakeLists.txt).
+# tests/CMakeLists.txt). The sanitizer passes leave out the tests labelled packaging
+# (out-of-tree builds, a relocated install, the manual pages: how Plexus is built and
+# installed, which the normal pass checks; their calls are other tests' calls).
 test: build
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
 	$(MAKE) --no-print-directory test-asan test-tsan test-fuzz
@@ -37,13 +39,13 @@ test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=address
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(BUILD)-asan -j$(JOBS) --output-on-failure
+	  ctest --test-dir $(BUILD)-asan -j$(JOBS) -LE packaging --output-on-failure
 
 test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=thread
 	cmake --build $(BUILD)-tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
-	  ctest --test-dir $(BUILD)-tsan -j$(JOBS) --output-on-failure
+	  ctest --test-dir $(BUILD)-tsan -j$(JOBS) -LE packaging --output-on-failure
 
 # The RPC comparison (tools/bench/run.sh) on a Release build of its own; PEERS=1 first
 # installs the optional gRPC peer and perf. Timings are noisy: see docs/PERFORMANCE.md.

@@ -5,7 +5,7 @@ add_test(NAME integration.out_of_tree_calc
   COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree.sh
           ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_calc PROPERTIES
-  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS "integration;packaging")
 
 # The example codec plugins/codec_msgpack, built out of tree against a staged install
 # with CMake and with its plain Makefile, then run through the conformance driver.
@@ -13,7 +13,7 @@ add_test(NAME integration.out_of_tree_msgpack
   COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_msgpack.sh
           ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_msgpack PROPERTIES
-  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 600 LABELS integration)
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 600 LABELS "integration;packaging")
 
 # The example filter plugins/filter_tenant (it reads the request metadata and adds
 # response metadata), built out of tree against a staged install and run in front of
@@ -22,7 +22,7 @@ add_test(NAME integration.out_of_tree_filter
   COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_filter.sh
           ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_filter PROPERTIES
-  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS "integration;packaging")
 
 # An install moved to another folder after `cmake --install` still finds its own modules:
 # plexusd serves calc with no modules.path, plexus calls it, plexus bench codec runs.
@@ -30,7 +30,7 @@ add_test(NAME integration.relocated_install
   COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/relocated_install.sh
           ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.relocated_install PROPERTIES
-  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS "integration;packaging")
 
 # `plexus bench codec` reaches plexus-codec-bench, which loads every codec of this
 # build and measures each on the whole corpus: a short run, checked for a row per
@@ -86,7 +86,7 @@ if(TARGET plexus_cli AND TARGET plexusd)
     COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/man_pages.sh
             ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} ${PROJECT_VERSION})
   set_tests_properties(integration.man_pages PROPERTIES
-    ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 120 LABELS integration SKIP_RETURN_CODE 77)
+    ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 120 LABELS "integration;packaging" SKIP_RETURN_CODE 77)
 endif()
 
 # A program embedding a server (tests/embed: its own service, px_server_run, a call to
@@ -96,7 +96,7 @@ add_test(NAME integration.out_of_tree_embed
   COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_embed.sh
           ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_embed PROPERTIES
-  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS "integration;packaging")
 
 # docs/WRITING-SERVICES.md run as written: examples/kv (a service module, a client, a
 # test) built against a staged install, its ctest run, then served by the staged plexusd
@@ -105,7 +105,7 @@ add_test(NAME integration.out_of_tree_kv
   COMMAND ${PX_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/integration/out_of_tree_kv.sh
           ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${PX_SANITIZE}")
 set_tests_properties(integration.out_of_tree_kv PROPERTIES
-  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS integration)
+  ENVIRONMENT "${PX_TEST_ENV}" TIMEOUT 300 LABELS "integration;packaging")
 
 # test_auth_token checks auth_token's token file and its lookup (token_file.c,
 # token_check.c: libcrypto), test_acl acl's rules (acl_rules.c).
