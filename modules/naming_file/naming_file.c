@@ -52,6 +52,8 @@ static px_status nf_create(const px_module_env *env, const void *conf, void **st
 static void nf_destroy(void *state)
 {
     nf_state *s = state;
+    px_metric_release(s->reload_ok); /* none left when stop ran */
+    px_metric_release(s->reload_failed);
     free(s->last);
     free(s);
 }

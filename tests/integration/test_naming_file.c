@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "plexus/plexus.h"
@@ -109,6 +110,11 @@ static fx *servers_up(void)
 {
     fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
+    pthread_mutex_lock(&cap.lock); /* each test counts its own lines */
+    cap.len = 0;
+    cap.text[0] = '\0';
+    cap.applied = cap.refused = cap.gone = 0;
+    pthread_mutex_unlock(&cap.lock);
     for (int i = 0; i < NSRV; i++) {
         char id[8];
         snprintf(id, sizeof id, "s%d", i);
@@ -331,6 +337,53 @@ static void test_weights(void **state)
     fx_down(f);
 }
 
+/* A symbolic link swapped the way Kubernetes updates a mounted ConfigMap: the file is
+ * `calc.endpoints -> ..data/calc.endpoints`, and `..data`, a link to a folder, is replaced
+ * by a rename; the file itself is never written. */
+static void test_symlink_swap(void **state)
+{
+    (void)state;
+    fx *f = servers_up();
+    const char *d = f->c.srv[0].dir;
+    char p1[300], p2[300], link[300], data[300], tmp[300], text[256];
+    snprintf(p1, sizeof p1, "%s/..v1", d);
+    snprintf(p2, sizeof p2, "%s/..v2", d);
+    snprintf(data, sizeof data, "%s/..data", d);
+    snprintf(tmp, sizeof tmp, "%s/..data_tmp", d);
+    snprintf(link, sizeof link, "%s/calc.endpoints", d);
+    assert_int_equal(mkdir(p1, 0700), 0);
+    assert_int_equal(mkdir(p2, 0700), 0);
+    strcat(p1, "/calc.endpoints");
+    strcat(p2, "/calc.endpoints");
+    list_of(f, "0", 0, text, sizeof text);
+    write_file(p1, text);
+    list_of(f, "12", 0, text, sizeof text);
+    write_file(p2, text);
+    assert_int_equal(symlink("..v1", data), 0);
+    assert_int_equal(symlink("..data/calc.endpoints", link), 0);
+    px_err err;
+    assert_int_equal(client_up(f, "calc.endpoints", "round_robin", &err), PX_OK);
+    steady(f);
+    int wrote = f->c.load.issued;
+    int64_t t = px_mono_us();
+    assert_int_equal(symlink("..v2", tmp), 0);
+    assert_int_equal(rename(tmp, data), 0);
+    int seen = calls_until(f, 1, 0, 0, t, "..data swapped [s1, s2]:");
+    steady(f);
+    assert_int_equal(px_load_drain(&f->c.load, 10 * 1000000, NULL, NULL), 0);
+    only(f, 0, wrote, "0", "linked [s0]");
+    only(f, seen, f->c.load.issued, "12", "..data swapped [s1, s2]");
+    unlink(link);
+    unlink(data);
+    unlink(p1);
+    unlink(p2);
+    p1[strlen(p1) - strlen("/calc.endpoints")] = '\0';
+    p2[strlen(p2) - strlen("/calc.endpoints")] = '\0';
+    rmdir(p1);
+    rmdir(p2);
+    fx_down(f);
+}
+
 /* A missing or malformed file fails px_client_new with the file and the place. */
 static void test_start_refused(void **state)
 {
@@ -368,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_start_refused),
         cmocka_unit_test(test_edits_under_load),
         cmocka_unit_test(test_weights),
+        cmocka_unit_test(test_symlink_swap),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     px_log_set_hook(NULL, NULL);
