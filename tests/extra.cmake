@@ -120,3 +120,11 @@ if(TARGET test_acl)
   target_sources(test_acl PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_acl/acl_rules.c)
   target_include_directories(test_acl PRIVATE ${PROJECT_SOURCE_DIR}/modules/filter_acl)
 endif()
+
+# test_naming_file_parse checks naming file's parsers (nf_list.c, nf_plain.c, nf_yaml.c; the
+# core's YAML reader they use is in plexus_internal).
+if(TARGET test_naming_file_parse)
+  set(NF ${PROJECT_SOURCE_DIR}/modules/naming_file)
+  target_sources(test_naming_file_parse PRIVATE ${NF}/nf_list.c ${NF}/nf_plain.c ${NF}/nf_yaml.c)
+  target_include_directories(test_naming_file_parse PRIVATE ${NF} ${PROJECT_SOURCE_DIR}/core/config)
+endif()

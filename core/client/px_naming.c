@@ -43,6 +43,26 @@ static void px__refused(const px_naming_sink *s, const char *address, const px_e
         *first = why->status;
 }
 
+/* What any entry's address text must be, numeric or not. */
+static px_status px__address_text(const char *address, px_err *why)
+{
+    if (address == NULL || address[0] == '\0')
+        return px_err_set(why, PX_INVALID_ARGUMENT, "it has no address");
+    if (strnlen(address, PX__ADDR_MAX + 1) > PX__ADDR_MAX)
+        return px_err_set(why, PX_INVALID_ARGUMENT, "the address is longer than %d bytes",
+                          PX__ADDR_MAX);
+    return PX_OK;
+}
+
+px_status px_naming_check_address(const char *address, px_err *err)
+{
+    px_addr a;
+    px_err local;
+    px_err *e = err ? err : &local;
+    px_status st = px__address_text(address, e);
+    return st != PX_OK ? st : px_net_parse_numeric(address, &a, e);
+}
+
 /* The socket address of an entry: the module's own, or its numeric text parsed. */
 static px_status px__entry_addr(const px_naming_endpoint *e, px_addr *a, px_err *why)
 {
@@ -65,15 +85,8 @@ static px_status px__entry_addr(const px_naming_endpoint *e, px_addr *a, px_err 
 static px_ep *px__entry(px_naming_sink *s, const px_naming_endpoint *e, px_err *why)
 {
     px_upstream *up = s->up;
-    if (e->address == NULL || e->address[0] == '\0') {
-        px_err_set(why, PX_INVALID_ARGUMENT, "it has no address");
+    if (px__address_text(e->address, why) != PX_OK)
         return NULL;
-    }
-    if (strnlen(e->address, PX__ADDR_MAX + 1) > PX__ADDR_MAX) {
-        px_err_set(why, PX_INVALID_ARGUMENT, "the address is longer than %d bytes",
-                   PX__ADDR_MAX);
-        return NULL;
-    }
     if (e->weight > PX__WEIGHT_MAX) {
         px_err_set(why, PX_INVALID_ARGUMENT, "weight %u is out of range (1..%d)",
                    (unsigned)e->weight, PX__WEIGHT_MAX);

@@ -93,6 +93,15 @@ PX_API px_status px_naming_add(px_naming_sink *sink, const px_naming_endpoint *e
 /** Removes the endpoint with this address. PX_NOT_FOUND when it is not listed. */
 PX_API px_status px_naming_remove(px_naming_sink *sink, const char *address);
 
+/**
+ * Whether px_naming_set would take address as it is, without `sa`: a numeric
+ * "10.0.0.5:7101" or "[fd00::5]:7101" (or localhost:PORT), port 1..65535, checked by the
+ * core's own parser, so a module that reads addresses from a file can refuse one at
+ * its place in the file. PX_OK, or PX_INVALID_ARGUMENT with err->msg the reason alone
+ * ("'db1' is a host name: ..."). Any thread. Since ABI 1.5's library.
+ */
+PX_API px_status px_naming_check_address(const char *address, px_err *err);
+
 /** The upstream's name, for the module's own log lines. */
 PX_API const char *px_naming_upstream(const px_naming_sink *sink);
 /**
