@@ -15,6 +15,7 @@ PKGS=(
   clang libclang-rt-dev   # tools/fuzz.sh: libFuzzer and the sanitizer runtimes for clang
   libnghttp2-dev          # proto_grpc: HTTP/2 framing, HPACK and flow control
   libhttp-parser-dev      # proto_http: the HTTP/1.1 request parser
+  libc-ares-dev           # naming_dns: DNS queries on the client's naming thread
   python3-grpcio python3-protobuf  # gRPC interop tests: a client and a server Plexus did not write
   curl                    # HTTP/1.1 tests: a client Plexus did not write
   libssl-dev              # TLS 1.3 and mutual TLS (OpenSSL 3)
