@@ -162,6 +162,16 @@ int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *s
     return launch(p, server_yaml);
 }
 
+int px_proc_start_at(px_proc *p, const char *host, int port, const char *id,
+                     const char *server_yaml)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    snprintf(p->host, sizeof p->host, "%s", host);
+    p->port = port;
+    return launch(p, server_yaml);
+}
+
 int px_proc_start(px_proc *p, const char *id, const char *server_yaml)
 {
     return px_proc_start_on(p, "127.0.0.1", id, server_yaml);

@@ -34,6 +34,10 @@ void px_host_port(char *buf, size_t cap, const char *host, int port);
 int px_proc_start(px_proc *p, const char *id, const char *server_yaml);
 /** px_proc_start listening on host ("127.0.0.1" or "::1") instead of 127.0.0.1. */
 int px_proc_start_on(px_proc *p, const char *host, const char *id, const char *server_yaml);
+/** px_proc_start on host:port (any 127.0.0.0/8 address or ::1; servers that DNS names
+ *  by A records share one port). */
+int px_proc_start_at(px_proc *p, const char *host, int port, const char *id,
+                     const char *server_yaml);
 /**
  * Starts plexusd again as p->id on the same p->port, after px_proc_kill or
  * px_proc_stop, from a fresh config built as px_proc_start builds one. Waits
