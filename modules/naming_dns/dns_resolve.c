@@ -94,14 +94,22 @@ static void round_step(dns_round *r)
     }
     int status = r->status;
     const char *why = NULL;
+    char buf[320];
     if (s->conf->type == DNS_SRV && r->nt) {
         int got = srv_pick(r);
-        if (got < 0)
+        if (got < 0) {
             status = ARES_ENOMEM;
-        else if (got > 0)
+        } else if (got > 0) {
             status = ARES_SUCCESS;
-        else if (status == ARES_SUCCESS)
-            status = ARES_ENODATA, why = "no SRV target has an address";
+        } else { /* the SRV records came, none of their targets resolved */
+            const dns_target *t = &r->t[0];
+            snprintf(buf, sizeof buf, "no SRV target has an address (%s: %s)", t->host,
+                     t->status == ARES_SUCCESS || t->status == ARES_ENODATA
+                         ? "no usable records"
+                         : ares_strerror(t->status));
+            status = ARES_ENODATA;
+            why = buf;
+        }
     }
     if (status == ARES_SUCCESS && r->list.n == 0)
         status = ARES_ENODATA;

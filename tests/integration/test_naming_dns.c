@@ -227,6 +227,16 @@ static void metric_at_least(const char *series, double min)
     free(text);
 }
 
+/* Calls until the module logged what n times (bounded: 5 s). */
+static void calls_until_logged(env *e, const char *what, int n)
+{
+    for (int i = 0; i < 250 && logged(what) < n; i++)
+        calls(e, 10);
+    if (logged(what) < n)
+        print_error("not logged %d times: %s\n", n, what);
+    assert_true(logged(what) >= n);
+}
+
 /* ---- A records ---- */
 
 static env *a_env(void)
@@ -382,17 +392,33 @@ static void test_srv_priority_and_weights(void **state)
     px_dns_clear(e->dns, "a.test");
     px_dns_clear(e->dns, "b.test");
     assert_true(calls_until(e, 0x4, 5000000, "SRV priority 10 unresolvable -> priority 20") > 0);
-    /* Back: the additional section names a.test and b.test again. */
-    px_dns_add_a(e->dns, "a.test", "127.0.0.1", 1);
-    px_dns_add_a(e->dns, "b.test", "127.0.0.2", 1);
+    /* Back: the additional section names a.test and b.test again (TTL 0: a resolution
+     * every ttl_min), and the targets need no query of their own. */
+    px_dns_add_a(e->dns, "a.test", "127.0.0.1", 0);
+    px_dns_add_a(e->dns, "b.test", "127.0.0.2", 0);
     int at = calls_until(e, 0x3, 5000000, "SRV priority 10 back (additional section)");
     assert_true(at > 0);
     print_message("  %d DNS queries since the targets were cut\n", px_dns_queries(e->dns) - q);
+    int a_before = px_dns_queries_of(e->dns, 1), srv_before = px_dns_queries_of(e->dns, 33);
+    for (int i = 0; i < 500 && px_dns_queries_of(e->dns, 33) < srv_before + 3; i++)
+        calls(e, 5);
+    print_message("  additional section: %d SRV queries, %d A queries\n",
+                  px_dns_queries_of(e->dns, 33) - srv_before,
+                  px_dns_queries_of(e->dns, 1) - a_before);
+    assert_true(px_dns_queries_of(e->dns, 33) >= srv_before + 3);
+    assert_int_equal(px_dns_queries_of(e->dns, 1), a_before);
     calls(e, 400);
-    all_ok(e, "SRV");
     px_load_sum b = sum(e, at, e->load.issued);
     assert_int_equal(b.per_server[2], 0);
     assert_true(b.per_server[1] > 2 * b.per_server[0] && b.per_server[0] > 0);
+    /* No target resolves: a failure, the list stays. */
+    px_dns_clear(e->dns, "a.test");
+    px_dns_clear(e->dns, "b.test");
+    px_dns_clear(e->dns, "c.test");
+    calls_until_logged(e, "no SRV target has an address (a.test.: Domain name not found); "
+                          "keeping the last list (2 endpoints)", 2);
+    assert_true(lists(e, 0x3));
+    all_ok(e, "SRV");
     env_free(e);
 }
 

@@ -33,6 +33,7 @@ struct px_dns {
     pthread_mutex_t lock;
     int stop;    /* atomic */
     int queries; /* atomic */
+    int by_type[3]; /* atomic: A, AAAA, SRV queries */
     px_dns_mode mode;
     int additional;
     rec recs[MAX_RECS];
@@ -151,6 +152,9 @@ static int answer(px_dns *d, const unsigned char *q, int len, out *o)
     if (end < 0 || end + 4 > len)
         return -1;
     int qtype = (q[end] << 8) | q[end + 1];
+    int tk = qtype == T_A ? 0 : qtype == T_AAAA ? 1 : qtype == T_SRV ? 2 : -1;
+    if (tk >= 0)
+        __atomic_add_fetch(&d->by_type[tk], 1, __ATOMIC_RELEASE);
     if (d->mode == PX_DNS_DROP)
         return -1;
     int rcode = d->mode == PX_DNS_SERVFAIL ? 2 : d->mode == PX_DNS_NXDOMAIN ? 3 : 0;
@@ -319,4 +323,10 @@ void px_dns_clear(px_dns *d, const char *name)
 int px_dns_queries(const px_dns *d)
 {
     return __atomic_load_n(&d->queries, __ATOMIC_ACQUIRE);
+}
+
+int px_dns_queries_of(const px_dns *d, int qtype)
+{
+    int k = qtype == T_A ? 0 : qtype == T_AAAA ? 1 : qtype == T_SRV ? 2 : -1;
+    return k < 0 ? 0 : __atomic_load_n(&d->by_type[k], __ATOMIC_ACQUIRE);
 }

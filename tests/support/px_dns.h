@@ -33,5 +33,7 @@ int px_dns_add_srv(px_dns *d, const char *name, int priority, int weight, int po
 void px_dns_clear(px_dns *d, const char *name);
 /** Queries received so far (answered or not). */
 int px_dns_queries(const px_dns *d);
+/** Of those, the queries for type qtype (1 A, 28 AAAA, 33 SRV). */
+int px_dns_queries_of(const px_dns *d, int qtype);
 
 #endif
