@@ -1,0 +1,221 @@
+/* Test helper: start, wait for, stop and restart a standalone ZooKeeper server. The JVM
+ * is run directly (the command zkServer.sh start-foreground runs) so that its pid is
+ * ours to signal and its log lands in the test's temp dir: Debian's zkEnv.sh pins
+ * ZOO_LOG_DIR to /var/log/zookeeper. */
+#define _GNU_SOURCE
+#include "px_zk.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "px_proc.h"
+
+#define ZK_JAVA "/usr/bin/java"
+#define ZK_JAR "/usr/share/java/zookeeper.jar"
+#define ZK_CONF_DIR "/etc/zookeeper/conf" /* log4j.properties, as zkEnv.sh puts it first */
+/* An SLF4J binding, so the server's log says something (without one it is silent). */
+#define ZK_SLF4J_SIMPLE "/usr/share/java/slf4j-simple.jar"
+
+int px_zk_available(void)
+{
+    return access(ZK_JAVA, X_OK) == 0 && access(ZK_JAR, R_OK) == 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void show_log(const px_zk *z)
+{
+    FILE *f = fopen(z->log, "r");
+    char line[512];
+    if (!f)
+        return;
+    /* The JVM is chatty: the last lines say why it stopped. */
+    long lines = 0;
+    while (fgets(line, sizeof line, f))
+        lines++;
+    rewind(f);
+    for (long i = 0; fgets(line, sizeof line, f); i++)
+        if (i >= lines - 40)
+            fprintf(stderr, "  [zookeeper] %s", line);
+    fclose(f);
+}
+
+int px_zk_serving(const px_zk *z)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)z->port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct timeval tv = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    char buf[1024];
+    size_t len = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && write(fd, "srvr", 4) == 4) {
+        ssize_t r;
+        while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = 0;
+    /* A server that is up but not yet serving answers "This ZooKeeper instance is not
+     * currently serving requests". */
+    return strstr(buf, "Mode: ") != NULL;
+}
+
+static int launch(px_zk *z)
+{
+    int have_slf4j = access(ZK_SLF4J_SIMPLE, R_OK) == 0;
+    char cp[256], logdir[160];
+    snprintf(cp, sizeof cp, "%s:%s%s%s", ZK_CONF_DIR, ZK_JAR, have_slf4j ? ":" : "",
+             have_slf4j ? ZK_SLF4J_SIMPLE : "");
+    snprintf(logdir, sizeof logdir, "-Dzookeeper.log.dir=%s", z->dir);
+    z->pid = fork();
+    if (z->pid < 0) {
+        z->pid = 0;
+        return -1;
+    }
+    if (z->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a crashed test leaves no server behind */
+        int fd = open(z->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (chdir(z->dir) != 0)
+            _exit(127);
+        /* A small heap and the quick JIT tier: the tests need seconds, not throughput. */
+        execl(ZK_JAVA, "java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+              logdir, "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", cp,
+              "org.apache.zookeeper.server.ZooKeeperServerMain", z->cfg, (char *)NULL);
+        _exit(127);
+    }
+    /* Bounded readiness poll: up to 60 s in 50 ms steps (a JVM on a loaded machine). */
+    for (int i = 0; i < 1200; i++) {
+        int status;
+        if (waitpid(z->pid, &status, WNOHANG) == z->pid) {
+            fprintf(stderr, "zookeeper exited early (status %d):\n", WEXITSTATUS(status));
+            z->pid = 0;
+            show_log(z);
+            return -1;
+        }
+        if (px_zk_serving(z))
+            return 0;
+        sleep_ms(50);
+    }
+    fprintf(stderr, "zookeeper did not serve on %s within 60 s\n", z->connect);
+    show_log(z);
+    px_zk_kill(z);
+    return -1;
+}
+
+int px_zk_start(px_zk *z)
+{
+    memset(z, 0, sizeof *z);
+    if (!px_zk_available()) {
+        fprintf(stderr, "px_zk: %s or %s missing (Debian's zookeeper package)\n", ZK_JAVA,
+                ZK_JAR);
+        return -1;
+    }
+    snprintf(z->dir, sizeof z->dir, "/tmp/pxzk-XXXXXX");
+    if (!mkdtemp(z->dir)) {
+        z->dir[0] = 0;
+        return -1;
+    }
+    snprintf(z->cfg, sizeof z->cfg, "%s/zoo.cfg", z->dir);
+    snprintf(z->log, sizeof z->log, "%s/zookeeper.log", z->dir);
+    z->port = px_free_port();
+    snprintf(z->connect, sizeof z->connect, "127.0.0.1:%d", z->port);
+    char data[160];
+    snprintf(data, sizeof data, "%s/data", z->dir);
+    FILE *f = fopen(z->cfg, "w");
+    if (!f || mkdir(data, 0755) != 0 || z->port <= 0) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fprintf(f,
+            "tickTime=%d\n"
+            "minSessionTimeout=%d\n"
+            "maxSessionTimeout=%d\n"
+            "dataDir=%s\n"
+            "clientPort=%d\n"
+            "clientPortAddress=127.0.0.1\n"
+            "admin.enableServer=false\n"
+            "4lw.commands.whitelist=srvr,ruok\n"
+            /* no snapshot purge task, no fsync wait: a test's data lives seconds */
+            "forceSync=no\n",
+            PX_ZK_TICK_MS, PX_ZK_MIN_SESSION_MS, PX_ZK_MAX_SESSION_MS, data, z->port);
+    fclose(f);
+    return launch(z);
+}
+
+int px_zk_restart(px_zk *z)
+{
+    if (z->pid > 0) {
+        fprintf(stderr, "px_zk_restart: zookeeper is still running (pid %d)\n", (int)z->pid);
+        return -1;
+    }
+    return launch(z);
+}
+
+void px_zk_kill(px_zk *z)
+{
+    if (z->pid <= 0)
+        return;
+    kill(z->pid, SIGKILL);
+    waitpid(z->pid, NULL, 0);
+    z->pid = 0;
+}
+
+int px_zk_stop(px_zk *z)
+{
+    if (z->pid <= 0)
+        return -1;
+    kill(z->pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) { /* up to 10 s */
+        int status;
+        if (waitpid(z->pid, &status, WNOHANG) == z->pid) {
+            z->pid = 0;
+            return 0;
+        }
+        sleep_ms(10);
+    }
+    fprintf(stderr, "zookeeper (pid %d) ignored SIGTERM for 10 s: killed\n", (int)z->pid);
+    px_zk_kill(z);
+    return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void px_zk_destroy(px_zk *z)
+{
+    px_zk_stop(z);
+    if (z->dir[0])
+        nftw(z->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    z->dir[0] = 0;
+}
