@@ -10,10 +10,10 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -21,9 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "px_proc.h"
 
 #define ZK_JAVA "/usr/bin/java"
+#define ZK_SETPRIV "/usr/bin/setpriv" /* util-linux: --pdeathsig */
 #define ZK_JAR "/usr/share/java/zookeeper.jar"
 #define ZK_CONF_DIR "/etc/zookeeper/conf" /* log4j.properties, as zkEnv.sh puts it first */
 /* An SLF4J binding, so the server's log says something (without one it is silent). */
@@ -31,7 +34,8 @@
 
 int px_zk_available(void)
 {
-    return access(ZK_JAVA, X_OK) == 0 && access(ZK_JAR, R_OK) == 0;
+    return access(ZK_JAVA, X_OK) == 0 && access(ZK_JAR, R_OK) == 0 &&
+           access(ZK_SETPRIV, X_OK) == 0;
 }
 
 static void sleep_ms(long ms)
@@ -88,25 +92,25 @@ static int launch(px_zk *z)
     snprintf(cp, sizeof cp, "%s:%s%s%s", ZK_CONF_DIR, ZK_JAR, have_slf4j ? ":" : "",
              have_slf4j ? ZK_SLF4J_SIMPLE : "");
     snprintf(logdir, sizeof logdir, "-Dzookeeper.log.dir=%s", z->dir);
-    z->pid = fork();
-    if (z->pid < 0) {
+    /* posix_spawn, not fork: the test's client threads run (a restart happens mid-load),
+     * and under TSan a forked child runs instrumented code until its exec. setpriv gives
+     * the JVM SIGKILL when the spawning thread exits, so a crashed test leaves no server
+     * behind. A small heap and the quick JIT tier: the tests need seconds, not throughput. */
+    char *const argv[] = {"setpriv", "--pdeathsig", "KILL", "--", ZK_JAVA, "-Xmx128m",
+                          "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", logdir,
+                          "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", cp,
+                          "org.apache.zookeeper.server.ZooKeeperServerMain", z->cfg, NULL};
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return -1;
+    posix_spawn_file_actions_addopen(&fa, 1, z->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    int rc = posix_spawn(&z->pid, ZK_SETPRIV, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "px_zk: cannot run %s: %s\n", ZK_SETPRIV, strerror(rc));
         z->pid = 0;
         return -1;
-    }
-    if (z->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a crashed test leaves no server behind */
-        int fd = open(z->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (chdir(z->dir) != 0)
-            _exit(127);
-        /* A small heap and the quick JIT tier: the tests need seconds, not throughput. */
-        execl(ZK_JAVA, "java", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-              logdir, "-Dzookeeper.root.logger=INFO,CONSOLE", "-cp", cp,
-              "org.apache.zookeeper.server.ZooKeeperServerMain", z->cfg, (char *)NULL);
-        _exit(127);
     }
     /* Bounded readiness poll: up to 60 s in 50 ms steps (a JVM on a loaded machine). */
     for (int i = 0; i < 1200; i++) {

@@ -21,7 +21,7 @@ typedef struct px_zk {
     char connect[48];   /* "127.0.0.1:PORT": a zookeeper_init host string */
 } px_zk;
 
-/** Whether this machine has the ZooKeeper server (java and its jar); 0 lets a test skip. */
+/** Whether this machine has the ZooKeeper server (java, its jar, setpriv); 0 lets a test skip. */
 int px_zk_available(void);
 /**
  * Makes a temp dir with a zoo.cfg (clientPortAddress=127.0.0.1, a free port, tickTime
