@@ -214,7 +214,7 @@ static px_status zkn_start(void *state, px_naming_sink *sink, px_err *err)
         ;
     int synced = m->synced;
     pthread_mutex_unlock(&m->mu);
-    if (!synced)
+    if (!synced && m->connect_timeout_us > 0)
         px_log(PX_LOG_WARN, ZKN_MOD,
                "upstream %s: no list from ZooKeeper %s within connect_timeout (%lld ms): "
                "starting without endpoints (calls fail UNAVAILABLE until the list comes)",
