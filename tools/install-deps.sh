@@ -25,6 +25,7 @@ PKGS=(
   libcurl4-openssl-dev    # plexus stats: fetches an admin port's /metrics
   libzookeeper-mt-dev     # naming_zookeeper: the multi-threaded ZooKeeper C client
   zookeeper               # ZooKeeper tests: a real standalone server (tests/support/px_zk.c)
+  socat                   # test_naming_zk: a TCP relay cut to part a client from ZooKeeper
   prometheus              # promtool check metrics (test_metrics_e2e, test_admin); test_admin
                           # runs a real Prometheus server scraping plexusd
 )

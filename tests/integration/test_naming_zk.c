@@ -18,10 +18,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
@@ -32,6 +38,8 @@
 #include "px_proc.h"
 #include "px_time.h"
 #include "px_zk.h"
+
+extern char **environ;
 
 #define NSRV 4
 #define PROVIDERS "/plexus/calc/providers"
@@ -147,7 +155,18 @@ static void load_chunk(fx *f)
     assert_int_equal(px_load_run(&f->load, CHUNK, CHUNK_US, NULL, NULL), 0);
 }
 
-static fx *fx_up(void)
+/* The persistent parents of the providers, as the first registering server makes them. */
+static void make_parents(fx *f)
+{
+    const char *parents[] = {"/plexus", "/plexus/calc", PROVIDERS};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(zoo_create(f->admin, parents[i], NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0,
+                                    NULL, 0),
+                         ZOK);
+}
+
+/* ZooKeeper and the servers; the providers' parents when `parents`. */
+static fx *fx_up(int parents)
 {
     fx *f = calloc(1, sizeof *f);
     assert_int_equal(px_zk_start(&f->zk), 0);
@@ -168,16 +187,13 @@ static fx *fx_up(void)
         px_host_port(f->addr[i], sizeof f->addr[i], "127.0.0.1", f->srv[i].port);
     }
     f->admin = zk_connect(f, &zk_states[NSRV]);
-    const char *parents[] = {"/plexus", "/plexus/calc", PROVIDERS};
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(zoo_create(f->admin, parents[i], NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0,
-                                    NULL, 0),
-                         ZOK);
+    if (parents)
+        make_parents(f);
     return f;
 }
 
 /* The client: its start waits for the first list. */
-static void fx_client(fx *f)
+static void fx_client(fx *f, const char *session_timeout, const char *servers)
 {
     snprintf(f->conf, sizeof f->conf, "%s/client.yaml", f->zk.dir);
     FILE *c = fopen(f->conf, "w");
@@ -185,10 +201,10 @@ static void fx_client(fx *f)
     fprintf(c,
             "modules:\n  path: [%s]\nclient:\n  descriptors: [calc]\n  upstreams:\n    calc:\n"
             "      naming: { module: zookeeper, servers: '%s', service: calc, protocol: native,\n"
-            "                session_timeout: 6s, connect_timeout: 20s }\n"
+            "                session_timeout: %s, connect_timeout: 20s }\n"
             "      balancer: round_robin\n"
             "      timeout: { module: fixed, connect: 1s, call: 5s }\n",
-            getenv("PX_MODULE_DIR"), f->zk.connect);
+            getenv("PX_MODULE_DIR"), servers, session_timeout);
     fclose(c);
     px_err err;
     px_err_clear(&err);
@@ -220,19 +236,34 @@ static void fx_down(fx *f)
     free(f);
 }
 
-/* Runs load (one call a millisecond) until live() == want (bounded: 30 s); the call
- * index at which it was seen, and when. */
-static int load_until_live(fx *f, uint32_t want, int64_t *at_us)
+/* Whether server i is in the client's list: its `up` series shows while it is listed. */
+static int listed(const fx *f, int i)
+{
+    char series[160];
+    snprintf(series, sizeof series,
+             "plexus_upstream_endpoint_up{upstream=\"calc\",endpoint=\"%s\"}", f->addr[i]);
+    return metric(series) >= 0;
+}
+
+/* Runs load (one call a millisecond) until ok(f, arg) (bounded: 30 s); the call index at
+ * which it was seen, and when. */
+static int load_until(fx *f, int (*ok)(const fx *, int), int arg, int64_t *at_us)
 {
     for (int k = 0; k < 30000; k++) {
-        if (live(f) == want) {
+        if (ok(f, arg)) {
             *at_us = px_mono_us();
             return f->load.issued;
         }
         assert_int_equal(px_load_run(&f->load, 1, 1000, NULL, NULL), 0);
     }
-    fail_msg("the client's list never reached %u endpoints (it has %u)", want, live(f));
+    fail_msg("the client's list never came to what the test waits for (%u endpoints)",
+             live(f));
     return -1;
+}
+
+static int has_n(const fx *f, int n)
+{
+    return live(f) == (uint32_t)n;
 }
 
 /* Up to `chunks` chunks of load, until the connected gauge reads `until` (-1: all of
@@ -266,7 +297,7 @@ static int join(fx *f, int i, uint32_t want, double *ms)
 {
     int64_t t0 = px_mono_us(), t_in;
     provider_up(f, i);
-    int at = load_until_live(f, want, &t_in);
+    int at = load_until(f, has_n, (int)want, &t_in);
     *ms = (t_in - t0) / 1000.0;
     return at;
 }
@@ -277,10 +308,10 @@ static void test_naming_zookeeper(void **state)
     if (!px_zk_available())
         skip();
     px_log_set_hook(log_hook, NULL);
-    fx *f = fx_up();
+    fx *f = fx_up(1);
     for (int i = 0; i < 3; i++)
         provider_up(f, i);
-    fx_client(f);
+    fx_client(f, "6s", f->zk.connect);
     px_load *l = &f->load;
     /* The start waited for the first list: the first call has endpoints. */
     assert_int_equal(live(f), 3);
@@ -301,7 +332,7 @@ static void test_naming_zookeeper(void **state)
     int at_close = l->issued;
     provider_down(f, 1);
     int64_t t_gone;
-    int at_gone = load_until_live(f, 2, &t_gone);
+    int at_gone = load_until(f, has_n, 2, &t_gone);
     print_message("  s1's node gone: out of the client's list %.1f ms after its session "
                   "closed (%d calls made in between)\n",
                   (t_gone - t_close) / 1000.0, at_gone - at_close);
@@ -358,7 +389,7 @@ static void test_naming_zookeeper(void **state)
                   (px_mono_us() - t_stop) / 1000.0);
     assert_true(saw_zero);
     /* A few seconds without ZooKeeper: the list stays. */
-    load_watching(f, 25, -1, range);
+    load_watching(f, 15, -1, range);
     assert_int_equal(px_zk_restart(&f->zk), 0);
     int64_t t_restart = px_mono_us();
     int saw_one = load_watching(f, 300, 1, range);
@@ -387,11 +418,150 @@ static void test_naming_zookeeper(void **state)
     fx_down(f);
 }
 
+/* ---- a relay between the client and ZooKeeper, to cut the client off alone ---- */
+
+/* socat forwarding a port of its own to ZooKeeper, in a process group of its own so that
+ * killing the group ends the connections it relays too. */
+typedef struct relay {
+    pid_t pid;
+    int port;
+} relay;
+
+static void relay_start(relay *r, int zk_port)
+{
+    char listen[96], to[64];
+    if (r->port == 0)
+        r->port = px_free_port();
+    snprintf(listen, sizeof listen, "TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr", r->port);
+    snprintf(to, sizeof to, "TCP:127.0.0.1:%d", zk_port);
+    char *const argv[] = {"setpriv", "--pdeathsig", "KILL", "--", "socat", listen, to, NULL};
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    assert_int_equal(posix_spawnp(&r->pid, "setpriv", NULL, &attr, argv, environ), 0);
+    posix_spawnattr_destroy(&attr);
+    for (int k = 0; k < 1000; k++) { /* bounded: 10 s until it listens */
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return;
+        usleep(10000);
+    }
+    fail_msg("socat did not listen on %d", r->port);
+}
+
+static void relay_cut(relay *r)
+{
+    if (r->pid <= 0)
+        return;
+    kill(-r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    r->pid = 0;
+}
+
+static int s3_in_s2_out(const fx *f, int unused)
+{
+    (void)unused;
+    return listed(f, 3) && !listed(f, 2);
+}
+
+#define EXPIRATIONS "plexus_naming_zookeeper_session_expirations_total{upstream=\"calc\"}"
+
+/* The client reaches ZooKeeper through a relay. No providers node when the client
+ * starts: it starts at once without endpoints and watches for the node. Later the relay
+ * is cut for longer than the client's session timeout, while ZooKeeper and the servers'
+ * sessions go on: ZooKeeper expires the client's session; when the relay is back the
+ * client is told, makes a new session and reads again. The list stays all along, no
+ * call fails, and changes made afterwards are seen through the new session. */
+static void test_missing_node_and_expired_session(void **state)
+{
+    (void)state;
+    if (!px_zk_available())
+        skip();
+    px_log_set_hook(log_hook, NULL);
+    fx *f = fx_up(0);
+    relay r = {0};
+    relay_start(&r, f->zk.port);
+    char via[48];
+    snprintf(via, sizeof via, "127.0.0.1:%d", r.port);
+    fx_client(f, "1s", via);
+    px_load *l = &f->load;
+    assert_int_equal(live(f), 0);
+    Calc__WhoamiRequest req = CALC__WHOAMI_REQUEST__INIT;
+    ProtobufCMessage *reply = NULL;
+    px_err err;
+    assert_int_equal(px_call(f->cl, "calc.Calculator/Whoami", &req.base,
+                             &calc__whoami_reply__descriptor, NULL, &reply, &err),
+                     PX_UNAVAILABLE);
+    px_msg_free(reply);
+
+    /* The servers register: the client was watching for the node. */
+    int64_t t0 = px_mono_us();
+    make_parents(f);
+    provider_up(f, 0);
+    provider_up(f, 2);
+    for (int k = 0; k < 3000 && live(f) != 2; k++)
+        usleep(10000);
+    assert_int_equal(live(f), 2);
+    print_message("  providers node made, two servers registered: listed after %.1f ms\n",
+                  (px_mono_us() - t0) / 1000.0);
+    int p1_end = load_second(f);
+    px_load_sum s1;
+    px_load_sum_up(l, 0, p1_end, &s1);
+    assert_int_equal(s1.ok, s1.calls);
+    assert_true(s1.per_server[0] > 0 && s1.per_server[2] > 0);
+
+    /* Cut off for 3 s, three times the session timeout ZooKeeper granted: it expires. */
+    int at_cut = l->issued;
+    uint32_t range[2] = {live(f), live(f)};
+    relay_cut(&r);
+    int64_t t_cut = px_mono_us();
+    assert_true(load_watching(f, 300, 0, range));
+    while (px_mono_us() - t_cut < 3000000)
+        load_watching(f, 1, -1, range);
+    relay_start(&r, f->zk.port);
+    int64_t t_back = px_mono_us();
+    int back = 0;
+    for (int k = 0; k < 300 && !back; k++)
+        back = load_watching(f, 1, 1, range) && metric(EXPIRATIONS) >= 1;
+    print_message("  cut off 3 s: session expired, a new one connected %.1f ms after the relay "
+                  "was back; the list stayed between %u and %u endpoints\n",
+                  (px_mono_us() - t_back) / 1000.0, range[0], range[1]);
+    assert_true(back);
+    assert_true(metric(EXPIRATIONS) == 1);
+    assert_int_equal(range[0], 2);
+    assert_int_equal(range[1], 2);
+
+    /* Changes after it reach the client through the new session: s2 goes, s3 comes. */
+    int64_t t_change = px_mono_us(), t_in;
+    provider_down(f, 2);
+    provider_up(f, 3);
+    int at_in = load_until(f, s3_in_s2_out, 0, &t_in);
+    print_message("  s2 gone and s3 registered: the client's list has them after %.1f ms\n",
+                  (t_in - t_change) / 1000.0);
+    int p3_end = load_second(f);
+    px_load_sum s3, all;
+    px_load_sum_up(l, at_in, p3_end, &s3);
+    assert_int_equal(s3.per_server[2], 0);
+    assert_true(s3.per_server[0] > 0 && s3.per_server[3] > 0);
+    px_load_sum_up(l, at_cut, p3_end, &all);
+    px_load_sum_print(l, at_cut, p3_end, &all, "cut, expiry and after");
+    assert_int_equal(all.ok, all.calls);
+    px_log_set_hook(NULL, NULL);
+    fx_down(f);
+    relay_cut(&r);
+}
+
 int main(void)
 {
     px_proc_die_with_test();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_naming_zookeeper),
+        cmocka_unit_test(test_missing_node_and_expired_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
