@@ -51,7 +51,7 @@ static int zkn_metrics(zkn *m, px_err *err)
         {&m->endpoints, "plexus_naming_zookeeper_endpoints",
          "Endpoints in the last list read from ZooKeeper.", PX_METRIC_GAUGE},
         {&m->refused, "plexus_naming_zookeeper_nodes_refused_total",
-         "Provider znodes refused (malformed JSON, no address, bad weight).",
+         "Provider znodes refused (malformed JSON, no or bad address, bad weight).",
          PX_METRIC_COUNTER},
     };
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {

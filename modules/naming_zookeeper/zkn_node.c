@@ -2,6 +2,7 @@
 #include "zkn_node.h"
 
 #include <jansson.h>
+#include <plexus/plexus.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,13 @@ static zkn_node_result read_object(const json_t *o, const char *protocol, zkn_no
         return bad(why, cap, "\"address\" is empty");
     if (alen > ZKN_ADDR_MAX) {
         snprintf(why, cap, "\"address\" is longer than %d bytes", ZKN_ADDR_MAX);
+        return ZKN_NODE_BAD;
+    }
+    /* The core's own check: a node the core would refuse is refused here, where its
+     * znode can be named. */
+    px_err err;
+    if (px_naming_check_address(a, &err) != PX_OK) {
+        snprintf(why, cap, "\"address\" %s", err.msg);
         return ZKN_NODE_BAD;
     }
     out->weight = 1;
