@@ -39,11 +39,13 @@ static void session_event(zhandle_t *zh, int type, int state, const char *path, 
     if (state == ZOO_CONNECTED_STATE) {
         px_metric_set(m->connected, 1);
         const clientid_t *id = zoo_client_id(zh);
+        /* The servers as configured, not zoo_get_current_server: the library formats
+         * that in a static buffer its other threads log through. */
         if (!s->ever_connected || s->lost)
             px_log(PX_LOG_INFO, ZKN_MOD,
                    "upstream %s: %s ZooKeeper %s (session 0x%llx): reading %s",
                    m->upstream, s->ever_connected ? "reconnected to" : "connected to",
-                   zoo_get_current_server(zh), (unsigned long long)id->client_id, m->path);
+                   m->servers, (unsigned long long)id->client_id, m->path);
         s->ever_connected = 1;
         s->lost = 0;
         zkn_sync_all(s);
