@@ -61,28 +61,36 @@ static void show_log(const px_zk *z)
     fclose(f);
 }
 
-int px_zk_serving(const px_zk *z)
+int px_zk_4lw(const px_zk *z, const char *cmd, char *out, size_t cap)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)z->port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    out[0] = 0;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
+    if (fd < 0 || cap == 0)
+        return -1;
     struct timeval tv = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char buf[1024];
-    size_t len = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && write(fd, "srvr", 4) == 4) {
+    size_t len = 0, cl = strlen(cmd);
+    int rc = -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && write(fd, cmd, cl) == (ssize_t)cl) {
         ssize_t r;
-        while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        while (len < cap - 1 && (r = read(fd, out + len, cap - 1 - len)) > 0)
             len += (size_t)r;
+        rc = 0;
     }
     close(fd);
-    buf[len] = 0;
+    out[len] = 0;
+    return rc;
+}
+
+int px_zk_serving(const px_zk *z)
+{
+    char buf[1024];
     /* A server that is up but not yet serving answers "This ZooKeeper instance is not
      * currently serving requests". */
-    return strstr(buf, "Mode: ") != NULL;
+    return px_zk_4lw(z, "srvr", buf, sizeof buf) == 0 && strstr(buf, "Mode: ") != NULL;
 }
 
 static int launch(px_zk *z)
@@ -164,7 +172,7 @@ int px_zk_start(px_zk *z)
             "clientPort=%d\n"
             "clientPortAddress=127.0.0.1\n"
             "admin.enableServer=false\n"
-            "4lw.commands.whitelist=srvr,ruok\n"
+            "4lw.commands.whitelist=srvr,ruok,dump\n"
             /* no snapshot purge task, no fsync wait: a test's data lives seconds */
             "forceSync=no\n",
             PX_ZK_TICK_MS, PX_ZK_MIN_SESSION_MS, PX_ZK_MAX_SESSION_MS, data, z->port);

@@ -25,8 +25,8 @@ typedef struct px_zk {
 int px_zk_available(void);
 /**
  * Makes a temp dir with a zoo.cfg (clientPortAddress=127.0.0.1, a free port, tickTime
- * PX_ZK_TICK_MS, admin server off, the `srvr` and `ruok` four-letter words on), starts
- * the server and waits (bounded: 60 s) until it serves requests. The server gets
+ * PX_ZK_TICK_MS, admin server off, the `srvr`, `ruok` and `dump` four-letter words on),
+ * starts the server and waits (bounded: 60 s) until it serves requests. The server gets
  * SIGKILL when the thread that started it exits (start it from main). Returns 0, or -1
  * with a message printed (and the log shown); z holds what was made, for px_zk_destroy.
  */
@@ -39,6 +39,12 @@ void px_zk_kill(px_zk *z);
 /** Starts the stopped server again on the same port and data dir (sessions and
  *  persistent nodes survive) and waits until it serves. 0, or -1 with a message. */
 int px_zk_restart(px_zk *z);
+/**
+ * Sends a four-letter word (`srvr`, `ruok`, `dump`: the live sessions, "\t0x...\n" each,
+ * then the ephemeral nodes), its answer into out (cut to cap - 1 bytes, NUL-terminated).
+ * 0, or -1 when the server could not be reached. Bounded by 1 s a read.
+ */
+int px_zk_4lw(const px_zk *z, const char *cmd, char *out, size_t cap);
 /** Whether the server answers `srvr` as serving now (one try, bounded by 1 s). */
 int px_zk_serving(const px_zk *z);
 /** Stops the server if it runs and removes its temp dir. */
