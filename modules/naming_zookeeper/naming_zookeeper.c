@@ -48,8 +48,9 @@ static int zkn_metrics(zkn *m, px_err *err)
          "Endpoint lists read from ZooKeeper and handed to the client.", PX_METRIC_COUNTER},
         {&m->expirations, "plexus_naming_zookeeper_session_expirations_total",
          "ZooKeeper sessions the server expired (each is made again).", PX_METRIC_COUNTER},
-        {&m->endpoints, "plexus_naming_zookeeper_endpoints",
-         "Endpoints in the last list read from ZooKeeper.", PX_METRIC_GAUGE},
+        /* the family every naming module that lists endpoints shares (naming_dns) */
+        {&m->endpoints, "plexus_naming_endpoints",
+         "Endpoints the upstream's naming module listed last.", PX_METRIC_GAUGE},
         {&m->refused, "plexus_naming_zookeeper_nodes_refused_total",
          "Provider znodes refused (malformed JSON, no or bad address, bad weight).",
          PX_METRIC_COUNTER},

@@ -325,6 +325,7 @@ static void test_naming_zookeeper(void **state)
     /* The start waited for the first list: the first call has endpoints. */
     assert_int_equal(live(f), 3);
     assert_true(metric(CONNECTED) == 1);
+    assert_true(metric("plexus_naming_endpoints{upstream=\"calc\"}") == 3);
 
     /* Phase 1: calls spread over the three. */
     int p1_end = load_second(f);
