@@ -85,7 +85,8 @@ static const px_directive px__server_dirs[] = {
     {NULL},
 };
 /* Besides the directives and the kind registry's keys (px__scope_keys). */
-static const char *const px__server_keys[] = {"services", "limits", "tls", "listeners", NULL};
+static const char *const px__server_keys[] = {"services", "limits", "tls", "listeners",
+                                              "register", NULL};
 
 typedef struct px__limits_raw {
     uint64_t max_frame, max_meta;
@@ -781,6 +782,82 @@ static px_status px__listeners(px__ctx *c, const px_ynode *list, px_server_conf 
     return PX_OK;
 }
 
+/* ---- server.register ------------------------------------------------------------------ */
+
+typedef struct px__register_raw {
+    int64_t weight;
+    char *advertise;
+} px__register_raw;
+
+/* The keys every registry module shares, read by the core: they shape what is published. */
+static const px_directive px__register_dirs[] = {
+    {"weight", PX_DIR_INT, offsetof(px__register_raw, weight), "1", 0, "1", "10000", NULL,
+     "share clients' weighted balancers give this server"},
+    {"advertise", PX_DIR_STRING, offsetof(px__register_raw, advertise), NULL, 0, NULL, NULL,
+     NULL, "numeric host to publish instead of the listeners' own; required when one listens "
+     "on 0.0.0.0 or ::"},
+    {NULL},
+};
+static const char *const px__register_skip[] = {"module", "weight", "advertise", NULL};
+
+static int px__wildcard(const px_addr *a)
+{
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)&a->ss;
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&a->ss;
+    return a->ss.ss_family == AF_INET ? v4->sin_addr.s_addr == htonl(INADDR_ANY)
+                                      : IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
+}
+
+/* server.register: {module: NAME, weight, advertise, the module's keys}. */
+static px_status px__register(px__ctx *c, const px_ynode *node, px_server_conf *sc)
+{
+    if (node == NULL || px_ynode_is_null(node))
+        return PX_OK;
+    if (node->kind != PX_YMAP)
+        return px__at(c, node, PX_INVALID_ARGUMENT, "server.register: expected {module: NAME, "
+                      "...}, got a %s", px_ynode_kind_name(node->kind));
+    px_status st = px__modref(c, PX_MOD_REGISTRY, node, NULL, NULL, "server.register",
+                              px__register_skip, &sc->registry);
+    px__register_raw raw = {0};
+    for (const px_directive *d = px__register_dirs; st == PX_OK && d->name; d++) {
+        const px_ynode *v = px_ymap_get(node, d->name);
+        st = v ? px_conf_set(d, &raw, v, "server.register", c->file, c->err)
+               : px_conf_set_default(d, &raw, c->err);
+    }
+    sc->register_weight = (uint32_t)raw.weight;
+    sc->register_advertise = raw.advertise;
+    if (st != PX_OK)
+        return st;
+    if (raw.advertise) {
+        /* Clients never resolve a published name: the host must be an address. */
+        char probe[300];
+        px_addr a;
+        px_err why = {0};
+        snprintf(probe, sizeof probe,
+                 strchr(raw.advertise, ':') && raw.advertise[0] != '[' ? "[%s]:1" : "%s:1",
+                 raw.advertise);
+        if (px_net_parse_numeric(probe, &a, &why) != PX_OK)
+            return px__at(c, px_ymap_get(node, "advertise"), PX_INVALID_ARGUMENT,
+                          "server.register.advertise: '%s' is not a numeric IPv4 or IPv6 "
+                          "address (clients dial what is published, without a name lookup)",
+                          raw.advertise);
+        if (px__wildcard(&a))
+            return px__at(c, px_ymap_get(node, "advertise"), PX_INVALID_ARGUMENT,
+                          "server.register.advertise: '%s' is a wildcard address: publish one "
+                          "clients can dial", raw.advertise);
+        return PX_OK;
+    }
+    for (size_t i = 0; i <= sc->n_listeners; i++) {
+        const px_addr *a = i == 0 ? &sc->listen_addr : &sc->listeners[i - 1].addr;
+        if (px__wildcard(a))
+            return px__at(c, node, PX_INVALID_ARGUMENT, "server.register: missing key "
+                          "'advertise': %s '%s' listens on every address, so the one to "
+                          "publish must be given", i == 0 ? "server.listen" : "a listener",
+                          i == 0 ? sc->listen : sc->listeners[i - 1].listen);
+    }
+    return PX_OK;
+}
+
 static px_status px__server(px__ctx *c, const px_ynode *node)
 {
     px_server_conf *sc = &c->cfg->server;
@@ -815,6 +892,8 @@ static px_status px__server(px__ctx *c, const px_ynode *node)
         st = px__listeners(c, px_ymap_get(node, "listeners"), sc);
     if (st == PX_OK)
         st = px__services(c, node, sc);
+    if (st == PX_OK)
+        st = px__register(c, px_ymap_get(node, "register"), sc);
     /* Built in and on by default: a client needs only the address to list, call and
      * check the server (plexus list / call / health HOST:PORT). */
     if (st == PX_OK && raw.health)
@@ -1113,7 +1192,8 @@ static px_status px__check_scope(const px_config *cfg, const px_modlist *mods,
 
 static px_status px__check_strategies(const px_config *cfg, px_err *err)
 {
-    if (px__check_scope(cfg, cfg->server.mods, "server", err) != PX_OK)
+    if (px__check_scope(cfg, cfg->server.mods, "server", err) != PX_OK ||
+        px__check_one(cfg, &cfg->server.registry, "server", err) != PX_OK)
         return err->status;
     for (size_t i = 0; i < cfg->server.n_services; i++) {
         const px_modlist *f = &cfg->server.services[i].filters;
@@ -1213,6 +1293,8 @@ void px_config_free(px_config *cfg)
         free(sc->services[i].filters.refs);
     }
     free(sc->services);
+    px__modref_release(&sc->registry);
+    free(sc->register_advertise);
     for (size_t i = 0; i < cfg->client.n_upstreams; i++) {
         px_upstream_conf *u = &cfg->client.upstreams[i];
         free(u->name);

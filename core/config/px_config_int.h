@@ -85,6 +85,10 @@ typedef struct px_server_conf {
     px_listener_conf *listeners; /**< server.listeners: more addresses besides listen */
     size_t n_listeners;
     int processes;           /**< plexusd's worker processes; default 1 (no master) */
+    px_modref registry;      /**< server.register: (registry.mod NULL: none); made by the
+                                  host program (px_registration_start), not the server */
+    uint32_t register_weight;    /**< server.register.weight; default 1 */
+    char *register_advertise;    /**< server.register.advertise: a numeric host; NULL none */
 } px_server_conf;
 
 typedef struct px_health_conf {

@@ -7,6 +7,7 @@
 #include "plexus/px_filter.h"
 #include "plexus/px_naming.h"
 #include "plexus/px_protocol.h"
+#include "plexus/px_registry.h"
 #include "plexus/px_service.h"
 #include "plexus/px_timeout.h"
 
@@ -35,6 +36,11 @@ static const char *px__timeout_missing(const void *ops)
 static const char *px__naming_missing(const void *ops)
 {
     return ((const px_naming_ops *)ops)->start ? NULL : "start";
+}
+
+static const char *px__registry_missing(const void *ops)
+{
+    return ((const px_registry_ops *)ops)->start ? NULL : "start";
 }
 
 static const char *px__service_missing(const void *ops)
@@ -106,6 +112,10 @@ static const px_kind px__kinds[] = {
      .missing_op = px__protocol_missing, .refuses_scope = px__protocol_scope},
     {.id = PX_MOD_NAMING, .name = "naming", .prefix = "naming_", .since_minor = 2,
      .upstream = {"naming", 0, "static"}, .missing_op = px__naming_missing},
+    /* server.register: is read by the config itself (it has core keys besides the
+     * module's) and is instantiated by the host program, not the server. */
+    {.id = PX_MOD_REGISTRY, .name = "registry", .prefix = "registry_", .since_minor = 6,
+     .missing_op = px__registry_missing},
 };
 
 const px_kind *px_kinds_all(size_t *n)

@@ -125,12 +125,14 @@ static void test_kind_names(void **state)
     assert_string_equal(px_module_kind_name(PX_MOD_FAILOVER), "failover");
     assert_string_equal(px_module_kind_name(PX_MOD_TIMEOUT), "timeout");
     assert_string_equal(px_module_kind_name(PX_MOD_SERVICE), "service");
+    assert_string_equal(px_module_kind_name(PX_MOD_REGISTRY), "registry");
     assert_string_equal(px_module_kind_name((px_module_kind)42), "unknown");
     assert_string_equal(px_module_kind_prefix(PX_MOD_CODEC), "codec_");
     assert_string_equal(px_module_kind_prefix(PX_MOD_BALANCER), "lb_");
     assert_string_equal(px_module_kind_prefix(PX_MOD_FAILOVER), "failover_");
     assert_string_equal(px_module_kind_prefix(PX_MOD_TIMEOUT), "timeout_");
     assert_string_equal(px_module_kind_prefix(PX_MOD_SERVICE), "service_");
+    assert_string_equal(px_module_kind_prefix(PX_MOD_REGISTRY), "registry_");
 }
 
 /* The registry is the one list of kinds: every row is complete and unique, its number

@@ -199,6 +199,14 @@ static void pxm_promote(px_master *m)
      * drain: the master's go for the listeners the new configuration dropped. */
     px_server_release_listeners(m->cur.cfg);
     px_err err;
+    /* The master publishes the sockets it owns, once every worker serves them; the new
+     * registration before the old one goes (clients dedupe one address listed twice). A
+     * registration that cannot start leaves the workers serving unregistered. */
+    px_registration *reg = NULL;
+    if (px_registration_start(m->cur.cfg, NULL, &reg, &err) != PX_OK)
+        px_log(PX_LOG_WARN, NULL, "serving unregistered: %s", err.msg);
+    px_registration_stop(m->reg);
+    m->reg = reg;
     if (m->adm && px_admin_set_config(m->adm, m->cur.cfg, &err) != PX_OK)
         px_log(PX_LOG_WARN, NULL, "admin: %s", err.msg);
     if (!m->started && m->pidfile[0])
@@ -287,6 +295,9 @@ static void pxm_stop(px_master *m, int sig)
     px_plexusd_notify_stopping();
     px_log(PX_LOG_INFO, NULL, "%s: draining the workers, then exiting",
            sig == SIGINT ? "SIGINT" : sig == SIGQUIT ? "SIGQUIT" : "SIGTERM");
+    /* Deregistered first: clients stop picking this server while its workers drain. */
+    px_registration_stop(m->reg);
+    m->reg = NULL;
     if (m->next.cfg) {
         pxm_retire(m, m->next.id, SIGTERM);
         pxm_keep_old(m, m->next);
@@ -550,6 +561,7 @@ int px_plexusd_master_run(const char *file, px_config *cfg)
     }
     __atomic_store_n(&px_master_running, &m, __ATOMIC_RELEASE);
     pxm_loop(&m);
+    px_registration_stop(m.reg);
     px_admin_free(m.adm);
     int ok = m.started || m.stopping; /* a SIGTERM during the start is no failure */
     __atomic_store_n(&px_master_running, NULL, __ATOMIC_RELEASE);

@@ -41,6 +41,7 @@ typedef struct px_master {
     int64_t next_deadline_us; /* the reload (or the start) fails past this */
     int64_t *respawn_at;      /* per slot of cur: when to fork it again, 0 none */
     int *backoff_ms;          /* per slot: the last delay (doubles while workers die at once) */
+    px_registration *reg; /* server.register: of cur (NULL: none) */
     int sfd; /* signalfd */
     char pidfile[4096]; /* server.pid_file, absolute; "" none */
 

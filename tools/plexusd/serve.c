@@ -23,6 +23,7 @@
 typedef struct pxd_gen {
     px_config *cfg;
     px_server *srv;
+    px_registration *reg;   /* server.register:, while the generation is the one serving */
     unsigned number;
     pthread_t retire;       /* its drain, once a newer generation serves */
     int done;               /* atomic: the drain is over (stuck: threads left behind) */
@@ -142,6 +143,22 @@ static pxd_gen *pxd__generation(const char *file, const pxd_gen *cur)
     return NULL;
 }
 
+/* Publishes g in the registry its config names. A registration that cannot start is
+ * no reason to stop serving: logged, and the server serves unregistered (a module that
+ * cannot reach its registry yet starts anyway and keeps trying on its own). */
+static void pxd__register(pxd_gen *g)
+{
+    px_err err = {0};
+    /* The module's threads (the registry client's) inherit the mask: signals stay the
+     * main thread's. */
+    sigset_t sigs = pxd__sigs(), old;
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    px_status st = px_registration_start(g->cfg, g->srv, &g->reg, &err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (st != PX_OK)
+        px_log(PX_LOG_WARN, NULL, "generation %u serves unregistered: %s", g->number, err.msg);
+}
+
 /* The reloads' own series (a master adds the same ones to its workers' sum). */
 static px_metric *pxd__reloads[2]; /* result ok, failed */
 static px_metric *pxd__reload_ok_at;
@@ -185,6 +202,11 @@ static pxd_gen *pxd__reload(const char *file, pxd_gen *cur, pxd_gen **retiring)
         px_log(PX_LOG_WARN, NULL, "server.processes: %d takes effect at a restart: this "
                "plexusd runs as one process", px_config_server_processes(g->cfg));
     pxd__name(g->srv);
+    /* The new registration first, then the old one goes: clients dedupe the two entries
+     * of one address, and are never left without this server in between. */
+    pxd__register(g);
+    px_registration_stop(cur->reg);
+    cur->reg = NULL;
     sigset_t sigs = pxd__sigs(), old;
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     int rc = pthread_create(&cur->retire, NULL, pxd__retire_main, cur);
@@ -258,6 +280,8 @@ int pxd_serve(const char *file, px_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* Published once it serves: a client that finds it can call it. */
+    pxd__register(cur);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
     px_plexusd_notify_ready("serving");
     pxd_gen *retiring = NULL;
@@ -281,6 +305,9 @@ int pxd_serve(const char *file, px_config *cfg)
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
            pxd__stop == SIGINT ? "SIGINT" : "SIGTERM");
     px_admin_set_ready(adm, 0, "draining");
+    /* Deregistered first, so that clients stop picking this server while it drains. */
+    px_registration_stop(cur->reg);
+    cur->reg = NULL;
     /* The kept sockets go first, so that the server's own close as it stops accepting
      * is the last: a client connecting then is refused, not queued and reset. */
     px_server_release_listeners(NULL);

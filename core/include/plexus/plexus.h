@@ -16,6 +16,7 @@
 #include "px_service.h"
 #include "px_filter.h"
 #include "px_naming.h"
+#include "px_registry.h"
 #include "px_protocol.h"
 #include "px_config.h"
 #include "px_client.h"

@@ -17,14 +17,14 @@ extern "C" {
  * refuses any other major. Minors only append (ops, spare slots), so an older
  * module keeps loading into a newer core. */
 #define PX_ABI_MAJOR 1
-#define PX_ABI_MINOR 5 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
+#define PX_ABI_MINOR 6 /* 1: px_codec_ops.decode_with; 2: FILTER and NAMING kinds;
                         * 3: metadata API, px_call_opts grew (old symbols kept);
                         * 4: PROTOCOL kind; 5: px_log, embedding a server (px_server.h),
                         * px_cmsg.max_inflight, PX_PROTO_CANCEL_FREES, the codecs'
                         * descriptor walking (px_codec_util.h: functions only), a
                         * config's public view, px_codec_open, px_descset.h,
                         * PX_DIR_LIST and a call's principal (px_filter.h: functions
-                        * and a directive type only) */
+                        * and a directive type only); 6: REGISTRY kind (px_registry.h) */
 
 #define PX__STR2(x) #x
 #define PX__STR(x) PX__STR2(x)
@@ -52,12 +52,13 @@ typedef enum px_module_kind {
     PX_MOD_NAMING = 6,   /**< ops: px_naming_ops (px_naming.h); since ABI 1.2 */
     PX_MOD_FILTER = 7,   /**< ops: px_filter_ops (px_filter.h), since ABI 1.2 */
     PX_MOD_PROTOCOL = 8, /**< ops: px_protocol_ops (px_protocol.h), since ABI 1.4 */
+    PX_MOD_REGISTRY = 9, /**< ops: px_registry_ops (px_registry.h), since ABI 1.6 */
 } px_module_kind;
 
 /** "codec", "balancer", ...; "unknown" otherwise. */
 PX_API const char *px_module_kind_name(px_module_kind kind);
 /** File-name prefix the loader uses for a kind: "codec_", "lb_", "failover_", "timeout_",
- *  "service_", "naming_", "filter_", "proto_". */
+ *  "service_", "naming_", "filter_", "proto_", "registry_". */
 PX_API const char *px_module_kind_prefix(px_module_kind kind);
 /** The installed module directory this libplexus searches last (docs/CONFIG.md): found
  *  from where libplexus runs, so it follows a moved install; the build's modules/ inside
