@@ -196,7 +196,7 @@ static void test_server_errors(void **state)
                 "%s:3:19: server.shutdown_grace: '10 s' is not a duration (use e.g. 250ms, 5s)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  port: 1\n", PX_INVALID_ARGUMENT,
                 "%s:3:3: server: unknown key 'port' (accepted: codecs, filters, protocols, services, limits, tls, "
-                "listeners, listen, id, io_threads, processes, shutdown_grace, pid_file, reflection, health)");
+                "listeners, register, listen, id, io_threads, processes, shutdown_grace, pid_file, reflection, health)");
     expect_fail(f, "server:\n  listen: 127.0.0.1:7101\n  listeners:\n    - listen: 127.0.0.1:7102\n"
                    "      protocols: [grpc]\n",
                 PX_INVALID_ARGUMENT,
