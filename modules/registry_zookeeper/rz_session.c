@@ -13,13 +13,38 @@
 #define RZ_RETRY_MS 500   /* after a failed create, or a failed zookeeper_init */
 #define RZ_IDLE_MS 10000  /* nothing to do: the watcher wakes the thread */
 
-/* The library's log lines (connection refused, reconnects) as the core's. */
+/* The library's own log lines (connection refused, reconnects) as the core's, at most
+ * one every RZ_ZLOG_EVERY_S: while the ensemble is unreachable the library retries, and
+ * logs, many times a second. */
+#define RZ_ZLOG_EVERY_S 10
 static void rz__zlog(const char *message)
 {
-    size_t n = strlen(message);
-    while (n && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t last;
+    static unsigned dropped;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&mu);
+    if (last && now.tv_sec - last < RZ_ZLOG_EVERY_S) {
+        dropped++;
+        pthread_mutex_unlock(&mu);
+        return;
+    }
+    unsigned n_dropped = dropped;
+    dropped = 0;
+    last = now.tv_sec ? now.tv_sec : 1;
+    pthread_mutex_unlock(&mu);
+    /* Its own time stamp and thread id go: the core's line has its own. */
+    const char *m = strstr(message, "ZOO_");
+    m = m ? m : message;
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == '\r'))
         n--;
-    px_log(PX_LOG_WARN, "zookeeper", "%.*s", (int)n, message);
+    if (n_dropped)
+        px_log(PX_LOG_WARN, "zookeeper", "%.*s (%u more lines of the library in the last %d s "
+               "not shown)", (int)n, m, n_dropped, RZ_ZLOG_EVERY_S);
+    else
+        px_log(PX_LOG_WARN, "zookeeper", "%.*s", (int)n, m);
 }
 
 static void rz__watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
@@ -31,6 +56,9 @@ static void rz__watch(zhandle_t *zh, int type, int state, const char *path, void
     pthread_mutex_lock(&r->mu);
     if (zh == r->zh) {
         if (state == ZOO_CONNECTED_STATE) {
+            const clientid_t *id = zoo_client_id(zh);
+            px_log(PX_LOG_INFO, RZ_MOD, "connected to ZooKeeper (session 0x%llx, timeout %d ms)",
+                   id ? (unsigned long long)id->client_id : 0ULL, zoo_recv_timeout(zh));
             r->connected = 1;
             r->dirty = 1;
         } else if (state == ZOO_EXPIRED_SESSION_STATE) {
@@ -39,6 +67,9 @@ static void rz__watch(zhandle_t *zh, int type, int state, const char *path, void
         } else if (state == ZOO_AUTH_FAILED_STATE) {
             px_log(PX_LOG_ERROR, RZ_MOD, "ZooKeeper refused the session's authentication");
         } else {
+            if (r->connected)
+                px_log(PX_LOG_WARN, RZ_MOD, "lost the connection to ZooKeeper: reconnecting; "
+                       "the nodes stay while the session lives");
             r->connected = 0; /* connecting again: the nodes live as long as the session */
         }
         pthread_cond_signal(&r->cv);
