@@ -32,6 +32,7 @@
 
 static px_zk g_zk;
 static zhandle_t *g_zh;
+static FILE *g_zk_log; /* the test's own session's reconnect lines, not in its output */
 
 typedef struct node {
     char name[64];
@@ -161,6 +162,10 @@ static int setup(void **state)
     zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
     if (px_zk_start(&g_zk) != 0)
         return -1;
+    char path[300];
+    snprintf(path, sizeof path, "%s/client.log", g_zk.dir);
+    if ((g_zk_log = fopen(path, "w")) != NULL)
+        zoo_set_log_stream(g_zk_log);
     g_zh = zookeeper_init(g_zk.connect, watcher, 15000, NULL, NULL, 0);
     for (int i = 0; g_zh && i < 3000 && zoo_state(g_zh) != ZOO_CONNECTED_STATE; i++)
         sleep_ms(10);
@@ -172,6 +177,9 @@ static int teardown(void **state)
     (void)state;
     if (g_zh)
         zookeeper_close(g_zh);
+    zoo_set_log_stream(NULL);
+    if (g_zk_log)
+        fclose(g_zk_log);
     if (g_zk.pid || g_zk.dir[0])
         px_zk_destroy(&g_zk);
     return 0;
@@ -294,8 +302,8 @@ static void test_register_late_and_master(void **state)
     server_yaml(y, sizeof y, 2, "  processes: 2\n");
     assert_int_equal(px_proc_start(&m, "master", y), 0);
     sleep_ms(500);
-    int64_t t0 = now_ms();
     assert_int_equal(px_zk_restart(&g_zk), 0);
+    int64_t t0 = now_ms();
     addr_of(&p, a, sizeof a);
     addr_of(&m, am, sizeof am);
     int64_t w = wait_count(a, 1, 1);
@@ -314,6 +322,47 @@ static void test_register_late_and_master(void **state)
     assert_int_equal(count_addr(am, 0), 0);
     assert_int_equal(px_proc_stop(&p), 0);
     assert_int_equal(count_addr(a, 0), 0);
+}
+
+/* A second listener on 0.0.0.0 port 0 with advertise: each listener is published with
+ * the advertised host and the port its socket got, and that address serves. */
+static void test_register_advertise_port0(void **state)
+{
+    (void)state;
+    if (!g_zh)
+        skip();
+    px_proc p;
+    char y[1024], a[64];
+    server_yaml(y, sizeof y, 1,
+                "    advertise: 127.0.0.1\n  listeners:\n    - listen: '0.0.0.0:0'\n");
+    assert_int_equal(px_proc_start(&p, "adv", y), 0);
+    addr_of(&p, a, sizeof a);
+    assert_true(wait_count(a, 1, 1) >= 0);
+    node nodes[MAXN];
+    int n = 0, other = -1;
+    for (int k = 0; k < 3000 && other < 0; k++) {
+        n = list_nodes(nodes, MAXN);
+        for (int i = 0; i < n; i++)
+            if (strcmp(nodes[i].id, "adv") == 0 && strcmp(nodes[i].address, a) != 0)
+                other = i;
+        if (other < 0)
+            sleep_ms(10);
+    }
+    assert_true(other >= 0);
+    int port = 0;
+    assert_int_equal(sscanf(nodes[other].address, "127.0.0.1:%d", &port), 1);
+    assert_true(port > 0 && port != p.port);
+    printf("0.0.0.0:0 with advertise 127.0.0.1: published as %s\n", nodes[other].address);
+    /* It is the listener's real port: a calc call through it is answered. */
+    char *argv[] = {NULL, "call", nodes[other].address, "calc.Calculator/Whoami", "{}", NULL};
+    char bin[512], out[2048], err[2048];
+    snprintf(bin, sizeof bin, "%s/bin/plexus", getenv("PX_BINARY_DIR") ?: "build");
+    argv[0] = bin;
+    if (px_run(argv, out, sizeof out, err, sizeof err) != 0 || !strstr(out, "adv"))
+        fail_msg("plexus call %s: %s%s", nodes[other].address, out, err);
+    assert_int_equal(px_proc_stop(&p), 0);
+    assert_int_equal(count_addr(a, 0), 0);
+    assert_int_equal(count_addr(nodes[other].address, 0), 0);
 }
 
 /* plexusd -t refuses bad register: blocks, saying where. */
@@ -389,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_register_bad_keys),
         cmocka_unit_test(test_register_lifecycle),
         cmocka_unit_test(test_register_late_and_master),
+        cmocka_unit_test(test_register_advertise_port0),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
