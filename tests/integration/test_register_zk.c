@@ -2,7 +2,8 @@
  * plexusd servers that register themselves, and the nodes read back with the ZooKeeper
  * C client. Checked: one node per listener with the layout's JSON (the bound port, id,
  * protocols, codecs, weight, pid); a SIGTERM deletes the node before the process is
- * gone; a kill -9 leaves it until the session times out; a ZooKeeper outage longer than
+ * gone; a kill -9 leaves it until the session times out; a server frozen for longer than
+ * its session comes back with a new one; a ZooKeeper outage longer than
  * the session ends with every live server's node back; a server started while ZooKeeper
  * is down serves, and registers once it is up; a reload publishes the new weight; the
  * master of server.processes registers once; bad register: keys are refused at
@@ -250,6 +251,20 @@ static void test_register_lifecycle(void **state)
     assert_true(w >= 0);
     assert_int_equal(wait_count(addr[2], 1, 0) >= 0, 1);
     printf("reload: weight 7 published %lld ms after SIGHUP\n", (long long)w);
+
+    /* Cut off for longer than its session (SIGSTOP, as a partition would): ZooKeeper
+     * expires the session and drops the node; running again, the server finds its
+     * session expired, makes a new one and registers again. */
+    assert_int_equal(kill(s[2].pid, SIGSTOP), 0);
+    t0 = now_ms();
+    int64_t cut = wait_count(addr[2], 0, 0);
+    int64_t t_cont = now_ms();
+    assert_int_equal(kill(s[2].pid, SIGCONT), 0);
+    assert_true(cut >= 0);
+    int64_t back = wait_count(addr[2], 7, 1);
+    assert_true(back >= 0);
+    printf("partition (SIGSTOP): node gone after %lld ms; registered again %lld ms after "
+           "SIGCONT (a new session)\n", (long long)(t_cont - t0), (long long)back);
 
     /* SIGTERM: deregistered before the process is gone. */
     t0 = now_ms();
