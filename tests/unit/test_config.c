@@ -858,6 +858,52 @@ static void test_naming(void **state)
 #undef UP
 }
 
+/* server.register: the core's keys (weight, advertise) and the module's; advertise is
+ * required by a wildcard listener and must be a numeric address. */
+static void test_register(void **state)
+{
+    fx *f = *state;
+    const char *const mods[] = {"codec_protobuf.so", "registry_zookeeper.so", NULL};
+    need_modules(f, mods);
+#define SRV(listen) "modules: {path: [@MODS@]}\nserver:\n  listen: '" listen "'\n"
+#define REG "  register:\n    module: zookeeper\n    servers: 'z1:2181,z2:2181'\n" \
+            "    service: calc\n"
+    assert_int_equal(load(f, SRV("127.0.0.1:7101")), PX_OK);
+    assert_null(f->cfg->server.registry.mod);
+    assert_int_equal(load(f, SRV("127.0.0.1:7101") REG), PX_OK);
+    const px_server_conf *sc = &f->cfg->server;
+    assert_string_equal(sc->registry.mod->name, "zookeeper");
+    assert_int_equal(sc->registry.mod->kind, PX_MOD_REGISTRY);
+    assert_int_equal(sc->registry.line, 5);
+    assert_int_equal(sc->register_weight, 1);
+    assert_null(sc->register_advertise);
+    assert_int_equal(load(f, SRV("[::]:7101") REG "    weight: 40\n    advertise: fd00::5\n"),
+                     PX_OK);
+    assert_int_equal(f->cfg->server.register_weight, 40);
+    assert_string_equal(f->cfg->server.register_advertise, "fd00::5");
+    assert_int_equal(load(f, SRV("[::]:7101") REG "    advertise: '[fd00::5]'\n"), PX_OK);
+    expect_fail(f, SRV("[::]:7101") REG, PX_INVALID_ARGUMENT,
+                "%s:5:5: server.register: missing key 'advertise': server.listen '[::]:7101' "
+                "listens on every address, so the one to publish must be given");
+    expect_fail(f, SRV("127.0.0.1:7101") "  listeners: [{listen: '0.0.0.0:0'}]\n" REG,
+                PX_INVALID_ARGUMENT,
+                "%s:6:5: server.register: missing key 'advertise': a listener '0.0.0.0:0' "
+                "listens on every address, so the one to publish must be given");
+    expect_fail(f, SRV("127.0.0.1:7101") REG "    advertise: '::'\n", PX_INVALID_ARGUMENT,
+                "%s:8:16: server.register.advertise: '::' is a wildcard address: publish one "
+                "clients can dial");
+    expect_fail(f, SRV("127.0.0.1:7101") REG "    weight: 10001\n", PX_OUT_OF_RANGE,
+                "%s:8:13: server.register.weight: 10001 is out of range (1..10000)");
+    expect_fail(f, SRV("127.0.0.1:7101") "  register:\n    module: zookeeper\n"
+                   "    servers: 'z:1'\n    service: a/b\n", PX_INVALID_ARGUMENT,
+                "%s:5:13: registry 'zookeeper': service: expected a name without '/' (it is "
+                "one path component)");
+    expect_fail(f, SRV("127.0.0.1:7101") "  register: zookeeper\n", PX_INVALID_ARGUMENT,
+                "%s:4:13: server.register: expected {module: NAME, ...}, got a scalar");
+#undef REG
+#undef SRV
+}
+
 /* A module file named by a relative path is relative to the config file, not to the
  * current directory, and a miss prints where the path led and why. */
 static void test_relative_module_file(void **state)
@@ -919,6 +965,7 @@ int main(void)
         T(test_filters),
         T(test_services),         T(test_addresses),      T(test_addresses_resolved),
         T(test_naming),           T(test_relative_module_file), T(test_tls_errors),
+        T(test_register),
     };
 #undef T
     return cmocka_run_group_tests_name("px_config", tests, NULL, NULL);
