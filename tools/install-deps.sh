@@ -23,7 +23,7 @@ PKGS=(
   libsystemd-dev          # plexusd: sd_notify (Type=notify: READY=1, RELOADING=1, STOPPING=1)
   libmicrohttpd-dev       # the admin listener (core/admin): HTTP parsing and serving
   libcurl4-openssl-dev    # plexus stats: fetches an admin port's /metrics
-  libzookeeper-mt-dev     # naming_zookeeper: the multi-threaded ZooKeeper C client
+  libzookeeper-mt-dev     # naming_zookeeper, registry_zookeeper: the multi-threaded ZooKeeper C client
   zookeeper               # ZooKeeper tests: a real standalone server (tests/support/px_zk.c)
   socat                   # test_naming_zk: a TCP relay cut to part a client from ZooKeeper
   prometheus              # promtool check metrics (test_metrics_e2e, test_admin); test_admin
