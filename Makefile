@@ -1,4 +1,5 @@
-# Thin wrapper over CMake: `make run` starts the demo, `make run-tls` the TLS one,
+# Thin wrapper over CMake: `make run` starts the demo (`make run CONF=zk`: its
+# ZooKeeper variant), `make run-tls` the TLS one,
 # `make test` runs every test.
 # Both install missing Debian packages first (tools/install-deps.sh is a no-op when
 # everything is present), then configure and build into $(BUILD).
@@ -17,8 +18,9 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build $(BUILD) -j$(JOBS)
 
+# CONF=zk: the variant of conf/zk/, servers registered in a ZooKeeper it starts.
 run: build
-	BUILD=$(abspath $(BUILD)) bash tools/run-demo.sh
+	BUILD=$(abspath $(BUILD)) bash tools/$(if $(filter zk,$(CONF)),run-zk-demo.sh,run-demo.sh)
 
 # mTLS: certificates made into build/tls-demo (tools/demo/mkcerts.sh), plexusd with
 # conf/tls/server.yaml, calls by plexus, curl and python3-grpcio, then the server stopped.
