@@ -16,11 +16,13 @@
 #include "worker.h"
 
 static px_server *px__srv;
-static volatile sig_atomic_t px__sig;
+/* Written by the signal handler (main thread) and the channel thread, read by both:
+ * atomic, which a handler may use too (lock-free int). */
+static int px__sig;
 
 static void px__on_signal(int sig)
 {
-    px__sig = sig;
+    __atomic_store_n(&px__sig, sig, __ATOMIC_RELAXED);
     px_server_stop(px__srv); /* async-signal-safe: one write to an eventfd */
 }
 
@@ -29,8 +31,8 @@ static void px__on_signal(int sig)
 static void *px__channel_run(void *arg)
 {
     px_chan_serve(*(int *)arg);
-    if (!px__sig)
-        px__sig = SIGTERM;
+    int none = 0; /* a signal that came first names the reason */
+    __atomic_compare_exchange_n(&px__sig, &none, SIGTERM, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     px_server_stop(px__srv);
     return NULL;
 }
@@ -101,8 +103,9 @@ int px_plexusd_worker_run(const px_config *cfg, int fd, int slot, pid_t master)
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
     px_server_wait(srv);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    int sig = __atomic_load_n(&px__sig, __ATOMIC_RELAXED);
     px_log(PX_LOG_INFO, NULL, "%s: finishing calls in flight, then exiting",
-           px__signame(px__sig ? px__sig : SIGTERM));
+           px__signame(sig ? sig : SIGTERM));
     int stuck = px_server_shutdown(srv);
     /* Ends the channel thread (its read returns 0) before what it uses goes. */
     shutdown(fd, SHUT_RDWR);
