@@ -8,12 +8,19 @@
 #include "dns_rr.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <ares.h>
 
 static unsigned get16(const unsigned char *p)
 {
     return (unsigned)p[0] << 8 | p[1];
 }
+
+/* The longest text a legal name expands to: at most 254 octets of labels and length
+ * bytes on the wire (RFC 1035 3.1), each octet at most 4 characters (\DDD) and the dots
+ * between labels: under 1016. c-ares 1.18 follows compression pointers without that
+ * bound, so a hostile message can make a longer name: refused as malformed. */
+#define DNS_NAME_TEXT_MAX 1015
 
 /* Reads the name at *off, moving *off past it; *name gets it (ares_free_string) when
  * name is not NULL. -1: malformed. */
@@ -23,7 +30,7 @@ static int read_name(const unsigned char *abuf, int alen, int *off, char **name)
     char *s = NULL;
     if (*off >= alen || ares_expand_name(abuf + *off, abuf, alen, &s, &enclen) != ARES_SUCCESS)
         return -1;
-    if (enclen <= 0 || enclen > alen - *off) {
+    if (enclen <= 0 || enclen > alen - *off || strnlen(s, DNS_NAME_TEXT_MAX + 1) > DNS_NAME_TEXT_MAX) {
         ares_free_string(s);
         return -1;
     }
