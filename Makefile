@@ -32,7 +32,8 @@ run-tls: build
 # JOBS tests at a time, but those whose checks depend on timing run alone (RUN_SERIAL in
 # tests/CMakeLists.txt). The sanitizer passes leave out the tests labelled packaging
 # (out-of-tree builds, a relocated install, the manual pages: how Plexus is built and
-# installed, which the normal pass checks; their calls are other tests' calls).
+# installed, which the normal pass checks; their calls are other tests' calls), and
+# the TSan pass those labelled single_thread (no second thread to race with).
 test: build
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
 	$(MAKE) --no-print-directory test-asan test-tsan test-fuzz
@@ -47,7 +48,7 @@ test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=thread
 	cmake --build $(BUILD)-tsan -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
-	  ctest --test-dir $(BUILD)-tsan -j$(JOBS) -LE packaging --output-on-failure
+	  ctest --test-dir $(BUILD)-tsan -j$(JOBS) -LE 'packaging|single_thread' --output-on-failure
 
 # The RPC comparison (tools/bench/run.sh) on a Release build of its own; PEERS=1 first
 # installs the optional gRPC peer and perf. Timings are noisy: see docs/PERFORMANCE.md.
