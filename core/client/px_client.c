@@ -326,7 +326,7 @@ static void px__cconn_retire(px_cconn *cc, const px_cmsg *goaway)
     if (cc->refusal.status != PX_OK)
         px__cconn_fail_calls(cc, cc->refusal.status, cc->refusal.msg);
     /* What still waits to be sent here was not: like a refused request it may go to
-     * another connection (failover, or the one transparent retry), a new one to the same
+     * another connection (failover, or a transparent retry), a new one to the same
      * endpoint included. */
     while (cc->qhead) {
         px_catt *a = cc->qhead;

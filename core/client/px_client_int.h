@@ -60,7 +60,7 @@ typedef struct px_ccall {
     unsigned attempts;       /* attempts started */
     int n_live;              /* attempts in flight: 0..2 */
     int expired;             /* the deadline fired: no more attempts */
-    int transparent;         /* the one retry of a refused, unexecuted attempt was used */
+    int transparent;         /* resends of refused, unexecuted attempts (px_upstream.h) */
     int starting;            /* px_call_async is starting it on its IO thread: an outcome
                               * now is delivered by a task, after px_call_async returned */
     px_status late_st;       /* that outcome's status (its message is kept in req) */

@@ -50,7 +50,7 @@ typedef struct px_scall {
     px_tried tried;   /* endpoints of its attempts, so a retry or hedge goes elsewhere */
     unsigned attempts;
     int n_live;       /* attempts in flight: 0..2 */
-    int transparent;  /* the one retry of a refused, unexecuted attempt was used */
+    int transparent;  /* resends of refused, unexecuted attempts (px_upstream.h) */
     int expired;      /* the deadline passed: no more attempts */
     int done;
     px_status st;

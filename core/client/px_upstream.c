@@ -181,10 +181,12 @@ px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const ch
     px_failover_action act = up->failover->on_result(up->failover_state, &a);
     if (st == PX_OK || remaining_us <= 0)
         return PX_FAILOVER_DONE;
-    if (act != PX_FAILOVER_RETRY && refused && transparent && !*transparent) {
+    if (act != PX_FAILOVER_RETRY && refused && transparent && *transparent < PX_TRANSPARENT_MAX) {
         /* A server that refused the request unexecuted (draining, over a limit) makes it
-         * safe to send elsewhere, whatever the failover module: once per call. */
-        *transparent = 1;
+         * safe to send elsewhere, whatever the failover module: twice per call, because
+         * a server that drains refuses on each of its connections until the client reads
+         * its GOAWAY on that one, and a resend may take a second such connection. */
+        (*transparent)++;
         act = PX_FAILOVER_RETRY;
     }
     return act == PX_FAILOVER_RETRY ? PX_FAILOVER_RETRY : PX_FAILOVER_DONE;

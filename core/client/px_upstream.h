@@ -166,15 +166,19 @@ static inline px_call_opts px_upstream_call_opts(px_upstream *up, const char *me
 /** The budget of a call: opts->timeout_us if set, else the timeout module's. 0 = none. */
 int64_t px_upstream_call_timeout(px_upstream *up, const char *method, const px_call_opts *opts);
 int64_t px_upstream_connect_timeout(px_upstream *up, int64_t call_left_us);
+/* Transparent resends of a request refused unexecuted, per call. */
+#define PX_TRANSPARENT_MAX 2
+
 /**
  * An attempt ended: feeds the balancer, endpoint health (every attempt: the failover
  * module only decides) and the timeout module, asks failover.
  * Returns PX_FAILOVER_RETRY only when a retry is allowed and time is left. An
- * attempt a server refused unexecuted (refused) is retried once per call whatever
- * failover says, as gRPC's transparent retry: *transparent records that the call used
- * it (NULL: the call cannot retry now, e.g. its hedge twin is still out). An attempt
- * that ended while it waited in the async client's queue for a place the server's
- * announced limit keeps (queued) says nothing of the endpoint: only failover hears.
+ * attempt a server refused unexecuted (refused) is retried up to PX_TRANSPARENT_MAX
+ * times per call whatever failover says, as gRPC's transparent retry: *transparent
+ * counts those the call used (NULL: the call cannot retry now, e.g. its hedge twin is
+ * still out). An attempt that ended while it waited in the async client's queue for a
+ * place the server's announced limit keeps (queued) says nothing of the endpoint: only
+ * failover hears.
  */
 px_failover_action px_upstream_attempt_done(px_upstream *up, px_ep *ep, const char *method,
                                             px_status st, unsigned attempt, int sent,
